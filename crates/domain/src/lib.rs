@@ -1,0 +1,11 @@
+//! drover's domain: the words of `shared/design.md` as types, and the rules that need
+//! no database, network or SSH (package validation, target states, credential order).
+
+pub mod asset;
+pub mod credential;
+pub mod deployment;
+pub mod ids;
+pub mod package;
+pub mod user;
+
+pub use drover_proto::{Action, Criterion, Step, StepKind, VersionOp};

@@ -1,0 +1,103 @@
+//! `drover serve`: opens the store named by the database URL (embedded SQLite in the data
+//! directory by default, or PostgreSQL), creates the first admin, and serves.
+
+use anyhow::{Context, bail};
+use drover_engine::{Engine, EngineConfig, now_ms};
+use drover_store::Store;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Where drover keeps its database (SQLite), share files and secret key.
+    #[arg(long, env = "DROVER_DATA_DIR", default_value = "./drover-data")]
+    data_dir: PathBuf,
+    /// `postgres://user:pass@host/db` for PostgreSQL; default: SQLite in the data directory.
+    #[arg(long, env = "DROVER_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// Address and port for the console, the API and deployer callbacks.
+    #[arg(long, env = "DROVER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// URL targets use to reach this server (default: the address each target sees
+    /// this server at, with the listening port).
+    #[arg(long, env = "DROVER_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Targets deployed to at once by this node.
+    #[arg(long, env = "DROVER_THREADS", default_value_t = 20)]
+    threads: usize,
+    /// The deployer executable put on targets (default: drover-deployer next to drover).
+    #[arg(long, env = "DROVER_DEPLOYER")]
+    deployer: Option<PathBuf>,
+    /// Name of this server node in logs.
+    #[arg(long, env = "DROVER_NODE_NAME")]
+    node_name: Option<String>,
+    /// Seconds between checks that a running task is still alive.
+    #[arg(long, env = "DROVER_LIVENESS_SECS", default_value_t = 30)]
+    liveness_secs: u64,
+}
+
+fn default_deployer() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the drover executable's folder")?;
+    let path = exe.with_file_name("drover-deployer");
+    if !path.exists() {
+        bail!(
+            "the deployer executable is not at {}: build it (cargo build -p drover-deployer) or pass --deployer",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,russh=warn".into()),
+        )
+        .init();
+    std::fs::create_dir_all(&a.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", a.data_dir.display()))?;
+    let data_dir = a.data_dir.canonicalize()?;
+    let url = match a.database {
+        Some(u) => u,
+        None => format!("sqlite://{}?mode=rwc", data_dir.join("drover.db").display()),
+    };
+    let store = Store::connect(&url).await.context("cannot open the database")?;
+    let mut cfg = EngineConfig::new(data_dir.clone(), a.deployer.map_or_else(default_deployer, Ok)?);
+    cfg.public_url = a.public_url;
+    cfg.deployment_threads = a.threads;
+    cfg.liveness_interval = Duration::from_secs(a.liveness_secs.max(1));
+    if let Some(n) = a.node_name {
+        cfg.node_name = n;
+    }
+    let engine = Engine::open(store, cfg)?;
+    let given = std::env::var("DROVER_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let from_env = given.is_some();
+    if let Some(pw) = engine.ensure_first_admin(given, now_ms()).await? {
+        if !from_env {
+            let file = data_dir.join("initial-admin-password");
+            write_private(&file, &pw)?;
+            eprintln!(
+                "First start: created user 'admin' with password {pw}\n(also saved in {}; change it after logging in)",
+                file.display()
+            );
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!("drover {} listening on http://{addr} (database: {})", env!("CARGO_PKG_VERSION"), engine.store().backend());
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    drover_web::serve(listener, engine, shutdown).await?;
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    writeln!(f, "{text}")?;
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! Users, passwords (Argon2id) and API tokens.
+
+use crate::Engine;
+use crate::error::{EngineError, Result};
+use crate::secrets::{new_token, token_hash};
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use drover_domain::user::{Role, User};
+
+/// How long an API token from `login` stays valid.
+pub const TOKEN_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
+
+pub fn hash_password(password: &str) -> Result<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| EngineError::Internal(format!("password hashing failed: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+impl Engine {
+    /// Creates the first admin when there is no user yet. Returns the password it set
+    /// (the given one, or a new random one) so the caller can show it once.
+    pub async fn ensure_first_admin(&self, password: Option<String>, now_ms: i64) -> Result<Option<String>> {
+        if self.store().count_users().await? > 0 {
+            return Ok(None);
+        }
+        let password = password.unwrap_or_else(|| new_token()[..20].to_string());
+        self.store().create_user("admin", &hash_password(&password)?, Role::Admin, now_ms).await?;
+        Ok(Some(password))
+    }
+
+    pub async fn create_user(&self, name: &str, password: &str, role: Role, now_ms: i64) -> Result<User> {
+        if name.trim().is_empty() || password.len() < 8 {
+            return Err(EngineError::Invalid("a user needs a name and a password of at least 8 characters".into()));
+        }
+        Ok(self.store().create_user(name.trim(), &hash_password(password)?, role, now_ms).await?)
+    }
+
+    /// Checks a name and password and returns a new API token.
+    pub async fn login(&self, name: &str, password: &str, now_ms: i64) -> Result<(User, String)> {
+        let wrong = || EngineError::Unauthorized("wrong user name or password".into());
+        let (user, hash) = self.store().user_with_hash(name).await?.ok_or_else(wrong)?;
+        if !verify_password(password, &hash) {
+            return Err(wrong());
+        }
+        let token = new_token();
+        self.store().create_token(user.id, &token_hash(&token), now_ms, now_ms + TOKEN_LIFETIME_MS).await?;
+        Ok((user, token))
+    }
+
+    /// The user a token belongs to.
+    pub async fn authenticate(&self, token: &str, now_ms: i64) -> Result<User> {
+        self.store().user_by_token(&token_hash(token), now_ms).await?.ok_or_else(|| {
+            EngineError::Unauthorized("the token is unknown or expired: log in again (drover login)".into())
+        })
+    }
+
+    pub async fn logout(&self, token: &str) -> Result<()> {
+        Ok(self.store().delete_token(&token_hash(token)).await?)
+    }
+}

@@ -1,0 +1,98 @@
+//! Deployments: starting one, the task that drives each target, and the reports that
+//! come back from the deployer.
+
+mod remote;
+mod reports;
+mod target;
+pub mod log;
+
+pub use log::LogEntry;
+
+use crate::error::{EngineError, Result};
+use crate::inventory::AssetRef;
+use crate::{Engine, now_ms};
+use drover_domain::deployment::{Deployment, RunMode, Target};
+use drover_domain::ids::{PackageId, TargetId};
+use drover_store::NewDeployment;
+use drover_domain::package::Package;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// A package named by id, or by name with an optional version (else the newest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PackageRef {
+    Id(i64),
+    Name(String),
+}
+
+/// A request to deploy a package now.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeployRequest {
+    pub package: PackageRef,
+    #[serde(default)]
+    pub version: Option<String>,
+    pub assets: Vec<AssetRef>,
+    /// Overrides the package's run mode; required when the package says `ask`.
+    #[serde(default)]
+    pub run_mode: Option<RunMode>,
+}
+
+impl Engine {
+    /// Creates the deployment with one queued target per asset and starts them,
+    /// `deployment_threads` at a time.
+    pub async fn deploy(&self, req: DeployRequest, executor: String) -> Result<(Deployment, Vec<Target>)> {
+        let pkg = self.resolve_package(&req.package, req.version.as_deref()).await?;
+        let run_mode = pkg.def.run_mode.resolve(req.run_mode).map_err(EngineError::Invalid)?;
+        if req.assets.is_empty() {
+            return Err(EngineError::Invalid("choose at least one asset to deploy to".into()));
+        }
+        let mut targets = Vec::new();
+        for r in &req.assets {
+            let a = self.resolve_asset(r).await?;
+            if !targets.iter().any(|(id, _)| *id == a.id) {
+                targets.push((a.id, a.name));
+            }
+        }
+        let new = NewDeployment {
+            package_id: pkg.id,
+            package_name: pkg.def.name.clone(),
+            package_version: pkg.def.version.clone(),
+            executor,
+            run_mode,
+            targets,
+        };
+        let (deployment, targets) = self.store().create_deployment(&new, now_ms()).await?;
+        let pkg = Arc::new(pkg);
+        for t in &targets {
+            let engine = self.clone();
+            let (t, d, p) = (t.clone(), deployment.clone(), pkg.clone());
+            tokio::spawn(async move { engine.run_target(t, d, p).await });
+        }
+        Ok((deployment, targets))
+    }
+
+    pub async fn resolve_package(&self, r: &PackageRef, version: Option<&str>) -> Result<Package> {
+        Ok(match r {
+            PackageRef::Id(id) => self.store().package(PackageId(*id)).await?,
+            PackageRef::Name(name) => self.store().package_by_name(name, version).await?,
+        })
+    }
+
+    fn waiter(&self, id: TargetId) -> Arc<Notify> {
+        let mut map = self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(id).or_default().clone()
+    }
+
+    fn drop_waiter(&self, id: TargetId) {
+        self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+
+    fn wake(&self, id: TargetId) {
+        let map = self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get(&id) {
+            n.notify_one();
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! The task that drives one deployment target: probe, log in, put the deployer and the
+//! job on the target, create the detached task, then wait for its end, checking over SSH
+//! that it lives and ending it at the package's max duration.
+
+use super::remote::{self, Facts, LaunchPlan, Launcher, Privilege};
+use crate::secrets::{new_token, token_hash};
+use crate::{Engine, now_ms};
+use drover_domain::asset::{Asset, HostFacts};
+use drover_domain::credential::{Credential, CredentialKind, CredentialSecret, SudoMode, credential_order};
+use drover_domain::deployment::{Deployment, RunMode, Target, TargetState};
+use drover_domain::package::Package;
+use drover_proto::{Job, PROTOCOL_VERSION};
+use drover_ssh::{Auth, ConnectOptions, HostKeyPolicy, Session, SshError};
+use drover_store::TargetUpdate;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::{Instant, sleep, sleep_until};
+
+/// Why a target ended before its task reported: the final state, a message that says
+/// what to do, and a stable code.
+struct Stop {
+    state: TargetState,
+    message: String,
+    code: &'static str,
+}
+
+fn stop(state: TargetState, code: &'static str, message: impl Into<String>) -> Stop {
+    Stop { state, message: message.into(), code }
+}
+
+impl From<crate::EngineError> for Stop {
+    fn from(e: crate::EngineError) -> Self {
+        stop(TargetState::Failed, "server.internal", e.to_string())
+    }
+}
+
+/// A logged-in way to the target, kept to reconnect for checks.
+struct Access {
+    asset: Asset,
+    credential: Credential,
+    secret: CredentialSecret,
+}
+
+/// The task on the target, once created.
+struct Task {
+    dir: String,
+    unit: String,
+    privilege: Option<Privilege>,
+}
+
+/// Time allowed for the deployer to report its own timeout before the server ends the task.
+const DEADLINE_GRACE: Duration = Duration::from_secs(10);
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Engine {
+    pub(super) async fn run_target(self, t: Target, d: Deployment, pkg: Arc<Package>) {
+        let threads = self.inner.threads.clone();
+        let Ok(_permit) = threads.acquire_owned().await else { return };
+        let notify = self.waiter(t.id);
+        if let Err(s) = self.drive(&t, &d, &pkg, &notify).await
+            && let Err(e) = self.end_target(t.id, s.state, &s.message, Some(s.code)).await
+        {
+            tracing::error!(target_id = %t.id, "cannot record the end of target: {e}");
+        }
+        self.drop_waiter(t.id);
+        if let Err(e) = self.store().finish_deployment_if_done(d.id, now_ms()).await {
+            tracing::error!(deployment = %d.id, "cannot close deployment: {e}");
+        }
+    }
+
+    async fn drive(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
+        let asset = self.store().asset(t.asset_id).await?;
+        let (addr, port) = (asset.address.clone(), asset.ssh_port);
+        self.store().transition(t.id, TargetState::Connecting, &format!("connecting to {addr}:{port}"), None, now_ms()).await?;
+        if !drover_ssh::probe(&addr, port, self.config().probe_timeout).await {
+            return Err(stop(
+                TargetState::Offline,
+                "target.offline",
+                format!(
+                    "asset '{}' ({addr}:{port}) did not answer on its SSH port within {} s: it is off or unreachable; deploy again when it is on",
+                    asset.name,
+                    self.config().probe_timeout.as_secs()
+                ),
+            ));
+        }
+        let (session, access) = self.log_in(asset).await?;
+        let update = TargetUpdate {
+            credential: Some(access.credential.name.clone()),
+            server: Some(self.config().node_name.clone()),
+            ..Default::default()
+        };
+        self.store().update_target(t.id, &update, now_ms()).await?;
+        let task = self.create_task(&session, &access, t, d, pkg).await;
+        session.close().await;
+        let task = task?;
+        let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
+        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await
+    }
+
+    /// Tries the asset's credentials in order. A changed host key stops at once, before
+    /// any credential is sent.
+    async fn log_in(&self, asset: Asset) -> Result<(Session, Access), Stop> {
+        let mappings = self.store().mappings_for(asset.id).await?;
+        let order = credential_order(asset.id, &mappings);
+        if order.is_empty() {
+            return Err(stop(
+                TargetState::Failed,
+                "target.no_credential",
+                format!("no scanning credential is mapped to asset '{}': map one globally or to the asset", asset.name),
+            ));
+        }
+        let mut refused = Vec::new();
+        for id in order {
+            let credential = self.store().credential(id).await?;
+            let secret = self.vault().open(id, &self.store().sealed_secret(id).await?)?;
+            let access = Access { asset: asset.clone(), credential, secret };
+            match self.connect(&access).await {
+                Ok(session) => {
+                    if access.asset.host_key.is_none() {
+                        self.store().pin_host_key(asset.id, session.host_key(), session.host_key_fingerprint()).await?;
+                    }
+                    return Ok((session, access));
+                }
+                Err(e @ (SshError::AuthFailed { .. } | SshError::BadKey(_))) => {
+                    refused.push(format!("'{}' (user {}): {e}", access.credential.name, access.credential.username));
+                }
+                Err(e) => return Err(ssh_stop(&asset, e)),
+            }
+        }
+        Err(stop(
+            TargetState::Failed,
+            "ssh.auth_failed",
+            format!(
+                "authentication failed on asset '{}' ({}) with every mapped credential: {}. Check the user name, password or key, and that the account may log in over SSH",
+                asset.name,
+                asset.address,
+                refused.join("; ")
+            ),
+        ))
+    }
+
+    async fn connect(&self, a: &Access) -> Result<Session, SshError> {
+        let auth = match a.credential.kind {
+            CredentialKind::Password => Auth::Password(a.secret.password.clone().unwrap_or_default()),
+            CredentialKind::Key => Auth::Key {
+                private_key_pem: a.secret.private_key.clone().unwrap_or_default(),
+                passphrase: a.secret.passphrase.clone(),
+            },
+        };
+        let host_key = match &a.asset.host_key {
+            Some(k) => HostKeyPolicy::Pinned(k.clone()),
+            None => HostKeyPolicy::TrustOnFirstUse,
+        };
+        let opts = ConnectOptions {
+            host: a.asset.address.clone(),
+            port: a.asset.ssh_port,
+            user: a.credential.username.clone(),
+            auth,
+            host_key,
+            connect_timeout: self.config().connect_timeout,
+        };
+        Session::connect(&opts).await
+    }
+
+    /// Learns the target, puts the deployer and the job there and starts the task.
+    async fn create_task(
+        &self,
+        session: &Session,
+        a: &Access,
+        t: &Target,
+        d: &Deployment,
+        pkg: &Package,
+    ) -> Result<Task, Stop> {
+        let out = exec(session, &a.asset, remote::FACTS_SCRIPT, None, &[]).await?;
+        let facts = remote::parse_facts(&out);
+        let host_facts =
+            HostFacts { hostname: facts.hostname.clone(), os: facts.os.clone(), arch: facts.arch.clone(), macs: facts.macs.clone() };
+        self.store().record_facts(a.asset.id, &host_facts, now_ms()).await?;
+
+        let (run_as, privilege) = run_account(d.run_mode, &facts, a)?;
+        let as_root = privilege.is_some();
+        let base = remote::base_dir(as_root || facts.uid == Some(0));
+        let deployer = remote::deployer_path(base, &self.inner.deployer.sha256);
+        let present = exec(session, &a.asset, &remote::has_deployer_script(&deployer), None, &[]).await?;
+        if present.trim() != "present" {
+            let script = remote::upload_script(base, &deployer, &self.inner.deployer.sha256);
+            exec(session, &a.asset, &script, privilege.as_ref(), &self.inner.deployer.bytes).await?;
+        }
+
+        let server_url = self.server_url(&facts)?;
+        let (report_token, share_token) = (new_token(), new_token());
+        self.store().set_tokens(t.id, &token_hash(&report_token), &token_hash(&share_token)).await?;
+        let job = Job {
+            protocol: PROTOCOL_VERSION,
+            target_id: t.id.0,
+            deployment_id: d.id.0,
+            package_name: pkg.def.name.clone(),
+            package_version: pkg.def.version.clone(),
+            steps: pkg.def.steps.clone(),
+            files: pkg.files.clone(),
+            share_url: format!("{server_url}/share/v1"),
+            server_url,
+            report_token,
+            share_token,
+            deadline_unix_ms: now_ms() + (pkg.def.max_duration_secs as i64) * 1000,
+            start_at: 0,
+        };
+        let job_json = serde_json::to_vec(&job).map_err(|e| stop(TargetState::Failed, "server.internal", e.to_string()))?;
+        let dir = format!("{base}/targets/{}", t.id);
+        let unit = format!("drover-target-{}", t.id);
+        let launcher = Launcher::pick(&facts, as_root);
+        let who = run_as.clone().unwrap_or_else(|| if as_root { "root".into() } else { facts.user.clone() });
+        let msg = format!("creating the task as {who} with {} ({} mode)", launcher.name(), d.run_mode);
+        self.store().transition(t.id, TargetState::Running, &msg, None, now_ms()).await?;
+        let plan = LaunchPlan { dir: &dir, deployer: &deployer, run_as: run_as.as_deref(), launcher, unit: unit.clone() };
+        let out = exec(session, &a.asset, &remote::launch_script(&plan), privilege.as_ref(), &job_json).await?;
+        let pid = out.lines().find_map(|l| l.strip_prefix("pid=")).and_then(|p| p.trim().parse::<i64>().ok());
+        let u = TargetUpdate { work_dir: Some(dir.clone()), pid, ..Default::default() };
+        self.store().update_target(t.id, &u, now_ms()).await?;
+        Ok(Task { dir, unit, privilege })
+    }
+
+    /// The URL deployers call back: the configured one, or the address the target sees
+    /// this server at with the listening port.
+    fn server_url(&self, facts: &Facts) -> Result<String, Stop> {
+        if let Some(url) = &self.config().public_url {
+            return Ok(url.trim_end_matches('/').to_string());
+        }
+        let port = self.inner.listen_port.load(std::sync::atomic::Ordering::Relaxed);
+        match (&facts.client_ip, port) {
+            (Some(ip), p) if p != 0 => {
+                let host = if ip.contains(':') { format!("[{ip}]") } else { ip.clone() };
+                Ok(format!("http://{host}:{p}"))
+            }
+            _ => Err(stop(
+                TargetState::Failed,
+                "server.no_public_url",
+                "the server does not know the address targets reach it at: set --public-url",
+            )),
+        }
+    }
+
+    async fn wait_for_end(
+        &self,
+        t: &Target,
+        a: &Access,
+        task: &Task,
+        deadline: Instant,
+        notify: &Notify,
+        max_secs: u64,
+    ) -> Result<(), Stop> {
+        loop {
+            if self.store().target(t.id).await?.state.is_final() {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = notify.notified() => {}
+                _ = sleep(self.config().liveness_interval) => {
+                    if let Some(false) = self.check_task(a, task, t).await {
+                        if self.store().target(t.id).await?.state.is_final() {
+                            return Ok(());
+                        }
+                        let last = self.store().target(t.id).await?.last_step;
+                        return Err(stop(TargetState::Failed, "target.task_vanished", format!(
+                            "the deployer on asset '{}' stopped without reporting an end (killed, or the machine restarted){}; nothing of this task runs there any more",
+                            a.asset.name,
+                            last.map(|s| format!(" after step '{s}'")).unwrap_or_default(),
+                        )));
+                    }
+                }
+                _ = sleep_until(deadline) => {
+                    let ended = self.end_task(a, task, t).await;
+                    if self.store().target(t.id).await?.state.is_final() {
+                        return Ok(());
+                    }
+                    let how = match ended {
+                        Ok(()) => "the task and its processes were killed".to_string(),
+                        Err(e) => format!("the asset could not be reached to end the task ({e})"),
+                    };
+                    return Err(stop(TargetState::TimedOut, "target.max_duration",
+                        format!("ran longer than the package's max duration of {max_secs} s; {how}")));
+                }
+            }
+        }
+    }
+
+    /// Collects the record over SSH and tells whether the task still runs (None: the
+    /// asset could not be reached, so nothing is known).
+    async fn check_task(&self, a: &Access, task: &Task, t: &Target) -> Option<bool> {
+        let session = self.connect(a).await.ok()?;
+        let (cmd, stdin) = remote::wrap(&remote::check_script(&task.dir), task.privilege.as_ref());
+        let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await;
+        session.close().await;
+        let out = out.ok()?;
+        let (reports, alive) = remote::parse_record(&String::from_utf8_lossy(&out.stdout));
+        for r in &reports {
+            if let Err(e) = self.apply_report(t.id, r).await {
+                tracing::warn!(target_id = %t.id, "collected report not applied: {e}");
+            }
+        }
+        Some(alive)
+    }
+
+    /// Kills the task on the target and collects what it recorded.
+    async fn end_task(&self, a: &Access, task: &Task, t: &Target) -> Result<(), SshError> {
+        let session = self.connect(a).await?;
+        let (cmd, stdin) = remote::wrap(&remote::kill_script(&task.dir, &task.unit), task.privilege.as_ref());
+        let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await;
+        session.close().await;
+        let (reports, _) = remote::parse_record(&String::from_utf8_lossy(&out?.stdout));
+        for r in &reports {
+            if let Err(e) = self.apply_report(t.id, r).await {
+                tracing::warn!(target_id = %t.id, "collected report not applied: {e}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which user the task runs as (None: root or the login user) and how scripts get root.
+fn run_account(mode: RunMode, facts: &Facts, a: &Access) -> Result<(Option<String>, Option<Privilege>), Stop> {
+    let privilege = if facts.uid == Some(0) {
+        Some(Privilege::Root)
+    } else {
+        match a.credential.sudo {
+            SudoMode::None => None,
+            SudoMode::NoPassword => Some(Privilege::SudoNoPassword),
+            SudoMode::Password => Some(Privilege::SudoPassword(
+                a.secret.sudo_password.clone().or_else(|| a.secret.password.clone()).unwrap_or_default(),
+            )),
+        }
+    };
+    let need_root = |why: &str| {
+        privilege.clone().ok_or_else(|| {
+            stop(TargetState::Failed, "target.needs_root", format!(
+                "credential '{}' logs in to asset '{}' as '{}', who is not root and has no sudo set; {why}: set sudo on the credential, or deploy with run mode scanning-credential",
+                a.credential.name, a.asset.name, facts.user
+            ))
+        })
+    };
+    match mode {
+        RunMode::System => Ok((None, Some(need_root("run mode system runs the task as root")?))),
+        RunMode::ScanningCredential => Ok((None, None)),
+        RunMode::LoggedOnUser => {
+            let user = facts
+                .sessions
+                .iter()
+                .find(|u| u.as_str() != "root")
+                .or(facts.sessions.first())
+                .ok_or_else(|| {
+                    stop(TargetState::Failed, "target.nobody_logged_on", format!(
+                        "nobody is logged on to asset '{}', and the run mode is logged-on user: deploy when a user is logged on, or choose run mode system",
+                        a.asset.name
+                    ))
+                })?;
+            if *user == facts.user {
+                return Ok((None, None));
+            }
+            let p = need_root("run mode logged-on user must switch to that user")?;
+            Ok(((user != "root").then(|| user.clone()), Some(p)))
+        }
+    }
+}
+
+/// Runs a script on the target and returns its stdout; a failure stops the target with
+/// the script's own error output.
+async fn exec(
+    session: &Session,
+    asset: &Asset,
+    script: &str,
+    privilege: Option<&Privilege>,
+    input: &[u8],
+) -> Result<String, Stop> {
+    let (cmd, mut stdin) = remote::wrap(script, privilege);
+    stdin.extend_from_slice(input);
+    let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await.map_err(|e| ssh_stop(asset, e))?;
+    if out.exit_status == Some(0) {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let (code, what) = if err.contains("sudo") {
+        ("target.sudo_failed", "sudo refused")
+    } else {
+        ("target.remote_command_failed", "a command drover runs on the target failed")
+    };
+    Err(stop(TargetState::Failed, code, format!(
+        "{what} on asset '{}' (exit status {}): {}",
+        asset.name,
+        out.exit_status.map_or("none".into(), |s| s.to_string()),
+        if err.is_empty() { "no error output".into() } else { err }
+    )))
+}
+
+fn ssh_stop(asset: &Asset, e: SshError) -> Stop {
+    let state = match e {
+        SshError::Unreachable { .. } => TargetState::Offline,
+        _ => TargetState::Failed,
+    };
+    let mut message = format!("asset '{}': {e}", asset.name);
+    if matches!(e, SshError::HostKeyMismatch { .. }) {
+        message.push_str(&format!(
+            ". If the machine was reinstalled, accept its new key with `drover asset accept-key {}`",
+            asset.name
+        ));
+    }
+    stop(state, e.code(), message)
+}

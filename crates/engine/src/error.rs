@@ -1,0 +1,46 @@
+//! The engine's error: what went wrong, in words a user can act on.
+
+use drover_domain::package::PackageError;
+use drover_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// Missing or wrong login / token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Logged in, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => EngineError::NotFound(m),
+            StoreError::Conflict(m) => EngineError::Conflict(m),
+            StoreError::Other(m) => EngineError::Internal(m),
+        }
+    }
+}
+
+impl From<PackageError> for EngineError {
+    fn from(e: PackageError) -> Self {
+        EngineError::Invalid(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for EngineError {
+    fn from(e: std::io::Error) -> Self {
+        EngineError::Internal(e.to_string())
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

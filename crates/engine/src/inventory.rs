@@ -1,0 +1,87 @@
+//! Assets and scanning credentials.
+
+use crate::error::{EngineError, Result};
+use crate::{Engine, now_ms};
+use drover_domain::asset::{Asset, NewAsset};
+use drover_domain::credential::{Credential, CredentialMapping, NewCredential};
+use drover_domain::ids::{AssetId, CredentialId};
+use serde::{Deserialize, Serialize};
+
+/// An asset named by id or by name, as users type them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AssetRef {
+    Id(i64),
+    Name(String),
+}
+
+impl Engine {
+    pub async fn add_credential(&self, new: NewCredential) -> Result<Credential> {
+        let kind = new.validate().map_err(EngineError::Invalid)?;
+        let vault = self.vault().clone();
+        let secret = new.secret.clone();
+        let mut sealed_err = None;
+        let cred = self
+            .store()
+            .create_credential(
+                new.name.trim(),
+                new.username.trim(),
+                kind,
+                new.sudo,
+                move |id| match vault.seal(id, &secret) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        sealed_err = Some(e);
+                        Vec::new()
+                    }
+                },
+                now_ms(),
+            )
+            .await?;
+        if let Some(e) = sealed_err {
+            let _ = self.store().delete_credential(cred.id).await;
+            return Err(e);
+        }
+        Ok(cred)
+    }
+
+    /// Maps a credential globally (`asset = None`) or to one asset.
+    pub async fn map_credential(&self, credential: CredentialId, asset: Option<AssetId>, priority: i64) -> Result<()> {
+        self.store().credential(credential).await?;
+        if let Some(a) = asset {
+            self.store().asset(a).await?;
+        }
+        Ok(self.store().add_mapping(&CredentialMapping { credential_id: credential, asset_id: asset, priority }).await?)
+    }
+
+    /// Adds an asset, mapping the named credential to it when given.
+    pub async fn add_asset(&self, mut new: NewAsset, credential: Option<&str>) -> Result<Asset> {
+        new.validate().map_err(EngineError::Invalid)?;
+        let cred = match credential {
+            Some(name) => Some(self.store().credential_by_name(name).await?),
+            None => None,
+        };
+        let asset = self.store().create_asset(&new, now_ms()).await?;
+        if let Some(c) = cred {
+            self.map_credential(c.id, Some(asset.id), 0).await?;
+        }
+        Ok(asset)
+    }
+
+    pub async fn resolve_asset(&self, r: &AssetRef) -> Result<Asset> {
+        Ok(match r {
+            AssetRef::Id(id) => self.store().asset(AssetId(*id)).await?,
+            AssetRef::Name(name) => match name.parse::<i64>() {
+                Ok(id) => self.store().asset(AssetId(id)).await?,
+                Err(_) => self.store().asset_by_name(name).await?,
+            },
+        })
+    }
+
+    /// Forgets the pinned host key, so the next connection pins the key it finds.
+    /// For machines that were reinstalled; a changed key is otherwise refused.
+    pub async fn accept_new_host_key(&self, asset: AssetId) -> Result<()> {
+        self.store().asset(asset).await?;
+        Ok(self.store().clear_host_key(asset).await?)
+    }
+}

@@ -1,0 +1,142 @@
+//! drover's services over the store, the SSH transport and the package share. The web
+//! layer and the CLI call these; nothing here knows HTTP.
+
+pub mod auth;
+pub mod bundle;
+pub mod deploy;
+pub mod error;
+pub mod inventory;
+pub mod packages;
+pub mod secrets;
+pub mod share;
+pub mod vault;
+
+pub use error::{EngineError, Result};
+
+use drover_store::Store;
+use share::Share;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use vault::Vault;
+
+/// How the engine is set up; the server binary fills it from flags and environment.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// This server node's name, recorded in every target's log.
+    pub node_name: String,
+    pub data_dir: PathBuf,
+    /// How deployers reach this server, e.g. `http://10.0.0.1:8080`. When unset, the
+    /// address the server used to reach each target, with the listening port.
+    pub public_url: Option<String>,
+    /// Targets deployed to at once by this node.
+    pub deployment_threads: usize,
+    /// Time allowed for the SSH port probe.
+    pub probe_timeout: Duration,
+    /// Time allowed for the SSH handshake and login.
+    pub connect_timeout: Duration,
+    /// While a task runs, how often the server checks over SSH that it is still alive
+    /// when no report arrives.
+    pub liveness_interval: Duration,
+    /// The deployer executable put on targets.
+    pub deployer_path: PathBuf,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: PathBuf, deployer_path: PathBuf) -> Self {
+        EngineConfig {
+            node_name: std::env::var("HOSTNAME").unwrap_or_else(|_| "drover".into()),
+            data_dir,
+            public_url: None,
+            deployment_threads: 20,
+            probe_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(15),
+            liveness_interval: Duration::from_secs(30),
+            deployer_path,
+        }
+    }
+}
+
+/// The deployer build this server puts on targets.
+#[derive(Debug)]
+pub(crate) struct DeployerBinary {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
+
+/// Cheap to clone; every clone is the same engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    vault: Vault,
+    share: Share,
+    cfg: EngineConfig,
+    deployer: DeployerBinary,
+    threads: Arc<Semaphore>,
+    listen_port: AtomicU16,
+    /// Wakes the task that waits for a target when a report for it arrives.
+    waiters: Mutex<HashMap<drover_domain::ids::TargetId, Arc<Notify>>>,
+}
+
+impl Engine {
+    /// Opens the vault key and share in the data directory (creating them on first
+    /// start) and loads the deployer executable.
+    pub fn open(store: Store, cfg: EngineConfig) -> Result<Engine> {
+        std::fs::create_dir_all(&cfg.data_dir)?;
+        let vault = Vault::open_or_create(&cfg.data_dir.join("secret.key"))?;
+        let share = Share::open(cfg.data_dir.join("share"))?;
+        let bytes = std::fs::read(&cfg.deployer_path).map_err(|e| {
+            EngineError::Internal(format!(
+                "cannot read the deployer executable {} ({e}): build it with `cargo build --release -p drover-deployer` or pass --deployer",
+                cfg.deployer_path.display()
+            ))
+        })?;
+        let deployer = DeployerBinary { sha256: secrets::sha256_hex(&bytes), bytes };
+        let threads = Arc::new(Semaphore::new(cfg.deployment_threads.max(1)));
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                store,
+                vault,
+                share,
+                cfg,
+                deployer,
+                threads,
+                listen_port: AtomicU16::new(0),
+                waiters: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.cfg
+    }
+    pub(crate) fn vault(&self) -> &Vault {
+        &self.inner.vault
+    }
+    pub fn share(&self) -> &Share {
+        &self.inner.share
+    }
+
+    /// Tells the engine the port the HTTP server listens on (for deployer callbacks).
+    pub fn set_listen_port(&self, port: u16) {
+        self.inner.listen_port.store(port, Ordering::Relaxed);
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one place the engine reads the clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

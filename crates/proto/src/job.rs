@@ -1,0 +1,43 @@
+//! The job the server writes on a target for the deployer.
+
+use crate::Step;
+use serde::{Deserialize, Serialize};
+
+/// Bumped when the job or report format changes incompatibly.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Everything the deployer needs to run one deployment target.
+///
+/// The file holds the target's share and report tokens: the deployer deletes it when the
+/// target ends, and the server revokes both tokens at the same moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub protocol: u32,
+    pub target_id: i64,
+    pub deployment_id: i64,
+    pub package_name: String,
+    pub package_version: String,
+    pub steps: Vec<Step>,
+    /// Files of the package on the share, by their path under `{PackageShare}/`.
+    pub files: Vec<JobFile>,
+    /// Base URL of the server for reports, e.g. `http://10.0.0.1:8080`.
+    pub server_url: String,
+    pub report_token: String,
+    /// Base URL of the package share.
+    pub share_url: String,
+    pub share_token: String,
+    /// The task is ended at this instant (Unix milliseconds): the package's max duration.
+    pub deadline_unix_ms: i64,
+    /// Step number (0-based) to start at; after a reboot step it is the one after it.
+    #[serde(default)]
+    pub start_at: usize,
+}
+
+/// One package file: where steps name it and what its content hashes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFile {
+    /// Relative path under `{PackageShare}/`, e.g. `bin/tool.sh`.
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+}

@@ -1,0 +1,49 @@
+//! What deployers call: the report callback and the package share, each with its own
+//! per-target token.
+
+use crate::auth::bearer;
+use crate::error::{ApiError, ApiResult};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::header;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use drover_engine::{Engine, EngineError};
+use drover_proto::Report;
+
+pub(crate) fn routes() -> Router<Engine> {
+    Router::new().route("/agent/v1/report", post(report)).route("/share/v1/files/{sha256}", get(share_file))
+}
+
+fn target_token(parts: &axum::http::request::Parts) -> Result<String, ApiError> {
+    bearer(parts).map(str::to_string).ok_or_else(|| EngineError::Forbidden("a target token is required".into()).into())
+}
+
+async fn report(State(engine): State<Engine>, req: Request) -> ApiResult<Json<serde_json::Value>> {
+    let (parts, body) = req.into_parts();
+    let token = target_token(&parts)?;
+    let bytes = axum::body::to_bytes(body, 1024 * 1024)
+        .await
+        .map_err(|e| EngineError::Invalid(format!("report body: {e}")))?;
+    let report: Report =
+        serde_json::from_slice(&bytes).map_err(|e| EngineError::Invalid(format!("report is not valid JSON: {e}")))?;
+    engine.report_from_deployer(&token, report).await?;
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+async fn share_file(State(engine): State<Engine>, Path(sha256): Path<String>, req: Request) -> ApiResult<Response> {
+    let (parts, _) = req.into_parts();
+    engine.authorize_share_read(&target_token(&parts)?, &sha256).await?;
+    let path = engine.share().path_of(&sha256)?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| EngineError::NotFound(format!("share file {sha256} is missing: {e}")))?;
+    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, len)
+        .body(body)
+        .map_err(|e| EngineError::Internal(e.to_string()).into())
+}

@@ -1,0 +1,52 @@
+//! Assets: add, list, show, remove, accept a changed host key.
+
+use crate::auth::{Admin, Operator, Viewer};
+use crate::error::ApiResult;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use drover_domain::asset::{Asset, NewAsset};
+use drover_engine::Engine;
+use drover_engine::inventory::AssetRef;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub(super) fn routes() -> Router<Engine> {
+    Router::new()
+        .route("/assets", get(list).post(create))
+        .route("/assets/{asset}", get(show).delete(remove))
+        .route("/assets/{asset}/accept-host-key", post(accept_key))
+}
+
+#[derive(Deserialize)]
+struct Create {
+    #[serde(flatten)]
+    asset: NewAsset,
+    /// Name of a credential to map to the new asset.
+    #[serde(default)]
+    credential: Option<String>,
+}
+
+async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<Asset>>> {
+    Ok(Json(engine.store().list_assets().await?))
+}
+
+async fn create(State(engine): State<Engine>, _o: Operator, Json(c): Json<Create>) -> ApiResult<Json<Asset>> {
+    Ok(Json(engine.add_asset(c.asset, c.credential.as_deref()).await?))
+}
+
+async fn show(State(engine): State<Engine>, _v: Viewer, Path(asset): Path<String>) -> ApiResult<Json<Asset>> {
+    Ok(Json(engine.resolve_asset(&AssetRef::Name(asset)).await?))
+}
+
+async fn remove(State(engine): State<Engine>, _o: Operator, Path(asset): Path<String>) -> ApiResult<Json<Value>> {
+    let a = engine.resolve_asset(&AssetRef::Name(asset)).await?;
+    engine.store().delete_asset(a.id).await?;
+    Ok(Json(json!({ "ok": true })))
+}
+
+async fn accept_key(State(engine): State<Engine>, _a: Admin, Path(asset): Path<String>) -> ApiResult<Json<Value>> {
+    let a = engine.resolve_asset(&AssetRef::Name(asset)).await?;
+    engine.accept_new_host_key(a.id).await?;
+    Ok(Json(json!({ "ok": true, "message": format!("the next connection to '{}' pins the key it presents", a.name) })))
+}

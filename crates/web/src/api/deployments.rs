@@ -1,0 +1,74 @@
+//! Deployments: start one, follow it, read logs.
+
+use crate::auth::{Operator, Viewer};
+use crate::error::ApiResult;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use drover_domain::deployment::{Deployment, Target};
+use drover_domain::ids::{AssetId, DeploymentId, PackageId};
+use drover_engine::Engine;
+use drover_engine::deploy::{DeployRequest, LogEntry};
+use drover_store::LogFilter;
+use serde::{Deserialize, Serialize};
+
+pub(super) fn routes() -> Router<Engine> {
+    Router::new()
+        .route("/deployments", get(list).post(create))
+        .route("/deployments/{id}", get(show))
+        .route("/logs", get(logs))
+}
+
+#[derive(Serialize)]
+struct DeploymentView {
+    deployment: Deployment,
+    targets: Vec<Target>,
+}
+
+async fn create(
+    State(engine): State<Engine>,
+    Operator(user): Operator,
+    Json(req): Json<DeployRequest>,
+) -> ApiResult<Json<DeploymentView>> {
+    let (deployment, targets) = engine.deploy(req, format!("user:{}", user.name)).await?;
+    Ok(Json(DeploymentView { deployment, targets }))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default = "default_limit")]
+    limit: i64,
+}
+
+fn default_limit() -> i64 {
+    100
+}
+
+async fn list(State(engine): State<Engine>, _v: Viewer, Query(q): Query<ListQuery>) -> ApiResult<Json<Vec<Deployment>>> {
+    Ok(Json(engine.store().list_deployments(q.limit.clamp(1, 10_000)).await?))
+}
+
+async fn show(State(engine): State<Engine>, _v: Viewer, Path(id): Path<i64>) -> ApiResult<Json<DeploymentView>> {
+    let deployment = engine.store().deployment(DeploymentId(id)).await?;
+    let targets = engine.store().targets_of(deployment.id).await?;
+    Ok(Json(DeploymentView { deployment, targets }))
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    deployment: Option<i64>,
+    asset: Option<i64>,
+    package: Option<i64>,
+    #[serde(default = "default_limit")]
+    limit: i64,
+}
+
+async fn logs(State(engine): State<Engine>, _v: Viewer, Query(q): Query<LogQuery>) -> ApiResult<Json<Vec<LogEntry>>> {
+    let filter = LogFilter {
+        deployment: q.deployment.map(DeploymentId),
+        asset: q.asset.map(AssetId),
+        package: q.package.map(PackageId),
+        limit: q.limit.clamp(1, 10_000),
+    };
+    Ok(Json(engine.log(&filter).await?))
+}

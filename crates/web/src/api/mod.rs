@@ -1,0 +1,19 @@
+//! The JSON API, one module per feature.
+
+mod assets;
+mod credentials;
+mod deployments;
+mod packages;
+mod session;
+
+use axum::Router;
+use drover_engine::Engine;
+
+pub(crate) fn routes() -> Router<Engine> {
+    Router::new()
+        .merge(session::routes())
+        .merge(credentials::routes())
+        .merge(assets::routes())
+        .merge(packages::routes())
+        .merge(deployments::routes())
+}

@@ -1,0 +1,60 @@
+//! Packages: import a bundle, list, show, export, remove.
+
+use crate::auth::{Operator, Viewer};
+use crate::error::ApiResult;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use drover_domain::package::Package;
+use drover_engine::Engine;
+use drover_engine::deploy::PackageRef;
+use serde_json::{Value, json};
+
+pub(super) fn routes() -> Router<Engine> {
+    Router::new()
+        .route("/packages", get(list).post(import))
+        .route("/packages/{package}", get(show).delete(remove))
+        .route("/packages/{package}/bundle", get(export))
+}
+
+fn package_ref(s: String) -> PackageRef {
+    match s.parse::<i64>() {
+        Ok(id) => PackageRef::Id(id),
+        Err(_) => PackageRef::Name(s),
+    }
+}
+
+async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<Package>>> {
+    Ok(Json(engine.store().list_packages().await?))
+}
+
+/// The body is a bundle (`.tar.gz` with package.toml and files/).
+async fn import(State(engine): State<Engine>, _o: Operator, body: Bytes) -> ApiResult<Json<Package>> {
+    Ok(Json(engine.import_bundle(&body).await?))
+}
+
+async fn show(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>) -> ApiResult<Json<Package>> {
+    Ok(Json(engine.resolve_package(&package_ref(p), None).await?))
+}
+
+async fn export(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>) -> ApiResult<impl IntoResponse> {
+    let pkg = engine.resolve_package(&package_ref(p), None).await?;
+    let (pkg, bytes) = engine.export_bundle(pkg.id).await?;
+    let file = format!("{}-{}.tar.gz", pkg.def.name, pkg.def.version).replace(['"', '/', '\\'], "_");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/gzip".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        ],
+        bytes,
+    ))
+}
+
+async fn remove(State(engine): State<Engine>, _o: Operator, Path(p): Path<String>) -> ApiResult<Json<Value>> {
+    let pkg = engine.resolve_package(&package_ref(p), None).await?;
+    engine.store().delete_package(pkg.id).await?;
+    Ok(Json(json!({ "ok": true })))
+}
