@@ -1,0 +1,143 @@
+//! Benchmark (not a test): deploys a 3-step package (a file from the share, a command,
+//! a condition) to N test hosts at a given parallelism, and runs plain OpenSSH
+//! `ssh host true` to the same hosts at the same parallelism in the same run.
+//!
+//! ```sh
+//! cargo build --release -p drover-deployer
+//! cargo run --release -p drover --example bench-deploy -- --hosts 20 --threads 10 --file-mb 1
+//! ```
+//! Needs root (test hosts are network namespaces) and openssh-client.
+
+#[path = "../tests/e2e/fleet.rs"]
+#[allow(dead_code)]
+mod fleet;
+#[path = "../tests/e2e/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use harness::{Backend, Server, sha256};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Opts {
+    hosts: usize,
+    threads: usize,
+    file_mb: usize,
+    backend: Backend,
+}
+
+fn opts() -> Opts {
+    let mut o = Opts { hosts: 20, threads: 10, file_mb: 1, backend: Backend::Sqlite };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| panic!("{a} needs a number"));
+        match a.as_str() {
+            "--hosts" => o.hosts = val(),
+            "--threads" => o.threads = val(),
+            "--file-mb" => o.file_mb = val(),
+            "--postgres" => o.backend = Backend::Postgres,
+            other => panic!("unknown argument {other}: use --hosts N --threads N --file-mb N [--postgres]"),
+        }
+    }
+    o
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+/// Per target: seconds from `connecting` to its final state.
+fn per_target(log: &[Value]) -> Vec<f64> {
+    log.iter()
+        .filter_map(|e| {
+            let ev = e["events"].as_array()?;
+            let start = ev.iter().find(|x| x["state"] == "connecting")?["at_ms"].as_i64()?;
+            let end = ev.last()?["at_ms"].as_i64()?;
+            Some((end - start) as f64 / 1000.0)
+        })
+        .collect()
+}
+
+async fn deploy_round(server: &Server, assets: &[String]) -> (f64, Vec<f64>, usize) {
+    let start = Instant::now();
+    let v = server.deploy_and_wait(json!({"package": "bench", "assets": assets}), Duration::from_secs(3600)).await;
+    let wall = start.elapsed().as_secs_f64();
+    let ok = v["targets"].as_array().map_or(0, |t| t.iter().filter(|t| t["state"] == "success").count());
+    let log = server.log(v["deployment"]["id"].as_i64().unwrap_or(0)).await;
+    (wall, per_target(&log), ok)
+}
+
+async fn ssh_round(fleet: &fleet::Fleet, threads: usize) -> (f64, Vec<f64>, usize) {
+    let key = fleet.dir.join("id_ed25519");
+    let sem = Arc::new(tokio::sync::Semaphore::new(threads));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for h in &fleet.hosts {
+        let (sem, ip, key) = (sem.clone(), h.ip.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let _p = sem.acquire_owned().await.ok()?;
+            let t = Instant::now();
+            let st = tokio::process::Command::new("ssh")
+                .args(["-o", "KexAlgorithms=curve25519-sha256", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
+                .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-i"])
+                .arg(&key)
+                .arg(format!("root@{ip}"))
+                .arg("true")
+                .status()
+                .await
+                .ok()?;
+            st.success().then(|| t.elapsed().as_secs_f64())
+        }));
+    }
+    let mut times = Vec::new();
+    for t in tasks {
+        if let Ok(Some(s)) = t.await {
+            times.push(s);
+        }
+    }
+    let ok = times.len();
+    (start.elapsed().as_secs_f64(), times, ok)
+}
+
+#[tokio::main]
+async fn main() {
+    let o = opts();
+    println!("bench-deploy: {} hosts, {} threads, {} MiB file, {:?}", o.hosts, o.threads, o.file_mb, o.backend);
+    let t = Instant::now();
+    let fleet = fleet::Fleet::up(o.hosts);
+    println!("test hosts up in {:.2} s", t.elapsed().as_secs_f64());
+    let threads = o.threads;
+    let server = Server::start_with(o.backend, |c| {
+        c.deployment_threads = threads;
+        c.liveness_interval = Duration::from_secs(60);
+    })
+    .await;
+    server.credential("root", json!({"username": "root", "private_key": fleet.key()})).await;
+    let assets = server.assets(&fleet, "root").await;
+    let payload: Vec<u8> = (0..o.file_mb * 1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    let pkg = format!(
+        "name = \"bench\"\nversion = \"1\"\n[[steps]]\nname = \"copy\"\ntype = \"file-copy\"\nsource = \"{{PackageShare}}/payload.bin\"\ndestination = \"/tmp/payload.bin\"\n[[steps]]\nname = \"command\"\ntype = \"command\"\ncommand = \"echo ok\"\n[[steps]]\nname = \"check\"\ntype = \"condition\"\ncriteria = [{{ check = \"file-hash\", path = \"/tmp/payload.bin\", sha256 = \"{}\" }}]\n",
+        sha256(&payload)
+    );
+    let (status, v) = server.import(&pkg, &[("payload.bin", &payload)]).await;
+    assert_eq!(status, 200, "{v}");
+
+    let (ssh_wall, ssh_each, ssh_ok) = ssh_round(&fleet, o.threads).await;
+    let (cold_wall, cold_each, cold_ok) = deploy_round(&server, &assets).await;
+    let (warm_wall, warm_each, warm_ok) = deploy_round(&server, &assets).await;
+    let (ssh2_wall, ssh2_each, _) = ssh_round(&fleet, o.threads).await;
+    let ssh_wall = ssh_wall.min(ssh2_wall);
+    let ssh_med = median(ssh_each).min(median(ssh2_each));
+
+    println!();
+    println!("{:<34} {:>9} {:>13} {:>9}", "run", "wall s", "median/target", "ok");
+    println!("{:<34} {:>9.2} {:>13.3} {:>9}", "ssh host true (curve25519)", ssh_wall, ssh_med, format!("{ssh_ok}/{}", o.hosts));
+    println!("{:<34} {:>9.2} {:>13.3} {:>9}", "drover, first (uploads deployer)", cold_wall, median(cold_each), format!("{cold_ok}/{}", o.hosts));
+    println!("{:<34} {:>9.2} {:>13.3} {:>9}", "drover, deployer already there", warm_wall, median(warm_each), format!("{warm_ok}/{}", o.hosts));
+    println!();
+    println!("ratio wall drover/ssh: first {:.2}x, repeat {:.2}x", cold_wall / ssh_wall, warm_wall / ssh_wall);
+    println!("ratio median per target drover/ssh: first {:.2}x, repeat {:.2}x", median(cold_each.clone()) / ssh_med, median(warm_each.clone()) / ssh_med);
+}

@@ -1,0 +1,97 @@
+//! A fleet of test hosts for one test, removed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Host {
+    pub name: String,
+    pub ip: String,
+    pub mac: String,
+}
+
+pub struct Fleet {
+    pub id: String,
+    pub dir: PathBuf,
+    pub hosts: Vec<Host>,
+}
+
+pub const ROOT_PASSWORD: &str = "drover-root";
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testfleet/fleet")
+}
+
+/// Runs the fleet script; panics with its stderr on failure.
+fn fleet(args: &[&str]) -> String {
+    let out = Command::new(script()).args(args).output().expect("run testfleet/fleet (needs bash, root)");
+    assert!(
+        out.status.success(),
+        "testfleet/fleet {args:?} failed ({}): {}{}\n(the end-to-end tests need root, iproute2 and openssh-server: run them with the README's test command)",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Fleet {
+    pub fn up(count: usize) -> Fleet {
+        let out = fleet(&["up", "--id", "auto", "--count", &count.to_string()]);
+        let dir = out
+            .lines()
+            .find_map(|l| l.strip_prefix("fleet_dir="))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| panic!("fleet up printed no fleet_dir=: {out}"));
+        let id = dir.file_name().map(|s| s.to_string_lossy().into_owned()).expect("fleet id");
+        let tsv = std::fs::read_to_string(dir.join("hosts.tsv")).expect("hosts.tsv");
+        let hosts = tsv
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let c: Vec<&str> = l.split('\t').collect();
+                Host { name: c[0].into(), ip: c[1].into(), mac: c[2].into() }
+            })
+            .collect();
+        Fleet { id, dir, hosts }
+    }
+
+    /// Runs a command on a host as root; returns (exit code, stdout).
+    pub fn exec(&self, host: &Host, cmd: &str) -> (i32, String) {
+        let out = Command::new(script())
+            .args(["exec", "--id", &self.id, &host.name, "--", "sh", "-c", cmd])
+            .output()
+            .expect("fleet exec");
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs a command that must succeed and returns its trimmed stdout.
+    pub fn sh(&self, host: &Host, cmd: &str) -> String {
+        let (code, out) = self.exec(host, cmd);
+        assert_eq!(code, 0, "`{cmd}` on {} exited {code}: {out}", host.name);
+        out.trim().to_string()
+    }
+
+    pub fn run(&self, verb: &str, host: &Host, extra: &[&str]) {
+        let mut args = vec![verb, "--id", &self.id, &host.name];
+        args.extend_from_slice(extra);
+        fleet(&args);
+    }
+
+    pub fn key(&self) -> String {
+        std::fs::read_to_string(self.dir.join("id_ed25519")).expect("fleet key")
+    }
+
+    /// The bridge address: where the server is reached from the hosts.
+    pub fn unused_ip(&self) -> String {
+        let ip = &self.hosts[0].ip;
+        let prefix = ip.rsplit_once('.').map(|(p, _)| p).expect("ipv4");
+        format!("{prefix}.250")
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).args(["down", "--id", &self.id]).output();
+    }
+}

@@ -1,0 +1,211 @@
+//! The server under test: the real router on port 0 over a fresh store, and a small
+//! API client.
+
+use drover_engine::{Engine, EngineConfig};
+use drover_store::Store;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct Server {
+    pub url: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub engine: Engine,
+    pub data: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub fn deployer_path() -> PathBuf {
+    if let Ok(p) = std::env::var("DROVER_DEPLOYER") {
+        return PathBuf::from(p);
+    }
+    // tests run from target/<profile>/deps/, benchmarks from target/<profile>/examples/
+    let exe = std::env::current_exe().expect("current exe");
+    let p = exe.parent().and_then(|d| d.parent()).expect("target dir").join("drover-deployer");
+    assert!(
+        p.exists(),
+        "{} is missing: build it first (cargo build -p drover-deployer), or run the README's test command",
+        p.display()
+    );
+    p
+}
+
+async fn store_for(backend: Backend, data: &std::path::Path) -> Store {
+    match backend {
+        Backend::Sqlite => {
+            Store::connect(&format!("sqlite://{}?mode=rwc", data.join("drover.db").display())).await.expect("sqlite store")
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("DROVER_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+                panic!("DROVER_TEST_POSTGRES_URL is not set: start a test server with `scripts/pg-test-server` and export its URL (the README's test command does both)")
+            });
+            let name = format!("drover_e2e_{:016x}", rand::random::<u64>());
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to test PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+            let url = match admin.rsplit_once('/') {
+                Some((base, _)) => format!("{base}/{name}"),
+                None => panic!("bad DROVER_TEST_POSTGRES_URL {admin}"),
+            };
+            Store::connect(&url).await.expect("postgres store")
+        }
+    }
+}
+
+impl Server {
+    pub async fn start(backend: Backend) -> Server {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tune: impl FnOnce(&mut EngineConfig)) -> Server {
+        let data = tempfile::tempdir().expect("tempdir");
+        let store = store_for(backend, data.path()).await;
+        let mut cfg = EngineConfig::new(data.path().to_path_buf(), deployer_path());
+        cfg.node_name = "test-node".into();
+        cfg.liveness_interval = Duration::from_secs(2);
+        cfg.probe_timeout = Duration::from_secs(2);
+        tune(&mut cfg);
+        let engine = Engine::open(store, cfg).expect("engine");
+        engine.ensure_first_admin(Some("admin-password".into()), drover_engine::now_ms()).await.expect("admin");
+        // All addresses, so that hosts on every test bridge can call back.
+        let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let e = engine.clone();
+        tokio::spawn(async move {
+            let _ = drover_web::serve(listener, e, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let v: Value = http
+            .post(format!("{url}/api/v1/session"))
+            .json(&json!({"name": "admin", "password": "admin-password"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("login json");
+        let token = v["token"].as_str().expect("token").to_string();
+        Server { url, token, http, engine, data, _shutdown: tx }
+    }
+
+    /// A request to the API; returns (status, JSON body).
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut rb = self.http.request(method, format!("{}/api/v1{path}", self.url)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let v = resp.json().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+
+    pub async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(method.clone(), path, body).await;
+        assert!((200..300).contains(&status), "{method} {path} → {status}: {v}");
+        v
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.ok(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.ok(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Imports a bundle made from a package.toml text and files.
+    pub async fn import(&self, toml: &str, files: &[(&str, &[u8])]) -> (u16, Value) {
+        let bytes = bundle(toml, files);
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/packages", self.url))
+            .bearer_auth(&self.token)
+            .body(bytes)
+            .send()
+            .await
+            .expect("import");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Adds a credential and returns its name.
+    pub async fn credential(&self, name: &str, body: Value) -> String {
+        let mut b = body;
+        b["name"] = name.into();
+        self.post("/credentials", b).await;
+        name.to_string()
+    }
+
+    /// Adds one asset per host, mapped to the credential; returns their names.
+    pub async fn assets(&self, fleet: &crate::fleet::Fleet, credential: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        for h in &fleet.hosts {
+            self.post("/assets", json!({"name": h.name, "address": h.ip, "credential": credential})).await;
+            names.push(h.name.clone());
+        }
+        names
+    }
+
+    /// Deploys and waits until every target has ended (or panics after `limit`).
+    pub async fn deploy_and_wait(&self, body: Value, limit: Duration) -> Value {
+        let v = self.post("/deployments", body).await;
+        let id = v["deployment"]["id"].as_i64().expect("deployment id");
+        self.wait(id, limit).await
+    }
+
+    pub async fn wait(&self, id: i64, limit: Duration) -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let v = self.get(&format!("/deployments/{id}")).await;
+            let targets = v["targets"].as_array().expect("targets");
+            if targets.iter().all(|t| is_final(t["state"].as_str().unwrap_or(""))) {
+                return v;
+            }
+            assert!(start.elapsed() < limit, "deployment {id} not finished after {limit:?}: {v:#}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn log(&self, deployment: i64) -> Vec<Value> {
+        self.get(&format!("/logs?deployment={deployment}")).await.as_array().cloned().unwrap_or_default()
+    }
+}
+
+pub fn is_final(state: &str) -> bool {
+    matches!(state, "success" | "failed" | "timed_out" | "offline" | "cancelled")
+}
+
+pub fn bundle(toml: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let mut add = |path: &str, bytes: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, path, bytes).expect("tar");
+    };
+    add("package.toml", toml.as_bytes());
+    for (p, b) in files {
+        add(&format!("files/{p}"), b);
+    }
+    tar.into_inner().expect("tar").finish().expect("gz")
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real server on port 0 (SQLite and PostgreSQL), driven over its
+//! HTTP API and CLI, deploying to real OpenSSH servers on test hosts made by
+//! `testfleet/fleet` (network namespaces on a private bridge; needs root).
+
+mod harness;
+mod fleet;
+
+mod deploy;
+mod faults;
+mod run_modes;
+mod cli;
