@@ -152,6 +152,12 @@ pub struct Target {
     pub deployer_version: Option<String>,
     /// The server node that ran the target.
     pub server: Option<String>,
+    /// The task's work directory on the target, once created (for crash recovery).
+    #[serde(default)]
+    pub work_dir: Option<String>,
+    /// The task's process id on the target, once started (for crash recovery).
+    #[serde(default)]
+    pub pid: Option<i64>,
     pub created_ms: i64,
     pub updated_ms: i64,
     pub finished_ms: Option<i64>,

@@ -20,7 +20,6 @@ impl Engine {
         let kind = new.validate().map_err(EngineError::Invalid)?;
         let vault = self.vault().clone();
         let secret = new.secret.clone();
-        let mut sealed_err = None;
         let cred = self
             .store()
             .create_credential(
@@ -28,17 +27,13 @@ impl Engine {
                 new.username.trim(),
                 kind,
                 new.sudo,
-                move |id| match vault.seal(id, &secret) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        sealed_err = Some(e);
-                        Vec::new()
-                    }
-                },
+                move |id| vault.seal(id, &secret).unwrap_or_default(),
                 now_ms(),
             )
             .await?;
-        if let Some(e) = sealed_err {
+        // Sealing cannot fail in practice; if it did, the row holds no secret: refuse it.
+        let stored = self.store().sealed_secret(cred.id).await?;
+        if let Err(e) = self.vault().open(cred.id, &stored) {
             let _ = self.store().delete_credential(cred.id).await;
             return Err(e);
         }

@@ -35,6 +35,12 @@ impl From<crate::EngineError> for Stop {
     }
 }
 
+impl From<drover_store::StoreError> for Stop {
+    fn from(e: drover_store::StoreError) -> Self {
+        crate::EngineError::from(e).into()
+    }
+}
+
 /// A logged-in way to the target, kept to reconnect for checks.
 struct Access {
     asset: Asset,

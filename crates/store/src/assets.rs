@@ -1,0 +1,152 @@
+//! Assets: the inventory, the SSH host key pinned at first contact, and learnt facts.
+
+use crate::deployments::final_states_sql;
+use crate::error::{corrupt, unique_as};
+use crate::{Result, Store, StoreError};
+use drover_domain::asset::{Asset, HostFacts, NewAsset};
+use drover_domain::ids::AssetId;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+const COLUMNS: &str = "id, name, address, ssh_port, macs, host_key, host_key_fingerprint, hostname, os, arch, \
+                       last_seen_ms, created_ms";
+
+fn macs_json(macs: &[String]) -> Result<String> {
+    serde_json::to_string(macs).map_err(|e| StoreError::Other(format!("cannot encode MAC addresses: {e}")))
+}
+
+fn asset_from_row(row: &AnyRow) -> Result<Asset> {
+    let port: i64 = row.try_get("ssh_port")?;
+    let macs: String = row.try_get("macs")?;
+    Ok(Asset {
+        id: AssetId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        address: row.try_get("address")?,
+        ssh_port: u16::try_from(port).map_err(|_| corrupt("SSH port", port))?,
+        macs: serde_json::from_str(&macs).map_err(|_| corrupt("MAC address list", &macs))?,
+        host_key: row.try_get("host_key")?,
+        host_key_fingerprint: row.try_get("host_key_fingerprint")?,
+        hostname: row.try_get("hostname")?,
+        os: row.try_get("os")?,
+        arch: row.try_get("arch")?,
+        last_seen_ms: row.try_get("last_seen_ms")?,
+        created_ms: row.try_get("created_ms")?,
+    })
+}
+
+fn not_found(id: AssetId) -> StoreError {
+    StoreError::NotFound(format!("asset {id} not found"))
+}
+
+impl Store {
+    /// Adds an asset; the name is unique.
+    pub async fn create_asset(&self, a: &NewAsset, now_ms: i64) -> Result<Asset> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO assets (name, address, ssh_port, macs, created_ms) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING {COLUMNS}"
+        )))
+        .bind(&a.name)
+        .bind(&a.address)
+        .bind(i64::from(a.ssh_port))
+        .bind(macs_json(&a.macs)?)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unique_as(|| format!("an asset named '{}' already exists", a.name)))?;
+        asset_from_row(&row)
+    }
+
+    /// All assets, by name.
+    pub async fn list_assets(&self) -> Result<Vec<Asset>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM assets ORDER BY name, id")))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(asset_from_row).collect()
+    }
+
+    pub async fn asset(&self, id: AssetId) -> Result<Asset> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM assets WHERE id = $1")))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        asset_from_row(&row.ok_or_else(|| not_found(id))?)
+    }
+
+    pub async fn asset_by_name(&self, name: &str) -> Result<Asset> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM assets WHERE name = $1")))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        asset_from_row(&row.ok_or_else(|| StoreError::NotFound(format!("no asset named '{name}'")))?)
+    }
+
+    /// Deletes an asset and its credential mappings. Refused while a deployment target
+    /// on it has not reached a final state; its finished targets stay in the log.
+    pub async fn delete_asset(&self, id: AssetId) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // The guarded DELETE comes first so that SQLite takes the write lock at once.
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM assets WHERE id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM targets WHERE asset_id = $1 AND state NOT IN {})",
+            final_states_sql()
+        )))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let row = sqlx::query("SELECT name FROM assets WHERE id = $1").bind(id.0).fetch_optional(&mut *tx).await?;
+            return match row {
+                None => Err(not_found(id)),
+                Some(row) => {
+                    let name: String = row.try_get("name")?;
+                    Err(StoreError::Conflict(format!(
+                        "asset '{name}' has deployment targets that have not finished: wait for them or cancel them first"
+                    )))
+                }
+            };
+        }
+        sqlx::query("DELETE FROM credential_mappings WHERE asset_id = $1").bind(id.0).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Pins the SSH host key (OpenSSH line) and its fingerprint.
+    pub async fn pin_host_key(&self, id: AssetId, key: &str, fingerprint: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE assets SET host_key = $1, host_key_fingerprint = $2 WHERE id = $3")
+            .bind(key)
+            .bind(fingerprint)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
+    }
+
+    /// Forgets the pinned host key: the next connection pins a new one.
+    pub async fn clear_host_key(&self, id: AssetId) -> Result<()> {
+        let done = sqlx::query("UPDATE assets SET host_key = NULL, host_key_fingerprint = NULL WHERE id = $1")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
+    }
+
+    /// Records what a connection learnt: known facts replace the stored ones, unknown
+    /// (`None`) facts keep them, the MACs are replaced only when some were found;
+    /// `last_seen_ms` becomes `now_ms`.
+    pub async fn record_facts(&self, id: AssetId, facts: &HostFacts, now_ms: i64) -> Result<()> {
+        let macs = if facts.macs.is_empty() { None } else { Some(macs_json(&facts.macs)?) };
+        let done = sqlx::query(
+            "UPDATE assets SET hostname = COALESCE($1, hostname), os = COALESCE($2, os), \
+             arch = COALESCE($3, arch), macs = COALESCE($4, macs), last_seen_ms = $5 WHERE id = $6",
+        )
+        .bind(facts.hostname.as_deref())
+        .bind(facts.os.as_deref())
+        .bind(facts.arch.as_deref())
+        .bind(macs)
+        .bind(now_ms)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
+    }
+}

@@ -1,0 +1,216 @@
+//! Deployments: creating one with its targets, reading them back, finishing and pruning.
+
+mod steps;
+mod targets;
+
+use crate::error::corrupt;
+use crate::{Result, Store, StoreError};
+use drover_domain::deployment::{Deployment, RunMode, Target, TargetState};
+use drover_domain::ids::{AssetId, DeploymentId, PackageId, TargetId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use std::sync::LazyLock;
+
+/// What starting a deployment stores: the package (its name and version are copied so
+/// that the log outlives the package), who started it, how it runs, and its assets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDeployment {
+    pub package_id: PackageId,
+    pub package_name: String,
+    pub package_version: String,
+    pub executor: String,
+    pub run_mode: RunMode,
+    /// The assets, with their names at deployment time.
+    pub targets: Vec<(AssetId, String)>,
+}
+
+/// Target fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TargetUpdate {
+    pub credential: Option<String>,
+    pub server: Option<String>,
+    pub deployer_version: Option<String>,
+    pub last_step: Option<String>,
+    pub return_code: Option<i32>,
+    pub work_dir: Option<String>,
+    pub pid: Option<i64>,
+}
+
+/// Which targets the log shows: all given filters apply; newest first, at most `limit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogFilter {
+    pub deployment: Option<DeploymentId>,
+    pub asset: Option<AssetId>,
+    pub package: Option<PackageId>,
+    pub limit: i64,
+}
+
+/// `('success', 'failed', ...)`: the final states, from the domain's state machine.
+pub(crate) fn final_states_sql() -> &'static str {
+    static FINAL: LazyLock<String> = LazyLock::new(|| {
+        let names: Vec<String> =
+            TargetState::ALL.iter().filter(|s| s.is_final()).map(|s| format!("'{}'", s.as_str())).collect();
+        format!("({})", names.join(", "))
+    });
+    &FINAL
+}
+
+const DEPLOYMENT_COLUMNS: &str =
+    "id, package_id, package_name, package_version, executor, run_mode, created_ms, finished_ms";
+
+pub(crate) const TARGET_COLUMNS: &str = "id, deployment_id, asset_id, asset_name, state, run_mode, credential, \
+     last_step, return_code, message, error_code, deployer_version, server, work_dir, pid, created_ms, updated_ms, \
+     finished_ms";
+
+fn run_mode(row: &AnyRow) -> Result<RunMode> {
+    let mode: String = row.try_get("run_mode")?;
+    RunMode::parse(&mode).ok_or_else(|| corrupt("run mode", &mode))
+}
+
+fn deployment_from_row(row: &AnyRow) -> Result<Deployment> {
+    Ok(Deployment {
+        id: DeploymentId(row.try_get("id")?),
+        package_id: PackageId(row.try_get("package_id")?),
+        package_name: row.try_get("package_name")?,
+        package_version: row.try_get("package_version")?,
+        executor: row.try_get("executor")?,
+        run_mode: run_mode(row)?,
+        created_ms: row.try_get("created_ms")?,
+        finished_ms: row.try_get("finished_ms")?,
+    })
+}
+
+pub(crate) fn target_from_row(row: &AnyRow) -> Result<Target> {
+    let state: String = row.try_get("state")?;
+    let return_code: Option<i64> = row.try_get("return_code")?;
+    Ok(Target {
+        id: TargetId(row.try_get("id")?),
+        deployment_id: DeploymentId(row.try_get("deployment_id")?),
+        asset_id: AssetId(row.try_get("asset_id")?),
+        asset_name: row.try_get("asset_name")?,
+        state: TargetState::parse(&state).ok_or_else(|| corrupt("target state", &state))?,
+        run_mode: run_mode(row)?,
+        credential: row.try_get("credential")?,
+        last_step: row.try_get("last_step")?,
+        return_code: return_code.map(|c| i32::try_from(c).map_err(|_| corrupt("return code", c))).transpose()?,
+        message: row.try_get("message")?,
+        error_code: row.try_get("error_code")?,
+        deployer_version: row.try_get("deployer_version")?,
+        server: row.try_get("server")?,
+        work_dir: row.try_get("work_dir")?,
+        pid: row.try_get("pid")?,
+        created_ms: row.try_get("created_ms")?,
+        updated_ms: row.try_get("updated_ms")?,
+        finished_ms: row.try_get("finished_ms")?,
+    })
+}
+
+/// The message of a target's first state and event.
+const QUEUED: &str = "queued";
+
+impl Store {
+    /// Creates a deployment and its targets in one transaction: every target `Queued`,
+    /// with a first event "queued". A deployment without targets is finished at once.
+    pub async fn create_deployment(&self, d: &NewDeployment, now_ms: i64) -> Result<(Deployment, Vec<Target>)> {
+        let mut tx = self.pool.begin().await?;
+        let finished = d.targets.is_empty().then_some(now_ms);
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO deployments (package_id, package_name, package_version, executor, run_mode, created_ms, \
+             finished_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {DEPLOYMENT_COLUMNS}"
+        )))
+        .bind(d.package_id.0)
+        .bind(&d.package_name)
+        .bind(&d.package_version)
+        .bind(&d.executor)
+        .bind(d.run_mode.as_str())
+        .bind(now_ms)
+        .bind(finished)
+        .fetch_one(&mut *tx)
+        .await?;
+        let deployment = deployment_from_row(&row)?;
+        let mut targets = Vec::with_capacity(d.targets.len());
+        for (asset_id, asset_name) in &d.targets {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO targets (deployment_id, asset_id, asset_name, state, run_mode, message, created_ms, \
+                 updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {TARGET_COLUMNS}"
+            )))
+            .bind(deployment.id.0)
+            .bind(asset_id.0)
+            .bind(asset_name)
+            .bind(TargetState::Queued.as_str())
+            .bind(d.run_mode.as_str())
+            .bind(QUEUED)
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            let target = target_from_row(&row)?;
+            steps::insert_event(&mut tx, target.id, now_ms, TargetState::Queued, QUEUED).await?;
+            targets.push(target);
+        }
+        tx.commit().await?;
+        Ok((deployment, targets))
+    }
+
+    pub async fn deployment(&self, id: DeploymentId) -> Result<Deployment> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id = $1")))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("deployment {id} not found")))?;
+        deployment_from_row(&row)
+    }
+
+    /// The newest `limit` deployments, newest first.
+    pub async fn list_deployments(&self, limit: i64) -> Result<Vec<Deployment>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments ORDER BY created_ms DESC, id DESC LIMIT $1"
+        )))
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(deployment_from_row).collect()
+    }
+
+    /// Sets `finished_ms` when every target of the deployment is final. True only for
+    /// the call that finished it (false while targets run, and once it is finished).
+    pub async fn finish_deployment_if_done(&self, id: DeploymentId, now_ms: i64) -> Result<bool> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE deployments SET finished_ms = $2 WHERE id = $1 AND finished_ms IS NULL AND NOT EXISTS \
+             (SELECT 1 FROM targets WHERE deployment_id = $1 AND state NOT IN {})",
+            final_states_sql()
+        )))
+        .bind(id.0)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() > 0 {
+            return Ok(true);
+        }
+        self.deployment(id).await?;
+        Ok(false)
+    }
+
+    /// Deletes the deployments that finished before `cutoff_ms`, with their targets,
+    /// steps and events. Returns how many deployments went.
+    pub async fn delete_logs_before(&self, cutoff_ms: i64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let old = "SELECT id FROM deployments WHERE finished_ms IS NOT NULL AND finished_ms < $1";
+        let old_targets = format!("SELECT id FROM targets WHERE deployment_id IN ({old})");
+        for table in ["step_records", "target_events"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE target_id IN ({old_targets})")))
+                .bind(cutoff_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM targets WHERE deployment_id IN ({old})")))
+            .bind(cutoff_ms)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM deployments WHERE finished_ms IS NOT NULL AND finished_ms < $1")
+            .bind(cutoff_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,131 @@
+//! A target's history: executed steps (idempotent per report sequence), state events,
+//! and the filtered log of targets.
+
+use super::{LogFilter, TARGET_COLUMNS, target_from_row};
+use crate::error::missing_as;
+use crate::{Result, Store};
+use drover_domain::deployment::{StepRecord, Target, TargetEvent, TargetState};
+use drover_domain::ids::TargetId;
+use sqlx::{Any, Row, Transaction};
+
+/// Appends a state event inside the caller's transaction.
+pub(super) async fn insert_event(
+    tx: &mut Transaction<'_, Any>,
+    target: TargetId,
+    at_ms: i64,
+    state: TargetState,
+    message: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO target_events (target_id, at_ms, state, message) VALUES ($1, $2, $3, $4)")
+        .bind(target.0)
+        .bind(at_ms)
+        .bind(state.as_str())
+        .bind(message)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Records an executed step. Idempotent on (target, seq): false when that report was
+    /// already recorded (a retried or collected report).
+    pub async fn record_step(&self, r: &StepRecord) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO step_records (target_id, seq, step_index, name, exit_code, success, duration_ms, \
+             output_tail, message, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (target_id, seq) DO NOTHING",
+        )
+        .bind(r.target_id.0)
+        .bind(r.seq)
+        .bind(r.index)
+        .bind(&r.name)
+        .bind(r.exit_code.map(i64::from))
+        .bind(i64::from(r.success))
+        .bind(r.duration_ms)
+        .bind(&r.output_tail)
+        .bind(&r.message)
+        .bind(r.at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(missing_as(|| format!("target {} not found", r.target_id)))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The target's executed steps, by report sequence.
+    pub async fn steps_of(&self, id: TargetId) -> Result<Vec<StepRecord>> {
+        let rows = sqlx::query(
+            "SELECT target_id, seq, step_index, name, exit_code, success, duration_ms, output_tail, message, at_ms \
+             FROM step_records WHERE target_id = $1 ORDER BY seq",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let exit_code: Option<i64> = row.try_get("exit_code")?;
+                Ok(StepRecord {
+                    target_id: TargetId(row.try_get("target_id")?),
+                    seq: row.try_get("seq")?,
+                    index: row.try_get("step_index")?,
+                    name: row.try_get("name")?,
+                    exit_code: exit_code
+                        .map(|c| i32::try_from(c).map_err(|_| crate::error::corrupt("exit code", c)))
+                        .transpose()?,
+                    success: row.try_get::<i64, _>("success")? != 0,
+                    duration_ms: row.try_get("duration_ms")?,
+                    output_tail: row.try_get("output_tail")?,
+                    message: row.try_get("message")?,
+                    at_ms: row.try_get("at_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The target's state changes, by time, then by insertion.
+    pub async fn events_of(&self, id: TargetId) -> Result<Vec<TargetEvent>> {
+        let rows = sqlx::query(
+            "SELECT target_id, at_ms, state, message FROM target_events WHERE target_id = $1 ORDER BY at_ms, id",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get("state")?;
+                Ok(TargetEvent {
+                    target_id: TargetId(row.try_get("target_id")?),
+                    at_ms: row.try_get("at_ms")?,
+                    state: TargetState::parse(&state).ok_or_else(|| crate::error::corrupt("target state", &state))?,
+                    message: row.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Targets matching every filter given (deployment, asset, package), newest first,
+    /// at most `limit`.
+    pub async fn log(&self, f: &LogFilter) -> Result<Vec<Target>> {
+        let columns: Vec<String> = TARGET_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect();
+        let mut sql = format!(
+            "SELECT {} FROM targets t JOIN deployments d ON d.id = t.deployment_id WHERE 1 = 1",
+            columns.join(", ")
+        );
+        let mut args: Vec<i64> = Vec::new();
+        for (column, value) in
+            [("t.deployment_id", f.deployment.map(|d| d.0)), ("t.asset_id", f.asset.map(|a| a.0)), ("d.package_id", f.package.map(|p| p.0))]
+        {
+            if let Some(v) = value {
+                args.push(v);
+                sql.push_str(&format!(" AND {column} = ${}", args.len()));
+            }
+        }
+        args.push(f.limit.max(0));
+        sql.push_str(&format!(" ORDER BY t.created_ms DESC, t.id DESC LIMIT ${}", args.len()));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in args {
+            query = query.bind(a);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(target_from_row).collect()
+    }
+}

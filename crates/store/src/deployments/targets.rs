@@ -1,0 +1,161 @@
+//! Deployment targets: the state machine applied in SQL, log fields, per-target tokens.
+
+use super::{TARGET_COLUMNS, TargetUpdate, final_states_sql, steps, target_from_row};
+use crate::{Result, Store, StoreError};
+use drover_domain::deployment::{Target, TargetState};
+use drover_domain::ids::{DeploymentId, PackageId, TargetId};
+use sqlx::Row;
+
+fn not_found(id: TargetId) -> StoreError {
+    StoreError::NotFound(format!("target {id} not found"))
+}
+
+impl Store {
+    /// The targets of a deployment, in creation order.
+    pub async fn targets_of(&self, id: DeploymentId) -> Result<Vec<Target>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM targets WHERE deployment_id = $1 ORDER BY id"
+        )))
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(target_from_row).collect()
+    }
+
+    pub async fn target(&self, id: TargetId) -> Result<Target> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TARGET_COLUMNS} FROM targets WHERE id = $1")))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        target_from_row(&row)
+    }
+
+    /// Moves a target to `state` if `TargetState::can_become` allows it from the state it
+    /// is in (checked by the UPDATE itself, so concurrent callers cannot both win), sets
+    /// message and error code, `finished_ms` for final states, and appends an event.
+    /// `Ok(None)` when the transition is not allowed: a final state is never overwritten.
+    pub async fn transition(
+        &self,
+        id: TargetId,
+        state: TargetState,
+        message: &str,
+        error_code: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Option<Target>> {
+        let sources: Vec<String> =
+            TargetState::ALL.iter().filter(|s| s.can_become(state)).map(|s| format!("'{}'", s.as_str())).collect();
+        if sources.is_empty() {
+            self.target(id).await?;
+            return Ok(None);
+        }
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE targets SET state = $1, message = $2, error_code = $3, updated_ms = $4, finished_ms = $5 \
+             WHERE id = $6 AND state IN ({}) RETURNING {TARGET_COLUMNS}",
+            sources.join(", ")
+        )))
+        .bind(state.as_str())
+        .bind(message)
+        .bind(error_code)
+        .bind(now_ms)
+        .bind(state.is_final().then_some(now_ms))
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            drop(tx);
+            self.target(id).await?;
+            return Ok(None);
+        };
+        let target = target_from_row(&row)?;
+        steps::insert_event(&mut tx, id, now_ms, state, message).await?;
+        tx.commit().await?;
+        Ok(Some(target))
+    }
+
+    /// Sets the given fields of a target's log line; `updated_ms` becomes `now_ms`.
+    pub async fn update_target(&self, id: TargetId, u: &TargetUpdate, now_ms: i64) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE targets SET credential = COALESCE($1, credential), server = COALESCE($2, server), \
+             deployer_version = COALESCE($3, deployer_version), last_step = COALESCE($4, last_step), \
+             return_code = COALESCE($5, return_code), work_dir = COALESCE($6, work_dir), pid = COALESCE($7, pid), \
+             updated_ms = $8 WHERE id = $9",
+        )
+        .bind(u.credential.as_deref())
+        .bind(u.server.as_deref())
+        .bind(u.deployer_version.as_deref())
+        .bind(u.last_step.as_deref())
+        .bind(u.return_code.map(i64::from))
+        .bind(u.work_dir.as_deref())
+        .bind(u.pid)
+        .bind(now_ms)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
+    }
+
+    /// Stores the hashes of the target's report and share tokens (valid again until
+    /// revoked or the target is final).
+    pub async fn set_tokens(&self, id: TargetId, report_token_hash: &str, share_token_hash: &str) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE targets SET report_token_hash = $1, share_token_hash = $2, tokens_revoked = 0 WHERE id = $3",
+        )
+        .bind(report_token_hash)
+        .bind(share_token_hash)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(crate::error::unique_as(|| "this token is already in use by another target".to_string()))?;
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
+    }
+
+    /// Makes the target's tokens invalid.
+    pub async fn revoke_tokens(&self, id: TargetId) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE targets SET tokens_revoked = 1 WHERE id = $1").bind(id.0).execute(&self.pool).await?;
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
+    }
+
+    /// The target a report token belongs to, while the target is not final and its
+    /// tokens are not revoked.
+    pub async fn target_by_report_token(&self, hash: &str) -> Result<Option<TargetId>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM targets WHERE report_token_hash = $1 AND tokens_revoked = 0 AND state NOT IN {}",
+            final_states_sql()
+        )))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?.map(TargetId))
+    }
+
+    /// The target a share token belongs to and the package it may download, under the
+    /// same rule as report tokens.
+    pub async fn target_by_share_token(&self, hash: &str) -> Result<Option<(TargetId, PackageId)>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT t.id, d.package_id FROM targets t JOIN deployments d ON d.id = t.deployment_id \
+             WHERE t.share_token_hash = $1 AND t.tokens_revoked = 0 AND t.state NOT IN {}",
+            final_states_sql()
+        )))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some((TargetId(r.try_get("id")?), PackageId(r.try_get("package_id")?)))),
+            None => Ok(None),
+        }
+    }
+
+    /// Targets not in a final state, oldest first (for recovery after a restart).
+    pub async fn unfinished_targets(&self) -> Result<Vec<Target>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM targets WHERE state NOT IN {} ORDER BY id",
+            final_states_sql()
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(target_from_row).collect()
+    }
+}

@@ -1,0 +1,127 @@
+//! drover's storage: one SQL implementation over sqlx's `Any` driver that runs on SQLite
+//! and PostgreSQL, with a migration folder per backend (`migrations/sqlite`,
+//! `migrations/postgres`).
+//!
+//! Rules every query follows so that the same SQL runs on both backends: `$1`
+//! placeholders, `RETURNING` for generated ids, ids and times as BIGINT (epoch
+//! milliseconds), booleans as BIGINT 0/1, no backend-specific functions. Time is always
+//! an argument (`now_ms`), never read here. The conformance suite in
+//! `tests/conformance` runs every test on both backends.
+
+mod assets;
+mod credentials;
+mod deployments;
+mod error;
+mod packages;
+mod users;
+
+pub use deployments::{LogFilter, NewDeployment, TargetUpdate};
+pub use error::{Result, StoreError};
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, AnyPool};
+use sqlx::migrate::Migrator;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Milliseconds SQLite waits for a lock before giving up with "database is locked".
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
+/// The database: a connection pool, cheap to clone and share between tasks.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Store {
+    /// Opens the database named by `url` and brings its schema up to date.
+    ///
+    /// `sqlite:///abs/path/drover.db?mode=rwc` (created if missing) or
+    /// `postgres://user:password@host:port/database`.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Other(format!(
+                "unsupported database URL '{}': use sqlite:///path/drover.db?mode=rwc or postgres://user:password@host:port/database",
+                redact(url)
+            )));
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let options = match backend {
+            Backend::Sqlite => options.max_connections(8).after_connect(|conn, _| Box::pin(sqlite_pragmas(conn))),
+            Backend::Postgres => options.max_connections(16),
+        };
+        let pool = options
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Other(format!("cannot open the database {}: {e}", redact(url))))?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Store { pool, backend })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// Closes every connection of the pool (they also close when the last clone drops).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Per-connection SQLite settings: pragmas in a migration would not stick (WAL needs no
+/// transaction, the others are per connection).
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
+         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+    )))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let sep = if rest.contains('/') { "/" } else { "" };
+            format!("{scheme}://{user}:***@{host}{sep}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://drover:secret@127.0.0.1:5432/db"), "postgres://drover:***@127.0.0.1:5432/db");
+        assert_eq!(redact("sqlite:///var/lib/drover.db?mode=rwc"), "sqlite:///var/lib/drover.db?mode=rwc");
+    }
+}
