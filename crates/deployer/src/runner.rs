@@ -40,6 +40,10 @@ pub fn run(dir: &Path) -> u8 {
     let end = execute(&job, dir, &mut reporter, deadline);
     let code = match end {
         End::Finished { status, message, last_step, return_code } => {
+            // Secrets and package files go before the end is reported, so a target
+            // the server sees as ended has none left.
+            let _ = std::fs::remove_file(dir.join("job.json"));
+            let _ = std::fs::remove_dir_all(dir.join("files"));
             reporter.send(Event::Finished { status, message, last_step, return_code });
             match status {
                 FinalStatus::Success => 0,
@@ -55,10 +59,9 @@ pub fn run(dir: &Path) -> u8 {
             return 0;
         }
     };
-    for leftover in ["job.json", "pid", "resume"] {
+    for leftover in ["pid", "resume"] {
         let _ = std::fs::remove_file(dir.join(leftover));
     }
-    let _ = std::fs::remove_dir_all(dir.join("files"));
     code
 }
 

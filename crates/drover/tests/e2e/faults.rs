@@ -103,7 +103,7 @@ async fn killed_deployer_fails_the_target() {
         assert!(start.elapsed() < Duration::from_secs(30), "first step never reported");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    fleet.sh(h, "pkill -KILL -f 'drover-deployer-.* run'");
+    fleet.sh(h, "kill -KILL $(cat /var/lib/drover/targets/*/pid)");
     let done = server.wait(id, Duration::from_secs(30)).await;
     let t = &done["targets"][0];
     assert_eq!(t["state"], "failed", "{t:#}");
@@ -160,7 +160,10 @@ async fn target_tokens_are_scoped_and_end_with_the_target() {
     assert_eq!(report_as(mine, share.clone()).await, 403, "the share token is not a report token");
     let done = server.wait(id, Duration::from_secs(60)).await;
     assert!(done["targets"].as_array().unwrap().iter().all(|t| t["state"] == "success"), "{done:#}");
-    assert_eq!(get(conf_sha, share).await, 403, "after the end");
-    assert_eq!(report_as(mine, report).await, 403, "after the end");
-    assert_eq!(fleet.exec(&fleet.hosts[0], "grep -rl share_token /var/lib/drover").0, 1, "no token left on the host");
+    assert_eq!(get(conf_sha, share.clone()).await, 403, "after the end");
+    assert_eq!(report_as(mine, report.clone()).await, 403, "after the end");
+    for token in [&share, &report] {
+        let (code, found) = fleet.exec(&fleet.hosts[0], &format!("grep -rlF '{token}' /var/lib/drover /tmp 2>&1"));
+        assert_eq!(code, 1, "a token is left on the host in: {found}");
+    }
 }

@@ -17,7 +17,6 @@ pub struct Server {
     pub url: String,
     pub token: String,
     pub http: reqwest::Client,
-    pub engine: Engine,
     pub data: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -49,7 +48,7 @@ async fn store_for(backend: Backend, data: &std::path::Path) -> Store {
             let name = format!("drover_e2e_{:016x}", rand::random::<u64>());
             sqlx::any::install_default_drivers();
             let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to test PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
             let url = match admin.rsplit_once('/') {
                 Some((base, _)) => format!("{base}/{name}"),
                 None => panic!("bad DROVER_TEST_POSTGRES_URL {admin}"),
@@ -97,7 +96,7 @@ impl Server {
             .await
             .expect("login json");
         let token = v["token"].as_str().expect("token").to_string();
-        Server { url, token, http, engine, data, _shutdown: tx }
+        Server { url, token, http, data, _shutdown: tx }
     }
 
     /// A request to the API; returns (status, JSON body).

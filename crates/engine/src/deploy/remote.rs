@@ -175,7 +175,7 @@ pub(crate) fn launch_script(p: &LaunchPlan<'_>) -> String {
             user.map(|u| format!("--uid={}", sh_quote(u))).unwrap_or_default()
         ),
         (Launcher::StartStopDaemon, user) => format!(
-            "start-stop-daemon --start --background --make-pidfile --pidfile \"$D/task.pid\" {} --chdir \"$D\" --startas /bin/sh -- -c {inner} {deployer} \"$D\"",
+            "start-stop-daemon --start --background --pidfile \"$D/task.pid\" {} --chdir \"$D\" --startas /bin/sh -- -c {inner} {deployer} \"$D\"",
             user.map(|u| format!("--chuid {}", sh_quote(u))).unwrap_or_default()
         ),
         (Launcher::Setsid, user) => format!(

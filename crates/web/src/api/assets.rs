@@ -45,8 +45,9 @@ async fn remove(State(engine): State<Engine>, _o: Operator, Path(asset): Path<St
     Ok(Json(json!({ "ok": true })))
 }
 
-async fn accept_key(State(engine): State<Engine>, _a: Admin, Path(asset): Path<String>) -> ApiResult<Json<Value>> {
+async fn accept_key(State(engine): State<Engine>, Admin(admin): Admin, Path(asset): Path<String>) -> ApiResult<Json<Value>> {
     let a = engine.resolve_asset(&AssetRef::Name(asset)).await?;
     engine.accept_new_host_key(a.id).await?;
+    tracing::warn!(by = %admin.name, asset = %a.name, old = ?a.host_key_fingerprint, "pinned host key cleared");
     Ok(Json(json!({ "ok": true, "message": format!("the next connection to '{}' pins the key it presents", a.name) })))
 }

@@ -47,6 +47,8 @@ struct NewUser {
     role: Role,
 }
 
-async fn create_user(State(engine): State<Engine>, _admin: Admin, Json(u): Json<NewUser>) -> ApiResult<Json<User>> {
-    Ok(Json(engine.create_user(&u.name, &u.password, u.role, now_ms()).await?))
+async fn create_user(State(engine): State<Engine>, Admin(admin): Admin, Json(u): Json<NewUser>) -> ApiResult<Json<User>> {
+    let user = engine.create_user(&u.name, &u.password, u.role, now_ms()).await?;
+    tracing::info!(by = %admin.name, user = %user.name, role = user.role.as_str(), "user created");
+    Ok(Json(user))
 }
