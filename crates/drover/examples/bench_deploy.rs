@@ -44,7 +44,8 @@ fn opts() -> Opts {
     o
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
 }
@@ -130,14 +131,14 @@ async fn main() {
     let (warm_wall, warm_each, warm_ok) = deploy_round(&server, &assets).await;
     let (ssh2_wall, ssh2_each, _) = ssh_round(&fleet, o.threads).await;
     let ssh_wall = ssh_wall.min(ssh2_wall);
-    let ssh_med = median(ssh_each).min(median(ssh2_each));
+    let ssh_med = median(&ssh_each).min(median(&ssh2_each));
 
     println!();
     println!("{:<34} {:>9} {:>13} {:>9}", "run", "wall s", "median/target", "ok");
     println!("{:<34} {:>9.2} {:>13.3} {:>9}", "ssh host true (curve25519)", ssh_wall, ssh_med, format!("{ssh_ok}/{}", o.hosts));
-    println!("{:<34} {:>9.2} {:>13.3} {:>9}", "drover, first (uploads deployer)", cold_wall, median(cold_each), format!("{cold_ok}/{}", o.hosts));
-    println!("{:<34} {:>9.2} {:>13.3} {:>9}", "drover, deployer already there", warm_wall, median(warm_each), format!("{warm_ok}/{}", o.hosts));
+    println!("{:<34} {:>9.2} {:>13.3} {:>9}", "drover, first (uploads deployer)", cold_wall, median(&cold_each), format!("{cold_ok}/{}", o.hosts));
+    println!("{:<34} {:>9.2} {:>13.3} {:>9}", "drover, deployer already there", warm_wall, median(&warm_each), format!("{warm_ok}/{}", o.hosts));
     println!();
     println!("ratio wall drover/ssh: first {:.2}x, repeat {:.2}x", cold_wall / ssh_wall, warm_wall / ssh_wall);
-    println!("ratio median per target drover/ssh: first {:.2}x, repeat {:.2}x", median(cold_each.clone()) / ssh_med, median(warm_each.clone()) / ssh_med);
+    println!("ratio median per target drover/ssh: first {:.2}x, repeat {:.2}x", median(&cold_each) / ssh_med, median(&warm_each) / ssh_med);
 }

@@ -167,3 +167,24 @@ async fn target_tokens_are_scoped_and_end_with_the_target() {
         assert_eq!(code, 1, "a token is left on the host in: {found}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn encrypted_keys_need_the_right_passphrase() {
+    let fleet = Fleet::up(2);
+    let server = Server::start(Backend::Sqlite).await;
+    let key = std::fs::read_to_string(fleet.dir.join("id_ed25519_pass")).unwrap();
+    server.credential("good", json!({"username": "deploy", "private_key": key, "passphrase": "drover-pass", "sudo": "no_password"})).await;
+    server.credential("bad", json!({"username": "deploy", "private_key": key, "passphrase": "wrong"})).await;
+    server.post("/assets", json!({"name": "a", "address": fleet.hosts[0].ip, "credential": "good"})).await;
+    server.post("/assets", json!({"name": "b", "address": fleet.hosts[1].ip, "credential": "bad"})).await;
+    server.import(&hello_package(""), &[("conf/hello.conf", CONF)]).await;
+    let done = server.deploy_and_wait(json!({"package": "hello", "assets": ["a", "b"]}), Duration::from_secs(60)).await;
+    let t = |name: &str| done["targets"].as_array().unwrap().iter().find(|t| t["asset_name"] == name).unwrap().clone();
+    assert_eq!(t("a")["state"], "success", "{:#}", t("a"));
+    let b = t("b");
+    assert_eq!(b["state"], "failed", "{b:#}");
+    assert!(b["message"].as_str().unwrap().contains("passphrase"), "{b:#}");
+    // secrets never come back from the API
+    let creds = server.get("/credentials").await.to_string();
+    assert!(!creds.contains("drover-pass") && !creds.contains("PRIVATE KEY"), "{creds}");
+}

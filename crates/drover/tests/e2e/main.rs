@@ -9,3 +9,4 @@ mod deploy;
 mod faults;
 mod run_modes;
 mod cli;
+mod timeouts;
