@@ -3,6 +3,8 @@
 //!
 //! Exit codes: 0 success, 1 failure, 2 timed out, 3 bad job or usage.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod criteria;
 mod process;
 mod report;
@@ -16,7 +18,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["run", dir] => ExitCode::from(runner::run(Path::new(dir))),
         ["version"] => {
             println!("{}", env!("CARGO_PKG_VERSION"));

@@ -23,13 +23,21 @@ pub struct Outcome {
 }
 
 /// Runs `cmd` with stdin from /dev/null and stdout+stderr appended to `log`.
-pub fn run(cmd: &mut Command, log: &Path, step_limit: Option<Instant>, deadline: Instant) -> std::io::Result<Outcome> {
+pub fn run(
+    cmd: &mut Command,
+    log: &Path,
+    step_limit: Option<Instant>,
+    deadline: Instant,
+) -> std::io::Result<Outcome> {
     let out = File::options().create(true).append(true).open(log)?;
     let err = out.try_clone()?;
     let mut child = cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn()?;
     loop {
         if let Some(status) = child.try_wait()? {
-            return Ok(Outcome { exit_code: status.code(), killed: None });
+            return Ok(Outcome {
+                exit_code: status.code(),
+                killed: None,
+            });
         }
         let now = Instant::now();
         let killed = if now >= deadline {
@@ -43,7 +51,10 @@ pub fn run(cmd: &mut Command, log: &Path, step_limit: Option<Instant>, deadline:
             kill_tree(child.id());
             let _ = child.kill();
             let _ = child.wait();
-            return Ok(Outcome { exit_code: None, killed: Some(k) });
+            return Ok(Outcome {
+                exit_code: None,
+                killed: Some(k),
+            });
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -53,8 +64,16 @@ pub fn run(cmd: &mut Command, log: &Path, step_limit: Option<Instant>, deadline:
 fn parents() -> Vec<(u32, u32)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
         // "pid (comm) state ppid ...": comm may hold spaces and parentheses
         let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
         if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
@@ -100,7 +119,9 @@ pub fn kill_tree(root: u32) {
 
 /// The last bytes of a file, as text.
 pub fn tail(path: &Path) -> String {
-    let Ok(mut f) = File::open(path) else { return String::new() };
+    let Ok(mut f) = File::open(path) else {
+        return String::new();
+    };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let _ = f.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)));
     let mut buf = Vec::new();
@@ -118,14 +139,30 @@ mod tests {
         let log = dir.path().join("log");
         let marker = format!("drover-test-{}", std::process::id());
         let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(format!("echo start; sh -c 'exec -a {marker} sleep 100' & sleep 100"));
+        cmd.arg("-c").arg(format!(
+            "echo start; sh -c 'exec -a {marker} sleep 100' & sleep 100"
+        ));
         let limit = Instant::now() + Duration::from_millis(500);
-        let out = run(&mut cmd, &log, Some(limit), Instant::now() + Duration::from_secs(60)).unwrap();
+        let out = run(
+            &mut cmd,
+            &log,
+            Some(limit),
+            Instant::now() + Duration::from_secs(60),
+        )
+        .unwrap();
         assert_eq!(out.killed, Some(Killed::StepTimeout));
         assert!(tail(&log).contains("start"));
         std::thread::sleep(Duration::from_millis(200));
-        let left = Command::new("pgrep").arg("-f").arg(&marker).output().unwrap();
-        assert!(left.stdout.is_empty(), "left behind: {}", String::from_utf8_lossy(&left.stdout));
+        let left = Command::new("pgrep")
+            .arg("-f")
+            .arg(&marker)
+            .output()
+            .unwrap();
+        assert!(
+            left.stdout.is_empty(),
+            "left behind: {}",
+            String::from_utf8_lossy(&left.stdout)
+        );
     }
 
     #[test]
@@ -133,7 +170,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg("exit 7");
-        let out = run(&mut cmd, &dir.path().join("l"), None, Instant::now() + Duration::from_secs(10)).unwrap();
+        let out = run(
+            &mut cmd,
+            &dir.path().join("l"),
+            None,
+            Instant::now() + Duration::from_secs(10),
+        )
+        .unwrap();
         assert_eq!(out.exit_code, Some(7));
         assert_eq!(out.killed, None);
     }

@@ -26,7 +26,12 @@ pub fn now_ms() -> i64 {
 }
 
 impl Reporter {
-    pub fn open(dir: &Path, target_id: i64, server_url: &str, token: &str) -> std::io::Result<Reporter> {
+    pub fn open(
+        dir: &Path,
+        target_id: i64,
+        server_url: &str,
+        token: &str,
+    ) -> std::io::Result<Reporter> {
         let path = dir.join("record.jsonl");
         // continue the numbering after a restart (a reboot step)
         let seq = std::fs::read_to_string(&path)
@@ -55,8 +60,15 @@ impl Reporter {
 
     pub fn send(&mut self, event: Event) {
         self.seq += 1;
-        let report = Report { target_id: self.target_id, seq: self.seq, at_unix_ms: now_ms(), event };
-        let Ok(line) = serde_json::to_string(&report) else { return };
+        let report = Report {
+            target_id: self.target_id,
+            seq: self.seq,
+            at_unix_ms: now_ms(),
+            event,
+        };
+        let Ok(line) = serde_json::to_string(&report) else {
+            return;
+        };
         if let Err(e) = writeln!(self.record, "{line}").and_then(|()| self.record.sync_data()) {
             eprintln!("drover-deployer: cannot write record.jsonl: {e}");
         }
@@ -78,7 +90,9 @@ impl Reporter {
             match sent {
                 Ok(r) if r.status().is_success() => return,
                 Ok(r) if r.status().as_u16() == 403 => {
-                    eprintln!("drover-deployer: the server refused the report token; reports stay in record.jsonl");
+                    eprintln!(
+                        "drover-deployer: the server refused the report token; reports stay in record.jsonl"
+                    );
                     self.refused = true;
                     return;
                 }

@@ -23,10 +23,22 @@ pub struct StepRun {
 
 impl StepRun {
     fn done(code: i32, output: String) -> StepRun {
-        StepRun { exit_code: Some(code), killed: None, message: String::new(), output, reboot: None }
+        StepRun {
+            exit_code: Some(code),
+            killed: None,
+            message: String::new(),
+            output,
+            reboot: None,
+        }
     }
     fn failed(message: String) -> StepRun {
-        StepRun { exit_code: None, killed: None, message, output: String::new(), reboot: None }
+        StepRun {
+            exit_code: None,
+            killed: None,
+            message,
+            output: String::new(),
+            reboot: None,
+        }
     }
 }
 
@@ -41,7 +53,13 @@ fn shell(line: String) -> Command {
 }
 
 /// Runs one step; `log` receives its output.
-pub fn execute(kind: &StepKind, share: &Share<'_>, log: &Path, step_limit: Option<Instant>, deadline: Instant) -> StepRun {
+pub fn execute(
+    kind: &StepKind,
+    share: &Share<'_>,
+    log: &Path,
+    step_limit: Option<Instant>,
+    deadline: Instant,
+) -> StepRun {
     let command = match kind {
         StepKind::Command { command } => shell(command.clone()),
         StepKind::Installer { path, parameters } => {
@@ -61,7 +79,11 @@ pub fn execute(kind: &StepKind, share: &Share<'_>, log: &Path, step_limit: Optio
             };
             shell(line)
         }
-        StepKind::Script { path, interpreter, parameters } => {
+        StepKind::Script {
+            path,
+            interpreter,
+            parameters,
+        } => {
             let local = match share.resolve(path) {
                 Ok(p) => p,
                 Err(m) => return StepRun::failed(m),
@@ -106,42 +128,84 @@ pub fn execute(kind: &StepKind, share: &Share<'_>, log: &Path, step_limit: Optio
             }
             return StepRun::done(if all { 0 } else { 1 }, lines.join("\n") + "\n");
         }
-        StepKind::KillProcess { name, force, children } => return kill_process(name, *force, *children),
-        StepKind::FileCopy { source, destination, mode, owner } => {
-            return match copy(share, source, destination, mode.as_deref(), owner.as_deref()) {
+        StepKind::KillProcess {
+            name,
+            force,
+            children,
+        } => return kill_process(name, *force, *children),
+        StepKind::FileCopy {
+            source,
+            destination,
+            mode,
+            owner,
+        } => {
+            return match copy(
+                share,
+                source,
+                destination,
+                mode.as_deref(),
+                owner.as_deref(),
+            ) {
                 Ok(()) => StepRun::done(0, format!("copied {source} to {destination}\n")),
-                Err(m) => StepRun { exit_code: Some(1), ..StepRun::failed(m) },
+                Err(m) => StepRun {
+                    exit_code: Some(1),
+                    ..StepRun::failed(m)
+                },
             };
         }
         StepKind::Reboot { delay_secs } => {
-            return StepRun { reboot: Some(*delay_secs), ..StepRun::done(0, "rebooting\n".into()) };
+            return StepRun {
+                reboot: Some(*delay_secs),
+                ..StepRun::done(0, "rebooting\n".into())
+            };
         }
     };
     let mut command = command;
     match process::run(&mut command, log, step_limit, deadline) {
-        Ok(o) => StepRun { exit_code: o.exit_code, killed: o.killed, message: String::new(), output: String::new(), reboot: None },
+        Ok(o) => StepRun {
+            exit_code: o.exit_code,
+            killed: o.killed,
+            message: String::new(),
+            output: String::new(),
+            reboot: None,
+        },
         Err(e) => StepRun::failed(format!("cannot start the step: {e}")),
     }
 }
 
-fn copy(share: &Share<'_>, source: &str, dest: &str, mode: Option<&str>, owner: Option<&str>) -> Result<(), String> {
+fn copy(
+    share: &Share<'_>,
+    source: &str,
+    dest: &str,
+    mode: Option<&str>,
+    owner: Option<&str>,
+) -> Result<(), String> {
     let local = share.resolve(source)?;
     let dest_path = Path::new(dest);
     if let Some(dir) = dest_path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let tmp = dest_path.with_file_name(format!(
         ".{}.drover-tmp",
-        dest_path.file_name().map_or("file".into(), |n| n.to_string_lossy())
+        dest_path
+            .file_name()
+            .map_or("file".into(), |n| n.to_string_lossy())
     ));
     std::fs::copy(&local, &tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     if let Some(m) = mode {
         use std::os::unix::fs::PermissionsExt;
         let bits = u32::from_str_radix(m, 8).map_err(|_| format!("mode '{m}' is not octal"))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(bits)).map_err(|e| format!("chmod {m}: {e}"))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(bits))
+            .map_err(|e| format!("chmod {m}: {e}"))?;
     }
     if let Some(o) = owner {
-        let ok = Command::new("chown").arg(o).arg(&tmp).status().map(|s| s.success()).unwrap_or(false);
+        let ok = Command::new("chown")
+            .arg(o)
+            .arg(&tmp)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
         if !ok {
             let _ = std::fs::remove_file(&tmp);
             return Err(format!("chown {o} {dest} failed"));
@@ -154,7 +218,13 @@ fn kill_process(name: &str, force: bool, children: bool) -> StepRun {
     let me = std::process::id();
     let mut pids: Vec<u32> = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
         let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
         if pid != me && comm.trim_end() == name {
             pids.push(pid);
@@ -172,5 +242,8 @@ fn kill_process(name: &str, force: bool, children: bool) -> StepRun {
         all.dedup();
     }
     process::signal(&all, if force { "KILL" } else { "TERM" });
-    StepRun::done(0, format!("signalled {} process(es): {:?}\n", all.len(), all))
+    StepRun::done(
+        0,
+        format!("signalled {} process(es): {:?}\n", all.len(), all),
+    )
 }

@@ -101,7 +101,10 @@ pub struct NewCredential {
 
 impl fmt::Debug for NewCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewCredential").field("name", &self.name).field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("NewCredential")
+            .field("name", &self.name)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,10 +125,15 @@ impl NewCredential {
                 }
                 CredentialKind::Key
             }
-            (Some(_), Some(_)) => return Err("give either password or private_key, not both".into()),
+            (Some(_), Some(_)) => {
+                return Err("give either password or private_key, not both".into());
+            }
             (None, None) => return Err("give a password or a private_key".into()),
         };
-        if self.sudo == SudoMode::Password && kind == CredentialKind::Key && self.secret.sudo_password.is_none() {
+        if self.sudo == SudoMode::Password
+            && kind == CredentialKind::Key
+            && self.secret.sudo_password.is_none()
+        {
             return Err("sudo = password with a key credential needs sudo_password".into());
         }
         Ok(kind)
@@ -143,8 +151,10 @@ pub struct CredentialMapping {
 
 /// The order in which credentials are tried for one asset.
 pub fn credential_order(asset: AssetId, mappings: &[CredentialMapping]) -> Vec<CredentialId> {
-    let mut relevant: Vec<&CredentialMapping> =
-        mappings.iter().filter(|m| m.asset_id.is_none() || m.asset_id == Some(asset)).collect();
+    let mut relevant: Vec<&CredentialMapping> = mappings
+        .iter()
+        .filter(|m| m.asset_id.is_none() || m.asset_id == Some(asset))
+        .collect();
     relevant.sort_by_key(|m| (m.asset_id.is_none(), m.priority, m.credential_id));
     let mut out: Vec<CredentialId> = Vec::new();
     for m in relevant {
@@ -161,15 +171,34 @@ mod tests {
 
     #[test]
     fn asset_mappings_come_before_global_ones() {
-        let m = |c, a: Option<i64>, p| CredentialMapping { credential_id: CredentialId(c), asset_id: a.map(AssetId), priority: p };
-        let maps = [m(1, None, 0), m(2, Some(5), 1), m(3, Some(5), 0), m(4, Some(6), 0), m(3, None, 1)];
-        assert_eq!(credential_order(AssetId(5), &maps), vec![CredentialId(3), CredentialId(2), CredentialId(1)]);
-        assert_eq!(credential_order(AssetId(9), &maps), vec![CredentialId(1), CredentialId(3)]);
+        let m = |c, a: Option<i64>, p| CredentialMapping {
+            credential_id: CredentialId(c),
+            asset_id: a.map(AssetId),
+            priority: p,
+        };
+        let maps = [
+            m(1, None, 0),
+            m(2, Some(5), 1),
+            m(3, Some(5), 0),
+            m(4, Some(6), 0),
+            m(3, None, 1),
+        ];
+        assert_eq!(
+            credential_order(AssetId(5), &maps),
+            vec![CredentialId(3), CredentialId(2), CredentialId(1)]
+        );
+        assert_eq!(
+            credential_order(AssetId(9), &maps),
+            vec![CredentialId(1), CredentialId(3)]
+        );
     }
 
     #[test]
     fn secret_debug_is_redacted() {
-        let s = CredentialSecret { password: Some("hunter2".into()), ..Default::default() };
+        let s = CredentialSecret {
+            password: Some("hunter2".into()),
+            ..Default::default()
+        };
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 }

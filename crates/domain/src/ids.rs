@@ -17,4 +17,11 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(AssetId, CredentialId, PackageId, DeploymentId, TargetId, UserId);
+id_type!(
+    AssetId,
+    CredentialId,
+    PackageId,
+    DeploymentId,
+    TargetId,
+    UserId
+);

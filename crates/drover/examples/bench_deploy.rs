@@ -8,6 +8,8 @@
 //! ```
 //! Needs root (test hosts are network namespaces) and openssh-client.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "../tests/e2e/fleet.rs"]
 #[allow(dead_code)]
 mod fleet;
@@ -28,17 +30,28 @@ struct Opts {
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { hosts: 20, threads: 10, file_mb: 1, backend: Backend::Sqlite };
+    let mut o = Opts {
+        hosts: 20,
+        threads: 10,
+        file_mb: 1,
+        backend: Backend::Sqlite,
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = || it.next().and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| panic!("{a} needs a number"));
+        let mut val = || {
+            it.next()
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("{a} needs a number"))
+        };
         match a.as_str() {
             "--hosts" => o.hosts = val(),
             "--threads" => o.threads = val(),
             "--file-mb" => o.file_mb = val(),
             "--postgres" => o.backend = Backend::Postgres,
-            other => panic!("unknown argument {other}: use --hosts N --threads N --file-mb N [--postgres]"),
+            other => panic!(
+                "unknown argument {other}: use --hosts N --threads N --file-mb N [--postgres]"
+            ),
         }
     }
     o
@@ -64,10 +77,19 @@ fn per_target(log: &[Value]) -> Vec<f64> {
 
 async fn deploy_round(server: &Server, assets: &[String]) -> (f64, Vec<f64>, usize) {
     let start = Instant::now();
-    let v = server.deploy_and_wait(json!({"package": "bench", "assets": assets}), Duration::from_secs(3600)).await;
+    let v = server
+        .deploy_and_wait(
+            json!({"package": "bench", "assets": assets}),
+            Duration::from_secs(3600),
+        )
+        .await;
     let wall = start.elapsed().as_secs_f64();
-    let ok = v["targets"].as_array().map_or(0, |t| t.iter().filter(|t| t["state"] == "success").count());
-    let log = server.log(v["deployment"]["id"].as_i64().unwrap_or(0)).await;
+    let ok = v["targets"]
+        .as_array()
+        .map_or(0, |t| t.iter().filter(|t| t["state"] == "success").count());
+    let log = server
+        .log(v["deployment"]["id"].as_i64().unwrap_or(0))
+        .await;
     (wall, per_target(&log), ok)
 }
 
@@ -82,7 +104,14 @@ async fn ssh_round(fleet: &fleet::Fleet, threads: usize) -> (f64, Vec<f64>, usiz
             let _p = sem.acquire_owned().await.ok()?;
             let t = Instant::now();
             let st = tokio::process::Command::new("ssh")
-                .args(["-o", "KexAlgorithms=curve25519-sha256", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
+                .args([
+                    "-o",
+                    "KexAlgorithms=curve25519-sha256",
+                    "-o",
+                    "StrictHostKeyChecking=no",
+                    "-o",
+                    "UserKnownHostsFile=/dev/null",
+                ])
                 .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-i"])
                 .arg(&key)
                 .arg(format!("root@{ip}"))
@@ -106,7 +135,10 @@ async fn ssh_round(fleet: &fleet::Fleet, threads: usize) -> (f64, Vec<f64>, usiz
 #[tokio::main]
 async fn main() {
     let o = opts();
-    println!("bench-deploy: {} hosts, {} threads, {} MiB file, {:?}", o.hosts, o.threads, o.file_mb, o.backend);
+    println!(
+        "bench-deploy: {} hosts, {} threads, {} MiB file, {:?}",
+        o.hosts, o.threads, o.file_mb, o.backend
+    );
     let t = Instant::now();
     let fleet = fleet::Fleet::up(o.hosts);
     println!("test hosts up in {:.2} s", t.elapsed().as_secs_f64());
@@ -116,9 +148,16 @@ async fn main() {
         c.liveness_interval = Duration::from_secs(60);
     })
     .await;
-    server.credential("root", json!({"username": "root", "private_key": fleet.key()})).await;
+    server
+        .credential(
+            "root",
+            json!({"username": "root", "private_key": fleet.key()}),
+        )
+        .await;
     let assets = server.assets(&fleet, "root").await;
-    let payload: Vec<u8> = (0..o.file_mb * 1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    let payload: Vec<u8> = (0..o.file_mb * 1024 * 1024)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
     let pkg = format!(
         "name = \"bench\"\nversion = \"1\"\n[[steps]]\nname = \"copy\"\ntype = \"file-copy\"\nsource = \"{{PackageShare}}/payload.bin\"\ndestination = \"/tmp/payload.bin\"\n[[steps]]\nname = \"command\"\ntype = \"command\"\ncommand = \"echo ok\"\n[[steps]]\nname = \"check\"\ntype = \"condition\"\ncriteria = [{{ check = \"file-hash\", path = \"/tmp/payload.bin\", sha256 = \"{}\" }}]\n",
         sha256(&payload)
@@ -134,11 +173,40 @@ async fn main() {
     let ssh_med = median(&ssh_each).min(median(&ssh2_each));
 
     println!();
-    println!("{:<34} {:>9} {:>13} {:>9}", "run", "wall s", "median/target", "ok");
-    println!("{:<34} {:>9.2} {:>13.3} {:>9}", "ssh host true (curve25519)", ssh_wall, ssh_med, format!("{ssh_ok}/{}", o.hosts));
-    println!("{:<34} {:>9.2} {:>13.3} {:>9}", "drover, first (uploads deployer)", cold_wall, median(&cold_each), format!("{cold_ok}/{}", o.hosts));
-    println!("{:<34} {:>9.2} {:>13.3} {:>9}", "drover, deployer already there", warm_wall, median(&warm_each), format!("{warm_ok}/{}", o.hosts));
+    println!(
+        "{:<34} {:>9} {:>13} {:>9}",
+        "run", "wall s", "median/target", "ok"
+    );
+    println!(
+        "{:<34} {:>9.2} {:>13.3} {:>9}",
+        "ssh host true (curve25519)",
+        ssh_wall,
+        ssh_med,
+        format!("{ssh_ok}/{}", o.hosts)
+    );
+    println!(
+        "{:<34} {:>9.2} {:>13.3} {:>9}",
+        "drover, first (uploads deployer)",
+        cold_wall,
+        median(&cold_each),
+        format!("{cold_ok}/{}", o.hosts)
+    );
+    println!(
+        "{:<34} {:>9.2} {:>13.3} {:>9}",
+        "drover, deployer already there",
+        warm_wall,
+        median(&warm_each),
+        format!("{warm_ok}/{}", o.hosts)
+    );
     println!();
-    println!("ratio wall drover/ssh: first {:.2}x, repeat {:.2}x", cold_wall / ssh_wall, warm_wall / ssh_wall);
-    println!("ratio median per target drover/ssh: first {:.2}x, repeat {:.2}x", median(&cold_each) / ssh_med, median(&warm_each) / ssh_med);
+    println!(
+        "ratio wall drover/ssh: first {:.2}x, repeat {:.2}x",
+        cold_wall / ssh_wall,
+        warm_wall / ssh_wall
+    );
+    println!(
+        "ratio median per target drover/ssh: first {:.2}x, repeat {:.2}x",
+        median(&cold_each) / ssh_med,
+        median(&warm_each) / ssh_med
+    );
 }

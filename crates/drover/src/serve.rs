@@ -51,7 +51,8 @@ fn default_deployer() -> anyhow::Result<PathBuf> {
 pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,russh=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,russh=warn".into()),
         )
         .init();
     std::fs::create_dir_all(&a.data_dir)
@@ -61,8 +62,13 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         Some(u) => u,
         None => format!("sqlite://{}?mode=rwc", data_dir.join("drover.db").display()),
     };
-    let store = Store::connect(&url).await.context("cannot open the database")?;
-    let mut cfg = EngineConfig::new(data_dir.clone(), a.deployer.map_or_else(default_deployer, Ok)?);
+    let store = Store::connect(&url)
+        .await
+        .context("cannot open the database")?;
+    let mut cfg = EngineConfig::new(
+        data_dir.clone(),
+        a.deployer.map_or_else(default_deployer, Ok)?,
+    );
     cfg.public_url = a.public_url;
     cfg.deployment_threads = a.threads;
     cfg.liveness_interval = Duration::from_secs(a.liveness_secs.max(1));
@@ -70,10 +76,14 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         cfg.node_name = n;
     }
     let engine = Engine::open(store, cfg)?;
-    let given = std::env::var("DROVER_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let given = std::env::var("DROVER_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
     let from_env = given.is_some();
-    if let Some(pw) = engine.ensure_first_admin(given, now_ms()).await? {
-        if !from_env {
+    if let Some(pw) = engine.ensure_first_admin(given, now_ms()).await?
+        && !from_env
+    {
+        {
             let file = data_dir.join("initial-admin-password");
             write_private(&file, &pw)?;
             eprintln!(
@@ -86,7 +96,11 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
-    eprintln!("drover {} listening on http://{addr} (database: {})", env!("CARGO_PKG_VERSION"), engine.store().backend());
+    eprintln!(
+        "drover {} listening on http://{addr} (database: {})",
+        env!("CARGO_PKG_VERSION"),
+        engine.store().backend()
+    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -97,7 +111,12 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     writeln!(f, "{text}")?;
     Ok(())
 }

@@ -98,7 +98,10 @@ impl Engine {
                 cfg.deployer_path.display()
             ))
         })?;
-        let deployer = DeployerBinary { sha256: secrets::sha256_hex(&bytes), bytes };
+        let deployer = DeployerBinary {
+            sha256: secrets::sha256_hex(&bytes),
+            bytes,
+        };
         let threads = Arc::new(Semaphore::new(cfg.deployment_threads.max(1)));
         Ok(Engine {
             inner: Arc::new(Inner {

@@ -17,11 +17,21 @@ pub struct Report {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The deployer started: its process id (its process group holds every step process).
-    Started { pid: u32, deployer_version: String, hostname: String, user: String },
-    StepStarted { index: usize, name: String },
+    Started {
+        pid: u32,
+        deployer_version: String,
+        hostname: String,
+        user: String,
+    },
+    StepStarted {
+        index: usize,
+        name: String,
+    },
     StepFinished(StepResult),
     /// A reboot step is about to reboot the machine; the package resumes at `resume_at`.
-    Rebooting { resume_at: usize },
+    Rebooting {
+        resume_at: usize,
+    },
     Finished {
         status: FinalStatus,
         message: String,

@@ -45,7 +45,9 @@ pub enum StepKind {
         parameters: String,
     },
     /// A shell command (`/bin/sh -c`).
-    Command { command: String },
+    Command {
+        command: String,
+    },
     /// A script file from the share, run with its interpreter (default: by extension, `.sh` → sh).
     Script {
         path: String,
@@ -65,9 +67,13 @@ pub enum StepKind {
         children: bool,
     },
     /// Succeeds (exit code 0) when every criterion holds, else exit code 1.
-    Condition { criteria: Vec<Criterion> },
+    Condition {
+        criteria: Vec<Criterion>,
+    },
     /// Remove installed software packages (dpkg/rpm names).
-    Uninstall { packages: Vec<String> },
+    Uninstall {
+        packages: Vec<String>,
+    },
     /// Copy a file from the share to a path on the target.
     FileCopy {
         source: String,
@@ -79,9 +85,13 @@ pub enum StepKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         owner: Option<String>,
     },
-    Sleep { seconds: u64 },
+    Sleep {
+        seconds: u64,
+    },
     /// A message to the logged-on users' terminals (wall).
-    Message { text: String },
+    Message {
+        text: String,
+    },
     /// Reboot the target; the package resumes with the next step after the boot.
     Reboot {
         #[serde(default)]
@@ -113,7 +123,10 @@ impl StepKind {
             StepKind::FileCopy { source, .. } => vec![source],
             _ => vec![],
         };
-        candidates.into_iter().filter(|p| p.starts_with(crate::PACKAGE_SHARE)).collect()
+        candidates
+            .into_iter()
+            .filter(|p| p.starts_with(crate::PACKAGE_SHARE))
+            .collect()
     }
 }
 
@@ -138,15 +151,30 @@ pub enum VersionOp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "check", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Criterion {
-    FileExists { path: String },
-    FileAbsent { path: String },
+    FileExists {
+        path: String,
+    },
+    FileAbsent {
+        path: String,
+    },
     /// The file's SHA-256 equals `sha256` (hex).
-    FileHash { path: String, sha256: String },
+    FileHash {
+        path: String,
+        sha256: String,
+    },
     /// An installed package (dpkg or rpm) is present.
-    SoftwareInstalled { name: String },
-    SoftwareAbsent { name: String },
+    SoftwareInstalled {
+        name: String,
+    },
+    SoftwareAbsent {
+        name: String,
+    },
     /// The installed package's version compared to `version` (Debian ordering).
-    SoftwareVersion { name: String, op: VersionOp, version: String },
+    SoftwareVersion {
+        name: String,
+        op: VersionOp,
+        version: String,
+    },
     /// `/etc/os-release` ID equals `id` and, if given, VERSION_ID compares to `version`.
     Os {
         id: String,
@@ -156,7 +184,9 @@ pub enum Criterion {
         version: Option<String>,
     },
     /// The machine architecture (`uname -m`), e.g. `x86_64`, `aarch64`.
-    Arch { arch: String },
+    Arch {
+        arch: String,
+    },
     /// A shell command exits with one of `codes` (default 0).
     CommandExit {
         command: String,

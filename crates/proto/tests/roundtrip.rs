@@ -19,7 +19,11 @@ fn job_round_trips_through_json() {
         package_name: "p".into(),
         package_version: "1".into(),
         steps: vec![step],
-        files: vec![JobFile { path: "a.conf".into(), sha256: "00".into(), size: 1 }],
+        files: vec![JobFile {
+            path: "a.conf".into(),
+            sha256: "00".into(),
+            size: 1,
+        }],
         server_url: "http://x".into(),
         report_token: "r".into(),
         share_url: "http://x/share/v1".into(),
@@ -33,7 +37,12 @@ fn job_round_trips_through_json() {
         target_id: 7,
         seq: 2,
         at_unix_ms: 5,
-        event: Event::Finished { status: FinalStatus::Success, message: String::new(), last_step: Some(0), return_code: Some(0) },
+        event: Event::Finished {
+            status: FinalStatus::Success,
+            message: String::new(),
+            last_step: Some(0),
+            return_code: Some(0),
+        },
     };
     let text = serde_json::to_string(&report).unwrap();
     assert!(text.contains(r#""event":"finished""#), "{text}");

@@ -19,8 +19,8 @@ pub use deployments::{LogFilter, NewDeployment, TargetUpdate};
 pub use error::{Result, StoreError};
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool};
 use sqlx::migrate::Migrator;
+use sqlx::{AnyConnection, AnyPool};
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -61,13 +61,14 @@ impl Store {
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         let options = match backend {
-            Backend::Sqlite => options.max_connections(8).after_connect(|conn, _| Box::pin(sqlite_pragmas(conn))),
+            Backend::Sqlite => options
+                .max_connections(8)
+                .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn))),
             Backend::Postgres => options.max_connections(16),
         };
-        let pool = options
-            .connect(url)
-            .await
-            .map_err(|e| StoreError::Other(format!("cannot open the database {}: {e}", redact(url))))?;
+        let pool = options.connect(url).await.map_err(|e| {
+            StoreError::Other(format!("cannot open the database {}: {e}", redact(url)))
+        })?;
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
@@ -103,7 +104,9 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
 
 /// The URL without its password, for messages.
 fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
     let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
@@ -121,7 +124,13 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://drover:secret@127.0.0.1:5432/db"), "postgres://drover:***@127.0.0.1:5432/db");
-        assert_eq!(redact("sqlite:///var/lib/drover.db?mode=rwc"), "sqlite:///var/lib/drover.db?mode=rwc");
+        assert_eq!(
+            redact("postgres://drover:secret@127.0.0.1:5432/db"),
+            "postgres://drover:***@127.0.0.1:5432/db"
+        );
+        assert_eq!(
+            redact("sqlite:///var/lib/drover.db?mode=rwc"),
+            "sqlite:///var/lib/drover.db?mode=rwc"
+        );
     }
 }

@@ -18,7 +18,13 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
 
 impl Store {
     /// Adds a user; the name is unique.
-    pub async fn create_user(&self, name: &str, password_hash: &str, role: Role, now_ms: i64) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: Role,
+        now_ms: i64,
+    ) -> Result<User> {
         let row = sqlx::query(
             "INSERT INTO users (name, password_hash, role, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -29,7 +35,11 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(unique_as(|| format!("a user named '{name}' already exists")))?;
-        Ok(User { id: UserId(row.try_get("id")?), name: name.to_string(), role })
+        Ok(User {
+            id: UserId(row.try_get("id")?),
+            name: name.to_string(),
+            role,
+        })
     }
 
     /// The user and their password hash, for logging in.
@@ -45,14 +55,25 @@ impl Store {
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get("n")?)
     }
 
     /// Stores an API token's hash, valid until `expires_ms` (exclusive). Also forgets
     /// tokens that expired before `now_ms`.
-    pub async fn create_token(&self, user: UserId, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()> {
-        sqlx::query("DELETE FROM api_tokens WHERE expires_ms <= $1").bind(now_ms).execute(&self.pool).await?;
+    pub async fn create_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM api_tokens WHERE expires_ms <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
         sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user.0)
@@ -79,7 +100,10 @@ impl Store {
 
     /// Forgets a token (logging out); unknown tokens are fine.
     pub async fn delete_token(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

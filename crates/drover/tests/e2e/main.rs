@@ -2,11 +2,13 @@
 //! HTTP API and CLI, deploying to real OpenSSH servers on test hosts made by
 //! `testfleet/fleet` (network namespaces on a private bridge; needs root).
 
-mod harness;
-mod fleet;
+#![allow(clippy::unwrap_used)]
 
+mod fleet;
+mod harness;
+
+mod cli;
 mod deploy;
 mod faults;
 mod run_modes;
-mod cli;
 mod timeouts;

@@ -1,7 +1,7 @@
 //! Deployment logs: per target, the Lansweeper fields plus every step and state change.
 
-use crate::error::Result;
 use crate::Engine;
+use crate::error::Result;
 use drover_domain::deployment::{Deployment, StepRecord, Target, TargetEvent};
 use drover_domain::ids::DeploymentId;
 use drover_store::LogFilter;

@@ -1,10 +1,10 @@
 //! Deployments: starting one, the task that drives each target, and the reports that
 //! come back from the deployer.
 
+pub mod log;
 mod remote;
 mod reports;
 mod target;
-pub mod log;
 
 pub use log::LogEntry;
 
@@ -13,8 +13,8 @@ use crate::inventory::AssetRef;
 use crate::{Engine, now_ms};
 use drover_domain::deployment::{Deployment, RunMode, Target};
 use drover_domain::ids::{PackageId, TargetId};
-use drover_store::NewDeployment;
 use drover_domain::package::Package;
+use drover_store::NewDeployment;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -42,11 +42,23 @@ pub struct DeployRequest {
 impl Engine {
     /// Creates the deployment with one queued target per asset and starts them,
     /// `deployment_threads` at a time.
-    pub async fn deploy(&self, req: DeployRequest, executor: String) -> Result<(Deployment, Vec<Target>)> {
-        let pkg = self.resolve_package(&req.package, req.version.as_deref()).await?;
-        let run_mode = pkg.def.run_mode.resolve(req.run_mode).map_err(EngineError::Invalid)?;
+    pub async fn deploy(
+        &self,
+        req: DeployRequest,
+        executor: String,
+    ) -> Result<(Deployment, Vec<Target>)> {
+        let pkg = self
+            .resolve_package(&req.package, req.version.as_deref())
+            .await?;
+        let run_mode = pkg
+            .def
+            .run_mode
+            .resolve(req.run_mode)
+            .map_err(EngineError::Invalid)?;
         if req.assets.is_empty() {
-            return Err(EngineError::Invalid("choose at least one asset to deploy to".into()));
+            return Err(EngineError::Invalid(
+                "choose at least one asset to deploy to".into(),
+            ));
         }
         let mut targets = Vec::new();
         for r in &req.assets {
@@ -86,7 +98,11 @@ impl Engine {
     }
 
     fn drop_waiter(&self, id: TargetId) {
-        self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        self.inner
+            .waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
     }
 
     fn wake(&self, id: TargetId) {

@@ -6,7 +6,9 @@ use super::remote::{self, Facts, LaunchPlan, Launcher, Privilege};
 use crate::secrets::{new_token, token_hash};
 use crate::{Engine, now_ms};
 use drover_domain::asset::{Asset, HostFacts};
-use drover_domain::credential::{Credential, CredentialKind, CredentialSecret, SudoMode, credential_order};
+use drover_domain::credential::{
+    Credential, CredentialKind, CredentialSecret, SudoMode, credential_order,
+};
 use drover_domain::deployment::{Deployment, RunMode, Target, TargetState};
 use drover_domain::package::Package;
 use drover_proto::{Job, PROTOCOL_VERSION};
@@ -26,7 +28,11 @@ struct Stop {
 }
 
 fn stop(state: TargetState, code: &'static str, message: impl Into<String>) -> Stop {
-    Stop { state, message: message.into(), code }
+    Stop {
+        state,
+        message: message.into(),
+        code,
+    }
 }
 
 impl From<crate::EngineError> for Stop {
@@ -62,10 +68,14 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 impl Engine {
     pub(super) async fn run_target(self, t: Target, d: Deployment, pkg: Arc<Package>) {
         let threads = self.inner.threads.clone();
-        let Ok(_permit) = threads.acquire_owned().await else { return };
+        let Ok(_permit) = threads.acquire_owned().await else {
+            return;
+        };
         let notify = self.waiter(t.id);
         if let Err(s) = self.drive(&t, &d, &pkg, &notify).await
-            && let Err(e) = self.end_target(t.id, s.state, &s.message, Some(s.code)).await
+            && let Err(e) = self
+                .end_target(t.id, s.state, &s.message, Some(s.code))
+                .await
         {
             tracing::error!(target_id = %t.id, "cannot record the end of target: {e}");
         }
@@ -75,10 +85,24 @@ impl Engine {
         }
     }
 
-    async fn drive(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
+    async fn drive(
+        &self,
+        t: &Target,
+        d: &Deployment,
+        pkg: &Package,
+        notify: &Notify,
+    ) -> Result<(), Stop> {
         let asset = self.store().asset(t.asset_id).await?;
         let (addr, port) = (asset.address.clone(), asset.ssh_port);
-        self.store().transition(t.id, TargetState::Connecting, &format!("connecting to {addr}:{port}"), None, now_ms()).await?;
+        self.store()
+            .transition(
+                t.id,
+                TargetState::Connecting,
+                &format!("connecting to {addr}:{port}"),
+                None,
+                now_ms(),
+            )
+            .await?;
         if !drover_ssh::probe(&addr, port, self.config().probe_timeout).await {
             return Err(stop(
                 TargetState::Offline,
@@ -100,8 +124,17 @@ impl Engine {
         let task = self.create_task(&session, &access, t, d, pkg).await;
         session.close().await;
         let task = task?;
-        let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
-        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await
+        let deadline =
+            Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
+        self.wait_for_end(
+            t,
+            &access,
+            &task,
+            deadline,
+            notify,
+            pkg.def.max_duration_secs,
+        )
+        .await
     }
 
     /// Tries the asset's credentials in order. A changed host key stops at once, before
@@ -113,23 +146,41 @@ impl Engine {
             return Err(stop(
                 TargetState::Failed,
                 "target.no_credential",
-                format!("no scanning credential is mapped to asset '{}': map one globally or to the asset", asset.name),
+                format!(
+                    "no scanning credential is mapped to asset '{}': map one globally or to the asset",
+                    asset.name
+                ),
             ));
         }
         let mut refused = Vec::new();
         for id in order {
             let credential = self.store().credential(id).await?;
-            let secret = self.vault().open(id, &self.store().sealed_secret(id).await?)?;
-            let access = Access { asset: asset.clone(), credential, secret };
+            let secret = self
+                .vault()
+                .open(id, &self.store().sealed_secret(id).await?)?;
+            let access = Access {
+                asset: asset.clone(),
+                credential,
+                secret,
+            };
             match self.connect(&access).await {
                 Ok(session) => {
                     if access.asset.host_key.is_none() {
-                        self.store().pin_host_key(asset.id, session.host_key(), session.host_key_fingerprint()).await?;
+                        self.store()
+                            .pin_host_key(
+                                asset.id,
+                                session.host_key(),
+                                session.host_key_fingerprint(),
+                            )
+                            .await?;
                     }
                     return Ok((session, access));
                 }
                 Err(e @ (SshError::AuthFailed { .. } | SshError::BadKey(_))) => {
-                    refused.push(format!("'{}' (user {}): {e}", access.credential.name, access.credential.username));
+                    refused.push(format!(
+                        "'{}' (user {}): {e}",
+                        access.credential.name, access.credential.username
+                    ));
                 }
                 Err(e) => return Err(ssh_stop(&asset, e)),
             }
@@ -148,7 +199,9 @@ impl Engine {
 
     async fn connect(&self, a: &Access) -> Result<Session, SshError> {
         let auth = match a.credential.kind {
-            CredentialKind::Password => Auth::Password(a.secret.password.clone().unwrap_or_default()),
+            CredentialKind::Password => {
+                Auth::Password(a.secret.password.clone().unwrap_or_default())
+            }
             CredentialKind::Key => Auth::Key {
                 private_key_pem: a.secret.private_key.clone().unwrap_or_default(),
                 passphrase: a.secret.passphrase.clone(),
@@ -180,23 +233,45 @@ impl Engine {
     ) -> Result<Task, Stop> {
         let out = exec(session, &a.asset, remote::FACTS_SCRIPT, None, &[]).await?;
         let facts = remote::parse_facts(&out);
-        let host_facts =
-            HostFacts { hostname: facts.hostname.clone(), os: facts.os.clone(), arch: facts.arch.clone(), macs: facts.macs.clone() };
-        self.store().record_facts(a.asset.id, &host_facts, now_ms()).await?;
+        let host_facts = HostFacts {
+            hostname: facts.hostname.clone(),
+            os: facts.os.clone(),
+            arch: facts.arch.clone(),
+            macs: facts.macs.clone(),
+        };
+        self.store()
+            .record_facts(a.asset.id, &host_facts, now_ms())
+            .await?;
 
         let (run_as, privilege) = run_account(d.run_mode, &facts, a)?;
         let as_root = privilege.is_some();
         let base = remote::base_dir(as_root || facts.uid == Some(0));
         let deployer = remote::deployer_path(base, &self.inner.deployer.sha256);
-        let present = exec(session, &a.asset, &remote::has_deployer_script(&deployer), None, &[]).await?;
+        let present = exec(
+            session,
+            &a.asset,
+            &remote::has_deployer_script(&deployer),
+            None,
+            &[],
+        )
+        .await?;
         if present.trim() != "present" {
             let script = remote::upload_script(base, &deployer, &self.inner.deployer.sha256);
-            exec(session, &a.asset, &script, privilege.as_ref(), &self.inner.deployer.bytes).await?;
+            exec(
+                session,
+                &a.asset,
+                &script,
+                privilege.as_ref(),
+                &self.inner.deployer.bytes,
+            )
+            .await?;
         }
 
         let server_url = self.server_url(&facts)?;
         let (report_token, share_token) = (new_token(), new_token());
-        self.store().set_tokens(t.id, &token_hash(&report_token), &token_hash(&share_token)).await?;
+        self.store()
+            .set_tokens(t.id, &token_hash(&report_token), &token_hash(&share_token))
+            .await?;
         let job = Job {
             protocol: PROTOCOL_VERSION,
             target_id: t.id.0,
@@ -212,19 +287,56 @@ impl Engine {
             deadline_unix_ms: now_ms() + (pkg.def.max_duration_secs as i64) * 1000,
             start_at: 0,
         };
-        let job_json = serde_json::to_vec(&job).map_err(|e| stop(TargetState::Failed, "server.internal", e.to_string()))?;
+        let job_json = serde_json::to_vec(&job)
+            .map_err(|e| stop(TargetState::Failed, "server.internal", e.to_string()))?;
         let dir = format!("{base}/targets/{}", t.id);
         let unit = format!("drover-target-{}", t.id);
         let launcher = Launcher::pick(&facts, as_root);
-        let who = run_as.clone().unwrap_or_else(|| if as_root { "root".into() } else { facts.user.clone() });
-        let msg = format!("creating the task as {who} with {} ({} mode)", launcher.name(), d.run_mode);
-        self.store().transition(t.id, TargetState::Running, &msg, None, now_ms()).await?;
-        let plan = LaunchPlan { dir: &dir, deployer: &deployer, run_as: run_as.as_deref(), launcher, unit: unit.clone() };
-        let out = exec(session, &a.asset, &remote::launch_script(&plan), privilege.as_ref(), &job_json).await?;
-        let pid = out.lines().find_map(|l| l.strip_prefix("pid=")).and_then(|p| p.trim().parse::<i64>().ok());
-        let u = TargetUpdate { work_dir: Some(dir.clone()), pid, ..Default::default() };
+        let who = run_as.clone().unwrap_or_else(|| {
+            if as_root {
+                "root".into()
+            } else {
+                facts.user.clone()
+            }
+        });
+        let msg = format!(
+            "creating the task as {who} with {} ({} mode)",
+            launcher.name(),
+            d.run_mode
+        );
+        self.store()
+            .transition(t.id, TargetState::Running, &msg, None, now_ms())
+            .await?;
+        let plan = LaunchPlan {
+            dir: &dir,
+            deployer: &deployer,
+            run_as: run_as.as_deref(),
+            launcher,
+            unit: unit.clone(),
+        };
+        let out = exec(
+            session,
+            &a.asset,
+            &remote::launch_script(&plan),
+            privilege.as_ref(),
+            &job_json,
+        )
+        .await?;
+        let pid = out
+            .lines()
+            .find_map(|l| l.strip_prefix("pid="))
+            .and_then(|p| p.trim().parse::<i64>().ok());
+        let u = TargetUpdate {
+            work_dir: Some(dir.clone()),
+            pid,
+            ..Default::default()
+        };
         self.store().update_target(t.id, &u, now_ms()).await?;
-        Ok(Task { dir, unit, privilege })
+        Ok(Task {
+            dir,
+            unit,
+            privilege,
+        })
     }
 
     /// The URL deployers call back: the configured one, or the address the target sees
@@ -233,10 +345,17 @@ impl Engine {
         if let Some(url) = &self.config().public_url {
             return Ok(url.trim_end_matches('/').to_string());
         }
-        let port = self.inner.listen_port.load(std::sync::atomic::Ordering::Relaxed);
+        let port = self
+            .inner
+            .listen_port
+            .load(std::sync::atomic::Ordering::Relaxed);
         match (&facts.client_ip, port) {
             (Some(ip), p) if p != 0 => {
-                let host = if ip.contains(':') { format!("[{ip}]") } else { ip.clone() };
+                let host = if ip.contains(':') {
+                    format!("[{ip}]")
+                } else {
+                    ip.clone()
+                };
                 Ok(format!("http://{host}:{p}"))
             }
             _ => Err(stop(
@@ -311,7 +430,10 @@ impl Engine {
     /// Kills the task on the target and collects what it recorded.
     async fn end_task(&self, a: &Access, task: &Task, t: &Target) -> Result<(), SshError> {
         let session = self.connect(a).await?;
-        let (cmd, stdin) = remote::wrap(&remote::kill_script(&task.dir, &task.unit), task.privilege.as_ref());
+        let (cmd, stdin) = remote::wrap(
+            &remote::kill_script(&task.dir, &task.unit),
+            task.privilege.as_ref(),
+        );
         let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await;
         session.close().await;
         let (reports, _) = remote::parse_record(&String::from_utf8_lossy(&out?.stdout));
@@ -325,7 +447,11 @@ impl Engine {
 }
 
 /// Which user the task runs as (None: root or the login user) and how scripts get root.
-fn run_account(mode: RunMode, facts: &Facts, a: &Access) -> Result<(Option<String>, Option<Privilege>), Stop> {
+fn run_account(
+    mode: RunMode,
+    facts: &Facts,
+    a: &Access,
+) -> Result<(Option<String>, Option<Privilege>), Stop> {
     let privilege = if facts.uid == Some(0) {
         Some(Privilege::Root)
     } else {
@@ -333,7 +459,11 @@ fn run_account(mode: RunMode, facts: &Facts, a: &Access) -> Result<(Option<Strin
             SudoMode::None => None,
             SudoMode::NoPassword => Some(Privilege::SudoNoPassword),
             SudoMode::Password => Some(Privilege::SudoPassword(
-                a.secret.sudo_password.clone().or_else(|| a.secret.password.clone()).unwrap_or_default(),
+                a.secret
+                    .sudo_password
+                    .clone()
+                    .or_else(|| a.secret.password.clone())
+                    .unwrap_or_default(),
             )),
         }
     };
@@ -346,7 +476,10 @@ fn run_account(mode: RunMode, facts: &Facts, a: &Access) -> Result<(Option<Strin
         })
     };
     match mode {
-        RunMode::System => Ok((None, Some(need_root("run mode system runs the task as root")?))),
+        RunMode::System => Ok((
+            None,
+            Some(need_root("run mode system runs the task as root")?),
+        )),
         RunMode::ScanningCredential => Ok((None, None)),
         RunMode::LoggedOnUser => {
             let user = facts
@@ -380,7 +513,10 @@ async fn exec(
 ) -> Result<String, Stop> {
     let (cmd, mut stdin) = remote::wrap(script, privilege);
     stdin.extend_from_slice(input);
-    let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await.map_err(|e| ssh_stop(asset, e))?;
+    let out = session
+        .exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT)
+        .await
+        .map_err(|e| ssh_stop(asset, e))?;
     if out.exit_status == Some(0) {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -388,14 +524,25 @@ async fn exec(
     let (code, what) = if err.contains("sudo") {
         ("target.sudo_failed", "sudo refused")
     } else {
-        ("target.remote_command_failed", "a command drover runs on the target failed")
+        (
+            "target.remote_command_failed",
+            "a command drover runs on the target failed",
+        )
     };
-    Err(stop(TargetState::Failed, code, format!(
-        "{what} on asset '{}' (exit status {}): {}",
-        asset.name,
-        out.exit_status.map_or("none".into(), |s| s.to_string()),
-        if err.is_empty() { "no error output".into() } else { err }
-    )))
+    Err(stop(
+        TargetState::Failed,
+        code,
+        format!(
+            "{what} on asset '{}' (exit status {}): {}",
+            asset.name,
+            out.exit_status.map_or("none".into(), |s| s.to_string()),
+            if err.is_empty() {
+                "no error output".into()
+            } else {
+                err
+            }
+        ),
+    ))
 }
 
 fn ssh_stop(asset: &Asset, e: SshError) -> Stop {

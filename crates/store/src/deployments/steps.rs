@@ -16,13 +16,15 @@ pub(super) async fn insert_event(
     state: TargetState,
     message: &str,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO target_events (target_id, at_ms, state, message) VALUES ($1, $2, $3, $4)")
-        .bind(target.0)
-        .bind(at_ms)
-        .bind(state.as_str())
-        .bind(message)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO target_events (target_id, at_ms, state, message) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(target.0)
+    .bind(at_ms)
+    .bind(state.as_str())
+    .bind(message)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -69,7 +71,9 @@ impl Store {
                     index: row.try_get("step_index")?,
                     name: row.try_get("name")?,
                     exit_code: exit_code
-                        .map(|c| i32::try_from(c).map_err(|_| crate::error::corrupt("exit code", c)))
+                        .map(|c| {
+                            i32::try_from(c).map_err(|_| crate::error::corrupt("exit code", c))
+                        })
                         .transpose()?,
                     success: row.try_get::<i64, _>("success")? != 0,
                     duration_ms: row.try_get("duration_ms")?,
@@ -95,7 +99,8 @@ impl Store {
                 Ok(TargetEvent {
                     target_id: TargetId(row.try_get("target_id")?),
                     at_ms: row.try_get("at_ms")?,
-                    state: TargetState::parse(&state).ok_or_else(|| crate::error::corrupt("target state", &state))?,
+                    state: TargetState::parse(&state)
+                        .ok_or_else(|| crate::error::corrupt("target state", &state))?,
                     message: row.try_get("message")?,
                 })
             })
@@ -105,22 +110,30 @@ impl Store {
     /// Targets matching every filter given (deployment, asset, package), newest first,
     /// at most `limit`.
     pub async fn log(&self, f: &LogFilter) -> Result<Vec<Target>> {
-        let columns: Vec<String> = TARGET_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect();
+        let columns: Vec<String> = TARGET_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{}", c.trim()))
+            .collect();
         let mut sql = format!(
             "SELECT {} FROM targets t JOIN deployments d ON d.id = t.deployment_id WHERE 1 = 1",
             columns.join(", ")
         );
         let mut args: Vec<i64> = Vec::new();
-        for (column, value) in
-            [("t.deployment_id", f.deployment.map(|d| d.0)), ("t.asset_id", f.asset.map(|a| a.0)), ("d.package_id", f.package.map(|p| p.0))]
-        {
+        for (column, value) in [
+            ("t.deployment_id", f.deployment.map(|d| d.0)),
+            ("t.asset_id", f.asset.map(|a| a.0)),
+            ("d.package_id", f.package.map(|p| p.0)),
+        ] {
             if let Some(v) = value {
                 args.push(v);
                 sql.push_str(&format!(" AND {column} = ${}", args.len()));
             }
         }
         args.push(f.limit.max(0));
-        sql.push_str(&format!(" ORDER BY t.created_ms DESC, t.id DESC LIMIT ${}", args.len()));
+        sql.push_str(&format!(
+            " ORDER BY t.created_ms DESC, t.id DESC LIMIT ${}",
+            args.len()
+        ));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for a in args {
             query = query.bind(a);

@@ -23,11 +23,19 @@ async fn list(State(engine): State<Engine>, _a: Admin) -> ApiResult<Json<Vec<Cre
     Ok(Json(engine.store().list_credentials().await?))
 }
 
-async fn create(State(engine): State<Engine>, _a: Admin, Json(new): Json<NewCredential>) -> ApiResult<Json<Credential>> {
+async fn create(
+    State(engine): State<Engine>,
+    _a: Admin,
+    Json(new): Json<NewCredential>,
+) -> ApiResult<Json<Credential>> {
     Ok(Json(engine.add_credential(new).await?))
 }
 
-async fn remove(State(engine): State<Engine>, _a: Admin, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+async fn remove(
+    State(engine): State<Engine>,
+    _a: Admin,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
     engine.store().delete_credential(CredentialId(id)).await?;
     Ok(Json(json!({ "ok": true })))
 }
@@ -41,11 +49,18 @@ struct Mapping {
     priority: i64,
 }
 
-async fn map(State(engine): State<Engine>, _a: Admin, Path(id): Path<i64>, Json(m): Json<Mapping>) -> ApiResult<Json<Value>> {
+async fn map(
+    State(engine): State<Engine>,
+    _a: Admin,
+    Path(id): Path<i64>,
+    Json(m): Json<Mapping>,
+) -> ApiResult<Json<Value>> {
     let asset = match &m.asset {
         Some(r) => Some(engine.resolve_asset(r).await?.id),
         None => None,
     };
-    engine.map_credential(CredentialId(id), asset, m.priority).await?;
+    engine
+        .map_credential(CredentialId(id), asset, m.priority)
+        .await?;
     Ok(Json(json!({ "ok": true })))
 }

@@ -31,7 +31,10 @@ async fn create(
     Json(req): Json<DeployRequest>,
 ) -> ApiResult<Json<DeploymentView>> {
     let (deployment, targets) = engine.deploy(req, format!("user:{}", user.name)).await?;
-    Ok(Json(DeploymentView { deployment, targets }))
+    Ok(Json(DeploymentView {
+        deployment,
+        targets,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -44,14 +47,30 @@ fn default_limit() -> i64 {
     100
 }
 
-async fn list(State(engine): State<Engine>, _v: Viewer, Query(q): Query<ListQuery>) -> ApiResult<Json<Vec<Deployment>>> {
-    Ok(Json(engine.store().list_deployments(q.limit.clamp(1, 10_000)).await?))
+async fn list(
+    State(engine): State<Engine>,
+    _v: Viewer,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<Deployment>>> {
+    Ok(Json(
+        engine
+            .store()
+            .list_deployments(q.limit.clamp(1, 10_000))
+            .await?,
+    ))
 }
 
-async fn show(State(engine): State<Engine>, _v: Viewer, Path(id): Path<i64>) -> ApiResult<Json<DeploymentView>> {
+async fn show(
+    State(engine): State<Engine>,
+    _v: Viewer,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<DeploymentView>> {
     let deployment = engine.store().deployment(DeploymentId(id)).await?;
     let targets = engine.store().targets_of(deployment.id).await?;
-    Ok(Json(DeploymentView { deployment, targets }))
+    Ok(Json(DeploymentView {
+        deployment,
+        targets,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -63,7 +82,11 @@ struct LogQuery {
     limit: i64,
 }
 
-async fn logs(State(engine): State<Engine>, _v: Viewer, Query(q): Query<LogQuery>) -> ApiResult<Json<Vec<LogEntry>>> {
+async fn logs(
+    State(engine): State<Engine>,
+    _v: Viewer,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<Json<Vec<LogEntry>>> {
     let filter = LogFilter {
         deployment: q.deployment.map(DeploymentId),
         asset: q.asset.map(AssetId),

@@ -29,7 +29,11 @@ async fn login(State(engine): State<Engine>, Json(l): Json<Login>) -> ApiResult<
     Ok(Json(json!({ "token": token, "user": user })))
 }
 
-async fn logout(State(engine): State<Engine>, _who: Viewer, parts: Parts) -> ApiResult<Json<Value>> {
+async fn logout(
+    State(engine): State<Engine>,
+    _who: Viewer,
+    parts: Parts,
+) -> ApiResult<Json<Value>> {
     if let Some(token) = bearer(&parts) {
         engine.logout(token).await?;
     }
@@ -47,8 +51,14 @@ struct NewUser {
     role: Role,
 }
 
-async fn create_user(State(engine): State<Engine>, Admin(admin): Admin, Json(u): Json<NewUser>) -> ApiResult<Json<User>> {
-    let user = engine.create_user(&u.name, &u.password, u.role, now_ms()).await?;
+async fn create_user(
+    State(engine): State<Engine>,
+    Admin(admin): Admin,
+    Json(u): Json<NewUser>,
+) -> ApiResult<Json<User>> {
+    let user = engine
+        .create_user(&u.name, &u.password, u.role, now_ms())
+        .await?;
     tracing::info!(by = %admin.name, user = %user.name, role = user.role.as_str(), "user created");
     Ok(Json(user))
 }
