@@ -83,14 +83,12 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     if let Some(pw) = engine.ensure_first_admin(given, now_ms()).await?
         && !from_env
     {
-        {
-            let file = data_dir.join("initial-admin-password");
-            write_private(&file, &pw)?;
-            eprintln!(
-                "First start: created user 'admin' with password {pw}\n(also saved in {}; change it after logging in)",
-                file.display()
-            );
-        }
+        let file = data_dir.join("initial-admin-password");
+        write_private(&file, &pw)?;
+        eprintln!(
+            "First start: created user 'admin' with password {pw}\n(also saved in {}; change it with `drover passwd` after logging in)",
+            file.display()
+        );
     }
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await

@@ -92,6 +92,22 @@ impl Engine {
             })
     }
 
+    /// Changes a user's own password; every token of theirs ends (log in again).
+    pub async fn change_password(&self, user: &User, current: &str, new: &str) -> Result<()> {
+        let (_, hash) = self
+            .store()
+            .user_with_hash(&user.name)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no user '{}'", user.name)))?;
+        if !verify_password(current, &hash) {
+            return Err(EngineError::Forbidden("the current password is wrong".into()));
+        }
+        if new.len() < 8 {
+            return Err(EngineError::Invalid("the new password must have at least 8 characters".into()));
+        }
+        Ok(self.store().set_password_hash(user.id, &hash_password(new)?).await?)
+    }
+
     pub async fn logout(&self, token: &str) -> Result<()> {
         Ok(self.store().delete_token(&token_hash(token)).await?)
     }

@@ -42,6 +42,22 @@ impl Store {
         })
     }
 
+    /// Replaces a user's password hash and ends all their API tokens.
+    pub async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::StoreError::NotFound(format!("no user with id {user}")));
+        }
+        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The user and their password hash, for logging in.
     pub async fn user_with_hash(&self, name: &str) -> Result<Option<(User, String)>> {
         let row = sqlx::query("SELECT id, name, role, password_hash FROM users WHERE name = $1")

@@ -86,6 +86,14 @@ pub enum ClientCommand {
     /// Users of the console and API.
     #[command(subcommand)]
     User(UserCmd),
+    /// Change your own password (reads current and new password, one a line, from
+    /// standard input with --stdin; else prompts). Every token of yours ends.
+    Passwd {
+        #[arg(long)]
+        stdin: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -338,6 +346,23 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
             } else {
                 output::print_log(&entries);
             }
+        }
+        ClientCommand::Passwd { stdin, conn } => {
+            let (current, new) = if stdin {
+                let text = read_stdin_line("passwords")?;
+                let mut lines = text.lines();
+                let current = lines.next().unwrap_or_default().to_string();
+                (current, lines.next().unwrap_or_default().to_string())
+            } else {
+                let current = rpassword::prompt_password("Current password: ")?;
+                let new = rpassword::prompt_password("New password: ")?;
+                if rpassword::prompt_password("New password again: ")? != new {
+                    bail!("the new passwords differ");
+                }
+                (current, new)
+            };
+            let _: Value = client(&conn)?.post("/me/password", &json!({ "current": current, "new": new })).await?;
+            println!("password changed; log in again with `drover login`");
         }
         ClientCommand::User(UserCmd::Add { name, role, conn }) => {
             let c = client(&conn)?;

@@ -15,6 +15,7 @@ pub(super) fn routes() -> Router<Engine> {
     Router::new()
         .route("/session", post(login).delete(logout))
         .route("/me", get(me))
+        .route("/me/password", post(change_password))
         .route("/users", post(create_user))
 }
 
@@ -42,6 +43,21 @@ async fn logout(
 
 async fn me(Viewer(user): Viewer) -> Json<User> {
     Json(user)
+}
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+async fn change_password(
+    State(engine): State<Engine>,
+    Viewer(user): Viewer,
+    Json(p): Json<PasswordChange>,
+) -> ApiResult<Json<Value>> {
+    engine.change_password(&user, &p.current, &p.new).await?;
+    Ok(Json(json!({ "ok": true, "message": "password changed; log in again" })))
 }
 
 #[derive(Deserialize)]
