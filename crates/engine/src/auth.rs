@@ -100,12 +100,19 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no user '{}'", user.name)))?;
         if !verify_password(current, &hash) {
-            return Err(EngineError::Forbidden("the current password is wrong".into()));
+            return Err(EngineError::Forbidden(
+                "the current password is wrong".into(),
+            ));
         }
         if new.len() < 8 {
-            return Err(EngineError::Invalid("the new password must have at least 8 characters".into()));
+            return Err(EngineError::Invalid(
+                "the new password must have at least 8 characters".into(),
+            ));
         }
-        Ok(self.store().set_password_hash(user.id, &hash_password(new)?).await?)
+        Ok(self
+            .store()
+            .set_password_hash(user.id, &hash_password(new)?)
+            .await?)
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {

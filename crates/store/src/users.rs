@@ -51,9 +51,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(crate::StoreError::NotFound(format!("no user with id {user}")));
+            return Err(crate::StoreError::NotFound(format!(
+                "no user with id {user}"
+            )));
         }
-        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -361,7 +361,9 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
                 }
                 (current, new)
             };
-            let _: Value = client(&conn)?.post("/me/password", &json!({ "current": current, "new": new })).await?;
+            let _: Value = client(&conn)?
+                .post("/me/password", &json!({ "current": current, "new": new }))
+                .await?;
             println!("password changed; log in again with `drover login`");
         }
         ClientCommand::User(UserCmd::Add { name, role, conn }) => {

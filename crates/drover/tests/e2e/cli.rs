@@ -143,19 +143,31 @@ async fn readme_tour_through_the_cli() {
     assert!(err.contains("nope"), "{err}");
 
     // a viewer may read but not deploy
-    cli.ok(&["user", "add", "vera", "--role", "viewer"], Some("vera-password\n"));
+    cli.ok(
+        &["user", "add", "vera", "--role", "viewer"],
+        Some("vera-password\n"),
+    );
     let (code, _, err) = cli.run(&["passwd", "--stdin"], Some("not-it\nnew-password-1\n"));
     assert_eq!(code, 2);
     assert!(err.contains("current password is wrong"), "{err}");
-    cli.ok(&["passwd", "--stdin"], Some("admin-password\nnew-password-1\n"));
+    cli.ok(
+        &["passwd", "--stdin"],
+        Some("admin-password\nnew-password-1\n"),
+    );
     let (code, _, err) = cli.run(&["asset", "list"], None);
     assert_eq!(code, 2, "the old token ended");
     assert!(err.contains("log in again"), "{err}");
-    cli.ok(&["login", "--user", "vera", "--password-stdin"], Some("vera-password\n"));
+    cli.ok(
+        &["login", "--user", "vera", "--password-stdin"],
+        Some("vera-password\n"),
+    );
     cli.ok(&["asset", "list"], None);
     let (code, _, err) = cli.run(&["deploy", "hello", "--asset", "web1"], None);
     assert_eq!(code, 2);
-    assert!(err.contains("role viewer") && err.contains("operator"), "{err}");
+    assert!(
+        err.contains("role viewer") && err.contains("operator"),
+        "{err}"
+    );
     let (code, _, err) = cli.run(&["credential", "list"], None);
     assert_eq!(code, 2);
     assert!(err.contains("admin"), "{err}");

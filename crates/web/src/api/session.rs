@@ -57,7 +57,9 @@ async fn change_password(
     Json(p): Json<PasswordChange>,
 ) -> ApiResult<Json<Value>> {
     engine.change_password(&user, &p.current, &p.new).await?;
-    Ok(Json(json!({ "ok": true, "message": "password changed; log in again" })))
+    Ok(Json(
+        json!({ "ok": true, "message": "password changed; log in again" }),
+    ))
 }
 
 #[derive(Deserialize)]
