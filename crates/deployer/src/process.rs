@@ -60,8 +60,16 @@ pub fn run(
     }
 }
 
-/// The parent of every process, from /proc.
-fn parents() -> Vec<(u32, u32)> {
+/// One running process, from /proc.
+pub struct Proc {
+    pub pid: u32,
+    pub ppid: u32,
+    pub name: String,
+}
+
+/// Every process, from /proc/<pid>/stat ("pid (comm) state ppid ...", where comm may
+/// hold spaces and parentheses).
+pub fn processes() -> Vec<Proc> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = entry
@@ -74,10 +82,15 @@ fn parents() -> Vec<(u32, u32)> {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        // "pid (comm) state ppid ...": comm may hold spaces and parentheses
-        let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
-            out.push((pid, ppid));
+        let (Some((head, rest)), Some(open)) = (stat.rsplit_once(')'), stat.find('(')) else {
+            continue;
+        };
+        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+            out.push(Proc {
+                pid,
+                ppid,
+                name: head[open + 1..].to_string(),
+            });
         }
     }
     out
@@ -85,12 +98,12 @@ fn parents() -> Vec<(u32, u32)> {
 
 /// `root` and every process below it.
 pub fn descendants(root: u32) -> Vec<u32> {
-    let all = parents();
+    let all = processes();
     let mut found = vec![root];
     let mut i = 0;
     while i < found.len() {
         let p = found[i];
-        found.extend(all.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        found.extend(all.iter().filter(|q| q.ppid == p).map(|q| q.pid));
         i += 1;
     }
     found

@@ -216,20 +216,11 @@ fn copy(
 
 fn kill_process(name: &str, force: bool, children: bool) -> StepRun {
     let me = std::process::id();
-    let mut pids: Vec<u32> = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        if pid != me && comm.trim_end() == name {
-            pids.push(pid);
-        }
-    }
+    let pids: Vec<u32> = process::processes()
+        .into_iter()
+        .filter(|p| p.pid != me && p.name == name)
+        .map(|p| p.pid)
+        .collect();
     if pids.is_empty() {
         return StepRun::done(0, format!("no process named {name} runs\n"));
     }

@@ -63,19 +63,23 @@ fn median(v: &[f64]) -> f64 {
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
 }
 
-/// Per target: seconds from `connecting` to its final state.
-fn per_target(log: &[Value]) -> Vec<f64> {
+/// Seconds between two states of each target (`None`: its final state).
+fn between(log: &[Value], from: &str, to: Option<&str>) -> Vec<f64> {
     log.iter()
         .filter_map(|e| {
             let ev = e["events"].as_array()?;
-            let start = ev.iter().find(|x| x["state"] == "connecting")?["at_ms"].as_i64()?;
-            let end = ev.last()?["at_ms"].as_i64()?;
-            Some((end - start) as f64 / 1000.0)
+            let at = |state: &str| ev.iter().find(|x| x["state"] == state)?["at_ms"].as_i64();
+            let end = match to {
+                Some(s) => at(s)?,
+                None => ev.last()?["at_ms"].as_i64()?,
+            };
+            Some((end - at(from)?) as f64 / 1000.0)
         })
         .collect()
 }
 
-async fn deploy_round(server: &Server, assets: &[String]) -> (f64, Vec<f64>, usize) {
+/// (wall, per target connecting→end, ok, median SSH part, median task part)
+async fn deploy_round(server: &Server, assets: &[String]) -> (f64, Vec<f64>, usize, f64, f64) {
     let start = Instant::now();
     let v = server
         .deploy_and_wait(
@@ -90,7 +94,15 @@ async fn deploy_round(server: &Server, assets: &[String]) -> (f64, Vec<f64>, usi
     let log = server
         .log(v["deployment"]["id"].as_i64().unwrap_or(0))
         .await;
-    (wall, per_target(&log), ok)
+    let ssh_part = median(&between(&log, "connecting", Some("running")));
+    let task_part = median(&between(&log, "running", None));
+    (
+        wall,
+        between(&log, "connecting", None),
+        ok,
+        ssh_part,
+        task_part,
+    )
 }
 
 async fn ssh_round(fleet: &fleet::Fleet, threads: usize) -> (f64, Vec<f64>, usize) {
@@ -166,8 +178,8 @@ async fn main() {
     assert_eq!(status, 200, "{v}");
 
     let (ssh_wall, ssh_each, ssh_ok) = ssh_round(&fleet, o.threads).await;
-    let (cold_wall, cold_each, cold_ok) = deploy_round(&server, &assets).await;
-    let (warm_wall, warm_each, warm_ok) = deploy_round(&server, &assets).await;
+    let (cold_wall, cold_each, cold_ok, cold_ssh, cold_task) = deploy_round(&server, &assets).await;
+    let (warm_wall, warm_each, warm_ok, warm_ssh, warm_task) = deploy_round(&server, &assets).await;
     let (ssh2_wall, ssh2_each, _) = ssh_round(&fleet, o.threads).await;
     let ssh_wall = ssh_wall.min(ssh2_wall);
     let ssh_med = median(&ssh_each).min(median(&ssh2_each));
@@ -199,6 +211,9 @@ async fn main() {
         format!("{warm_ok}/{}", o.hosts)
     );
     println!();
+    println!(
+        "where a target's time goes (medians): connect, learn the host, upload, create the task: first {cold_ssh:.3} s, repeat {warm_ssh:.3} s; the task until its end is reported: first {cold_task:.3} s, repeat {warm_task:.3} s"
+    );
     println!(
         "ratio wall drover/ssh: first {:.2}x, repeat {:.2}x",
         cold_wall / ssh_wall,

@@ -157,15 +157,7 @@ async fn three_steps_on_five_hosts_postgres() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_step_follows_on_failure() {
-    let fleet = Fleet::up(1);
-    let server = Server::start(Backend::Sqlite).await;
-    let cred = server
-        .credential(
-            "root",
-            json!({"username": "root", "password": ROOT_PASSWORD}),
-        )
-        .await;
-    let assets = server.assets(&fleet, &cred).await;
+    let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 1).await;
     let pkg = r#"
 name = "branchy"
 version = "1"

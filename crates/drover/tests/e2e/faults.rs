@@ -127,16 +127,8 @@ async fn unreachable_address_is_offline_quickly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn changed_host_key_is_refused_before_any_password() {
-    let fleet = Fleet::up(1);
+    let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 1).await;
     let h = &fleet.hosts[0];
-    let server = Server::start(Backend::Sqlite).await;
-    server
-        .credential(
-            "root",
-            json!({"username": "root", "password": ROOT_PASSWORD}),
-        )
-        .await;
-    let assets = server.assets(&fleet, "root").await;
     server
         .import(&hello_package(""), &[("conf/hello.conf", CONF)])
         .await;
@@ -196,16 +188,8 @@ async fn changed_host_key_is_refused_before_any_password() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_deployer_fails_the_target() {
-    let fleet = Fleet::up(1);
+    let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 1).await;
     let h = &fleet.hosts[0];
-    let server = Server::start(Backend::Sqlite).await;
-    server
-        .credential(
-            "root",
-            json!({"username": "root", "password": ROOT_PASSWORD}),
-        )
-        .await;
-    let assets = server.assets(&fleet, "root").await;
     let pkg = "name = \"slow\"\nversion = \"1\"\n[[steps]]\nname = \"first\"\ntype = \"command\"\ncommand = \"true\"\n[[steps]]\nname = \"wait\"\ntype = \"sleep\"\nseconds = 120\n";
     server.import(pkg, &[]).await;
     let v = server
@@ -243,15 +227,7 @@ async fn killed_deployer_fails_the_target() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn target_tokens_are_scoped_and_end_with_the_target() {
-    let fleet = Fleet::up(2);
-    let server = Server::start(Backend::Sqlite).await;
-    server
-        .credential(
-            "root",
-            json!({"username": "root", "password": ROOT_PASSWORD}),
-        )
-        .await;
-    let assets = server.assets(&fleet, "root").await;
+    let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 2).await;
     let pkg = hello_package("[[steps]]\nname = \"hold\"\ntype = \"sleep\"\nseconds = 8\n");
     server.import(&pkg, &[("conf/hello.conf", CONF)]).await;
     server.import("name = \"other\"\nversion = \"1\"\n[[steps]]\nname = \"c\"\ntype = \"file-copy\"\nsource = \"{PackageShare}/x\"\ndestination = \"/tmp/x\"\n", &[("x", b"other file")]).await;

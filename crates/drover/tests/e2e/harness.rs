@@ -182,6 +182,24 @@ impl Server {
         name.to_string()
     }
 
+    /// The usual start: `hosts` test hosts, a server, a root password credential named
+    /// `root` and one asset per host mapped to it.
+    pub async fn with_root_fleet(
+        backend: Backend,
+        hosts: usize,
+    ) -> (crate::fleet::Fleet, Server, Vec<String>) {
+        let fleet = crate::fleet::Fleet::up(hosts);
+        let server = Server::start(backend).await;
+        server
+            .credential(
+                "root",
+                json!({"username": "root", "password": crate::fleet::ROOT_PASSWORD}),
+            )
+            .await;
+        let assets = server.assets(&fleet, "root").await;
+        (fleet, server, assets)
+    }
+
     /// Adds one asset per host, mapped to the credential; returns their names.
     pub async fn assets(&self, fleet: &crate::fleet::Fleet, credential: &str) -> Vec<String> {
         let mut names = Vec::new();
@@ -218,7 +236,7 @@ impl Server {
                 start.elapsed() < limit,
                 "deployment {id} not finished after {limit:?}: {v:#}"
             );
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

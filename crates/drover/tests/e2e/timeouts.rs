@@ -1,22 +1,13 @@
 //! Step timeouts and the package's max duration end processes on the host for good.
 
-use crate::fleet::{Fleet, ROOT_PASSWORD};
 use crate::harness::{Backend, Server};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_timeout_and_max_duration_leave_nothing_running() {
-    let fleet = Fleet::up(1);
+    let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 1).await;
     let h = &fleet.hosts[0];
-    let server = Server::start(Backend::Sqlite).await;
-    server
-        .credential(
-            "root",
-            json!({"username": "root", "password": ROOT_PASSWORD}),
-        )
-        .await;
-    let assets = server.assets(&fleet, "root").await;
     let pkg = r#"
 name = "slow"
 version = "1"
