@@ -58,6 +58,12 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.data_dir)
         .with_context(|| format!("cannot create the data directory {}", a.data_dir.display()))?;
     let data_dir = a.data_dir.canonicalize()?;
+    {
+        // the database, the share and the key that encrypts credentials: owner only
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {} to its owner", data_dir.display()))?;
+    }
     let url = match a.database {
         Some(u) => u,
         None => format!("sqlite://{}?mode=rwc", data_dir.join("drover.db").display()),
