@@ -27,7 +27,7 @@ async fn deploy(server: &Server, asset: &str, mode: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_modes_decide_the_account() {
-    let fleet = Fleet::up(6);
+    let fleet = Fleet::up(7);
     let server = Server::start(Backend::Sqlite).await;
     server
         .credential(
@@ -53,7 +53,21 @@ async fn run_modes_decide_the_account() {
             json!({"username": "root", "password": ROOT_PASSWORD}),
         )
         .await;
-    let creds = ["deploy", "ops", "alice", "root", "root", "alice"];
+    server
+        .credential(
+            "ops-wrong-sudo",
+            json!({"username": "ops", "password": "drover-ops", "sudo": "password", "sudo_password": "wrong"}),
+        )
+        .await;
+    let creds = [
+        "deploy",
+        "ops",
+        "alice",
+        "root",
+        "root",
+        "alice",
+        "ops-wrong-sudo",
+    ];
     for (h, c) in fleet.hosts.iter().zip(creds) {
         server
             .post(
@@ -129,4 +143,18 @@ async fn run_modes_decide_the_account() {
     assert_eq!(t["state"], "failed", "{t:#}");
     assert_eq!(t["error_code"], "target.needs_root");
     assert!(t["message"].as_str().unwrap().contains("no sudo"), "{t:#}");
+
+    // a wrong sudo password: refused before anything is sent through sudo
+    let t = deploy(&server, &h(6), "system").await;
+    assert_eq!(t["state"], "failed", "{t:#}");
+    assert_eq!(t["error_code"], "target.sudo_failed");
+    assert!(
+        t["message"].as_str().unwrap().contains("sudo refused"),
+        "{t:#}"
+    );
+    assert_eq!(
+        fleet.exec(&fleet.hosts[6], "ls /var/lib/drover/bin").0,
+        2,
+        "nothing installed"
+    );
 }

@@ -244,6 +244,11 @@ impl Engine {
             .await?;
 
         let (run_as, privilege) = run_account(d.run_mode, &facts, a)?;
+        if let Some(p @ Privilege::SudoPassword(_)) = &privilege {
+            // Check the sudo password with nothing else on stdin: a wrong one must not
+            // make sudo read the job or the deployer as further attempts.
+            exec(session, &a.asset, "true", Some(p), &[]).await?;
+        }
         let as_root = privilege.is_some();
         let base = remote::base_dir(as_root || facts.uid == Some(0));
         let deployer = remote::deployer_path(base, &self.inner.deployer.sha256);
