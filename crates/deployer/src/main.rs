@@ -18,12 +18,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["run", dir] => ExitCode::from(runner::run(Path::new(dir))),
         ["version"] => {
             println!("{}", env!("CARGO_PKG_VERSION"));

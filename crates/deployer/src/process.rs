@@ -23,21 +23,13 @@ pub struct Outcome {
 }
 
 /// Runs `cmd` with stdin from /dev/null and stdout+stderr appended to `log`.
-pub fn run(
-    cmd: &mut Command,
-    log: &Path,
-    step_limit: Option<Instant>,
-    deadline: Instant,
-) -> std::io::Result<Outcome> {
+pub fn run(cmd: &mut Command, log: &Path, step_limit: Option<Instant>, deadline: Instant) -> std::io::Result<Outcome> {
     let out = File::options().create(true).append(true).open(log)?;
     let err = out.try_clone()?;
     let mut child = cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn()?;
     loop {
         if let Some(status) = child.try_wait()? {
-            return Ok(Outcome {
-                exit_code: status.code(),
-                killed: None,
-            });
+            return Ok(Outcome { exit_code: status.code(), killed: None });
         }
         let now = Instant::now();
         let killed = if now >= deadline {
@@ -51,10 +43,7 @@ pub fn run(
             kill_tree(child.id());
             let _ = child.kill();
             let _ = child.wait();
-            return Ok(Outcome {
-                exit_code: None,
-                killed: Some(k),
-            });
+            return Ok(Outcome { exit_code: None, killed: Some(k) });
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -72,11 +61,7 @@ pub struct Proc {
 pub fn processes() -> Vec<Proc> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -86,11 +71,7 @@ pub fn processes() -> Vec<Proc> {
             continue;
         };
         if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
-            out.push(Proc {
-                pid,
-                ppid,
-                name: head[open + 1..].to_string(),
-            });
+            out.push(Proc { pid, ppid, name: head[open + 1..].to_string() });
         }
     }
     out
@@ -152,30 +133,14 @@ mod tests {
         let log = dir.path().join("log");
         let marker = format!("drover-test-{}", std::process::id());
         let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(format!(
-            "echo start; sh -c 'exec -a {marker} sleep 100' & sleep 100"
-        ));
+        cmd.arg("-c").arg(format!("echo start; sh -c 'exec -a {marker} sleep 100' & sleep 100"));
         let limit = Instant::now() + Duration::from_millis(500);
-        let out = run(
-            &mut cmd,
-            &log,
-            Some(limit),
-            Instant::now() + Duration::from_secs(60),
-        )
-        .unwrap();
+        let out = run(&mut cmd, &log, Some(limit), Instant::now() + Duration::from_secs(60)).unwrap();
         assert_eq!(out.killed, Some(Killed::StepTimeout));
         assert!(tail(&log).contains("start"));
         std::thread::sleep(Duration::from_millis(200));
-        let left = Command::new("pgrep")
-            .arg("-f")
-            .arg(&marker)
-            .output()
-            .unwrap();
-        assert!(
-            left.stdout.is_empty(),
-            "left behind: {}",
-            String::from_utf8_lossy(&left.stdout)
-        );
+        let left = Command::new("pgrep").arg("-f").arg(&marker).output().unwrap();
+        assert!(left.stdout.is_empty(), "left behind: {}", String::from_utf8_lossy(&left.stdout));
     }
 
     #[test]
@@ -183,13 +148,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg("exit 7");
-        let out = run(
-            &mut cmd,
-            &dir.path().join("l"),
-            None,
-            Instant::now() + Duration::from_secs(10),
-        )
-        .unwrap();
+        let out = run(&mut cmd, &dir.path().join("l"), None, Instant::now() + Duration::from_secs(10)).unwrap();
         assert_eq!(out.exit_code, Some(7));
         assert_eq!(out.killed, None);
     }

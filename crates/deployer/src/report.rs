@@ -19,19 +19,11 @@ pub struct Reporter {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Reporter {
-    pub fn open(
-        dir: &Path,
-        target_id: i64,
-        server_url: &str,
-        token: &str,
-    ) -> std::io::Result<Reporter> {
+    pub fn open(dir: &Path, target_id: i64, server_url: &str, token: &str) -> std::io::Result<Reporter> {
         let path = dir.join("record.jsonl");
         // continue the numbering after a restart (a reboot step)
         let seq = std::fs::read_to_string(&path)
@@ -60,12 +52,7 @@ impl Reporter {
 
     pub fn send(&mut self, event: Event) {
         self.seq += 1;
-        let report = Report {
-            target_id: self.target_id,
-            seq: self.seq,
-            at_unix_ms: now_ms(),
-            event,
-        };
+        let report = Report { target_id: self.target_id, seq: self.seq, at_unix_ms: now_ms(), event };
         let Ok(line) = serde_json::to_string(&report) else {
             return;
         };
@@ -90,9 +77,7 @@ impl Reporter {
             match sent {
                 Ok(r) if r.status().is_success() => return,
                 Ok(r) if r.status().as_u16() == 403 => {
-                    eprintln!(
-                        "drover-deployer: the server refused the report token; reports stay in record.jsonl"
-                    );
+                    eprintln!("drover-deployer: the server refused the report token; reports stay in record.jsonl");
                     self.refused = true;
                     return;
                 }

@@ -20,71 +20,45 @@ pub fn run(dir: &Path) -> u8 {
     {
         Ok(j) => j,
         Err(e) => {
-            eprintln!(
-                "drover-deployer: cannot read the job {}/job.json: {e}",
-                dir.display()
-            );
+            eprintln!("drover-deployer: cannot read the job {}/job.json: {e}", dir.display());
             let _ = std::fs::remove_file(dir.join("pid"));
             return 3;
         }
     };
-    let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token)
-    {
+    let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!(
-                "drover-deployer: cannot open {}/record.jsonl: {e}",
-                dir.display()
-            );
+            eprintln!("drover-deployer: cannot open {}/record.jsonl: {e}", dir.display());
             return 3;
         }
     };
     reporter.send(Event::Started {
         pid: std::process::id(),
         deployer_version: env!("CARGO_PKG_VERSION").to_string(),
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string(),
         user: current_user(),
     });
     let left = u64::try_from(job.deadline_unix_ms - now_ms()).unwrap_or(0);
     let deadline = Instant::now() + Duration::from_millis(left);
     let end = execute(&job, dir, &mut reporter, deadline);
     let code = match end {
-        End::Finished {
-            status,
-            message,
-            last_step,
-            return_code,
-        } => {
+        End::Finished { status, message, last_step, return_code } => {
             // Secrets and package files go before the end is reported, so a target
             // the server sees as ended has none left.
             let _ = std::fs::remove_file(dir.join("job.json"));
             let _ = std::fs::remove_dir_all(dir.join("files"));
-            reporter.send(Event::Finished {
-                status,
-                message,
-                last_step,
-                return_code,
-            });
+            reporter.send(Event::Finished { status, message, last_step, return_code });
             match status {
                 FinalStatus::Success => 0,
                 FinalStatus::Failed => 1,
                 FinalStatus::TimedOut => 2,
             }
         }
-        End::Reboot {
-            resume_at,
-            delay_secs,
-        } => {
+        End::Reboot { resume_at, delay_secs } => {
             reporter.send(Event::Rebooting { resume_at });
             let _ = std::fs::write(dir.join("resume"), resume_at.to_string());
             std::thread::sleep(Duration::from_secs(delay_secs));
-            let _ = std::process::Command::new("/bin/sh")
-                .arg("-c")
-                .arg("shutdown -r now || reboot")
-                .status();
+            let _ = std::process::Command::new("/bin/sh").arg("-c").arg("shutdown -r now || reboot").status();
             return 0;
         }
     };
@@ -106,16 +80,8 @@ fn current_user() -> String {
 }
 
 enum End {
-    Finished {
-        status: FinalStatus,
-        message: String,
-        last_step: Option<usize>,
-        return_code: Option<i32>,
-    },
-    Reboot {
-        resume_at: usize,
-        delay_secs: u64,
-    },
+    Finished { status: FinalStatus, message: String, last_step: Option<usize>, return_code: Option<i32> },
+    Reboot { resume_at: usize, delay_secs: u64 },
 }
 
 fn execute(job: &Job, dir: &Path, reporter: &mut Reporter, deadline: Instant) -> End {
@@ -124,34 +90,18 @@ fn execute(job: &Job, dir: &Path, reporter: &mut Reporter, deadline: Instant) ->
     let _ = std::fs::create_dir_all(&logs);
     let (mut i, mut runs) = (job.start_at, 0usize);
     let (mut last_step, mut return_code) = (None, None);
-    let finished = |status, message: String, last_step, return_code| End::Finished {
-        status,
-        message,
-        last_step,
-        return_code,
-    };
+    let finished =
+        |status, message: String, last_step, return_code| End::Finished { status, message, last_step, return_code };
     loop {
         let Some(step) = job.steps.get(i) else {
-            return finished(
-                FinalStatus::Success,
-                "all steps done".into(),
-                last_step,
-                return_code,
-            );
+            return finished(FinalStatus::Success, "all steps done".into(), last_step, return_code);
         };
         if Instant::now() >= deadline {
-            let msg = format!(
-                "the package's max duration ended before step {} '{}'",
-                i + 1,
-                step.name
-            );
+            let msg = format!("the package's max duration ended before step {} '{}'", i + 1, step.name);
             return finished(FinalStatus::TimedOut, msg, last_step, return_code);
         }
         runs += 1;
-        reporter.send(Event::StepStarted {
-            index: i,
-            name: step.name.clone(),
-        });
+        reporter.send(Event::StepStarted { index: i, name: step.name.clone() });
         let log = logs.join(format!("{runs}.log"));
         let started = Instant::now();
         let step_limit = step.timeout_secs.map(|s| started + Duration::from_secs(s));
@@ -159,15 +109,11 @@ fn execute(job: &Job, dir: &Path, reporter: &mut Reporter, deadline: Instant) ->
         if !run.output.is_empty() {
             let _ = std::fs::write(&log, &run.output);
         }
-        let success = run.killed.is_none()
-            && run
-                .exit_code
-                .is_some_and(|c| step.success_codes.contains(&c));
+        let success = run.killed.is_none() && run.exit_code.is_some_and(|c| step.success_codes.contains(&c));
         let message = match (run.killed, &run.message) {
-            (Some(process::Killed::StepTimeout), _) => format!(
-                "the step ran longer than its timeout of {} s and was killed",
-                step.timeout_secs.unwrap_or(0)
-            ),
+            (Some(process::Killed::StepTimeout), _) => {
+                format!("the step ran longer than its timeout of {} s and was killed", step.timeout_secs.unwrap_or(0))
+            }
             (Some(process::Killed::Deadline), _) => {
                 "the package's max duration ended during this step; it was killed".to_string()
             }
@@ -185,28 +131,15 @@ fn execute(job: &Job, dir: &Path, reporter: &mut Reporter, deadline: Instant) ->
         last_step = Some(i);
         return_code = run.exit_code;
         if run.killed == Some(process::Killed::Deadline) {
-            let msg = format!(
-                "the package's max duration ended during step {} '{}'",
-                i + 1,
-                step.name
-            );
+            let msg = format!("the package's max duration ended during step {} '{}'", i + 1, step.name);
             return finished(FinalStatus::TimedOut, msg, last_step, return_code);
         }
         if let (true, Some(delay_secs)) = (success, run.reboot) {
-            return End::Reboot {
-                resume_at: i + 1,
-                delay_secs,
-            };
+            return End::Reboot { resume_at: i + 1, delay_secs };
         }
         let why = || {
-            let code = run
-                .exit_code
-                .map_or("no exit code".to_string(), |c| format!("exit code {c}"));
-            let detail = if message.is_empty() {
-                String::new()
-            } else {
-                format!(": {message}")
-            };
+            let code = run.exit_code.map_or("no exit code".to_string(), |c| format!("exit code {c}"));
+            let detail = if message.is_empty() { String::new() } else { format!(": {message}") };
             format!(
                 "step {} '{}' failed with {code} (success codes {:?}){detail}",
                 i + 1,
@@ -214,11 +147,7 @@ fn execute(job: &Job, dir: &Path, reporter: &mut Reporter, deadline: Instant) ->
                 step.success_codes
             )
         };
-        match if success {
-            step.on_success
-        } else {
-            step.on_failure
-        } {
+        match if success { step.on_success } else { step.on_failure } {
             Action::Next => i += 1,
             Action::GoTo(n) => i = (n as usize).saturating_sub(1),
             Action::StopSuccess => {
@@ -226,11 +155,8 @@ fn execute(job: &Job, dir: &Path, reporter: &mut Reporter, deadline: Instant) ->
                 return finished(FinalStatus::Success, msg, last_step, return_code);
             }
             Action::StopFailure => {
-                let msg = if success {
-                    format!("stopped with failure after step {} '{}'", i + 1, step.name)
-                } else {
-                    why()
-                };
+                let msg =
+                    if success { format!("stopped with failure after step {} '{}'", i + 1, step.name) } else { why() };
                 return finished(FinalStatus::Failed, msg, last_step, return_code);
             }
         }

@@ -19,20 +19,13 @@ impl<'a> Share<'a> {
             .http_status_as_error(false)
             .build()
             .new_agent();
-        Share {
-            job,
-            dir: work_dir.join("files"),
-            agent,
-        }
+        Share { job, dir: work_dir.join("files"), agent }
     }
 
     /// A step path with `{PackageShare}/x` replaced by the local copy of `x`
     /// (downloaded now if needed); other paths unchanged.
     pub fn resolve(&self, path: &str) -> Result<String, String> {
-        let Some(rel) = path
-            .strip_prefix(PACKAGE_SHARE)
-            .map(|r| r.trim_start_matches('/'))
-        else {
+        let Some(rel) = path.strip_prefix(PACKAGE_SHARE).map(|r| r.trim_start_matches('/')) else {
             return Ok(path.to_string());
         };
         let file = self
@@ -49,11 +42,7 @@ impl<'a> Share<'a> {
     }
 
     fn download(&self, f: &JobFile, local: &Path) -> Result<(), String> {
-        let url = format!(
-            "{}/files/{}",
-            self.job.share_url.trim_end_matches('/'),
-            f.sha256
-        );
+        let url = format!("{}/files/{}", self.job.share_url.trim_end_matches('/'), f.sha256);
         let fail = |m: String| format!("downloading '{}' from the share failed: {m}", f.path);
         let resp = self
             .agent

@@ -23,22 +23,10 @@ pub struct StepRun {
 
 impl StepRun {
     fn done(code: i32, output: String) -> StepRun {
-        StepRun {
-            exit_code: Some(code),
-            killed: None,
-            message: String::new(),
-            output,
-            reboot: None,
-        }
+        StepRun { exit_code: Some(code), killed: None, message: String::new(), output, reboot: None }
     }
     fn failed(message: String) -> StepRun {
-        StepRun {
-            exit_code: None,
-            killed: None,
-            message,
-            output: String::new(),
-            reboot: None,
-        }
+        StepRun { exit_code: None, killed: None, message, output: String::new(), reboot: None }
     }
 }
 
@@ -79,11 +67,7 @@ pub fn execute(
             };
             shell(line)
         }
-        StepKind::Script {
-            path,
-            interpreter,
-            parameters,
-        } => {
+        StepKind::Script { path, interpreter, parameters } => {
             let local = match share.resolve(path) {
                 Ok(p) => p,
                 Err(m) => return StepRun::failed(m),
@@ -128,36 +112,15 @@ pub fn execute(
             }
             return StepRun::done(if all { 0 } else { 1 }, lines.join("\n") + "\n");
         }
-        StepKind::KillProcess {
-            name,
-            force,
-            children,
-        } => return kill_process(name, *force, *children),
-        StepKind::FileCopy {
-            source,
-            destination,
-            mode,
-            owner,
-        } => {
-            return match copy(
-                share,
-                source,
-                destination,
-                mode.as_deref(),
-                owner.as_deref(),
-            ) {
+        StepKind::KillProcess { name, force, children } => return kill_process(name, *force, *children),
+        StepKind::FileCopy { source, destination, mode, owner } => {
+            return match copy(share, source, destination, mode.as_deref(), owner.as_deref()) {
                 Ok(()) => StepRun::done(0, format!("copied {source} to {destination}\n")),
-                Err(m) => StepRun {
-                    exit_code: Some(1),
-                    ..StepRun::failed(m)
-                },
+                Err(m) => StepRun { exit_code: Some(1), ..StepRun::failed(m) },
             };
         }
         StepKind::Reboot { delay_secs } => {
-            return StepRun {
-                reboot: Some(*delay_secs),
-                ..StepRun::done(0, "rebooting\n".into())
-            };
+            return StepRun { reboot: Some(*delay_secs), ..StepRun::done(0, "rebooting\n".into()) };
         }
     };
     let mut command = command;
@@ -173,39 +136,24 @@ pub fn execute(
     }
 }
 
-fn copy(
-    share: &Share<'_>,
-    source: &str,
-    dest: &str,
-    mode: Option<&str>,
-    owner: Option<&str>,
-) -> Result<(), String> {
+fn copy(share: &Share<'_>, source: &str, dest: &str, mode: Option<&str>, owner: Option<&str>) -> Result<(), String> {
     let local = share.resolve(source)?;
     let dest_path = Path::new(dest);
     if let Some(dir) = dest_path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let tmp = dest_path.with_file_name(format!(
         ".{}.drover-tmp",
-        dest_path
-            .file_name()
-            .map_or("file".into(), |n| n.to_string_lossy())
+        dest_path.file_name().map_or("file".into(), |n| n.to_string_lossy())
     ));
     std::fs::copy(&local, &tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     if let Some(m) = mode {
         use std::os::unix::fs::PermissionsExt;
         let bits = u32::from_str_radix(m, 8).map_err(|_| format!("mode '{m}' is not octal"))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(bits))
-            .map_err(|e| format!("chmod {m}: {e}"))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(bits)).map_err(|e| format!("chmod {m}: {e}"))?;
     }
     if let Some(o) = owner {
-        let ok = Command::new("chown")
-            .arg(o)
-            .arg(&tmp)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        let ok = Command::new("chown").arg(o).arg(&tmp).status().map(|s| s.success()).unwrap_or(false);
         if !ok {
             let _ = std::fs::remove_file(&tmp);
             return Err(format!("chown {o} {dest} failed"));
@@ -216,11 +164,8 @@ fn copy(
 
 fn kill_process(name: &str, force: bool, children: bool) -> StepRun {
     let me = std::process::id();
-    let pids: Vec<u32> = process::processes()
-        .into_iter()
-        .filter(|p| p.pid != me && p.name == name)
-        .map(|p| p.pid)
-        .collect();
+    let pids: Vec<u32> =
+        process::processes().into_iter().filter(|p| p.pid != me && p.name == name).map(|p| p.pid).collect();
     if pids.is_empty() {
         return StepRun::done(0, format!("no process named {name} runs\n"));
     }
@@ -233,8 +178,5 @@ fn kill_process(name: &str, force: bool, children: bool) -> StepRun {
         all.dedup();
     }
     process::signal(&all, if force { "KILL" } else { "TERM" });
-    StepRun::done(
-        0,
-        format!("signalled {} process(es): {:?}\n", all.len(), all),
-    )
+    StepRun::done(0, format!("signalled {} process(es): {:?}\n", all.len(), all))
 }

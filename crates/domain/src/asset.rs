@@ -57,23 +57,16 @@ impl NewAsset {
         }
         if self.address.is_empty()
             || self.address.len() > 253
-            || !self
-                .address
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:_[]".contains(c))
+            || !self.address.chars().all(|c| c.is_ascii_alphanumeric() || ".-:_[]".contains(c))
         {
-            return Err(format!(
-                "address '{}' is not a host name or IP address",
-                self.address
-            ));
+            return Err(format!("address '{}' is not a host name or IP address", self.address));
         }
         if self.ssh_port == 0 {
             return Err("ssh_port must be 1 to 65535".into());
         }
         for mac in &mut self.macs {
-            *mac = normalize_mac(mac).ok_or_else(|| {
-                format!("MAC address '{mac}' is not of the form aa:bb:cc:dd:ee:ff")
-            })?;
+            *mac = normalize_mac(mac)
+                .ok_or_else(|| format!("MAC address '{mac}' is not of the form aa:bb:cc:dd:ee:ff"))?;
         }
         Ok(())
     }
@@ -82,11 +75,7 @@ impl NewAsset {
 /// `AA-BB-CC-DD-EE-FF` or `aa:bb:...` → `aa:bb:cc:dd:ee:ff`.
 pub fn normalize_mac(s: &str) -> Option<String> {
     let parts: Vec<&str> = s.trim().split([':', '-']).collect();
-    if parts.len() != 6
-        || !parts
-            .iter()
-            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
-    {
+    if parts.len() != 6 || !parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit())) {
         return None;
     }
     Some(parts.join(":").to_ascii_lowercase())
@@ -107,19 +96,9 @@ mod tests {
         a.validate().unwrap();
         assert_eq!(a.name, "web1");
         assert_eq!(a.macs, vec!["aa:bb:cc:00:11:22"]);
-        let mut bad = NewAsset {
-            name: "x".into(),
-            address: "a b".into(),
-            ssh_port: 22,
-            macs: vec![],
-        };
+        let mut bad = NewAsset { name: "x".into(), address: "a b".into(), ssh_port: 22, macs: vec![] };
         assert!(bad.validate().unwrap_err().contains("'a b'"));
-        let mut bad_mac = NewAsset {
-            name: "x".into(),
-            address: "h".into(),
-            ssh_port: 22,
-            macs: vec!["zz".into()],
-        };
+        let mut bad_mac = NewAsset { name: "x".into(), address: "h".into(), ssh_port: 22, macs: vec!["zz".into()] };
         assert!(bad_mac.validate().unwrap_err().contains("'zz'"));
     }
 }

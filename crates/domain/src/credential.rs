@@ -121,7 +121,9 @@ impl NewCredential {
             (Some(_), None) => CredentialKind::Password,
             (None, Some(k)) => {
                 if !k.contains("PRIVATE KEY-----") {
-                    return Err("private_key must be an OpenSSH or PEM private key (-----BEGIN ... PRIVATE KEY-----)".into());
+                    return Err(
+                        "private_key must be an OpenSSH or PEM private key (-----BEGIN ... PRIVATE KEY-----)".into()
+                    );
                 }
                 CredentialKind::Key
             }
@@ -130,10 +132,7 @@ impl NewCredential {
             }
             (None, None) => return Err("give a password or a private_key".into()),
         };
-        if self.sudo == SudoMode::Password
-            && kind == CredentialKind::Key
-            && self.secret.sudo_password.is_none()
-        {
+        if self.sudo == SudoMode::Password && kind == CredentialKind::Key && self.secret.sudo_password.is_none() {
             return Err("sudo = password with a key credential needs sudo_password".into());
         }
         Ok(kind)
@@ -151,10 +150,8 @@ pub struct CredentialMapping {
 
 /// The order in which credentials are tried for one asset.
 pub fn credential_order(asset: AssetId, mappings: &[CredentialMapping]) -> Vec<CredentialId> {
-    let mut relevant: Vec<&CredentialMapping> = mappings
-        .iter()
-        .filter(|m| m.asset_id.is_none() || m.asset_id == Some(asset))
-        .collect();
+    let mut relevant: Vec<&CredentialMapping> =
+        mappings.iter().filter(|m| m.asset_id.is_none() || m.asset_id == Some(asset)).collect();
     relevant.sort_by_key(|m| (m.asset_id.is_none(), m.priority, m.credential_id));
     let mut out: Vec<CredentialId> = Vec::new();
     for m in relevant {
@@ -176,29 +173,14 @@ mod tests {
             asset_id: a.map(AssetId),
             priority: p,
         };
-        let maps = [
-            m(1, None, 0),
-            m(2, Some(5), 1),
-            m(3, Some(5), 0),
-            m(4, Some(6), 0),
-            m(3, None, 1),
-        ];
-        assert_eq!(
-            credential_order(AssetId(5), &maps),
-            vec![CredentialId(3), CredentialId(2), CredentialId(1)]
-        );
-        assert_eq!(
-            credential_order(AssetId(9), &maps),
-            vec![CredentialId(1), CredentialId(3)]
-        );
+        let maps = [m(1, None, 0), m(2, Some(5), 1), m(3, Some(5), 0), m(4, Some(6), 0), m(3, None, 1)];
+        assert_eq!(credential_order(AssetId(5), &maps), vec![CredentialId(3), CredentialId(2), CredentialId(1)]);
+        assert_eq!(credential_order(AssetId(9), &maps), vec![CredentialId(1), CredentialId(3)]);
     }
 
     #[test]
     fn secret_debug_is_redacted() {
-        let s = CredentialSecret {
-            password: Some("hunter2".into()),
-            ..Default::default()
-        };
+        let s = CredentialSecret { password: Some("hunter2".into()), ..Default::default() };
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 }

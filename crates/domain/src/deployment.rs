@@ -90,10 +90,7 @@ impl TargetState {
     }
 
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Success | Self::Failed | Self::TimedOut | Self::Offline | Self::Cancelled
-        )
+        matches!(self, Self::Success | Self::Failed | Self::TimedOut | Self::Offline | Self::Cancelled)
     }
 
     /// Whether the state machine allows going from `self` to `next`.

@@ -113,30 +113,13 @@ pub struct PackageError {
 
 impl PackageError {
     fn one(p: impl Into<String>) -> Self {
-        PackageError {
-            problems: vec![p.into()],
-        }
+        PackageError { problems: vec![p.into()] }
     }
 }
 
-const TOP_KEYS: &[&str] = &[
-    "name",
-    "version",
-    "description",
-    "run_mode",
-    "max_duration_secs",
-    "rescan_after",
-    "final_action",
-    "steps",
-];
-const COMMON_STEP_KEYS: &[&str] = &[
-    "name",
-    "type",
-    "success_codes",
-    "on_success",
-    "on_failure",
-    "timeout_secs",
-];
+const TOP_KEYS: &[&str] =
+    &["name", "version", "description", "run_mode", "max_duration_secs", "rescan_after", "final_action", "steps"];
+const COMMON_STEP_KEYS: &[&str] = &["name", "type", "success_codes", "on_success", "on_failure", "timeout_secs"];
 
 fn kind_keys(type_name: &str) -> Option<&'static [&'static str]> {
     Some(match type_name {
@@ -154,20 +137,17 @@ fn kind_keys(type_name: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-const STEP_TYPES: &str = "installer, command, script, kill-process, condition, uninstall, file-copy, sleep, message, reboot";
+const STEP_TYPES: &str =
+    "installer, command, script, kill-process, condition, uninstall, file-copy, sleep, message, reboot";
 
 /// Parses and validates `package.toml`. `files` are the paths (relative to
 /// `{PackageShare}/`) that come with the package; every step's share path must be one.
 pub fn parse_package(text: &str, files: &[&str]) -> Result<PackageDef, PackageError> {
-    let table: toml::Table =
-        toml::from_str(text).map_err(|e| PackageError::one(format!("package.toml: {e}")))?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| PackageError::one(format!("package.toml: {e}")))?;
     let mut problems = Vec::new();
     for key in table.keys() {
         if !TOP_KEYS.contains(&key.as_str()) {
-            problems.push(format!(
-                "unknown key '{key}' (known: {})",
-                TOP_KEYS.join(", ")
-            ));
+            problems.push(format!("unknown key '{key}' (known: {})", TOP_KEYS.join(", ")));
         }
     }
     match table.get("steps") {
@@ -184,9 +164,7 @@ pub fn parse_package(text: &str, files: &[&str]) -> Result<PackageDef, PackageEr
     }
     let def: PackageDef = toml::Value::Table(table)
         .try_into()
-        .map_err(|e: toml::de::Error| {
-            PackageError::one(format!("package.toml: {}", e.message()))
-        })?;
+        .map_err(|e: toml::de::Error| PackageError::one(format!("package.toml: {}", e.message())))?;
     validate(&def, files)?;
     Ok(def)
 }
@@ -209,9 +187,7 @@ fn check_step_keys(i: usize, step: &toml::Value, problems: &mut Vec<String>) {
         return;
     };
     let Some(specific) = kind_keys(type_name) else {
-        problems.push(format!(
-            "{label}: unknown type '{type_name}' (one of {STEP_TYPES})"
-        ));
+        problems.push(format!("{label}: unknown type '{type_name}' (one of {STEP_TYPES})"));
         return;
     };
     for key in table.keys() {
@@ -253,22 +229,15 @@ pub fn validate(def: &PackageDef, files: &[&str]) -> Result<(), PackageError> {
             problems.push(format!("{label}: another step has the same name"));
         }
         if step.success_codes.is_empty() {
-            problems.push(format!(
-                "{label}: 'success_codes' must list at least one exit code"
-            ));
+            problems.push(format!("{label}: 'success_codes' must list at least one exit code"));
         }
         if step.timeout_secs == Some(0) {
             problems.push(format!("{label}: 'timeout_secs' must be at least 1"));
         }
-        for (field, action) in [
-            ("on_success", step.on_success),
-            ("on_failure", step.on_failure),
-        ] {
+        for (field, action) in [("on_success", step.on_success), ("on_failure", step.on_failure)] {
             if let Action::GoTo(n) = action {
                 if n as usize > count {
-                    problems.push(format!(
-                        "{label}: {field} goes to step {n}, but the package has {count} steps"
-                    ));
+                    problems.push(format!("{label}: {field} goes to step {n}, but the package has {count} steps"));
                 } else if n as usize == i + 1 {
                     problems.push(format!("{label}: {field} goes to itself (step {n})"));
                 }
@@ -285,12 +254,8 @@ pub fn validate(def: &PackageDef, files: &[&str]) -> Result<(), PackageError> {
                 )),
             }
         }
-        if let drover_proto::StepKind::FileCopy {
-            mode: Some(mode), ..
-        } = &step.kind
-            && (mode.is_empty()
-                || mode.len() > 4
-                || !mode.chars().all(|c| ('0'..='7').contains(&c)))
+        if let drover_proto::StepKind::FileCopy { mode: Some(mode), .. } = &step.kind
+            && (mode.is_empty() || mode.len() > 4 || !mode.chars().all(|c| ('0'..='7').contains(&c)))
         {
             problems.push(format!("{label}: mode '{mode}' must be octal like 0644"));
         }
@@ -300,27 +265,19 @@ pub fn validate(def: &PackageDef, files: &[&str]) -> Result<(), PackageError> {
             problems.push(format!("{label}: a condition needs at least one criterion"));
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(PackageError { problems })
-    }
+    if problems.is_empty() { Ok(()) } else { Err(PackageError { problems }) }
 }
 
 /// `{PackageShare}/a/b.sh` → `a/b.sh`; None if not under the share or escaping it.
 pub fn share_relative(path: &str) -> Option<&str> {
     let rel = path.strip_prefix(PACKAGE_SHARE)?.strip_prefix('/')?;
-    let ok = !rel.is_empty()
-        && rel
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..");
+    let ok = !rel.is_empty() && rel.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
     ok.then_some(rel)
 }
 
 /// Writes the definition back as `package.toml`.
 pub fn to_toml(def: &PackageDef) -> Result<String, PackageError> {
-    toml::to_string_pretty(def)
-        .map_err(|e| PackageError::one(format!("cannot write package.toml: {e}")))
+    toml::to_string_pretty(def).map_err(|e| PackageError::one(format!("cannot write package.toml: {e}")))
 }
 
 #[cfg(test)]

@@ -51,15 +51,9 @@ fn goto_past_the_end_names_the_step() {
 fn missing_file_and_unknown_fields_are_reported_together() {
     let text = GOOD.replace("mode = \"0644\"", "mode = \"0644\"\nmod = 1");
     let msg = problems(&text, &[]);
-    assert!(
-        msg.contains("step 1 'copy': unknown field 'mod' for type 'file-copy'"),
-        "{msg}"
-    );
+    assert!(msg.contains("step 1 'copy': unknown field 'mod' for type 'file-copy'"), "{msg}");
     let msg = problems(GOOD, &[]);
-    assert!(
-        msg.contains("'conf/hello.conf', which the package does not contain"),
-        "{msg}"
-    );
+    assert!(msg.contains("'conf/hello.conf', which the package does not contain"), "{msg}");
 }
 
 #[test]
@@ -70,28 +64,19 @@ fn syntax_errors_carry_the_line() {
 
 #[test]
 fn bad_types_and_actions_are_named() {
-    let msg = problems(
-        &GOOD.replace("type = \"command\"", "type = \"exec\""),
-        &["conf/hello.conf"],
-    );
+    let msg = problems(&GOOD.replace("type = \"command\"", "type = \"exec\""), &["conf/hello.conf"]);
     assert!(msg.contains("step 2 'run': unknown type 'exec'"), "{msg}");
     let msg = problems(&GOOD.replace("goto 3", "jump"), &["conf/hello.conf"]);
     assert!(msg.contains("step 2 'run': unknown action 'jump'"), "{msg}");
     let msg = problems(&GOOD.replace("0644", "rw-r"), &["conf/hello.conf"]);
     assert!(msg.contains("mode 'rw-r' must be octal"), "{msg}");
-    let msg = problems(
-        &GOOD.replace("{PackageShare}/conf", "{PackageShare}/../conf"),
-        &["conf/hello.conf"],
-    );
+    let msg = problems(&GOOD.replace("{PackageShare}/conf", "{PackageShare}/../conf"), &["conf/hello.conf"]);
     assert!(msg.contains("without '..'"), "{msg}");
 }
 
 #[test]
 fn run_mode_ask_needs_a_choice() {
     assert!(RunModeSetting::Ask.resolve(None).is_err());
-    assert_eq!(
-        RunModeSetting::Ask.resolve(Some(RunMode::LoggedOnUser)),
-        Ok(RunMode::LoggedOnUser)
-    );
+    assert_eq!(RunModeSetting::Ask.resolve(Some(RunMode::LoggedOnUser)), Ok(RunMode::LoggedOnUser));
     assert_eq!(RunModeSetting::System.resolve(None), Ok(RunMode::System));
 }

@@ -30,28 +30,18 @@ struct Opts {
 }
 
 fn opts() -> Opts {
-    let mut o = Opts {
-        hosts: 20,
-        threads: 10,
-        file_mb: 1,
-        backend: Backend::Sqlite,
-    };
+    let mut o = Opts { hosts: 20, threads: 10, file_mb: 1, backend: Backend::Sqlite };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = || {
-            it.next()
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or_else(|| panic!("{a} needs a number"))
-        };
+        let mut val =
+            || it.next().and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| panic!("{a} needs a number"));
         match a.as_str() {
             "--hosts" => o.hosts = val(),
             "--threads" => o.threads = val(),
             "--file-mb" => o.file_mb = val(),
             "--postgres" => o.backend = Backend::Postgres,
-            other => panic!(
-                "unknown argument {other}: use --hosts N --threads N --file-mb N [--postgres]"
-            ),
+            other => panic!("unknown argument {other}: use --hosts N --threads N --file-mb N [--postgres]"),
         }
     }
     o
@@ -81,28 +71,13 @@ fn between(log: &[Value], from: &str, to: Option<&str>) -> Vec<f64> {
 /// (wall, per target connecting→end, ok, median SSH part, median task part)
 async fn deploy_round(server: &Server, assets: &[String]) -> (f64, Vec<f64>, usize, f64, f64) {
     let start = Instant::now();
-    let v = server
-        .deploy_and_wait(
-            json!({"package": "bench", "assets": assets}),
-            Duration::from_secs(3600),
-        )
-        .await;
+    let v = server.deploy_and_wait(json!({"package": "bench", "assets": assets}), Duration::from_secs(3600)).await;
     let wall = start.elapsed().as_secs_f64();
-    let ok = v["targets"]
-        .as_array()
-        .map_or(0, |t| t.iter().filter(|t| t["state"] == "success").count());
-    let log = server
-        .log(v["deployment"]["id"].as_i64().unwrap_or(0))
-        .await;
+    let ok = v["targets"].as_array().map_or(0, |t| t.iter().filter(|t| t["state"] == "success").count());
+    let log = server.log(v["deployment"]["id"].as_i64().unwrap_or(0)).await;
     let ssh_part = median(&between(&log, "connecting", Some("running")));
     let task_part = median(&between(&log, "running", None));
-    (
-        wall,
-        between(&log, "connecting", None),
-        ok,
-        ssh_part,
-        task_part,
-    )
+    (wall, between(&log, "connecting", None), ok, ssh_part, task_part)
 }
 
 async fn ssh_round(fleet: &fleet::Fleet, threads: usize) -> (f64, Vec<f64>, usize) {
@@ -147,10 +122,7 @@ async fn ssh_round(fleet: &fleet::Fleet, threads: usize) -> (f64, Vec<f64>, usiz
 #[tokio::main]
 async fn main() {
     let o = opts();
-    println!(
-        "bench-deploy: {} hosts, {} threads, {} MiB file, {:?}",
-        o.hosts, o.threads, o.file_mb, o.backend
-    );
+    println!("bench-deploy: {} hosts, {} threads, {} MiB file, {:?}", o.hosts, o.threads, o.file_mb, o.backend);
     let t = Instant::now();
     let fleet = fleet::Fleet::up(o.hosts);
     println!("test hosts up in {:.2} s", t.elapsed().as_secs_f64());
@@ -160,16 +132,9 @@ async fn main() {
         c.liveness_interval = Duration::from_secs(60);
     })
     .await;
-    server
-        .credential(
-            "root",
-            json!({"username": "root", "private_key": fleet.key()}),
-        )
-        .await;
+    server.credential("root", json!({"username": "root", "private_key": fleet.key()})).await;
     let assets = server.assets(&fleet, "root").await;
-    let payload: Vec<u8> = (0..o.file_mb * 1024 * 1024)
-        .map(|i| (i * 7 % 251) as u8)
-        .collect();
+    let payload: Vec<u8> = (0..o.file_mb * 1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
     let pkg = format!(
         "name = \"bench\"\nversion = \"1\"\n[[steps]]\nname = \"copy\"\ntype = \"file-copy\"\nsource = \"{{PackageShare}}/payload.bin\"\ndestination = \"/tmp/payload.bin\"\n[[steps]]\nname = \"command\"\ntype = \"command\"\ncommand = \"echo ok\"\n[[steps]]\nname = \"check\"\ntype = \"condition\"\ncriteria = [{{ check = \"file-hash\", path = \"/tmp/payload.bin\", sha256 = \"{}\" }}]\n",
         sha256(&payload)
@@ -185,10 +150,7 @@ async fn main() {
     let ssh_med = median(&ssh_each).min(median(&ssh2_each));
 
     println!();
-    println!(
-        "{:<34} {:>9} {:>13} {:>9}",
-        "run", "wall s", "median/target", "ok"
-    );
+    println!("{:<34} {:>9} {:>13} {:>9}", "run", "wall s", "median/target", "ok");
     println!(
         "{:<34} {:>9.2} {:>13.3} {:>9}",
         "ssh host true (curve25519)",
@@ -214,11 +176,7 @@ async fn main() {
     println!(
         "where a target's time goes (medians): connect, learn the host, upload, create the task: first {cold_ssh:.3} s, repeat {warm_ssh:.3} s; the task until its end is reported: first {cold_task:.3} s, repeat {warm_task:.3} s"
     );
-    println!(
-        "ratio wall drover/ssh: first {:.2}x, repeat {:.2}x",
-        cold_wall / ssh_wall,
-        warm_wall / ssh_wall
-    );
+    println!("ratio wall drover/ssh: first {:.2}x, repeat {:.2}x", cold_wall / ssh_wall, warm_wall / ssh_wall);
     println!(
         "ratio median per target drover/ssh: first {:.2}x, repeat {:.2}x",
         median(&cold_each) / ssh_med,

@@ -8,11 +8,7 @@ mod serve;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(
-    name = "drover",
-    version,
-    about = "Agentless software deployment over SSH"
-)]
+#[command(name = "drover", version, about = "Agentless software deployment over SSH")]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -28,10 +24,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

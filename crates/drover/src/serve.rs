@@ -68,13 +68,8 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         Some(u) => u,
         None => format!("sqlite://{}?mode=rwc", data_dir.join("drover.db").display()),
     };
-    let store = Store::connect(&url)
-        .await
-        .context("cannot open the database")?;
-    let mut cfg = EngineConfig::new(
-        data_dir.clone(),
-        a.deployer.map_or_else(default_deployer, Ok)?,
-    );
+    let store = Store::connect(&url).await.context("cannot open the database")?;
+    let mut cfg = EngineConfig::new(data_dir.clone(), a.deployer.map_or_else(default_deployer, Ok)?);
     cfg.public_url = a.public_url;
     cfg.deployment_threads = a.threads;
     cfg.liveness_interval = Duration::from_secs(a.liveness_secs.max(1));
@@ -82,9 +77,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         cfg.node_name = n;
     }
     let engine = Engine::open(store, cfg)?;
-    let given = std::env::var("DROVER_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty());
+    let given = std::env::var("DROVER_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     let from_env = given.is_some();
     if let Some(pw) = engine.ensure_first_admin(given, now_ms()).await?
         && !from_env
@@ -96,10 +89,14 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
             file.display()
         );
     }
-    let listener = tokio::net::TcpListener::bind(&a.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
+    engine.set_listen_port(addr.port());
+    let resumed = engine.recover().await.context("cannot pick up the targets left unfinished")?;
+    if resumed > 0 {
+        eprintln!("picked up {resumed} target(s) left unfinished by the previous run");
+    }
     eprintln!(
         "drover {} listening on http://{addr} (database: {})",
         env!("CARGO_PKG_VERSION"),
@@ -115,12 +112,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     writeln!(f, "{text}")?;
     Ok(())
 }

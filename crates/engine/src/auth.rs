@@ -18,47 +18,26 @@ pub fn hash_password(password: &str) -> Result<String> {
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 impl Engine {
     /// Creates the first admin when there is no user yet. Returns the password it set
     /// (the given one, or a new random one) so the caller can show it once.
-    pub async fn ensure_first_admin(
-        &self,
-        password: Option<String>,
-        now_ms: i64,
-    ) -> Result<Option<String>> {
+    pub async fn ensure_first_admin(&self, password: Option<String>, now_ms: i64) -> Result<Option<String>> {
         if self.store().count_users().await? > 0 {
             return Ok(None);
         }
         let password = password.unwrap_or_else(|| new_token()[..20].to_string());
-        self.store()
-            .create_user("admin", &hash_password(&password)?, Role::Admin, now_ms)
-            .await?;
+        self.store().create_user("admin", &hash_password(&password)?, Role::Admin, now_ms).await?;
         Ok(Some(password))
     }
 
-    pub async fn create_user(
-        &self,
-        name: &str,
-        password: &str,
-        role: Role,
-        now_ms: i64,
-    ) -> Result<User> {
+    pub async fn create_user(&self, name: &str, password: &str, role: Role, now_ms: i64) -> Result<User> {
         if name.trim().is_empty() || password.len() < 8 {
-            return Err(EngineError::Invalid(
-                "a user needs a name and a password of at least 8 characters".into(),
-            ));
+            return Err(EngineError::Invalid("a user needs a name and a password of at least 8 characters".into()));
         }
-        Ok(self
-            .store()
-            .create_user(name.trim(), &hash_password(password)?, role, now_ms)
-            .await?)
+        Ok(self.store().create_user(name.trim(), &hash_password(password)?, role, now_ms).await?)
     }
 
     /// Checks a name and password and returns a new API token.
@@ -69,27 +48,15 @@ impl Engine {
             return Err(wrong());
         }
         let token = new_token();
-        self.store()
-            .create_token(
-                user.id,
-                &token_hash(&token),
-                now_ms,
-                now_ms + TOKEN_LIFETIME_MS,
-            )
-            .await?;
+        self.store().create_token(user.id, &token_hash(&token), now_ms, now_ms + TOKEN_LIFETIME_MS).await?;
         Ok((user, token))
     }
 
     /// The user a token belongs to.
     pub async fn authenticate(&self, token: &str, now_ms: i64) -> Result<User> {
-        self.store()
-            .user_by_token(&token_hash(token), now_ms)
-            .await?
-            .ok_or_else(|| {
-                EngineError::Unauthorized(
-                    "the token is unknown or expired: log in again (drover login)".into(),
-                )
-            })
+        self.store().user_by_token(&token_hash(token), now_ms).await?.ok_or_else(|| {
+            EngineError::Unauthorized("the token is unknown or expired: log in again (drover login)".into())
+        })
     }
 
     /// Changes a user's own password; every token of theirs ends (log in again).
@@ -100,19 +67,12 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no user '{}'", user.name)))?;
         if !verify_password(current, &hash) {
-            return Err(EngineError::Forbidden(
-                "the current password is wrong".into(),
-            ));
+            return Err(EngineError::Forbidden("the current password is wrong".into()));
         }
         if new.len() < 8 {
-            return Err(EngineError::Invalid(
-                "the new password must have at least 8 characters".into(),
-            ));
+            return Err(EngineError::Invalid("the new password must have at least 8 characters".into()));
         }
-        Ok(self
-            .store()
-            .set_password_hash(user.id, &hash_password(new)?)
-            .await?)
+        Ok(self.store().set_password_hash(user.id, &hash_password(new)?).await?)
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {

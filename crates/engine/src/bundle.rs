@@ -23,46 +23,29 @@ pub fn read_bundle(tar_gz: &[u8]) -> Result<Bundle> {
     let mut archive = tar::Archive::new(gz.take(MAX_BUNDLE_BYTES));
     let mut toml_text: Option<String> = None;
     let mut files = Vec::new();
-    let entries = archive
-        .entries()
-        .map_err(|e| bad(format!("not a tar.gz archive ({e})")))?;
+    let entries = archive.entries().map_err(|e| bad(format!("not a tar.gz archive ({e})")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(format!("not a readable tar.gz archive ({e})")))?;
         let kind = entry.header().entry_type();
-        let path = entry
-            .path()
-            .map_err(|e| bad(e.to_string()))?
-            .to_string_lossy()
-            .into_owned();
+        let path = entry.path().map_err(|e| bad(e.to_string()))?.to_string_lossy().into_owned();
         let path = path.trim_start_matches("./").to_string();
         if kind.is_dir() || path.is_empty() {
             continue;
         }
         if !kind.is_file() {
-            return Err(bad(format!(
-                "'{path}' is not a regular file (links are not allowed)"
-            )));
+            return Err(bad(format!("'{path}' is not a regular file (links are not allowed)")));
         }
         let mut content = Vec::new();
-        entry
-            .read_to_end(&mut content)
-            .map_err(|e| bad(format!("reading '{path}': {e}")))?;
+        entry.read_to_end(&mut content).map_err(|e| bad(format!("reading '{path}': {e}")))?;
         if path == "package.toml" {
-            toml_text = Some(
-                String::from_utf8(content).map_err(|_| bad("package.toml is not UTF-8".into()))?,
-            );
+            toml_text = Some(String::from_utf8(content).map_err(|_| bad("package.toml is not UTF-8".into()))?);
         } else if let Some(rel) = path.strip_prefix("files/") {
-            if rel
-                .split('/')
-                .any(|c| c.is_empty() || c == "." || c == "..")
-            {
+            if rel.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
                 return Err(bad(format!("'{path}' is not a plain relative path")));
             }
             files.push((rel.to_string(), content));
         } else {
-            return Err(bad(format!(
-                "unexpected entry '{path}': a bundle holds package.toml and files/ only"
-            )));
+            return Err(bad(format!("unexpected entry '{path}': a bundle holds package.toml and files/ only")));
         }
     }
     let toml_text = toml_text.ok_or_else(|| bad("package.toml is missing".into()))?;

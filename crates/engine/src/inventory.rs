@@ -41,23 +41,14 @@ impl Engine {
     }
 
     /// Maps a credential globally (`asset = None`) or to one asset.
-    pub async fn map_credential(
-        &self,
-        credential: CredentialId,
-        asset: Option<AssetId>,
-        priority: i64,
-    ) -> Result<()> {
+    pub async fn map_credential(&self, credential: CredentialId, asset: Option<AssetId>, priority: i64) -> Result<()> {
         self.store().credential(credential).await?;
         if let Some(a) = asset {
             self.store().asset(a).await?;
         }
         Ok(self
             .store()
-            .add_mapping(&CredentialMapping {
-                credential_id: credential,
-                asset_id: asset,
-                priority,
-            })
+            .add_mapping(&CredentialMapping { credential_id: credential, asset_id: asset, priority })
             .await?)
     }
 

@@ -98,10 +98,7 @@ impl Engine {
                 cfg.deployer_path.display()
             ))
         })?;
-        let deployer = DeployerBinary {
-            sha256: secrets::sha256_hex(&bytes),
-            bytes,
-        };
+        let deployer = DeployerBinary { sha256: secrets::sha256_hex(&bytes), bytes };
         let threads = Arc::new(Semaphore::new(cfg.deployment_threads.max(1)));
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -138,8 +135,5 @@ impl Engine {
 
 /// Milliseconds since the Unix epoch: the one place the engine reads the clock.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -15,16 +15,9 @@ impl Engine {
         let mut files = Vec::new();
         for (path, bytes) in &bundle.files {
             let sha256 = self.share().put(bytes)?;
-            files.push(JobFile {
-                path: path.clone(),
-                sha256,
-                size: bytes.len() as u64,
-            });
+            files.push(JobFile { path: path.clone(), sha256, size: bytes.len() as u64 });
         }
-        Ok(self
-            .store()
-            .create_package(&bundle.def, &files, now_ms())
-            .await?)
+        Ok(self.store().create_package(&bundle.def, &files, now_ms()).await?)
     }
 
     pub async fn export_bundle(&self, id: PackageId) -> Result<(Package, Vec<u8>)> {

@@ -32,14 +32,8 @@ impl Share {
 
     /// Where the file with this hash lives; an error for anything that is not a hash.
     pub fn path_of(&self, sha256: &str) -> Result<PathBuf> {
-        if sha256.len() != 64
-            || !sha256
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        {
-            return Err(EngineError::NotFound(format!(
-                "'{sha256}' is not a file hash"
-            )));
+        if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+            return Err(EngineError::NotFound(format!("'{sha256}' is not a file hash")));
         }
         Ok(self.root.join(&sha256[..2]).join(sha256))
     }

@@ -36,21 +36,12 @@ impl Vault {
                 key
             }
             Err(e) => {
-                return Err(EngineError::Internal(format!(
-                    "cannot read key file {}: {e}",
-                    path.display()
-                )));
+                return Err(EngineError::Internal(format!("cannot read key file {}: {e}", path.display())));
             }
         };
-        let key = Key::try_from(key.as_slice()).map_err(|_| {
-            EngineError::Internal(format!(
-                "key file {} must hold exactly 32 bytes",
-                path.display()
-            ))
-        })?;
-        Ok(Vault {
-            cipher: XChaCha20Poly1305::new(&key),
-        })
+        let key = Key::try_from(key.as_slice())
+            .map_err(|_| EngineError::Internal(format!("key file {} must hold exactly 32 bytes", path.display())))?;
+        Ok(Vault { cipher: XChaCha20Poly1305::new(&key) })
     }
 
     pub fn seal(&self, id: CredentialId, secret: &CredentialSecret) -> Result<Vec<u8>> {
@@ -60,13 +51,7 @@ impl Vault {
         let aad = aad(id);
         let sealed = self
             .cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: &plain,
-                    aad: &aad,
-                },
-            )
+            .encrypt(&XNonce::from(nonce), Payload { msg: &plain, aad: &aad })
             .map_err(|_| EngineError::Internal("encryption failed".into()))?;
         Ok([nonce.as_slice(), &sealed].concat())
     }
@@ -83,16 +68,7 @@ impl Vault {
         let (nonce, sealed) = blob.split_at(NONCE_LEN);
         let nonce = XNonce::try_from(nonce).map_err(|_| fail())?;
         let aad = aad(id);
-        let plain = self
-            .cipher
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: sealed,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| fail())?;
+        let plain = self.cipher.decrypt(&nonce, Payload { msg: sealed, aad: &aad }).map_err(|_| fail())?;
         serde_json::from_slice(&plain).map_err(|_| fail())
     }
 }
@@ -108,11 +84,7 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
@@ -126,10 +98,7 @@ mod tests {
     fn seals_and_opens_only_for_the_same_row_and_key() {
         let dir = tempfile::tempdir().unwrap();
         let v = Vault::open_or_create(&dir.path().join("k")).unwrap();
-        let s = CredentialSecret {
-            password: Some("pw".into()),
-            ..Default::default()
-        };
+        let s = CredentialSecret { password: Some("pw".into()), ..Default::default() };
         let blob = v.seal(CredentialId(1), &s).unwrap();
         assert!(!blob.windows(2).any(|w| w == b"pw"));
         assert_eq!(v.open(CredentialId(1), &blob).unwrap(), s);

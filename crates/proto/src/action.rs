@@ -66,12 +66,7 @@ mod tests {
 
     #[test]
     fn round_trips_as_text() {
-        for a in [
-            Action::Next,
-            Action::GoTo(3),
-            Action::StopSuccess,
-            Action::StopFailure,
-        ] {
+        for a in [Action::Next, Action::GoTo(3), Action::StopSuccess, Action::StopFailure] {
             assert_eq!(a.to_string().parse::<Action>(), Ok(a));
         }
         assert_eq!("goto  12".parse::<Action>(), Ok(Action::GoTo(12)));

@@ -123,10 +123,7 @@ impl StepKind {
             StepKind::FileCopy { source, .. } => vec![source],
             _ => vec![],
         };
-        candidates
-            .into_iter()
-            .filter(|p| p.starts_with(crate::PACKAGE_SHARE))
-            .collect()
+        candidates.into_iter().filter(|p| p.starts_with(crate::PACKAGE_SHARE)).collect()
     }
 }
 

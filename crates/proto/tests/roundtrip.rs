@@ -19,11 +19,7 @@ fn job_round_trips_through_json() {
         package_name: "p".into(),
         package_version: "1".into(),
         steps: vec![step],
-        files: vec![JobFile {
-            path: "a.conf".into(),
-            sha256: "00".into(),
-            size: 1,
-        }],
+        files: vec![JobFile { path: "a.conf".into(), sha256: "00".into(), size: 1 }],
         server_url: "http://x".into(),
         report_token: "r".into(),
         share_url: "http://x/share/v1".into(),

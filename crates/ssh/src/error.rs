@@ -2,30 +2,16 @@
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SshError {
-    #[error(
-        "cannot reach {host}:{port} ({reason}): check that the machine is on and its SSH server listens there"
-    )]
-    Unreachable {
-        host: String,
-        port: u16,
-        reason: String,
-    },
+    #[error("cannot reach {host}:{port} ({reason}): check that the machine is on and its SSH server listens there")]
+    Unreachable { host: String, port: u16, reason: String },
     #[error("{what} timed out")]
     Timeout { what: String },
     #[error(
         "the SSH host key of {host} changed: pinned {expected_fingerprint}, presented {presented_fingerprint}; no credentials were sent"
     )]
-    HostKeyMismatch {
-        host: String,
-        expected_fingerprint: String,
-        presented_fingerprint: String,
-    },
+    HostKeyMismatch { host: String, expected_fingerprint: String, presented_fingerprint: String },
     #[error("login as '{user}' on {host} was refused ({method})")]
-    AuthFailed {
-        user: String,
-        host: String,
-        method: String,
-    },
+    AuthFailed { user: String, host: String, method: String },
     #[error("the private key cannot be used: {0}")]
     BadKey(String),
     #[error("SSH error: {0}")]

@@ -9,6 +9,4 @@ mod error;
 mod session;
 
 pub use error::SshError;
-pub use session::{
-    Auth, ConnectOptions, ExecOutput, HostKeyPolicy, Session, fingerprint_of, probe,
-};
+pub use session::{Auth, ConnectOptions, ExecOutput, HostKeyPolicy, Session, fingerprint_of, probe};

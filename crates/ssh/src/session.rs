@@ -84,25 +84,19 @@ struct Client {
 impl client::Handler for Client {
     type Error = russh::Error;
 
-    async fn check_server_key(
-        &mut self,
-        server_key: &PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
+    async fn check_server_key(&mut self, server_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
         let key = match server_key {
             PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
             PublicKeyOrCertificate::Certificate(c) => PublicKey::from(c.public_key().clone()),
         };
-        let line = key
-            .to_openssh()
-            .map_err(|e| russh::Error::from(russh::keys::Error::from(e)))?;
+        let line = key.to_openssh().map_err(|e| russh::Error::from(russh::keys::Error::from(e)))?;
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.key = Some((line, fingerprint.clone()));
         match &self.policy {
             HostKeyPolicy::TrustOnFirstUse => Ok(true),
             HostKeyPolicy::Pinned(expected) => {
-                let same =
-                    PublicKey::from_openssh(expected).is_ok_and(|p| p.key_data() == key.key_data());
+                let same = PublicKey::from_openssh(expected).is_ok_and(|p| p.key_data() == key.key_data());
                 if !same {
                     // Returning false ends the connection here: authentication never starts.
                     seen.mismatch = Some(SshError::HostKeyMismatch {
@@ -138,10 +132,7 @@ fn protocol(e: russh::Error) -> SshError {
 
 /// Whether something accepts TCP connections at `host:port` within `timeout`.
 pub async fn probe(host: &str, port: u16, timeout: Duration) -> bool {
-    matches!(
-        tokio::time::timeout(timeout, TcpStream::connect((host, port))).await,
-        Ok(Ok(_))
-    )
+    matches!(tokio::time::timeout(timeout, TcpStream::connect((host, port))).await, Ok(Ok(_)))
 }
 
 /// `SHA256:…` of an OpenSSH public key line, as `ssh-keygen -lf` prints it.
@@ -154,39 +145,19 @@ pub fn fingerprint_of(openssh_public_key_line: &str) -> Result<String, SshError>
 impl Session {
     pub async fn connect(opts: &ConnectOptions) -> Result<Session, SshError> {
         let (host, port) = (opts.host.clone(), opts.port);
-        let unreachable = |reason: String| SshError::Unreachable {
-            host: host.clone(),
-            port,
-            reason,
-        };
-        let stream = match tokio::time::timeout(
-            opts.connect_timeout,
-            TcpStream::connect((host.as_str(), port)),
-        )
-        .await
-        {
+        let unreachable = |reason: String| SshError::Unreachable { host: host.clone(), port, reason };
+        let stream = match tokio::time::timeout(opts.connect_timeout, TcpStream::connect((host.as_str(), port))).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(unreachable(e.to_string())),
             Err(_) => {
-                return Err(unreachable(format!(
-                    "no answer within {} s",
-                    opts.connect_timeout.as_secs()
-                )));
+                return Err(unreachable(format!("no answer within {} s", opts.connect_timeout.as_secs())));
             }
         };
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let handler = Client {
-            host: format!("{host}:{port}"),
-            policy: opts.host_key.clone(),
-            seen: seen.clone(),
-        };
+        let handler = Client { host: format!("{host}:{port}"), policy: opts.host_key.clone(), seen: seen.clone() };
         let login = async {
             let connected = client::connect_stream(config(), stream, handler).await;
-            let mismatch = seen
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .mismatch
-                .take();
+            let mismatch = seen.lock().unwrap_or_else(|e| e.into_inner()).mismatch.take();
             if let Some(m) = mismatch {
                 return Err(m);
             }
@@ -196,21 +167,14 @@ impl Session {
         };
         let handle = tokio::time::timeout(opts.connect_timeout, login)
             .await
-            .map_err(|_| SshError::Timeout {
-                what: format!("SSH handshake and login at {host}:{port}"),
-            })??;
+            .map_err(|_| SshError::Timeout { what: format!("SSH handshake and login at {host}:{port}") })??;
         let (host_key, fingerprint) = seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .key
             .clone()
             .ok_or_else(|| SshError::Protocol("the server presented no host key".into()))?;
-        Ok(Session {
-            handle,
-            host: format!("{host}:{port}"),
-            host_key,
-            fingerprint,
-        })
+        Ok(Session { handle, host: format!("{host}:{port}"), host_key, fingerprint })
     }
 
     /// The server's host key as an OpenSSH public key line.
@@ -224,24 +188,13 @@ impl Session {
 
     /// Runs `command` without a terminal, writes `stdin` then end-of-file, and collects
     /// the exit status and output (the last MiB of each stream).
-    pub async fn exec(
-        &self,
-        command: &str,
-        stdin: Option<&[u8]>,
-        timeout: Duration,
-    ) -> Result<ExecOutput, SshError> {
-        tokio::time::timeout(timeout, self.exec_inner(command, stdin))
-            .await
-            .map_err(|_| SshError::Timeout {
-                what: format!("a command on {} (after {} s)", self.host, timeout.as_secs()),
-            })?
+    pub async fn exec(&self, command: &str, stdin: Option<&[u8]>, timeout: Duration) -> Result<ExecOutput, SshError> {
+        tokio::time::timeout(timeout, self.exec_inner(command, stdin)).await.map_err(|_| SshError::Timeout {
+            what: format!("a command on {} (after {} s)", self.host, timeout.as_secs()),
+        })?
     }
 
-    async fn exec_inner(
-        &self,
-        command: &str,
-        stdin: Option<&[u8]>,
-    ) -> Result<ExecOutput, SshError> {
+    async fn exec_inner(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, SshError> {
         let channel = self.handle.channel_open_session().await.map_err(protocol)?;
         channel.exec(true, command).await.map_err(protocol)?;
         let (mut read, write) = channel.split();
@@ -279,10 +232,7 @@ impl Session {
     }
 
     pub async fn close(self) {
-        let _ = self
-            .handle
-            .disconnect(Disconnect::ByApplication, "", "en")
-            .await;
+        let _ = self.handle.disconnect(Disconnect::ByApplication, "", "en").await;
     }
 }
 
@@ -302,39 +252,25 @@ async fn authenticate(handle: &mut Handle<Client>, opts: &ConnectOptions) -> Res
     };
     match &opts.auth {
         Auth::Password(pw) => {
-            let r = handle
-                .authenticate_password(opts.user.clone(), pw.clone())
-                .await
-                .map_err(protocol)?;
+            let r = handle.authenticate_password(opts.user.clone(), pw.clone()).await.map_err(protocol)?;
             if !r.success() {
                 return Err(failed("password"));
             }
         }
-        Auth::Key {
-            private_key_pem,
-            passphrase,
-        } => {
-            let key = russh::keys::decode_secret_key(private_key_pem, passphrase.as_deref())
-                .map_err(|e| {
-                    SshError::BadKey(match passphrase {
-                        Some(_) => format!("{e} (is the passphrase right?)"),
-                        None => format!("{e} (if the key is encrypted, give its passphrase)"),
-                    })
-                })?;
+        Auth::Key { private_key_pem, passphrase } => {
+            let key = russh::keys::decode_secret_key(private_key_pem, passphrase.as_deref()).map_err(|e| {
+                SshError::BadKey(match passphrase {
+                    Some(_) => format!("{e} (is the passphrase right?)"),
+                    None => format!("{e} (if the key is encrypted, give its passphrase)"),
+                })
+            })?;
             let hash = if key.algorithm().is_rsa() {
-                handle
-                    .best_supported_rsa_hash()
-                    .await
-                    .map_err(protocol)?
-                    .flatten()
+                handle.best_supported_rsa_hash().await.map_err(protocol)?.flatten()
             } else {
                 None
             };
             let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
-            let r = handle
-                .authenticate_publickey(opts.user.clone(), key)
-                .await
-                .map_err(protocol)?;
+            let r = handle.authenticate_publickey(opts.user.clone(), key).await.map_err(protocol)?;
             if !r.success() {
                 return Err(failed("public key"));
             }

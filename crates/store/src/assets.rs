@@ -12,8 +12,7 @@ const COLUMNS: &str = "id, name, address, ssh_port, macs, host_key, host_key_fin
                        last_seen_ms, created_ms";
 
 fn macs_json(macs: &[String]) -> Result<String> {
-    serde_json::to_string(macs)
-        .map_err(|e| StoreError::Other(format!("cannot encode MAC addresses: {e}")))
+    serde_json::to_string(macs).map_err(|e| StoreError::Other(format!("cannot encode MAC addresses: {e}")))
 }
 
 fn asset_from_row(row: &AnyRow) -> Result<Asset> {
@@ -59,34 +58,26 @@ impl Store {
 
     /// All assets, by name.
     pub async fn list_assets(&self) -> Result<Vec<Asset>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM assets ORDER BY name, id"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM assets ORDER BY name, id")))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(asset_from_row).collect()
     }
 
     pub async fn asset(&self, id: AssetId) -> Result<Asset> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM assets WHERE id = $1"
-        )))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM assets WHERE id = $1")))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
         asset_from_row(&row.ok_or_else(|| not_found(id))?)
     }
 
     pub async fn asset_by_name(&self, name: &str) -> Result<Asset> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM assets WHERE name = $1"
-        )))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        asset_from_row(
-            &row.ok_or_else(|| StoreError::NotFound(format!("no asset named '{name}'")))?,
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM assets WHERE name = $1")))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        asset_from_row(&row.ok_or_else(|| StoreError::NotFound(format!("no asset named '{name}'")))?)
     }
 
     /// Deletes an asset and its credential mappings. Refused while a deployment target
@@ -103,10 +94,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            let row = sqlx::query("SELECT name FROM assets WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let row = sqlx::query("SELECT name FROM assets WHERE id = $1").bind(id.0).fetch_optional(&mut *tx).await?;
             return match row {
                 None => Err(not_found(id)),
                 Some(row) => {
@@ -117,54 +105,36 @@ impl Store {
                 }
             };
         }
-        sqlx::query("DELETE FROM credential_mappings WHERE asset_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM credential_mappings WHERE asset_id = $1").bind(id.0).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Pins the SSH host key (OpenSSH line) and its fingerprint.
     pub async fn pin_host_key(&self, id: AssetId, key: &str, fingerprint: &str) -> Result<()> {
-        let done =
-            sqlx::query("UPDATE assets SET host_key = $1, host_key_fingerprint = $2 WHERE id = $3")
-                .bind(key)
-                .bind(fingerprint)
-                .bind(id.0)
-                .execute(&self.pool)
-                .await?;
-        if done.rows_affected() == 0 {
-            Err(not_found(id))
-        } else {
-            Ok(())
-        }
+        let done = sqlx::query("UPDATE assets SET host_key = $1, host_key_fingerprint = $2 WHERE id = $3")
+            .bind(key)
+            .bind(fingerprint)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 
     /// Forgets the pinned host key: the next connection pins a new one.
     pub async fn clear_host_key(&self, id: AssetId) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE assets SET host_key = NULL, host_key_fingerprint = NULL WHERE id = $1",
-        )
-        .bind(id.0)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            Err(not_found(id))
-        } else {
-            Ok(())
-        }
+        let done = sqlx::query("UPDATE assets SET host_key = NULL, host_key_fingerprint = NULL WHERE id = $1")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 
     /// Records what a connection learnt: known facts replace the stored ones, unknown
     /// (`None`) facts keep them, the MACs are replaced only when some were found;
     /// `last_seen_ms` becomes `now_ms`.
     pub async fn record_facts(&self, id: AssetId, facts: &HostFacts, now_ms: i64) -> Result<()> {
-        let macs = if facts.macs.is_empty() {
-            None
-        } else {
-            Some(macs_json(&facts.macs)?)
-        };
+        let macs = if facts.macs.is_empty() { None } else { Some(macs_json(&facts.macs)?) };
         let done = sqlx::query(
             "UPDATE assets SET hostname = COALESCE($1, hostname), os = COALESCE($2, os), \
              arch = COALESCE($3, arch), macs = COALESCE($4, macs), last_seen_ms = $5 WHERE id = $6",
@@ -177,10 +147,6 @@ impl Store {
         .bind(id.0)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            Err(not_found(id))
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 }

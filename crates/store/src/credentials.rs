@@ -47,9 +47,7 @@ impl Store {
         .bind(now_ms)
         .fetch_one(&mut *tx)
         .await
-        .map_err(unique_as(|| {
-            format!("a credential named '{name}' already exists")
-        }))?;
+        .map_err(unique_as(|| format!("a credential named '{name}' already exists")))?;
         let id = CredentialId(row.try_get("id")?);
         let sealed = seal(id);
         sqlx::query("UPDATE credentials SET secret = $1 WHERE id = $2")
@@ -58,48 +56,31 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Credential {
-            id,
-            name: name.to_string(),
-            username: username.to_string(),
-            kind,
-            sudo,
-            created_ms: now_ms,
-        })
+        Ok(Credential { id, name: name.to_string(), username: username.to_string(), kind, sudo, created_ms: now_ms })
     }
 
     /// All credentials, by name.
     pub async fn list_credentials(&self) -> Result<Vec<Credential>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM credentials ORDER BY name, id"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM credentials ORDER BY name, id")))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(credential_from_row).collect()
     }
 
     pub async fn credential(&self, id: CredentialId) -> Result<Credential> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM credentials WHERE id = $1"
-        )))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        credential_from_row(
-            &row.ok_or_else(|| StoreError::NotFound(format!("credential {id} not found")))?,
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM credentials WHERE id = $1")))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        credential_from_row(&row.ok_or_else(|| StoreError::NotFound(format!("credential {id} not found")))?)
     }
 
     pub async fn credential_by_name(&self, name: &str) -> Result<Credential> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM credentials WHERE name = $1"
-        )))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        credential_from_row(
-            &row.ok_or_else(|| StoreError::NotFound(format!("no credential named '{name}'")))?,
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM credentials WHERE name = $1")))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        credential_from_row(&row.ok_or_else(|| StoreError::NotFound(format!("no credential named '{name}'")))?)
     }
 
     /// The sealed secret exactly as `seal` returned it.
@@ -115,14 +96,8 @@ impl Store {
     /// Deletes a credential and its mappings.
     pub async fn delete_credential(&self, id: CredentialId) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM credential_mappings WHERE credential_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("DELETE FROM credentials WHERE id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM credential_mappings WHERE credential_id = $1").bind(id.0).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM credentials WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("credential {id} not found")));
         }

@@ -40,9 +40,7 @@ pub(crate) fn db_error(
 }
 
 /// A unique violation becomes `Conflict(message())`; other errors stay `Other`.
-pub(crate) fn unique_as(
-    message: impl FnOnce() -> String,
-) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub(crate) fn unique_as(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(message()),
         _ => e.into(),
@@ -50,9 +48,7 @@ pub(crate) fn unique_as(
 }
 
 /// A foreign-key violation becomes `NotFound(message())`; other errors stay `Other`.
-pub(crate) fn missing_as(
-    message: impl FnOnce() -> String,
-) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub(crate) fn missing_as(message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound(message()),
         _ => e.into(),

@@ -61,14 +61,13 @@ impl Store {
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         let options = match backend {
-            Backend::Sqlite => options
-                .max_connections(8)
-                .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn))),
+            Backend::Sqlite => options.max_connections(8).after_connect(|conn, _| Box::pin(sqlite_pragmas(conn))),
             Backend::Postgres => options.max_connections(16),
         };
-        let pool = options.connect(url).await.map_err(|e| {
-            StoreError::Other(format!("cannot open the database {}: {e}", redact(url)))
-        })?;
+        let pool = options
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Other(format!("cannot open the database {}: {e}", redact(url))))?;
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
@@ -124,13 +123,7 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://drover:secret@127.0.0.1:5432/db"),
-            "postgres://drover:***@127.0.0.1:5432/db"
-        );
-        assert_eq!(
-            redact("sqlite:///var/lib/drover.db?mode=rwc"),
-            "sqlite:///var/lib/drover.db?mode=rwc"
-        );
+        assert_eq!(redact("postgres://drover:secret@127.0.0.1:5432/db"), "postgres://drover:***@127.0.0.1:5432/db");
+        assert_eq!(redact("sqlite:///var/lib/drover.db?mode=rwc"), "sqlite:///var/lib/drover.db?mode=rwc");
     }
 }

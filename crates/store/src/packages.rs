@@ -32,9 +32,8 @@ fn assemble(rows: &[AnyRow], file_rows: &[AnyRow]) -> Result<Vec<Package>> {
         .map(|row| {
             let id: i64 = row.try_get("id")?;
             let json: String = row.try_get("definition")?;
-            let def: PackageDef = serde_json::from_str(&json).map_err(|e| {
-                StoreError::Other(format!("unreadable definition of package {id}: {e}"))
-            })?;
+            let def: PackageDef = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Other(format!("unreadable definition of package {id}: {e}")))?;
             Ok(Package {
                 id: PackageId(id),
                 def,
@@ -54,20 +53,10 @@ async fn files_of<'e>(executor: impl Executor<'e, Database = Any>, id: i64) -> R
 
 impl Store {
     /// Stores a package and its files; (name, version) is unique.
-    pub async fn create_package(
-        &self,
-        def: &PackageDef,
-        files: &[JobFile],
-        now_ms: i64,
-    ) -> Result<Package> {
-        let json = serde_json::to_string(def)
-            .map_err(|e| StoreError::Other(format!("cannot encode the package: {e}")))?;
-        let conflict = || {
-            format!(
-                "package '{}' version '{}' already exists",
-                def.name, def.version
-            )
-        };
+    pub async fn create_package(&self, def: &PackageDef, files: &[JobFile], now_ms: i64) -> Result<Package> {
+        let json =
+            serde_json::to_string(def).map_err(|e| StoreError::Other(format!("cannot encode the package: {e}")))?;
+        let conflict = || format!("package '{}' version '{}' already exists", def.name, def.version);
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO packages (name, version, definition, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -81,24 +70,21 @@ impl Store {
         .map_err(unique_as(conflict))?;
         let id: i64 = row.try_get("id")?;
         for (position, f) in files.iter().enumerate() {
-            let size = i64::try_from(f.size)
-                .map_err(|_| StoreError::Other(format!("file '{}' is too large", f.path)))?;
-            sqlx::query("INSERT INTO package_files (package_id, position, path, sha256, size) VALUES ($1, $2, $3, $4, $5)")
-                .bind(id)
-                .bind(position as i64)
-                .bind(&f.path)
-                .bind(&f.sha256)
-                .bind(size)
-                .execute(&mut *tx)
-                .await?;
+            let size =
+                i64::try_from(f.size).map_err(|_| StoreError::Other(format!("file '{}' is too large", f.path)))?;
+            sqlx::query(
+                "INSERT INTO package_files (package_id, position, path, sha256, size) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(position as i64)
+            .bind(&f.path)
+            .bind(&f.sha256)
+            .bind(size)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
-        Ok(Package {
-            id: PackageId(id),
-            def: def.clone(),
-            files: files.to_vec(),
-            created_ms: now_ms,
-        })
+        Ok(Package { id: PackageId(id), def: def.clone(), files: files.to_vec(), created_ms: now_ms })
     }
 
     /// All packages, by name, newest version first.
@@ -108,20 +94,19 @@ impl Store {
         )))
         .fetch_all(&self.pool)
         .await?;
-        let files = sqlx::query("SELECT package_id, path, sha256, size FROM package_files ORDER BY package_id, position")
-            .fetch_all(&self.pool)
-            .await?;
+        let files =
+            sqlx::query("SELECT package_id, path, sha256, size FROM package_files ORDER BY package_id, position")
+                .fetch_all(&self.pool)
+                .await?;
         assemble(&rows, &files)
     }
 
     pub async fn package(&self, id: PackageId) -> Result<Package> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM packages WHERE id = $1"
-        )))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("package {id} not found")))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM packages WHERE id = $1")))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("package {id} not found")))?;
         self.with_files(row).await
     }
 
@@ -150,9 +135,7 @@ impl Store {
     async fn with_files(&self, row: AnyRow) -> Result<Package> {
         let files = files_of(&self.pool, row.try_get("id")?).await?;
         let mut packages = assemble(std::slice::from_ref(&row), &files)?;
-        packages
-            .pop()
-            .ok_or_else(|| StoreError::Other("package row vanished".into()))
+        packages.pop().ok_or_else(|| StoreError::Other("package row vanished".into()))
     }
 
     /// Deletes a package and its file list (not the files on the share: see
@@ -174,18 +157,14 @@ impl Store {
             return match row {
                 None => Err(StoreError::NotFound(format!("package {id} not found"))),
                 Some(row) => {
-                    let (name, version): (String, String) =
-                        (row.try_get("name")?, row.try_get("version")?);
+                    let (name, version): (String, String) = (row.try_get("name")?, row.try_get("version")?);
                     Err(StoreError::Conflict(format!(
                         "package '{name}' version '{version}' has a deployment that has not finished: wait for it or cancel it first"
                     )))
                 }
             };
         }
-        sqlx::query("DELETE FROM package_files WHERE package_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM package_files WHERE package_id = $1").bind(id.0).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }

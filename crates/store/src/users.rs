@@ -18,13 +18,7 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
 
 impl Store {
     /// Adds a user; the name is unique.
-    pub async fn create_user(
-        &self,
-        name: &str,
-        password_hash: &str,
-        role: Role,
-        now_ms: i64,
-    ) -> Result<User> {
+    pub async fn create_user(&self, name: &str, password_hash: &str, role: Role, now_ms: i64) -> Result<User> {
         let row = sqlx::query(
             "INSERT INTO users (name, password_hash, role, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -35,11 +29,7 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(unique_as(|| format!("a user named '{name}' already exists")))?;
-        Ok(User {
-            id: UserId(row.try_get("id")?),
-            name: name.to_string(),
-            role,
-        })
+        Ok(User { id: UserId(row.try_get("id")?), name: name.to_string(), role })
     }
 
     /// Replaces a user's password hash and ends all their API tokens.
@@ -51,14 +41,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(crate::StoreError::NotFound(format!(
-                "no user with id {user}"
-            )));
+            return Err(crate::StoreError::NotFound(format!("no user with id {user}")));
         }
-        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -76,25 +61,14 @@ impl Store {
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&self.pool).await?;
         Ok(row.try_get("n")?)
     }
 
     /// Stores an API token's hash, valid until `expires_ms` (exclusive). Also forgets
     /// tokens that expired before `now_ms`.
-    pub async fn create_token(
-        &self,
-        user: UserId,
-        token_hash: &str,
-        now_ms: i64,
-        expires_ms: i64,
-    ) -> Result<()> {
-        sqlx::query("DELETE FROM api_tokens WHERE expires_ms <= $1")
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?;
+    pub async fn create_token(&self, user: UserId, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()> {
+        sqlx::query("DELETE FROM api_tokens WHERE expires_ms <= $1").bind(now_ms).execute(&self.pool).await?;
         sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user.0)
@@ -121,10 +95,7 @@ impl Store {
 
     /// Forgets a token (logging out); unknown tokens are fine.
     pub async fn delete_token(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
         Ok(())
     }
 }

@@ -13,38 +13,27 @@ use drover_engine::{Engine, EngineError};
 use drover_proto::Report;
 
 pub(crate) fn routes() -> Router<Engine> {
-    Router::new()
-        .route("/agent/v1/report", post(report))
-        .route("/share/v1/files/{sha256}", get(share_file))
+    Router::new().route("/agent/v1/report", post(report)).route("/share/v1/files/{sha256}", get(share_file))
 }
 
 fn target_token(parts: &axum::http::request::Parts) -> Result<String, ApiError> {
-    bearer(parts)
-        .map(str::to_string)
-        .ok_or_else(|| EngineError::Forbidden("a target token is required".into()).into())
+    bearer(parts).map(str::to_string).ok_or_else(|| EngineError::Forbidden("a target token is required".into()).into())
 }
 
 async fn report(State(engine): State<Engine>, req: Request) -> ApiResult<Json<serde_json::Value>> {
     let (parts, body) = req.into_parts();
     let token = target_token(&parts)?;
-    let bytes = axum::body::to_bytes(body, 1024 * 1024)
-        .await
-        .map_err(|e| EngineError::Invalid(format!("report body: {e}")))?;
-    let report: Report = serde_json::from_slice(&bytes)
-        .map_err(|e| EngineError::Invalid(format!("report is not valid JSON: {e}")))?;
+    let bytes =
+        axum::body::to_bytes(body, 1024 * 1024).await.map_err(|e| EngineError::Invalid(format!("report body: {e}")))?;
+    let report: Report =
+        serde_json::from_slice(&bytes).map_err(|e| EngineError::Invalid(format!("report is not valid JSON: {e}")))?;
     engine.report_from_deployer(&token, report).await?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 
-async fn share_file(
-    State(engine): State<Engine>,
-    Path(sha256): Path<String>,
-    req: Request,
-) -> ApiResult<Response> {
+async fn share_file(State(engine): State<Engine>, Path(sha256): Path<String>, req: Request) -> ApiResult<Response> {
     let (parts, _) = req.into_parts();
-    engine
-        .authorize_share_read(&target_token(&parts)?, &sha256)
-        .await?;
+    engine.authorize_share_read(&target_token(&parts)?, &sha256).await?;
     let path = engine.share().path_of(&sha256)?;
     let file = tokio::fs::File::open(&path)
         .await

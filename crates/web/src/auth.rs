@@ -10,19 +10,13 @@ use drover_engine::{Engine, EngineError, now_ms};
 
 /// The bearer token of a request, if any.
 pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     value.strip_prefix("Bearer ").map(str::trim)
 }
 
 async fn user_with(parts: &Parts, engine: &Engine, role: Role) -> Result<User, ApiError> {
     let token = bearer(parts).ok_or_else(|| {
-        EngineError::Unauthorized(
-            "log in first: send `Authorization: Bearer <token>` (drover login)".into(),
-        )
+        EngineError::Unauthorized("log in first: send `Authorization: Bearer <token>` (drover login)".into())
     })?;
     let user = engine.authenticate(token, now_ms()).await?;
     if user.role < role {
@@ -44,10 +38,7 @@ macro_rules! capability {
 
         impl FromRequestParts<Engine> for $name {
             type Rejection = ApiError;
-            async fn from_request_parts(
-                parts: &mut Parts,
-                engine: &Engine,
-            ) -> Result<Self, ApiError> {
+            async fn from_request_parts(parts: &mut Parts, engine: &Engine) -> Result<Self, ApiError> {
                 user_with(parts, engine, $role).await.map($name)
             }
         }
@@ -55,13 +46,5 @@ macro_rules! capability {
 }
 
 capability!(Viewer, Role::Viewer, "Any logged-in user: may read.");
-capability!(
-    Operator,
-    Role::Operator,
-    "May deploy and manage assets and packages."
-);
-capability!(
-    Admin,
-    Role::Admin,
-    "May manage credentials, users and host keys."
-);
+capability!(Operator, Role::Operator, "May deploy and manage assets and packages.");
+capability!(Admin, Role::Admin, "May manage credentials, users and host keys.");

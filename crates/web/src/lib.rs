@@ -38,7 +38,5 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         engine.set_listen_port(addr.port());
     }
-    axum::serve(listener, router(engine))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(engine)).with_graceful_shutdown(shutdown).await
 }

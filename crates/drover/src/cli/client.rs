@@ -20,17 +20,12 @@ pub fn saved_path() -> PathBuf {
     }
     let base = std::env::var("XDG_CONFIG_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into())).join(".config")
-        });
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into())).join(".config"));
     base.join("drover").join("cli.json")
 }
 
 pub fn load_saved() -> Saved {
-    std::fs::read(saved_path())
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+    std::fs::read(saved_path()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 pub fn save(saved: &Saved) -> anyhow::Result<PathBuf> {
@@ -40,12 +35,7 @@ pub fn save(saved: &Saved) -> anyhow::Result<PathBuf> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
     f.write_all(&serde_json::to_vec_pretty(saved)?)?;
     Ok(path)
 }
@@ -59,25 +49,14 @@ pub struct Client {
 impl Client {
     pub fn new(server: Option<String>, token: Option<String>) -> anyhow::Result<Client> {
         let saved = load_saved();
-        let server = server
-            .or(saved.server)
-            .unwrap_or_else(|| "http://127.0.0.1:8080".into())
-            .trim_end_matches('/')
-            .to_string();
-        let http = reqwest::Client::builder()
-            .build()
-            .context("cannot create the HTTP client")?;
-        Ok(Client {
-            http,
-            server,
-            token: token.or(saved.token),
-        })
+        let server =
+            server.or(saved.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()).trim_end_matches('/').to_string();
+        let http = reqwest::Client::builder().build().context("cannot create the HTTP client")?;
+        Ok(Client { http, server, token: token.or(saved.token) })
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let rb = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.server));
+        let rb = self.http.request(method, format!("{}/api/v1{path}", self.server));
         match &self.token {
             Some(t) => rb.bearer_auth(t),
             None => rb,
@@ -86,18 +65,17 @@ impl Client {
 
     pub async fn send(&self, rb: RequestBuilder) -> anyhow::Result<Response> {
         let resp = rb.send().await.map_err(|e| {
-            anyhow!("cannot reach the drover server at {} ({e}); is `drover serve` running? (--server / DROVER_SERVER)", self.server)
+            anyhow!(
+                "cannot reach the drover server at {} ({e}); is `drover serve` running? (--server / DROVER_SERVER)",
+                self.server
+            )
         })?;
         if resp.status().is_success() {
             return Ok(resp);
         }
         let status = resp.status();
         let body: serde_json::Value = resp.json().await.unwrap_or_default();
-        let msg = body
-            .get("error")
-            .and_then(|v| v.as_str())
-            .unwrap_or("no details")
-            .to_string();
+        let msg = body.get("error").and_then(|v| v.as_str()).unwrap_or("no details").to_string();
         if status == reqwest::StatusCode::UNAUTHORIZED {
             bail!("{msg} (server {})", self.server);
         }
@@ -106,26 +84,18 @@ impl Client {
 
     pub async fn json<T: DeserializeOwned>(&self, rb: RequestBuilder) -> anyhow::Result<T> {
         let resp = self.send(rb).await?;
-        resp.json()
-            .await
-            .context("the server's answer is not the JSON expected")
+        resp.json().await.context("the server's answer is not the JSON expected")
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.json(self.request(Method::GET, path)).await
     }
 
-    pub async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &impl Serialize,
-    ) -> anyhow::Result<T> {
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> anyhow::Result<T> {
         self.json(self.request(Method::POST, path).json(body)).await
     }
 
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
-        self.send(self.request(Method::DELETE, path))
-            .await
-            .map(|_| ())
+        self.send(self.request(Method::DELETE, path)).await.map(|_| ())
     }
 }

@@ -234,9 +234,7 @@ fn client(c: &Conn) -> anyhow::Result<Client> {
 
 fn read_stdin_line(what: &str) -> anyhow::Result<String> {
     let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .with_context(|| format!("cannot read the {what} from standard input"))?;
+    std::io::stdin().read_to_string(&mut s).with_context(|| format!("cannot read the {what} from standard input"))?;
     let s = s.trim_end_matches(['\n', '\r']).to_string();
     if s.is_empty() {
         bail!("the {what} on standard input is empty");
@@ -246,57 +244,27 @@ fn read_stdin_line(what: &str) -> anyhow::Result<String> {
 
 pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
     match cmd {
-        ClientCommand::Login {
-            user,
-            password_stdin,
-            conn,
-        } => {
+        ClientCommand::Login { user, password_stdin, conn } => {
             let password = if password_stdin {
                 read_stdin_line("password")?
             } else {
                 rpassword::prompt_password(format!("Password for {user}: "))?
             };
             let c = Client::new(conn.server.clone(), None)?;
-            let v: Value = c
-                .post("/session", &json!({ "name": user, "password": password }))
-                .await?;
-            let token = v["token"]
-                .as_str()
-                .context("no token in the answer")?
-                .to_string();
-            let path = save(&Saved {
-                server: Some(c.server.clone()),
-                token: Some(token),
-            })?;
-            println!(
-                "logged in to {} as {user}; token saved in {}",
-                c.server,
-                path.display()
-            );
+            let v: Value = c.post("/session", &json!({ "name": user, "password": password })).await?;
+            let token = v["token"].as_str().context("no token in the answer")?.to_string();
+            let path = save(&Saved { server: Some(c.server.clone()), token: Some(token) })?;
+            println!("logged in to {} as {user}; token saved in {}", c.server, path.display());
         }
         ClientCommand::Credential(cmd) => credential(cmd).await?,
         ClientCommand::Asset(cmd) => asset(cmd).await?,
         ClientCommand::Package(cmd) => package(cmd).await?,
-        ClientCommand::Deploy {
-            package,
-            version,
-            assets,
-            run_mode,
-            no_follow,
-            conn,
-        } => {
+        ClientCommand::Deploy { package, version, assets, run_mode, no_follow, conn } => {
             let c = client(&conn)?;
-            let pkg = package
-                .parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| Value::from(package.clone()));
+            let pkg = package.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(package.clone()));
             let assets: Vec<Value> = assets
                 .iter()
-                .map(|a| {
-                    a.parse::<i64>()
-                        .map(Value::from)
-                        .unwrap_or_else(|_| Value::from(a.clone()))
-                })
+                .map(|a| a.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(a.clone())))
                 .collect();
             let body = json!({ "package": pkg, "version": version, "assets": assets, "run_mode": run_mode });
             let view: DeploymentView = c.post("/deployments", &body).await?;
@@ -318,13 +286,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
             }
             return follow(&c, view, conn.json).await;
         }
-        ClientCommand::Log {
-            deployment,
-            asset,
-            package,
-            limit,
-            conn,
-        } => {
+        ClientCommand::Log { deployment, asset, package, limit, conn } => {
             let c = client(&conn)?;
             let mut q = vec![format!("limit={limit}")];
             if let Some(d) = deployment {
@@ -335,9 +297,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
                 q.push(format!("asset={}", a.id));
             }
             if let Some(p) = package {
-                let p: Package = c
-                    .get(&format!("/packages/{}", output::path_part(&p)))
-                    .await?;
+                let p: Package = c.get(&format!("/packages/{}", output::path_part(&p))).await?;
                 q.push(format!("package={}", p.id));
             }
             let entries: Vec<Value> = c.get(&format!("/logs?{}", q.join("&"))).await?;
@@ -361,20 +321,13 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
                 }
                 (current, new)
             };
-            let _: Value = client(&conn)?
-                .post("/me/password", &json!({ "current": current, "new": new }))
-                .await?;
+            let _: Value = client(&conn)?.post("/me/password", &json!({ "current": current, "new": new })).await?;
             println!("password changed; log in again with `drover login`");
         }
         ClientCommand::User(UserCmd::Add { name, role, conn }) => {
             let c = client(&conn)?;
             let password = read_stdin_line("password")?;
-            let u: Value = c
-                .post(
-                    "/users",
-                    &json!({ "name": name, "password": password, "role": role }),
-                )
-                .await?;
+            let u: Value = c.post("/users", &json!({ "name": name, "password": password, "role": role })).await?;
             println!("user {} created with role {}", u["name"], u["role"]);
         }
     }
@@ -383,23 +336,14 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
 
 async fn credential(cmd: CredentialCmd) -> anyhow::Result<()> {
     match cmd {
-        CredentialCmd::Add {
-            name,
-            user,
-            password_stdin,
-            key_file,
-            passphrase_stdin,
-            sudo,
-            global,
-            conn,
-        } => {
+        CredentialCmd::Add { name, user, password_stdin, key_file, passphrase_stdin, sudo, global, conn } => {
             let c = client(&conn)?;
             let sudo = sudo.replace('-', "_");
             let mut body = json!({ "name": name, "username": user, "sudo": sudo });
             match (&key_file, password_stdin) {
                 (Some(f), _) => {
-                    let key = std::fs::read_to_string(f)
-                        .with_context(|| format!("cannot read key file {}", f.display()))?;
+                    let key =
+                        std::fs::read_to_string(f).with_context(|| format!("cannot read key file {}", f.display()))?;
                     body["private_key"] = key.into();
                     if passphrase_stdin {
                         body["passphrase"] = read_stdin_line("passphrase")?.into();
@@ -407,15 +351,12 @@ async fn credential(cmd: CredentialCmd) -> anyhow::Result<()> {
                 }
                 (None, true) => body["password"] = read_stdin_line("password")?.into(),
                 (None, false) => {
-                    body["password"] =
-                        rpassword::prompt_password(format!("Password of {user}: "))?.into();
+                    body["password"] = rpassword::prompt_password(format!("Password of {user}: "))?.into();
                 }
             }
             let cred: Credential = c.post("/credentials", &body).await?;
             if global {
-                let _: Value = c
-                    .post(&format!("/credentials/{}/mappings", cred.id), &json!({}))
-                    .await?;
+                let _: Value = c.post(&format!("/credentials/{}/mappings", cred.id), &json!({})).await?;
             }
             if conn.json {
                 output::print_json(&cred)?;
@@ -424,11 +365,7 @@ async fn credential(cmd: CredentialCmd) -> anyhow::Result<()> {
                     "credential {} '{}' added{}",
                     cred.id,
                     cred.name,
-                    if global {
-                        ", mapped to every asset"
-                    } else {
-                        ""
-                    }
+                    if global { ", mapped to every asset" } else { "" }
                 );
             }
         }
@@ -450,18 +387,10 @@ async fn credential(cmd: CredentialCmd) -> anyhow::Result<()> {
                 }),
             );
         }
-        CredentialCmd::Map {
-            credential,
-            asset,
-            global: _,
-            priority,
-            conn,
-        } => {
+        CredentialCmd::Map { credential, asset, global: _, priority, conn } => {
             let c = client(&conn)?;
             let body = json!({ "asset": asset, "priority": priority });
-            let _: Value = c
-                .post(&format!("/credentials/{credential}/mappings"), &body)
-                .await?;
+            let _: Value = c.post(&format!("/credentials/{credential}/mappings"), &body).await?;
             println!("mapped");
         }
         CredentialCmd::Rm { id, conn } => {
@@ -474,15 +403,9 @@ async fn credential(cmd: CredentialCmd) -> anyhow::Result<()> {
 
 async fn asset(cmd: AssetCmd) -> anyhow::Result<()> {
     match cmd {
-        AssetCmd::Add {
-            name,
-            address,
-            port,
-            macs,
-            credential,
-            conn,
-        } => {
-            let body = json!({ "name": name, "address": address, "ssh_port": port, "macs": macs, "credential": credential });
+        AssetCmd::Add { name, address, port, macs, credential, conn } => {
+            let body =
+                json!({ "name": name, "address": address, "ssh_port": port, "macs": macs, "credential": credential });
             let a: Asset = client(&conn)?.post("/assets", &body).await?;
             if conn.json {
                 return output::print_json(&a);
@@ -494,29 +417,19 @@ async fn asset(cmd: AssetCmd) -> anyhow::Result<()> {
             if conn.json {
                 return output::print_json(&list);
             }
-            output::table(
-                &["ID", "NAME", "ADDRESS", "OS", "ARCH", "HOST KEY"],
-                list.iter().map(output::asset_row),
-            );
+            output::table(&["ID", "NAME", "ADDRESS", "OS", "ARCH", "HOST KEY"], list.iter().map(output::asset_row));
         }
         AssetCmd::Show { asset, conn } => {
-            let a: Asset = client(&conn)?
-                .get(&format!("/assets/{}", output::path_part(&asset)))
-                .await?;
+            let a: Asset = client(&conn)?.get(&format!("/assets/{}", output::path_part(&asset))).await?;
             output::print_json(&a)?;
         }
         AssetCmd::Rm { asset, conn } => {
-            client(&conn)?
-                .delete(&format!("/assets/{}", output::path_part(&asset)))
-                .await?;
+            client(&conn)?.delete(&format!("/assets/{}", output::path_part(&asset))).await?;
             println!("asset {asset} removed");
         }
         AssetCmd::AcceptKey { asset, conn } => {
             let v: Value = client(&conn)?
-                .post(
-                    &format!("/assets/{}/accept-host-key", output::path_part(&asset)),
-                    &json!({}),
-                )
+                .post(&format!("/assets/{}/accept-host-key", output::path_part(&asset)), &json!({}))
                 .await?;
             println!("{}", v["message"].as_str().unwrap_or("ok"));
         }
@@ -533,9 +446,7 @@ async fn package(cmd: PackageCmd) -> anyhow::Result<()> {
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?
             };
             let c = client(&conn)?;
-            let p: Package = c
-                .json(c.request(Method::POST, "/packages").body(bytes))
-                .await?;
+            let p: Package = c.json(c.request(Method::POST, "/packages").body(bytes)).await?;
             if conn.json {
                 return output::print_json(&p);
             }
@@ -568,32 +479,19 @@ async fn package(cmd: PackageCmd) -> anyhow::Result<()> {
             );
         }
         PackageCmd::Show { package, conn } => {
-            let p: Package = client(&conn)?
-                .get(&format!("/packages/{}", output::path_part(&package)))
-                .await?;
+            let p: Package = client(&conn)?.get(&format!("/packages/{}", output::path_part(&package))).await?;
             output::print_json(&p)?;
         }
-        PackageCmd::Export {
-            package,
-            output: out,
-            conn,
-        } => {
+        PackageCmd::Export { package, output: out, conn } => {
             let c = client(&conn)?;
-            let resp = c
-                .send(c.request(
-                    Method::GET,
-                    &format!("/packages/{}/bundle", output::path_part(&package)),
-                ))
-                .await?;
+            let resp =
+                c.send(c.request(Method::GET, &format!("/packages/{}/bundle", output::path_part(&package)))).await?;
             let bytes = resp.bytes().await?;
-            std::fs::write(&out, &bytes)
-                .with_context(|| format!("cannot write {}", out.display()))?;
+            std::fs::write(&out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
             println!("wrote {} ({} bytes)", out.display(), bytes.len());
         }
         PackageCmd::Rm { package, conn } => {
-            client(&conn)?
-                .delete(&format!("/packages/{}", output::path_part(&package)))
-                .await?;
+            client(&conn)?.delete(&format!("/packages/{}", output::path_part(&package))).await?;
             println!("package {package} removed");
         }
     }
@@ -613,12 +511,7 @@ async fn follow(c: &Client, mut view: DeploymentView, json: bool) -> anyhow::Res
         for t in &view.targets {
             let key = (t.id.0, format!("{}|{}", t.state, t.message));
             if !json && !seen.contains(&key) {
-                println!(
-                    "  {:<20} {:<12} {}",
-                    t.asset_name,
-                    t.state.as_str(),
-                    t.message
-                );
+                println!("  {:<20} {:<12} {}", t.asset_name, t.state.as_str(), t.message);
                 seen.push(key);
             }
         }
@@ -626,15 +519,9 @@ async fn follow(c: &Client, mut view: DeploymentView, json: bool) -> anyhow::Res
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        view = c
-            .get(&format!("/deployments/{}", view.deployment.id))
-            .await?;
+        view = c.get(&format!("/deployments/{}", view.deployment.id)).await?;
     }
-    let failed = view
-        .targets
-        .iter()
-        .filter(|t| t.state != drover_domain::deployment::TargetState::Success)
-        .count();
+    let failed = view.targets.iter().filter(|t| t.state != drover_domain::deployment::TargetState::Success).count();
     if json {
         output::print_json(&view)?;
     } else {

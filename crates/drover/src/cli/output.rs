@@ -15,9 +15,7 @@ pub fn print_json(v: &impl Serialize) -> anyhow::Result<()> {
 pub fn path_part(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -32,11 +30,7 @@ pub fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
         }
     }
     let line = |cells: Vec<String>| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let parts: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         println!("{}", parts.join("  ").trim_end());
     };
     line(headers.iter().map(|h| h.to_string()).collect());
@@ -52,9 +46,7 @@ pub fn asset_row(a: &Asset) -> Vec<String> {
         format!("{}:{}", a.address, a.ssh_port),
         a.os.clone().unwrap_or_default(),
         a.arch.clone().unwrap_or_default(),
-        a.host_key_fingerprint
-            .clone()
-            .unwrap_or_else(|| "(not pinned yet)".into()),
+        a.host_key_fingerprint.clone().unwrap_or_else(|| "(not pinned yet)".into()),
     ]
 }
 
@@ -67,10 +59,7 @@ fn s(v: &Value, k: &str) -> String {
 }
 
 fn time(v: &Value, k: &str) -> String {
-    v[k].as_i64()
-        .map(|ms| format!("{}", ms / 1000))
-        .map(|s| format!("@{s}"))
-        .unwrap_or_else(|| "-".into())
+    v[k].as_i64().map(|ms| format!("{}", ms / 1000)).map(|s| format!("@{s}")).unwrap_or_else(|| "-".into())
 }
 
 /// The log in text: the Lansweeper fields, then each step and each state change.
@@ -99,10 +88,7 @@ pub fn print_log(entries: &[Value]) {
         println!(
             "  message: {}{}",
             s(e, "message"),
-            e["error_code"]
-                .as_str()
-                .map(|c| format!(" [{c}]"))
-                .unwrap_or_default()
+            e["error_code"].as_str().map(|c| format!(" [{c}]")).unwrap_or_default()
         );
         for st in e["steps"].as_array().into_iter().flatten() {
             println!(
@@ -110,38 +96,18 @@ pub fn print_log(entries: &[Value]) {
                 st["index"].as_i64().map_or(0, |i| i + 1),
                 s(st, "name"),
                 s(st, "exit_code"),
-                if st["success"].as_bool() == Some(true) {
-                    "ok"
-                } else {
-                    "FAILED"
-                },
+                if st["success"].as_bool() == Some(true) { "ok" } else { "FAILED" },
                 s(st, "duration_ms"),
-                st["message"]
-                    .as_str()
-                    .filter(|m| !m.is_empty())
-                    .map(|m| format!(" — {m}"))
-                    .unwrap_or_default()
+                st["message"].as_str().filter(|m| !m.is_empty()).map(|m| format!(" — {m}")).unwrap_or_default()
             );
-            for line in st["output_tail"]
-                .as_str()
-                .unwrap_or("")
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
+            for line in
+                st["output_tail"].as_str().unwrap_or("").lines().rev().take(5).collect::<Vec<_>>().into_iter().rev()
             {
                 println!("      | {line}");
             }
         }
         for ev in e["events"].as_array().into_iter().flatten() {
-            println!(
-                "  {} {:<12} {}",
-                time(ev, "at_ms"),
-                s(ev, "state"),
-                s(ev, "message")
-            );
+            println!("  {} {:<12} {}", time(ev, "at_ms"), s(ev, "state"), s(ev, "message"));
         }
         println!();
     }
@@ -154,12 +120,10 @@ pub fn tar_folder(dir: &Path) -> anyhow::Result<Vec<u8>> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
     tar.follow_symlinks(true);
-    tar.append_path_with_name(&toml, "package.toml")
-        .context("adding package.toml")?;
+    tar.append_path_with_name(&toml, "package.toml").context("adding package.toml")?;
     let files = dir.join("files");
     if files.is_dir() {
-        tar.append_dir_all("files", &files)
-            .context("adding files/")?;
+        tar.append_dir_all("files", &files).context("adding files/")?;
     }
     Ok(tar.into_inner()?.finish()?)
 }

@@ -46,10 +46,7 @@ async fn readme_tour_through_the_cli() {
     let fleet = Fleet::up(2);
     let server = Server::start(Backend::Sqlite).await;
     let dir = tempfile::tempdir().unwrap();
-    let cli = Cli {
-        server: &server,
-        config: dir.path().join("cli.json"),
-    };
+    let cli = Cli { server: &server, config: dir.path().join("cli.json") };
     let key = dir.path().join("key");
     std::fs::write(&key, fleet.key()).unwrap();
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
@@ -62,42 +59,18 @@ async fn readme_tour_through_the_cli() {
     assert!(err.contains("wrong user name or password"), "{err}");
     cli.ok(&["login", "--password-stdin"], Some("admin-password\n"));
     cli.ok(
-        &[
-            "credential",
-            "add",
-            "fleet-root",
-            "--user",
-            "root",
-            "--key-file",
-            key.to_str().unwrap(),
-            "--global",
-        ],
+        &["credential", "add", "fleet-root", "--user", "root", "--key-file", key.to_str().unwrap(), "--global"],
         None,
     );
-    cli.ok(
-        &["asset", "add", "web1", "--address", &fleet.hosts[0].ip],
-        None,
-    );
-    cli.ok(
-        &["asset", "add", "web2", "--address", &fleet.hosts[1].ip],
-        None,
-    );
-    cli.ok(
-        &["asset", "add", "gone", "--address", &fleet.unused_ip()],
-        None,
-    );
+    cli.ok(&["asset", "add", "web1", "--address", &fleet.hosts[0].ip], None);
+    cli.ok(&["asset", "add", "web2", "--address", &fleet.hosts[1].ip], None);
+    cli.ok(&["asset", "add", "gone", "--address", &fleet.unused_ip()], None);
     let out = cli.ok(&["package", "import", examples], None);
-    assert!(
-        out.contains("'hello' version 1.0 imported (3 step(s), 1 file(s))"),
-        "{out}"
-    );
+    assert!(out.contains("'hello' version 1.0 imported (3 step(s), 1 file(s))"), "{out}");
     let out = cli.ok(&["package", "list"], None);
     assert!(out.contains("hello") && out.contains("1.0"), "{out}");
 
-    let out = cli.ok(
-        &["deploy", "hello", "--asset", "web1", "--asset", "web2"],
-        None,
-    );
+    let out = cli.ok(&["deploy", "hello", "--asset", "web1", "--asset", "web2"], None);
     assert!(out.contains("2 of 2 target(s) succeeded"), "{out}");
     let list = cli.ok(&["asset", "list"], None);
     assert!(list.contains("SHA256:") && list.contains("web1"), "{list}");
@@ -120,21 +93,12 @@ async fn readme_tour_through_the_cli() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v[0]["steps"].as_array().unwrap().len(), 3);
 
-    let (code, out, _) = cli.run(
-        &["deploy", "hello", "--asset", "web1", "--asset", "gone"],
-        None,
-    );
+    let (code, out, _) = cli.run(&["deploy", "hello", "--asset", "web1", "--asset", "gone"], None);
     assert_eq!(code, 1, "one target offline: {out}");
-    assert!(
-        out.contains("1 of 2 target(s) succeeded") && out.contains("offline"),
-        "{out}"
-    );
+    assert!(out.contains("1 of 2 target(s) succeeded") && out.contains("offline"), "{out}");
 
     let bundle = dir.path().join("hello.tar.gz");
-    cli.ok(
-        &["package", "export", "hello", "-o", bundle.to_str().unwrap()],
-        None,
-    );
+    cli.ok(&["package", "export", "hello", "-o", bundle.to_str().unwrap()], None);
     let (code, _, err) = cli.run(&["package", "import", bundle.to_str().unwrap()], None);
     assert_eq!(code, 2);
     assert!(err.contains("already exists"), "{err}");
@@ -143,31 +107,19 @@ async fn readme_tour_through_the_cli() {
     assert!(err.contains("nope"), "{err}");
 
     // a viewer may read but not deploy
-    cli.ok(
-        &["user", "add", "vera", "--role", "viewer"],
-        Some("vera-password\n"),
-    );
+    cli.ok(&["user", "add", "vera", "--role", "viewer"], Some("vera-password\n"));
     let (code, _, err) = cli.run(&["passwd", "--stdin"], Some("not-it\nnew-password-1\n"));
     assert_eq!(code, 2);
     assert!(err.contains("current password is wrong"), "{err}");
-    cli.ok(
-        &["passwd", "--stdin"],
-        Some("admin-password\nnew-password-1\n"),
-    );
+    cli.ok(&["passwd", "--stdin"], Some("admin-password\nnew-password-1\n"));
     let (code, _, err) = cli.run(&["asset", "list"], None);
     assert_eq!(code, 2, "the old token ended");
     assert!(err.contains("log in again"), "{err}");
-    cli.ok(
-        &["login", "--user", "vera", "--password-stdin"],
-        Some("vera-password\n"),
-    );
+    cli.ok(&["login", "--user", "vera", "--password-stdin"], Some("vera-password\n"));
     cli.ok(&["asset", "list"], None);
     let (code, _, err) = cli.run(&["deploy", "hello", "--asset", "web1"], None);
     assert_eq!(code, 2);
-    assert!(
-        err.contains("role viewer") && err.contains("operator"),
-        "{err}"
-    );
+    assert!(err.contains("role viewer") && err.contains("operator"), "{err}");
     let (code, _, err) = cli.run(&["credential", "list"], None);
     assert_eq!(code, 2);
     assert!(err.contains("admin"), "{err}");

@@ -43,24 +43,12 @@ criteria = [
 async fn three_steps_on_five_hosts(backend: Backend) {
     let fleet = Fleet::up(5);
     let server = Server::start(backend).await;
-    let cred = server
-        .credential(
-            "root-pw",
-            json!({"username": "root", "password": ROOT_PASSWORD}),
-        )
-        .await;
+    let cred = server.credential("root-pw", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = server.assets(&fleet, &cred).await;
-    let (status, pkg) = server
-        .import(&hello_package(""), &[("conf/hello.conf", CONF)])
-        .await;
+    let (status, pkg) = server.import(&hello_package(""), &[("conf/hello.conf", CONF)]).await;
     assert_eq!(status, 200, "{pkg}");
 
-    let done = server
-        .deploy_and_wait(
-            json!({"package": "hello", "assets": assets}),
-            Duration::from_secs(120),
-        )
-        .await;
+    let done = server.deploy_and_wait(json!({"package": "hello", "assets": assets}), Duration::from_secs(120)).await;
     for t in done["targets"].as_array().unwrap() {
         assert_eq!(t["state"], "success", "{t:#}");
     }
@@ -68,15 +56,10 @@ async fn three_steps_on_five_hosts(backend: Backend) {
     for h in &fleet.hosts {
         let got = fleet.sh(h, "sha256sum /etc/drover-hello.conf | cut -d' ' -f1");
         assert_eq!(got, want, "file on {}", h.name);
-        assert_eq!(
-            fleet.sh(h, "stat -c '%a %U' /etc/drover-hello.conf"),
-            "640 root"
-        );
+        assert_eq!(fleet.sh(h, "stat -c '%a %U' /etc/drover-hello.conf"), "640 root");
         // the job (with its tokens) is gone; the record stays
         assert_eq!(
-            fleet
-                .sh(h, "ls /var/lib/drover/targets/*/ | sort | tr '\\n' ' '")
-                .trim(),
+            fleet.sh(h, "ls /var/lib/drover/targets/*/ | sort | tr '\\n' ' '").trim(),
             "deployer.log record.jsonl steps"
         );
     }
@@ -88,12 +71,7 @@ async fn three_steps_on_five_hosts(backend: Backend) {
         assert_eq!(steps.len(), 3, "{e:#}");
         let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["copy config", "write marker", "check"]);
-        assert!(
-            steps
-                .iter()
-                .all(|s| s["exit_code"] == 0 && s["success"] == true),
-            "{e:#}"
-        );
+        assert!(steps.iter().all(|s| s["exit_code"] == 0 && s["success"] == true), "{e:#}");
         assert_eq!(steps[1]["output_tail"].as_str().unwrap().trim(), "root");
         assert_eq!(e["last_step"], "check");
         assert_eq!(e["return_code"], 0);
@@ -102,47 +80,22 @@ async fn three_steps_on_five_hosts(backend: Backend) {
         assert_eq!(e["server"], "test-node");
         assert_eq!(e["credential"], "root-pw");
         assert_eq!(e["package_name"], "hello");
-        assert!(
-            e["deployer_version"]
-                .as_str()
-                .is_some_and(|v| !v.is_empty()),
-            "{e:#}"
-        );
-        let states: Vec<&str> = e["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["state"].as_str().unwrap())
-            .collect();
+        assert!(e["deployer_version"].as_str().is_some_and(|v| !v.is_empty()), "{e:#}");
+        let states: Vec<&str> = e["events"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
         assert_eq!(states, ["queued", "connecting", "running", "success"]);
     }
     // the first connection pinned the host key and recorded facts
-    let a = server
-        .get(&format!("/assets/{}", fleet.hosts[0].name))
-        .await;
-    assert!(
-        a["host_key_fingerprint"]
-            .as_str()
-            .unwrap()
-            .starts_with("SHA256:"),
-        "{a:#}"
-    );
+    let a = server.get(&format!("/assets/{}", fleet.hosts[0].name)).await;
+    assert!(a["host_key_fingerprint"].as_str().unwrap().starts_with("SHA256:"), "{a:#}");
     assert_eq!(a["macs"], json!([fleet.hosts[0].mac]));
     assert_eq!(a["arch"], std::env::consts::ARCH);
     assert_eq!(a["hostname"], fleet.hosts[0].name.as_str());
 
     // a second deployment reuses the deployer already there
-    let again = server
-        .deploy_and_wait(
-            json!({"package": "hello", "assets": [assets[0]]}),
-            Duration::from_secs(60),
-        )
-        .await;
+    let again =
+        server.deploy_and_wait(json!({"package": "hello", "assets": [assets[0]]}), Duration::from_secs(60)).await;
     assert_eq!(again["targets"][0]["state"], "success");
-    assert_eq!(
-        fleet.sh(&fleet.hosts[0], "ls /var/lib/drover/bin | wc -l"),
-        "1"
-    );
+    assert_eq!(fleet.sh(&fleet.hosts[0], "ls /var/lib/drover/bin | wc -l"), "1");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -184,21 +137,11 @@ command = "touch /tmp/never"
 "#;
     let (status, v) = server.import(pkg, &[]).await;
     assert_eq!(status, 200, "{v}");
-    let done = server
-        .deploy_and_wait(
-            json!({"package": "branchy", "assets": assets}),
-            Duration::from_secs(60),
-        )
-        .await;
+    let done = server.deploy_and_wait(json!({"package": "branchy", "assets": assets}), Duration::from_secs(60)).await;
     assert_eq!(done["targets"][0]["state"], "success", "{done:#}");
     let h = &fleet.hosts[0];
     assert_eq!(
-        fleet
-            .sh(
-                h,
-                "ls /tmp/recovered /tmp/skipped /tmp/never 2>/dev/null | tr '\\n' ' '"
-            )
-            .trim(),
+        fleet.sh(h, "ls /tmp/recovered /tmp/skipped /tmp/never 2>/dev/null | tr '\\n' ' '").trim(),
         "/tmp/recovered"
     );
     let log = server.log(done["deployment"]["id"].as_i64().unwrap()).await;
@@ -206,26 +149,11 @@ command = "touch /tmp/never"
     let got: Vec<(String, i64, bool)> = steps
         .iter()
         .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_string(),
-                s["exit_code"].as_i64().unwrap(),
-                s["success"].as_bool().unwrap(),
-            )
+            (s["name"].as_str().unwrap().to_string(), s["exit_code"].as_i64().unwrap(), s["success"].as_bool().unwrap())
         })
         .collect();
-    assert_eq!(
-        got,
-        [
-            ("fails with 3".into(), 3, false),
-            ("recover".into(), 7, true)
-        ]
-    );
-    assert!(
-        steps[0]["output_tail"]
-            .as_str()
-            .unwrap()
-            .contains("about to fail")
-    );
+    assert_eq!(got, [("fails with 3".into(), 3, false), ("recover".into(), 7, true)]);
+    assert!(steps[0]["output_tail"].as_str().unwrap().contains("about to fail"));
     assert_eq!(log[0]["return_code"], 7);
     assert_eq!(log[0]["last_step"], "recover");
 }
@@ -233,45 +161,26 @@ command = "touch /tmp/never"
 #[tokio::test(flavor = "multi_thread")]
 async fn bundle_export_round_trips_and_bad_packages_store_nothing() {
     let server = Server::start(Backend::Sqlite).await;
-    let bad = hello_package("").replace(
-        "\"check\"\ntype",
-        "\"check\"\non_failure = \"goto 9\"\ntype",
-    );
+    let bad = hello_package("").replace("\"check\"\ntype", "\"check\"\non_failure = \"goto 9\"\ntype");
     let (status, v) = server.import(&bad, &[("conf/hello.conf", CONF)]).await;
     assert_eq!(status, 422, "{v}");
     assert!(
-        v["error"]
-            .as_str()
-            .unwrap()
-            .contains("step 3 'check': on_failure goes to step 9, but the package has 3 steps"),
+        v["error"].as_str().unwrap().contains("step 3 'check': on_failure goes to step 9, but the package has 3 steps"),
         "{v}"
     );
     let (status, v) = server.import(&hello_package(""), &[]).await;
     assert_eq!(status, 422);
-    assert!(
-        v["error"]
-            .as_str()
-            .unwrap()
-            .contains("'conf/hello.conf', which the package does not contain"),
-        "{v}"
-    );
+    assert!(v["error"].as_str().unwrap().contains("'conf/hello.conf', which the package does not contain"), "{v}");
     let (status, v) = server.import("name = \"x\"\nversion = [\n", &[]).await;
     assert_eq!(status, 422);
     assert!(v["error"].as_str().unwrap().contains("line 2"), "{v}");
     assert_eq!(server.get("/packages").await, json!([]));
     let share_files = walk(&server.data.path().join("share"));
-    assert!(
-        share_files.is_empty(),
-        "nothing stored on the share: {share_files:?}"
-    );
+    assert!(share_files.is_empty(), "nothing stored on the share: {share_files:?}");
 
-    let (status, v) = server
-        .import(&hello_package(""), &[("conf/hello.conf", CONF)])
-        .await;
+    let (status, v) = server.import(&hello_package(""), &[("conf/hello.conf", CONF)]).await;
     assert_eq!(status, 200, "{v}");
-    let (status, dup) = server
-        .import(&hello_package(""), &[("conf/hello.conf", CONF)])
-        .await;
+    let (status, dup) = server.import(&hello_package(""), &[("conf/hello.conf", CONF)]).await;
     assert_eq!(status, 409, "{dup}");
     let resp = server
         .http

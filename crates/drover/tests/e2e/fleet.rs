@@ -23,10 +23,7 @@ fn script() -> PathBuf {
 
 /// Runs the fleet script; panics with its stderr on failure.
 fn fleet(args: &[&str]) -> String {
-    let out = Command::new(script())
-        .args(args)
-        .output()
-        .expect("run testfleet/fleet (needs bash, root)");
+    let out = Command::new(script()).args(args).output().expect("run testfleet/fleet (needs bash, root)");
     assert!(
         out.status.success(),
         "testfleet/fleet {args:?} failed ({}): {}{}\n(the end-to-end tests need root, iproute2 and openssh-server: run them with the README's test command)",
@@ -45,10 +42,7 @@ impl Fleet {
             .find_map(|l| l.strip_prefix("fleet_dir="))
             .map(PathBuf::from)
             .unwrap_or_else(|| panic!("fleet up printed no fleet_dir=: {out}"));
-        let id = dir
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .expect("fleet id");
+        let id = dir.file_name().map(|s| s.to_string_lossy().into_owned()).expect("fleet id");
         let tsv = std::fs::read_to_string(dir.join("hosts.tsv")).expect("hosts.tsv");
         let hosts = tsv
             .lines()
@@ -56,11 +50,7 @@ impl Fleet {
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
                 let c: Vec<&str> = l.split('\t').collect();
-                Host {
-                    name: c[0].into(),
-                    ip: c[1].into(),
-                    mac: c[2].into(),
-                }
+                Host { name: c[0].into(), ip: c[1].into(), mac: c[2].into() }
             })
             .collect();
         Fleet { id, dir, hosts }
@@ -72,10 +62,7 @@ impl Fleet {
             .args(["exec", "--id", &self.id, &host.name, "--", "sh", "-c", cmd])
             .output()
             .expect("fleet exec");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// Runs a command that must succeed and returns its trimmed stdout.
@@ -105,8 +92,6 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        let _ = Command::new(script())
-            .args(["down", "--id", &self.id])
-            .output();
+        let _ = Command::new(script()).args(["down", "--id", &self.id]).output();
     }
 }

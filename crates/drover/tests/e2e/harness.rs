@@ -13,12 +13,25 @@ pub enum Backend {
     Postgres,
 }
 
-pub struct Server {
+/// A logged-in client of a drover server's API.
+pub struct Api {
     pub url: String,
     pub token: String,
     pub http: reqwest::Client,
+}
+
+/// The server under test, in this process; derefs to its [`Api`].
+pub struct Server {
+    api: Api,
     pub data: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 pub fn deployer_path() -> PathBuf {
@@ -27,11 +40,7 @@ pub fn deployer_path() -> PathBuf {
     }
     // tests run from target/<profile>/deps/, benchmarks from target/<profile>/examples/
     let exe = std::env::current_exe().expect("current exe");
-    let p = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target dir")
-        .join("drover-deployer");
+    let p = exe.parent().and_then(|d| d.parent()).expect("target dir").join("drover-deployer");
     assert!(
         p.exists(),
         "{} is missing: build it first (cargo build -p drover-deployer), or run the README's test command",
@@ -42,21 +51,17 @@ pub fn deployer_path() -> PathBuf {
 
 async fn store_for(backend: Backend, data: &std::path::Path) -> Store {
     match backend {
-        Backend::Sqlite => Store::connect(&format!(
-            "sqlite://{}?mode=rwc",
-            data.join("drover.db").display()
-        ))
-        .await
-        .expect("sqlite store"),
+        Backend::Sqlite => Store::connect(&format!("sqlite://{}?mode=rwc", data.join("drover.db").display()))
+            .await
+            .expect("sqlite store"),
         Backend::Postgres => {
             let admin = std::env::var("DROVER_TEST_POSTGRES_URL").unwrap_or_else(|_| {
                 panic!("DROVER_TEST_POSTGRES_URL is not set: start a test server with `scripts/pg-test-server` and export its URL (the README's test command does both)")
             });
             let name = format!("drover_e2e_{:016x}", rand::random::<u64>());
             sqlx::any::install_default_drivers();
-            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
-                .await
-                .expect("connect to test PostgreSQL");
+            let mut conn =
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to test PostgreSQL");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut conn)
                 .await
@@ -84,14 +89,9 @@ impl Server {
         cfg.probe_timeout = Duration::from_secs(2);
         tune(&mut cfg);
         let engine = Engine::open(store, cfg).expect("engine");
-        engine
-            .ensure_first_admin(Some("admin-password".into()), drover_engine::now_ms())
-            .await
-            .expect("admin");
+        engine.ensure_first_admin(Some("admin-password".into()), drover_engine::now_ms()).await.expect("admin");
         // All addresses, so that hosts on every test bridge can call back.
-        let listener = tokio::net::TcpListener::bind("0.0.0.0:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let e = engine.clone();
@@ -101,11 +101,27 @@ impl Server {
             })
             .await;
         });
-        let url = format!("http://127.0.0.1:{port}");
+        let api = Api::login(&format!("http://127.0.0.1:{port}"), "admin-password").await;
+        Server { api, data, _shutdown: tx }
+    }
+
+    /// The usual start: `hosts` test hosts, a server, a root password credential named
+    /// `root` and one asset per host mapped to it.
+    pub async fn with_root_fleet(backend: Backend, hosts: usize) -> (crate::fleet::Fleet, Server, Vec<String>) {
+        let fleet = crate::fleet::Fleet::up(hosts);
+        let server = Server::start(backend).await;
+        server.credential("root", json!({"username": "root", "password": crate::fleet::ROOT_PASSWORD})).await;
+        let assets = server.assets(&fleet, "root").await;
+        (fleet, server, assets)
+    }
+}
+
+impl Api {
+    pub async fn login(url: &str, password: &str) -> Api {
         let http = reqwest::Client::new();
         let v: Value = http
             .post(format!("{url}/api/v1/session"))
-            .json(&json!({"name": "admin", "password": "admin-password"}))
+            .json(&json!({"name": "admin", "password": password}))
             .send()
             .await
             .expect("login")
@@ -113,26 +129,12 @@ impl Server {
             .await
             .expect("login json");
         let token = v["token"].as_str().expect("token").to_string();
-        Server {
-            url,
-            token,
-            http,
-            data,
-            _shutdown: tx,
-        }
+        Api { url: url.to_string(), token, http }
     }
 
     /// A request to the API; returns (status, JSON body).
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut rb = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.url))
-            .bearer_auth(&self.token);
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut rb = self.http.request(method, format!("{}/api/v1{path}", self.url)).bearer_auth(&self.token);
         if let Some(b) = body {
             rb = rb.json(&b);
         }
@@ -144,10 +146,7 @@ impl Server {
 
     pub async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let (status, v) = self.call(method.clone(), path, body).await;
-        assert!(
-            (200..300).contains(&status),
-            "{method} {path} → {status}: {v}"
-        );
+        assert!((200..300).contains(&status), "{method} {path} → {status}: {v}");
         v
     }
 
@@ -182,33 +181,11 @@ impl Server {
         name.to_string()
     }
 
-    /// The usual start: `hosts` test hosts, a server, a root password credential named
-    /// `root` and one asset per host mapped to it.
-    pub async fn with_root_fleet(
-        backend: Backend,
-        hosts: usize,
-    ) -> (crate::fleet::Fleet, Server, Vec<String>) {
-        let fleet = crate::fleet::Fleet::up(hosts);
-        let server = Server::start(backend).await;
-        server
-            .credential(
-                "root",
-                json!({"username": "root", "password": crate::fleet::ROOT_PASSWORD}),
-            )
-            .await;
-        let assets = server.assets(&fleet, "root").await;
-        (fleet, server, assets)
-    }
-
     /// Adds one asset per host, mapped to the credential; returns their names.
     pub async fn assets(&self, fleet: &crate::fleet::Fleet, credential: &str) -> Vec<String> {
         let mut names = Vec::new();
         for h in &fleet.hosts {
-            self.post(
-                "/assets",
-                json!({"name": h.name, "address": h.ip, "credential": credential}),
-            )
-            .await;
+            self.post("/assets", json!({"name": h.name, "address": h.ip, "credential": credential})).await;
             names.push(h.name.clone());
         }
         names
@@ -226,34 +203,21 @@ impl Server {
         loop {
             let v = self.get(&format!("/deployments/{id}")).await;
             let targets = v["targets"].as_array().expect("targets");
-            if targets
-                .iter()
-                .all(|t| is_final(t["state"].as_str().unwrap_or("")))
-            {
+            if targets.iter().all(|t| is_final(t["state"].as_str().unwrap_or(""))) {
                 return v;
             }
-            assert!(
-                start.elapsed() < limit,
-                "deployment {id} not finished after {limit:?}: {v:#}"
-            );
+            assert!(start.elapsed() < limit, "deployment {id} not finished after {limit:?}: {v:#}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     pub async fn log(&self, deployment: i64) -> Vec<Value> {
-        self.get(&format!("/logs?deployment={deployment}"))
-            .await
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.get(&format!("/logs?deployment={deployment}")).await.as_array().cloned().unwrap_or_default()
     }
 }
 
 pub fn is_final(state: &str) -> bool {
-    matches!(
-        state,
-        "success" | "failed" | "timed_out" | "offline" | "cancelled"
-    )
+    matches!(state, "success" | "failed" | "timed_out" | "offline" | "cancelled")
 }
 
 pub fn bundle(toml: &str, files: &[(&str, &[u8])]) -> Vec<u8> {

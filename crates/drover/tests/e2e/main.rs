@@ -10,5 +10,6 @@ mod harness;
 mod cli;
 mod deploy;
 mod faults;
+mod restart;
 mod run_modes;
 mod timeouts;

@@ -26,38 +26,17 @@ command = "cp /bin/sleep /tmp/drover-test-long && exec /tmp/drover-test-long 300
     let (status, v) = server.import(pkg, &[]).await;
     assert_eq!(status, 200, "{v}");
     let start = Instant::now();
-    let done = server
-        .deploy_and_wait(
-            json!({"package": "slow", "assets": assets}),
-            Duration::from_secs(60),
-        )
-        .await;
+    let done = server.deploy_and_wait(json!({"package": "slow", "assets": assets}), Duration::from_secs(60)).await;
     let t = &done["targets"][0];
     assert_eq!(t["state"], "timed_out", "{t:#}");
     assert_eq!(t["error_code"], "target.max_duration");
-    assert!(
-        start.elapsed() < Duration::from_secs(20),
-        "took {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
     let log = server.log(done["deployment"]["id"].as_i64().unwrap()).await;
     let steps = log[0]["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2, "{steps:#?}");
     assert_eq!(steps[0]["success"], false);
-    assert!(
-        steps[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("longer than its timeout of 1 s"),
-        "{steps:#?}"
-    );
-    assert!(
-        steps[1]["message"]
-            .as_str()
-            .unwrap()
-            .contains("max duration"),
-        "{steps:#?}"
-    );
+    assert!(steps[0]["message"].as_str().unwrap().contains("longer than its timeout of 1 s"), "{steps:#?}");
+    assert!(steps[1]["message"].as_str().unwrap().contains("max duration"), "{steps:#?}");
     // neither the deployer nor anything a step started is left
     let left = fleet.exec(h, "pgrep -a '^drover-'").1;
     assert!(left.trim().is_empty(), "left running: {left}");

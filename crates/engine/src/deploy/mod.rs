@@ -2,6 +2,7 @@
 //! come back from the deployer.
 
 pub mod log;
+mod recover;
 mod remote;
 mod reports;
 mod target;
@@ -42,23 +43,11 @@ pub struct DeployRequest {
 impl Engine {
     /// Creates the deployment with one queued target per asset and starts them,
     /// `deployment_threads` at a time.
-    pub async fn deploy(
-        &self,
-        req: DeployRequest,
-        executor: String,
-    ) -> Result<(Deployment, Vec<Target>)> {
-        let pkg = self
-            .resolve_package(&req.package, req.version.as_deref())
-            .await?;
-        let run_mode = pkg
-            .def
-            .run_mode
-            .resolve(req.run_mode)
-            .map_err(EngineError::Invalid)?;
+    pub async fn deploy(&self, req: DeployRequest, executor: String) -> Result<(Deployment, Vec<Target>)> {
+        let pkg = self.resolve_package(&req.package, req.version.as_deref()).await?;
+        let run_mode = pkg.def.run_mode.resolve(req.run_mode).map_err(EngineError::Invalid)?;
         if req.assets.is_empty() {
-            return Err(EngineError::Invalid(
-                "choose at least one asset to deploy to".into(),
-            ));
+            return Err(EngineError::Invalid("choose at least one asset to deploy to".into()));
         }
         let mut targets = Vec::new();
         for r in &req.assets {
@@ -98,11 +87,7 @@ impl Engine {
     }
 
     fn drop_waiter(&self, id: TargetId) {
-        self.inner
-            .waiters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     }
 
     fn wake(&self, id: TargetId) {

@@ -58,9 +58,7 @@ pub(crate) fn parse_facts(out: &str) -> Facts {
                     f.macs.push(m);
                 }
             }
-            "session" if !v.is_empty() && !f.sessions.iter().any(|s| s == v) => {
-                f.sessions.push(v.to_string())
-            }
+            "session" if !v.is_empty() && !f.sessions.iter().any(|s| s == v) => f.sessions.push(v.to_string()),
             "systemd" => f.systemd = true,
             "ssd" => f.start_stop_daemon = true,
             "client" => f.client_ip = some(),
@@ -96,10 +94,9 @@ pub(crate) fn wrap(script: &str, privilege: Option<&Privilege>) -> (String, Vec<
     match privilege {
         None | Some(Privilege::Root) => (format!("sh -c {quoted}"), Vec::new()),
         Some(Privilege::SudoNoPassword) => (format!("sudo -n -- sh -c {quoted}"), Vec::new()),
-        Some(Privilege::SudoPassword(pw)) => (
-            format!("sudo -S -p '' -- sh -c {quoted}"),
-            format!("{pw}\n").into_bytes(),
-        ),
+        Some(Privilege::SudoPassword(pw)) => {
+            (format!("sudo -S -p '' -- sh -c {quoted}"), format!("{pw}\n").into_bytes())
+        }
     }
 }
 
@@ -132,18 +129,11 @@ impl Launcher {
 
 /// Where drover keeps its files on a target, as a shell word.
 pub(crate) fn base_dir(as_root: bool) -> &'static str {
-    if as_root {
-        "/var/lib/drover"
-    } else {
-        "\"$HOME/.drover\""
-    }
+    if as_root { "/var/lib/drover" } else { "\"$HOME/.drover\"" }
 }
 
 pub(crate) fn deployer_path(base: &str, sha256: &str) -> String {
-    format!(
-        "{base}/bin/drover-deployer-{}",
-        &sha256[..16.min(sha256.len())]
-    )
+    format!("{base}/bin/drover-deployer-{}", &sha256[..16.min(sha256.len())])
 }
 
 /// Prints `present` when the deployer of this build is on the target.
@@ -175,26 +165,20 @@ pub(crate) struct LaunchPlan<'a> {
 pub(crate) fn launch_script(p: &LaunchPlan<'_>) -> String {
     let (dir, deployer) = (p.dir, p.deployer);
     let inner = sh_quote(r#"exec "$0" run "$1" >>"$1/deployer.log" 2>&1"#);
-    let chown = p
-        .run_as
-        .map(|u| format!("chown -R {} \"$D\"", sh_quote(u)))
-        .unwrap_or_default();
+    let chown = p.run_as.map(|u| format!("chown -R {} \"$D\"", sh_quote(u))).unwrap_or_default();
     let start = match (p.launcher, p.run_as) {
         (Launcher::SystemdRun, user) => format!(
             "systemd-run --quiet --collect --unit={} {} -p WorkingDirectory=\"$D\" /bin/sh -c {inner} {deployer} \"$D\"",
             p.unit,
-            user.map(|u| format!("--uid={}", sh_quote(u)))
-                .unwrap_or_default()
+            user.map(|u| format!("--uid={}", sh_quote(u))).unwrap_or_default()
         ),
         (Launcher::StartStopDaemon, user) => format!(
             "start-stop-daemon --start --background --pidfile \"$D/task.pid\" {} --chdir \"$D\" --startas /bin/sh -- -c {inner} {deployer} \"$D\"",
-            user.map(|u| format!("--chuid {}", sh_quote(u)))
-                .unwrap_or_default()
+            user.map(|u| format!("--chuid {}", sh_quote(u))).unwrap_or_default()
         ),
         (Launcher::Setsid, user) => format!(
             "{} setsid -f /bin/sh -c {inner} {deployer} \"$D\" </dev/null >/dev/null 2>&1",
-            user.map(|u| format!("runuser -u {} --", sh_quote(u)))
-                .unwrap_or_default()
+            user.map(|u| format!("runuser -u {} --", sh_quote(u))).unwrap_or_default()
         ),
     };
     format!(

@@ -13,15 +13,9 @@ impl Engine {
     /// A report called back by a deployer with its target's report token.
     pub async fn report_from_deployer(&self, token: &str, report: Report) -> Result<()> {
         let forbidden = || {
-            EngineError::Forbidden(
-                "this report token is not valid for that target (or the target has ended)".into(),
-            )
+            EngineError::Forbidden("this report token is not valid for that target (or the target has ended)".into())
         };
-        let id = self
-            .store()
-            .target_by_report_token(&token_hash(token))
-            .await?
-            .ok_or_else(forbidden)?;
+        let id = self.store().target_by_report_token(&token_hash(token)).await?.ok_or_else(forbidden)?;
         if id != TargetId(report.target_id) {
             return Err(forbidden());
         }
@@ -31,32 +25,18 @@ impl Engine {
     /// Which share file a share token may read: Ok only for a file of the package of
     /// the token's target, while that target runs.
     pub async fn authorize_share_read(&self, token: &str, sha256: &str) -> Result<()> {
-        let forbidden = || {
-            EngineError::Forbidden(
-                "this share token is not valid for that file (or its target has ended)".into(),
-            )
-        };
-        let (_, package): (TargetId, PackageId) = self
-            .store()
-            .target_by_share_token(&token_hash(token))
-            .await?
-            .ok_or_else(forbidden)?;
+        let forbidden =
+            || EngineError::Forbidden("this share token is not valid for that file (or its target has ended)".into());
+        let (_, package): (TargetId, PackageId) =
+            self.store().target_by_share_token(&token_hash(token)).await?.ok_or_else(forbidden)?;
         let pkg = self.store().package(package).await?;
-        if pkg.files.iter().any(|f| f.sha256 == sha256) {
-            Ok(())
-        } else {
-            Err(forbidden())
-        }
+        if pkg.files.iter().any(|f| f.sha256 == sha256) { Ok(()) } else { Err(forbidden()) }
     }
 
     pub(crate) async fn apply_report(&self, id: TargetId, r: &Report) -> Result<()> {
         let at = r.at_unix_ms;
         match &r.event {
-            Event::Started {
-                pid,
-                deployer_version,
-                ..
-            } => {
+            Event::Started { pid, deployer_version, .. } => {
                 let u = TargetUpdate {
                     deployer_version: Some(deployer_version.clone()),
                     pid: Some(i64::from(*pid)),
@@ -87,19 +67,13 @@ impl Engine {
                     self.store().update_target(id, &u, now_ms()).await?;
                 }
             }
-            Event::Finished {
-                status, message, ..
-            } => {
+            Event::Finished { status, message, .. } => {
                 let (state, code) = match status {
                     FinalStatus::Success => (TargetState::Success, None),
                     FinalStatus::Failed => (TargetState::Failed, Some("step.failed")),
                     FinalStatus::TimedOut => (TargetState::TimedOut, Some("target.max_duration")),
                 };
-                let message = if message.is_empty() {
-                    "finished".to_string()
-                } else {
-                    message.clone()
-                };
+                let message = if message.is_empty() { "finished".to_string() } else { message.clone() };
                 self.end_target(id, state, &message, code).await?;
             }
         }
@@ -114,9 +88,7 @@ impl Engine {
         message: &str,
         code: Option<&str>,
     ) -> Result<()> {
-        self.store()
-            .transition(id, state, message, code, now_ms())
-            .await?;
+        self.store().transition(id, state, message, code, now_ms()).await?;
         self.store().revoke_tokens(id).await?;
         self.wake(id);
         Ok(())

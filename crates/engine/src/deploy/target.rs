@@ -6,9 +6,7 @@ use super::remote::{self, Facts, LaunchPlan, Launcher, Privilege};
 use crate::secrets::{new_token, token_hash};
 use crate::{Engine, now_ms};
 use drover_domain::asset::{Asset, HostFacts};
-use drover_domain::credential::{
-    Credential, CredentialKind, CredentialSecret, SudoMode, credential_order,
-};
+use drover_domain::credential::{Credential, CredentialKind, CredentialSecret, SudoMode, credential_order};
 use drover_domain::deployment::{Deployment, RunMode, Target, TargetState};
 use drover_domain::package::Package;
 use drover_proto::{Job, PROTOCOL_VERSION};
@@ -28,11 +26,7 @@ struct Stop {
 }
 
 fn stop(state: TargetState, code: &'static str, message: impl Into<String>) -> Stop {
-    Stop {
-        state,
-        message: message.into(),
-        code,
-    }
+    Stop { state, message: message.into(), code }
 }
 
 impl From<crate::EngineError> for Stop {
@@ -54,6 +48,22 @@ struct Access {
     secret: CredentialSecret,
 }
 
+impl Access {
+    /// How scripts get root with this credential (None: they cannot).
+    fn privilege(&self, logs_in_as_root: bool) -> Option<Privilege> {
+        if logs_in_as_root {
+            return Some(Privilege::Root);
+        }
+        match self.credential.sudo {
+            SudoMode::None => None,
+            SudoMode::NoPassword => Some(Privilege::SudoNoPassword),
+            SudoMode::Password => Some(Privilege::SudoPassword(
+                self.secret.sudo_password.clone().or_else(|| self.secret.password.clone()).unwrap_or_default(),
+            )),
+        }
+    }
+}
+
 /// The task on the target, once created.
 struct Task {
     dir: String,
@@ -67,15 +77,24 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Engine {
     pub(super) async fn run_target(self, t: Target, d: Deployment, pkg: Arc<Package>) {
+        self.with_thread(t, d, pkg, false).await
+    }
+
+    /// After a restart: watches a target whose task the previous run created.
+    pub(super) async fn resume_target(self, t: Target, d: Deployment, pkg: Arc<Package>) {
+        self.with_thread(t, d, pkg, true).await
+    }
+
+    /// Holds a deployment thread while the target is driven (or resumed), then records
+    /// how it ended.
+    async fn with_thread(self, t: Target, d: Deployment, pkg: Arc<Package>, resume: bool) {
         let threads = self.inner.threads.clone();
-        let Ok(_permit) = threads.acquire_owned().await else {
-            return;
-        };
+        let Ok(_permit) = threads.acquire_owned().await else { return };
         let notify = self.waiter(t.id);
-        if let Err(s) = self.drive(&t, &d, &pkg, &notify).await
-            && let Err(e) = self
-                .end_target(t.id, s.state, &s.message, Some(s.code))
-                .await
+        let driven =
+            if resume { self.resume(&t, &pkg, &notify).await } else { self.drive(&t, &d, &pkg, &notify).await };
+        if let Err(s) = driven
+            && let Err(e) = self.end_target(t.id, s.state, &s.message, Some(s.code)).await
         {
             tracing::error!(target_id = %t.id, "cannot record the end of target: {e}");
         }
@@ -85,23 +104,54 @@ impl Engine {
         }
     }
 
-    async fn drive(
-        &self,
-        t: &Target,
-        d: &Deployment,
-        pkg: &Package,
-        notify: &Notify,
-    ) -> Result<(), Stop> {
+    async fn resume(&self, t: &Target, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
+        let asset = self.store().asset(t.asset_id).await?;
+        let lost = |what: &str| {
+            stop(
+                TargetState::Failed,
+                "server.restarted",
+                format!(
+                    "the server restarted while this target ran and cannot follow it any more ({what}); check asset '{}' and deploy again if needed",
+                    asset.name
+                ),
+            )
+        };
+        let (Some(name), Some(dir)) = (t.credential.clone(), t.work_dir.clone()) else {
+            return Err(lost("it had not recorded its credential and work directory"));
+        };
+        let credential = self.store().credential_by_name(&name).await.map_err(|_| lost("its credential is gone"))?;
+        let secret = self.vault().open(credential.id, &self.store().sealed_secret(credential.id).await?)?;
+        let access = Access { asset: asset.clone(), credential, secret };
+        // the root work directory means the task was created as root
+        let privilege = if dir.starts_with(remote::base_dir(true)) {
+            access.privilege(access.credential.username == "root")
+        } else {
+            None
+        };
+        let task = Task { unit: format!("drover-target-{}", t.id), dir, privilege };
+        let events = self.store().events_of(t.id).await?;
+        let started = events.iter().find(|e| e.state == TargetState::Running).map_or_else(now_ms, |e| e.at_ms);
+        let left_ms = started + (pkg.def.max_duration_secs as i64) * 1000 - now_ms();
+        let deadline = Instant::now() + Duration::from_millis(left_ms.max(0) as u64) + DEADLINE_GRACE;
+        if self.check_task(&access, &task, t).await == Some(false) && !self.store().target(t.id).await?.state.is_final()
+        {
+            return Err(stop(
+                TargetState::Failed,
+                "target.task_vanished",
+                format!(
+                    "the server restarted while this target ran, and no task runs on asset '{}' that reported an end (it may never have started, or it was killed)",
+                    asset.name
+                ),
+            ));
+        }
+        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await
+    }
+
+    async fn drive(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
         let asset = self.store().asset(t.asset_id).await?;
         let (addr, port) = (asset.address.clone(), asset.ssh_port);
         self.store()
-            .transition(
-                t.id,
-                TargetState::Connecting,
-                &format!("connecting to {addr}:{port}"),
-                None,
-                now_ms(),
-            )
+            .transition(t.id, TargetState::Connecting, &format!("connecting to {addr}:{port}"), None, now_ms())
             .await?;
         if !drover_ssh::probe(&addr, port, self.config().probe_timeout).await {
             return Err(stop(
@@ -124,17 +174,8 @@ impl Engine {
         let task = self.create_task(&session, &access, t, d, pkg).await;
         session.close().await;
         let task = task?;
-        let deadline =
-            Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
-        self.wait_for_end(
-            t,
-            &access,
-            &task,
-            deadline,
-            notify,
-            pkg.def.max_duration_secs,
-        )
-        .await
+        let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
+        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await
     }
 
     /// Tries the asset's credentials in order. A changed host key stops at once, before
@@ -146,41 +187,23 @@ impl Engine {
             return Err(stop(
                 TargetState::Failed,
                 "target.no_credential",
-                format!(
-                    "no scanning credential is mapped to asset '{}': map one globally or to the asset",
-                    asset.name
-                ),
+                format!("no scanning credential is mapped to asset '{}': map one globally or to the asset", asset.name),
             ));
         }
         let mut refused = Vec::new();
         for id in order {
             let credential = self.store().credential(id).await?;
-            let secret = self
-                .vault()
-                .open(id, &self.store().sealed_secret(id).await?)?;
-            let access = Access {
-                asset: asset.clone(),
-                credential,
-                secret,
-            };
+            let secret = self.vault().open(id, &self.store().sealed_secret(id).await?)?;
+            let access = Access { asset: asset.clone(), credential, secret };
             match self.connect(&access).await {
                 Ok(session) => {
                     if access.asset.host_key.is_none() {
-                        self.store()
-                            .pin_host_key(
-                                asset.id,
-                                session.host_key(),
-                                session.host_key_fingerprint(),
-                            )
-                            .await?;
+                        self.store().pin_host_key(asset.id, session.host_key(), session.host_key_fingerprint()).await?;
                     }
                     return Ok((session, access));
                 }
                 Err(e @ (SshError::AuthFailed { .. } | SshError::BadKey(_))) => {
-                    refused.push(format!(
-                        "'{}' (user {}): {e}",
-                        access.credential.name, access.credential.username
-                    ));
+                    refused.push(format!("'{}' (user {}): {e}", access.credential.name, access.credential.username));
                 }
                 Err(e) => return Err(ssh_stop(&asset, e)),
             }
@@ -199,9 +222,7 @@ impl Engine {
 
     async fn connect(&self, a: &Access) -> Result<Session, SshError> {
         let auth = match a.credential.kind {
-            CredentialKind::Password => {
-                Auth::Password(a.secret.password.clone().unwrap_or_default())
-            }
+            CredentialKind::Password => Auth::Password(a.secret.password.clone().unwrap_or_default()),
             CredentialKind::Key => Auth::Key {
                 private_key_pem: a.secret.private_key.clone().unwrap_or_default(),
                 passphrase: a.secret.passphrase.clone(),
@@ -239,9 +260,7 @@ impl Engine {
             arch: facts.arch.clone(),
             macs: facts.macs.clone(),
         };
-        self.store()
-            .record_facts(a.asset.id, &host_facts, now_ms())
-            .await?;
+        self.store().record_facts(a.asset.id, &host_facts, now_ms()).await?;
 
         let (run_as, privilege) = run_account(d.run_mode, &facts, a)?;
         if let Some(p @ Privilege::SudoPassword(_)) = &privilege {
@@ -252,31 +271,15 @@ impl Engine {
         let as_root = privilege.is_some();
         let base = remote::base_dir(as_root || facts.uid == Some(0));
         let deployer = remote::deployer_path(base, &self.inner.deployer.sha256);
-        let present = exec(
-            session,
-            &a.asset,
-            &remote::has_deployer_script(&deployer),
-            None,
-            &[],
-        )
-        .await?;
+        let present = exec(session, &a.asset, &remote::has_deployer_script(&deployer), None, &[]).await?;
         if present.trim() != "present" {
             let script = remote::upload_script(base, &deployer, &self.inner.deployer.sha256);
-            exec(
-                session,
-                &a.asset,
-                &script,
-                privilege.as_ref(),
-                &self.inner.deployer.bytes,
-            )
-            .await?;
+            exec(session, &a.asset, &script, privilege.as_ref(), &self.inner.deployer.bytes).await?;
         }
 
         let server_url = self.server_url(&facts)?;
         let (report_token, share_token) = (new_token(), new_token());
-        self.store()
-            .set_tokens(t.id, &token_hash(&report_token), &token_hash(&share_token))
-            .await?;
+        self.store().set_tokens(t.id, &token_hash(&report_token), &token_hash(&share_token)).await?;
         let job = Job {
             protocol: PROTOCOL_VERSION,
             target_id: t.id.0,
@@ -292,56 +295,25 @@ impl Engine {
             deadline_unix_ms: now_ms() + (pkg.def.max_duration_secs as i64) * 1000,
             start_at: 0,
         };
-        let job_json = serde_json::to_vec(&job)
-            .map_err(|e| stop(TargetState::Failed, "server.internal", e.to_string()))?;
+        let job_json =
+            serde_json::to_vec(&job).map_err(|e| stop(TargetState::Failed, "server.internal", e.to_string()))?;
         let dir = format!("{base}/targets/{}", t.id);
         let unit = format!("drover-target-{}", t.id);
         let launcher = Launcher::pick(&facts, as_root);
-        let who = run_as.clone().unwrap_or_else(|| {
-            if as_root {
-                "root".into()
-            } else {
-                facts.user.clone()
-            }
-        });
-        let msg = format!(
-            "creating the task as {who} with {} ({} mode)",
-            launcher.name(),
-            d.run_mode
-        );
-        self.store()
-            .transition(t.id, TargetState::Running, &msg, None, now_ms())
-            .await?;
-        let plan = LaunchPlan {
-            dir: &dir,
-            deployer: &deployer,
-            run_as: run_as.as_deref(),
-            launcher,
-            unit: unit.clone(),
-        };
-        let out = exec(
-            session,
-            &a.asset,
-            &remote::launch_script(&plan),
-            privilege.as_ref(),
-            &job_json,
-        )
-        .await?;
-        let pid = out
-            .lines()
-            .find_map(|l| l.strip_prefix("pid="))
-            .and_then(|p| p.trim().parse::<i64>().ok());
-        let u = TargetUpdate {
-            work_dir: Some(dir.clone()),
-            pid,
-            ..Default::default()
-        };
+        let who = run_as.clone().unwrap_or_else(|| if as_root { "root".into() } else { facts.user.clone() });
+        let msg = format!("creating the task as {who} with {} ({} mode)", launcher.name(), d.run_mode);
+        // Recorded before the task exists, so that after a crash the server knows where
+        // to look whether or not the launch went through.
+        let u = TargetUpdate { work_dir: Some(dir.clone()), ..Default::default() };
         self.store().update_target(t.id, &u, now_ms()).await?;
-        Ok(Task {
-            dir,
-            unit,
-            privilege,
-        })
+        self.store().transition(t.id, TargetState::Running, &msg, None, now_ms()).await?;
+        let plan =
+            LaunchPlan { dir: &dir, deployer: &deployer, run_as: run_as.as_deref(), launcher, unit: unit.clone() };
+        let out = exec(session, &a.asset, &remote::launch_script(&plan), privilege.as_ref(), &job_json).await?;
+        let pid = out.lines().find_map(|l| l.strip_prefix("pid=")).and_then(|p| p.trim().parse::<i64>().ok());
+        let u = TargetUpdate { pid, ..Default::default() };
+        self.store().update_target(t.id, &u, now_ms()).await?;
+        Ok(Task { dir, unit, privilege })
     }
 
     /// The URL deployers call back: the configured one, or the address the target sees
@@ -350,17 +322,10 @@ impl Engine {
         if let Some(url) = &self.config().public_url {
             return Ok(url.trim_end_matches('/').to_string());
         }
-        let port = self
-            .inner
-            .listen_port
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let port = self.inner.listen_port.load(std::sync::atomic::Ordering::Relaxed);
         match (&facts.client_ip, port) {
             (Some(ip), p) if p != 0 => {
-                let host = if ip.contains(':') {
-                    format!("[{ip}]")
-                } else {
-                    ip.clone()
-                };
+                let host = if ip.contains(':') { format!("[{ip}]") } else { ip.clone() };
                 Ok(format!("http://{host}:{p}"))
             }
             _ => Err(stop(
@@ -435,10 +400,7 @@ impl Engine {
     /// Kills the task on the target and collects what it recorded.
     async fn end_task(&self, a: &Access, task: &Task, t: &Target) -> Result<(), SshError> {
         let session = self.connect(a).await?;
-        let (cmd, stdin) = remote::wrap(
-            &remote::kill_script(&task.dir, &task.unit),
-            task.privilege.as_ref(),
-        );
+        let (cmd, stdin) = remote::wrap(&remote::kill_script(&task.dir, &task.unit), task.privilege.as_ref());
         let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await;
         session.close().await;
         let (reports, _) = remote::parse_record(&String::from_utf8_lossy(&out?.stdout));
@@ -452,26 +414,8 @@ impl Engine {
 }
 
 /// Which user the task runs as (None: root or the login user) and how scripts get root.
-fn run_account(
-    mode: RunMode,
-    facts: &Facts,
-    a: &Access,
-) -> Result<(Option<String>, Option<Privilege>), Stop> {
-    let privilege = if facts.uid == Some(0) {
-        Some(Privilege::Root)
-    } else {
-        match a.credential.sudo {
-            SudoMode::None => None,
-            SudoMode::NoPassword => Some(Privilege::SudoNoPassword),
-            SudoMode::Password => Some(Privilege::SudoPassword(
-                a.secret
-                    .sudo_password
-                    .clone()
-                    .or_else(|| a.secret.password.clone())
-                    .unwrap_or_default(),
-            )),
-        }
-    };
+fn run_account(mode: RunMode, facts: &Facts, a: &Access) -> Result<(Option<String>, Option<Privilege>), Stop> {
+    let privilege = a.privilege(facts.uid == Some(0));
     let need_root = |why: &str| {
         privilege.clone().ok_or_else(|| {
             stop(TargetState::Failed, "target.needs_root", format!(
@@ -481,10 +425,7 @@ fn run_account(
         })
     };
     match mode {
-        RunMode::System => Ok((
-            None,
-            Some(need_root("run mode system runs the task as root")?),
-        )),
+        RunMode::System => Ok((None, Some(need_root("run mode system runs the task as root")?))),
         RunMode::ScanningCredential => Ok((None, None)),
         RunMode::LoggedOnUser => {
             let user = facts
@@ -518,10 +459,7 @@ async fn exec(
 ) -> Result<String, Stop> {
     let (cmd, mut stdin) = remote::wrap(script, privilege);
     stdin.extend_from_slice(input);
-    let out = session
-        .exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT)
-        .await
-        .map_err(|e| ssh_stop(asset, e))?;
+    let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await.map_err(|e| ssh_stop(asset, e))?;
     if out.exit_status == Some(0) {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -529,10 +467,7 @@ async fn exec(
     let (code, what) = if err.contains("sudo") {
         ("target.sudo_failed", "sudo refused")
     } else {
-        (
-            "target.remote_command_failed",
-            "a command drover runs on the target failed",
-        )
+        ("target.remote_command_failed", "a command drover runs on the target failed")
     };
     Err(stop(
         TargetState::Failed,
@@ -541,11 +476,7 @@ async fn exec(
             "{what} on asset '{}' (exit status {}): {}",
             asset.name,
             out.exit_status.map_or("none".into(), |s| s.to_string()),
-            if err.is_empty() {
-                "no error output".into()
-            } else {
-                err
-            }
+            if err.is_empty() { "no error output".into() } else { err }
         ),
     ))
 }

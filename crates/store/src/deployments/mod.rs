@@ -48,11 +48,8 @@ pub struct LogFilter {
 /// `('success', 'failed', ...)`: the final states, from the domain's state machine.
 pub(crate) fn final_states_sql() -> &'static str {
     static FINAL: LazyLock<String> = LazyLock::new(|| {
-        let names: Vec<String> = TargetState::ALL
-            .iter()
-            .filter(|s| s.is_final())
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
+        let names: Vec<String> =
+            TargetState::ALL.iter().filter(|s| s.is_final()).map(|s| format!("'{}'", s.as_str())).collect();
         format!("({})", names.join(", "))
     });
     &FINAL
@@ -95,9 +92,7 @@ pub(crate) fn target_from_row(row: &AnyRow) -> Result<Target> {
         run_mode: run_mode(row)?,
         credential: row.try_get("credential")?,
         last_step: row.try_get("last_step")?,
-        return_code: return_code
-            .map(|c| i32::try_from(c).map_err(|_| corrupt("return code", c)))
-            .transpose()?,
+        return_code: return_code.map(|c| i32::try_from(c).map_err(|_| corrupt("return code", c))).transpose()?,
         message: row.try_get("message")?,
         error_code: row.try_get("error_code")?,
         deployer_version: row.try_get("deployer_version")?,
@@ -116,11 +111,7 @@ const QUEUED: &str = "queued";
 impl Store {
     /// Creates a deployment and its targets in one transaction: every target `Queued`,
     /// with a first event "queued". A deployment without targets is finished at once.
-    pub async fn create_deployment(
-        &self,
-        d: &NewDeployment,
-        now_ms: i64,
-    ) -> Result<(Deployment, Vec<Target>)> {
+    pub async fn create_deployment(&self, d: &NewDeployment, now_ms: i64) -> Result<(Deployment, Vec<Target>)> {
         let mut tx = self.pool.begin().await?;
         let finished = d.targets.is_empty().then_some(now_ms);
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -161,13 +152,12 @@ impl Store {
     }
 
     pub async fn deployment(&self, id: DeploymentId) -> Result<Deployment> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id = $1"
-        )))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("deployment {id} not found")))?;
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id = $1")))
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("deployment {id} not found")))?;
         deployment_from_row(&row)
     }
 
@@ -208,25 +198,19 @@ impl Store {
         let old = "SELECT id FROM deployments WHERE finished_ms IS NOT NULL AND finished_ms < $1";
         let old_targets = format!("SELECT id FROM targets WHERE deployment_id IN ({old})");
         for table in ["step_records", "target_events"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE target_id IN ({old_targets})"
-            )))
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE target_id IN ({old_targets})")))
+                .bind(cutoff_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM targets WHERE deployment_id IN ({old})")))
             .bind(cutoff_ms)
             .execute(&mut *tx)
             .await?;
-        }
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM targets WHERE deployment_id IN ({old})"
-        )))
-        .bind(cutoff_ms)
-        .execute(&mut *tx)
-        .await?;
-        let done = sqlx::query(
-            "DELETE FROM deployments WHERE finished_ms IS NOT NULL AND finished_ms < $1",
-        )
-        .bind(cutoff_ms)
-        .execute(&mut *tx)
-        .await?;
+        let done = sqlx::query("DELETE FROM deployments WHERE finished_ms IS NOT NULL AND finished_ms < $1")
+            .bind(cutoff_ms)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }

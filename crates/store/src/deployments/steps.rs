@@ -16,15 +16,13 @@ pub(super) async fn insert_event(
     state: TargetState,
     message: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO target_events (target_id, at_ms, state, message) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(target.0)
-    .bind(at_ms)
-    .bind(state.as_str())
-    .bind(message)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("INSERT INTO target_events (target_id, at_ms, state, message) VALUES ($1, $2, $3, $4)")
+        .bind(target.0)
+        .bind(at_ms)
+        .bind(state.as_str())
+        .bind(message)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -71,9 +69,7 @@ impl Store {
                     index: row.try_get("step_index")?,
                     name: row.try_get("name")?,
                     exit_code: exit_code
-                        .map(|c| {
-                            i32::try_from(c).map_err(|_| crate::error::corrupt("exit code", c))
-                        })
+                        .map(|c| i32::try_from(c).map_err(|_| crate::error::corrupt("exit code", c)))
                         .transpose()?,
                     success: row.try_get::<i64, _>("success")? != 0,
                     duration_ms: row.try_get("duration_ms")?,
@@ -99,8 +95,7 @@ impl Store {
                 Ok(TargetEvent {
                     target_id: TargetId(row.try_get("target_id")?),
                     at_ms: row.try_get("at_ms")?,
-                    state: TargetState::parse(&state)
-                        .ok_or_else(|| crate::error::corrupt("target state", &state))?,
+                    state: TargetState::parse(&state).ok_or_else(|| crate::error::corrupt("target state", &state))?,
                     message: row.try_get("message")?,
                 })
             })
@@ -110,10 +105,7 @@ impl Store {
     /// Targets matching every filter given (deployment, asset, package), newest first,
     /// at most `limit`.
     pub async fn log(&self, f: &LogFilter) -> Result<Vec<Target>> {
-        let columns: Vec<String> = TARGET_COLUMNS
-            .split(", ")
-            .map(|c| format!("t.{}", c.trim()))
-            .collect();
+        let columns: Vec<String> = TARGET_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect();
         let mut sql = format!(
             "SELECT {} FROM targets t JOIN deployments d ON d.id = t.deployment_id WHERE 1 = 1",
             columns.join(", ")
@@ -130,10 +122,7 @@ impl Store {
             }
         }
         args.push(f.limit.max(0));
-        sql.push_str(&format!(
-            " ORDER BY t.created_ms DESC, t.id DESC LIMIT ${}",
-            args.len()
-        ));
+        sql.push_str(&format!(" ORDER BY t.created_ms DESC, t.id DESC LIMIT ${}", args.len()));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for a in args {
             query = query.bind(a);

@@ -23,13 +23,11 @@ impl Store {
     }
 
     pub async fn target(&self, id: TargetId) -> Result<Target> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TARGET_COLUMNS} FROM targets WHERE id = $1"
-        )))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TARGET_COLUMNS} FROM targets WHERE id = $1")))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         target_from_row(&row)
     }
 
@@ -45,11 +43,8 @@ impl Store {
         error_code: Option<&str>,
         now_ms: i64,
     ) -> Result<Option<Target>> {
-        let sources: Vec<String> = TargetState::ALL
-            .iter()
-            .filter(|s| s.can_become(state))
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
+        let sources: Vec<String> =
+            TargetState::ALL.iter().filter(|s| s.can_become(state)).map(|s| format!("'{}'", s.as_str())).collect();
         if sources.is_empty() {
             self.target(id).await?;
             return Ok(None);
@@ -98,21 +93,12 @@ impl Store {
         .bind(id.0)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            Err(not_found(id))
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 
     /// Stores the hashes of the target's report and share tokens (valid again until
     /// revoked or the target is final).
-    pub async fn set_tokens(
-        &self,
-        id: TargetId,
-        report_token_hash: &str,
-        share_token_hash: &str,
-    ) -> Result<()> {
+    pub async fn set_tokens(&self, id: TargetId, report_token_hash: &str, share_token_hash: &str) -> Result<()> {
         let done = sqlx::query(
             "UPDATE targets SET report_token_hash = $1, share_token_hash = $2, tokens_revoked = 0 WHERE id = $3",
         )
@@ -122,24 +108,14 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(crate::error::unique_as(|| "this token is already in use by another target".to_string()))?;
-        if done.rows_affected() == 0 {
-            Err(not_found(id))
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 
     /// Makes the target's tokens invalid.
     pub async fn revoke_tokens(&self, id: TargetId) -> Result<()> {
-        let done = sqlx::query("UPDATE targets SET tokens_revoked = 1 WHERE id = $1")
-            .bind(id.0)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            Err(not_found(id))
-        } else {
-            Ok(())
-        }
+        let done =
+            sqlx::query("UPDATE targets SET tokens_revoked = 1 WHERE id = $1").bind(id.0).execute(&self.pool).await?;
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 
     /// The target a report token belongs to, while the target is not final and its
@@ -167,10 +143,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(r) => Ok(Some((
-                TargetId(r.try_get("id")?),
-                PackageId(r.try_get("package_id")?),
-            ))),
+            Some(r) => Ok(Some((TargetId(r.try_get("id")?), PackageId(r.try_get("package_id")?)))),
             None => Ok(None),
         }
     }

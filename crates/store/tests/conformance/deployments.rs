@@ -4,11 +4,7 @@ use drover_domain::deployment::{RunMode, StepRecord, TargetState};
 use drover_domain::package::parse_package;
 use drover_store::{LogFilter, NewDeployment, Store, StoreError, TargetUpdate};
 
-conformance!(
-    deployment_and_targets,
-    transitions_and_tokens,
-    steps_logs_and_retention
-);
+conformance!(deployment_and_targets, transitions_and_tokens, steps_logs_and_retention);
 
 struct World {
     s: Store,
@@ -17,20 +13,16 @@ struct World {
 }
 
 async fn world(s: Store, assets: &[&str]) -> World {
-    let def = parse_package("name = \"p\"\nversion = \"1\"\n[[steps]]\nname = \"a\"\ntype = \"command\"\ncommand = \"true\"\n", &[]).unwrap();
+    let def = parse_package(
+        "name = \"p\"\nversion = \"1\"\n[[steps]]\nname = \"a\"\ntype = \"command\"\ncommand = \"true\"\n",
+        &[],
+    )
+    .unwrap();
     let pkg = s.create_package(&def, &[], 1).await.unwrap();
     let mut targets = Vec::new();
     for name in assets {
         let a = s
-            .create_asset(
-                &NewAsset {
-                    name: (*name).into(),
-                    address: "h".into(),
-                    ssh_port: 22,
-                    macs: vec![],
-                },
-                1,
-            )
+            .create_asset(&NewAsset { name: (*name).into(), address: "h".into(), ssh_port: 22, macs: vec![] }, 1)
             .await
             .unwrap();
         targets.push((a.id, a.name));
@@ -50,20 +42,12 @@ async fn world(s: Store, assets: &[&str]) -> World {
 async fn deployment_and_targets(s: Store) {
     let w = world(s, &["a", "b"]).await;
     assert_eq!(
-        (
-            w.d.executor.as_str(),
-            w.d.run_mode,
-            w.d.created_ms,
-            w.d.finished_ms
-        ),
+        (w.d.executor.as_str(), w.d.run_mode, w.d.created_ms, w.d.finished_ms),
         ("user:admin", RunMode::LoggedOnUser, 100, None)
     );
     assert_eq!(w.targets.len(), 2);
     for t in &w.targets {
-        assert_eq!(
-            (t.state, t.run_mode, t.deployment_id),
-            (TargetState::Queued, RunMode::LoggedOnUser, w.d.id)
-        );
+        assert_eq!((t.state, t.run_mode, t.deployment_id), (TargetState::Queued, RunMode::LoggedOnUser, w.d.id));
         let ev = w.s.events_of(t.id).await.unwrap();
         assert_eq!(ev.len(), 1);
         assert_eq!((ev[0].state, ev[0].at_ms), (TargetState::Queued, 100));
@@ -84,20 +68,12 @@ async fn deployment_and_targets(s: Store) {
     w.s.update_target(w.targets[0].id, &u, 150).await.unwrap();
     let t = w.s.target(w.targets[0].id).await.unwrap();
     assert_eq!(
-        (
-            t.credential.as_deref(),
-            t.server.as_deref(),
-            t.return_code,
-            t.updated_ms
-        ),
+        (t.credential.as_deref(), t.server.as_deref(), t.return_code, t.updated_ms),
         (Some("root"), Some("node-1"), Some(3), 150)
     );
     assert_eq!(t.last_step, None, "fields not given stay");
     let busy = w.s.delete_asset(w.targets[0].asset_id).await.unwrap_err();
-    assert!(
-        matches!(busy, StoreError::Conflict(_)),
-        "an asset with a running target stays: {busy:?}"
-    );
+    assert!(matches!(busy, StoreError::Conflict(_)), "an asset with a running target stays: {busy:?}");
     let busy = w.s.delete_package(w.d.package_id).await.unwrap_err();
     assert!(matches!(busy, StoreError::Conflict(_)), "{busy:?}");
 }
@@ -106,85 +82,27 @@ async fn transitions_and_tokens(s: Store) {
     let w = world(s, &["a"]).await;
     let (s, id) = (&w.s, w.targets[0].id);
     assert!(
-        s.transition(id, TargetState::Running, "skip", None, 101)
-            .await
-            .unwrap()
-            .is_none(),
+        s.transition(id, TargetState::Running, "skip", None, 101).await.unwrap().is_none(),
         "queued cannot jump to running"
     );
-    let t = s
-        .transition(id, TargetState::Connecting, "connecting", None, 102)
-        .await
-        .unwrap()
-        .unwrap();
+    let t = s.transition(id, TargetState::Connecting, "connecting", None, 102).await.unwrap().unwrap();
     assert_eq!(t.state, TargetState::Connecting);
     s.set_tokens(id, "rep-hash", "share-hash").await.unwrap();
+    assert_eq!(s.target_by_report_token("rep-hash").await.unwrap(), Some(id));
+    assert_eq!(s.target_by_share_token("share-hash").await.unwrap(), Some((id, w.d.package_id)));
+    assert_eq!(s.target_by_report_token("share-hash").await.unwrap(), None, "tokens are not interchangeable");
+    s.transition(id, TargetState::Running, "running", None, 103).await.unwrap().unwrap();
+    let done = s.transition(id, TargetState::Failed, "step 1 failed", Some("step.failed"), 104).await.unwrap().unwrap();
     assert_eq!(
-        s.target_by_report_token("rep-hash").await.unwrap(),
-        Some(id)
-    );
-    assert_eq!(
-        s.target_by_share_token("share-hash").await.unwrap(),
-        Some((id, w.d.package_id))
-    );
-    assert_eq!(
-        s.target_by_report_token("share-hash").await.unwrap(),
-        None,
-        "tokens are not interchangeable"
-    );
-    s.transition(id, TargetState::Running, "running", None, 103)
-        .await
-        .unwrap()
-        .unwrap();
-    let done = s
-        .transition(
-            id,
-            TargetState::Failed,
-            "step 1 failed",
-            Some("step.failed"),
-            104,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (
-            done.finished_ms,
-            done.error_code.as_deref(),
-            done.message.as_str()
-        ),
+        (done.finished_ms, done.error_code.as_deref(), done.message.as_str()),
         (Some(104), Some("step.failed"), "step 1 failed")
     );
-    assert!(
-        s.transition(id, TargetState::Success, "late", None, 105)
-            .await
-            .unwrap()
-            .is_none(),
-        "final stays final"
-    );
+    assert!(s.transition(id, TargetState::Success, "late", None, 105).await.unwrap().is_none(), "final stays final");
     assert_eq!(s.target(id).await.unwrap().state, TargetState::Failed);
-    assert_eq!(
-        s.target_by_report_token("rep-hash").await.unwrap(),
-        None,
-        "no token once final"
-    );
+    assert_eq!(s.target_by_report_token("rep-hash").await.unwrap(), None, "no token once final");
     assert_eq!(s.target_by_share_token("share-hash").await.unwrap(), None);
-    let states: Vec<TargetState> = s
-        .events_of(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.state)
-        .collect();
-    assert_eq!(
-        states,
-        [
-            TargetState::Queued,
-            TargetState::Connecting,
-            TargetState::Running,
-            TargetState::Failed
-        ]
-    );
+    let states: Vec<TargetState> = s.events_of(id).await.unwrap().into_iter().map(|e| e.state).collect();
+    assert_eq!(states, [TargetState::Queued, TargetState::Connecting, TargetState::Running, TargetState::Failed]);
     assert!(s.finish_deployment_if_done(w.d.id, 110).await.unwrap());
     assert_eq!(s.deployment(w.d.id).await.unwrap().finished_ms, Some(110));
 
@@ -192,39 +110,16 @@ async fn transitions_and_tokens(s: Store) {
     let id2 = w2.targets[0].id;
     s.set_tokens(id2, "r2", "s2").await.unwrap();
     s.revoke_tokens(id2).await.unwrap();
-    assert_eq!(
-        s.target_by_report_token("r2").await.unwrap(),
-        None,
-        "revoked while running"
-    );
-    assert!(
-        !s.finish_deployment_if_done(w2.d.id, 120).await.unwrap(),
-        "a queued target remains"
-    );
-    assert_eq!(
-        s.unfinished_targets()
-            .await
-            .unwrap()
-            .iter()
-            .map(|t| t.id)
-            .collect::<Vec<_>>(),
-        vec![id2]
-    );
+    assert_eq!(s.target_by_report_token("r2").await.unwrap(), None, "revoked while running");
+    assert!(!s.finish_deployment_if_done(w2.d.id, 120).await.unwrap(), "a queued target remains");
+    assert_eq!(s.unfinished_targets().await.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), vec![id2]);
 }
 
 /// A second deployment of the same package in the same store.
 async fn world_again(s: &Store) -> World {
     let pkg = s.package_by_name("p", None).await.unwrap();
     let a = s
-        .create_asset(
-            &NewAsset {
-                name: "second".into(),
-                address: "h".into(),
-                ssh_port: 22,
-                macs: vec![],
-            },
-            1,
-        )
+        .create_asset(&NewAsset { name: "second".into(), address: "h".into(), ssh_port: 22, macs: vec![] }, 1)
         .await
         .unwrap();
     let new = NewDeployment {
@@ -236,11 +131,7 @@ async fn world_again(s: &Store) -> World {
         targets: vec![(a.id, a.name)],
     };
     let (d, targets) = s.create_deployment(&new, 200).await.unwrap();
-    World {
-        s: s.clone(),
-        d,
-        targets,
-    }
+    World { s: s.clone(), d, targets }
 }
 
 async fn steps_logs_and_retention(s: Store) {
@@ -260,77 +151,31 @@ async fn steps_logs_and_retention(s: Store) {
         at_ms: 100 + seq,
     };
     assert!(s.record_step(&rec(3, 0, Some(0))).await.unwrap());
-    assert!(
-        !s.record_step(&rec(3, 0, Some(0))).await.unwrap(),
-        "same seq twice is applied once"
-    );
+    assert!(!s.record_step(&rec(3, 0, Some(0))).await.unwrap(), "same seq twice is applied once");
     assert!(s.record_step(&rec(5, 1, None)).await.unwrap());
     assert!(s.record_step(&rec(4, 0, Some(2))).await.unwrap());
     let steps = s.steps_of(id).await.unwrap();
-    assert_eq!(
-        steps.iter().map(|r| r.seq).collect::<Vec<_>>(),
-        [3, 4, 5],
-        "by sequence"
-    );
+    assert_eq!(steps.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4, 5], "by sequence");
     assert_eq!(steps[2], rec(5, 1, None));
 
-    let all = s
-        .log(&LogFilter {
-            deployment: Some(w.d.id),
-            asset: None,
-            package: None,
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let all = s.log(&LogFilter { deployment: Some(w.d.id), asset: None, package: None, limit: 10 }).await.unwrap();
     assert_eq!(all.len(), 2);
     let one = s
-        .log(&LogFilter {
-            deployment: None,
-            asset: Some(w.targets[1].asset_id),
-            package: None,
-            limit: 10,
-        })
+        .log(&LogFilter { deployment: None, asset: Some(w.targets[1].asset_id), package: None, limit: 10 })
         .await
         .unwrap();
-    assert_eq!(
-        one.iter().map(|t| t.id).collect::<Vec<_>>(),
-        [w.targets[1].id]
-    );
-    let by_pkg = s
-        .log(&LogFilter {
-            deployment: None,
-            asset: None,
-            package: Some(w.d.package_id),
-            limit: 1,
-        })
-        .await
-        .unwrap();
+    assert_eq!(one.iter().map(|t| t.id).collect::<Vec<_>>(), [w.targets[1].id]);
+    let by_pkg =
+        s.log(&LogFilter { deployment: None, asset: None, package: Some(w.d.package_id), limit: 1 }).await.unwrap();
     assert_eq!(by_pkg.len(), 1, "limit applies");
 
     for t in &w.targets {
-        s.transition(
-            t.id,
-            TargetState::Offline,
-            "off",
-            Some("target.offline"),
-            300,
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        s.transition(t.id, TargetState::Offline, "off", Some("target.offline"), 300).await.unwrap().unwrap();
     }
     assert!(s.finish_deployment_if_done(w.d.id, 300).await.unwrap());
-    assert_eq!(
-        s.delete_logs_before(300).await.unwrap(),
-        0,
-        "finished at the cutoff: kept"
-    );
+    assert_eq!(s.delete_logs_before(300).await.unwrap(), 0, "finished at the cutoff: kept");
     assert_eq!(s.delete_logs_before(301).await.unwrap(), 1);
-    assert!(matches!(
-        s.deployment(w.d.id).await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(s.deployment(w.d.id).await, Err(StoreError::NotFound(_))));
     assert!(s.steps_of(id).await.unwrap().is_empty());
     assert!(s.events_of(id).await.unwrap().is_empty());
 }

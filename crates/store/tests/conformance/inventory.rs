@@ -7,12 +7,7 @@ use drover_store::{Store, StoreError};
 conformance!(assets, credentials_and_mappings);
 
 fn new_asset(name: &str) -> NewAsset {
-    NewAsset {
-        name: name.into(),
-        address: "10.0.0.1".into(),
-        ssh_port: 22,
-        macs: vec!["aa:bb:cc:dd:ee:ff".into()],
-    }
+    NewAsset { name: name.into(), address: "10.0.0.1".into(), ssh_port: 22, macs: vec!["aa:bb:cc:dd:ee:ff".into()] }
 }
 
 async fn assets(s: Store) {
@@ -21,31 +16,14 @@ async fn assets(s: Store) {
     assert_eq!(a.macs, vec!["aa:bb:cc:dd:ee:ff"]);
     assert!(a.host_key.is_none());
     let err = s.create_asset(&new_asset("web1"), 6).await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(ref m) if m.contains("'web1'")),
-        "{err:?}"
-    );
-    assert!(matches!(
-        s.asset(AssetId(999)).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        s.asset_by_name("nope").await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(err, StoreError::Conflict(ref m) if m.contains("'web1'")), "{err:?}");
+    assert!(matches!(s.asset(AssetId(999)).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(s.asset_by_name("nope").await, Err(StoreError::NotFound(_))));
     s.create_asset(&new_asset("app1"), 7).await.unwrap();
-    let names: Vec<String> = s
-        .list_assets()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| a.name)
-        .collect();
+    let names: Vec<String> = s.list_assets().await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, ["app1", "web1"]);
 
-    s.pin_host_key(a.id, "ssh-ed25519 AAAA", "SHA256:x")
-        .await
-        .unwrap();
+    s.pin_host_key(a.id, "ssh-ed25519 AAAA", "SHA256:x").await.unwrap();
     let pinned = s.asset_by_name("web1").await.unwrap();
     assert_eq!(pinned.host_key.as_deref(), Some("ssh-ed25519 AAAA"));
     assert_eq!(pinned.host_key_fingerprint.as_deref(), Some("SHA256:x"));
@@ -60,24 +38,11 @@ async fn assets(s: Store) {
     };
     s.record_facts(a.id, &facts, 42).await.unwrap();
     let got = s.asset(a.id).await.unwrap();
-    assert_eq!(
-        (got.os.as_deref(), got.last_seen_ms),
-        (Some("Debian 12"), Some(42))
-    );
-    assert_eq!(
-        got.macs,
-        vec!["aa:bb:cc:dd:ee:ff"],
-        "no MACs learnt: the known ones stay"
-    );
-    let facts = HostFacts {
-        macs: vec!["02:00:00:00:00:01".into(), "02:00:00:00:00:02".into()],
-        ..facts
-    };
+    assert_eq!((got.os.as_deref(), got.last_seen_ms), (Some("Debian 12"), Some(42)));
+    assert_eq!(got.macs, vec!["aa:bb:cc:dd:ee:ff"], "no MACs learnt: the known ones stay");
+    let facts = HostFacts { macs: vec!["02:00:00:00:00:01".into(), "02:00:00:00:00:02".into()], ..facts };
     s.record_facts(a.id, &facts, 43).await.unwrap();
-    assert_eq!(
-        s.asset(a.id).await.unwrap().macs,
-        vec!["02:00:00:00:00:01", "02:00:00:00:00:02"]
-    );
+    assert_eq!(s.asset(a.id).await.unwrap().macs, vec!["02:00:00:00:00:01", "02:00:00:00:00:02"]);
     s.delete_asset(a.id).await.unwrap();
     assert!(matches!(s.asset(a.id).await, Err(StoreError::NotFound(_))));
 }
@@ -94,88 +59,33 @@ async fn credentials_and_mappings(s: Store) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        s.sealed_secret(c.id).await.unwrap(),
-        format!("sealed-{}", c.id).into_bytes()
-    );
+    assert_eq!(s.sealed_secret(c.id).await.unwrap(), format!("sealed-{}", c.id).into_bytes());
     assert_eq!(s.credential_by_name("root-pw").await.unwrap(), c);
     let dup = s
-        .create_credential(
-            "root-pw",
-            "x",
-            CredentialKind::Key,
-            SudoMode::NoPassword,
-            |_| vec![1],
-            4,
-        )
+        .create_credential("root-pw", "x", CredentialKind::Key, SudoMode::NoPassword, |_| vec![1], 4)
         .await
         .unwrap_err();
     assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
     let k = s
-        .create_credential(
-            "key",
-            "deploy",
-            CredentialKind::Key,
-            SudoMode::NoPassword,
-            |_| vec![0, 1, 255],
-            5,
-        )
+        .create_credential("key", "deploy", CredentialKind::Key, SudoMode::NoPassword, |_| vec![0, 1, 255], 5)
         .await
         .unwrap();
-    assert_eq!(
-        s.sealed_secret(k.id).await.unwrap(),
-        vec![0, 1, 255],
-        "binary secrets survive"
-    );
+    assert_eq!(s.sealed_secret(k.id).await.unwrap(), vec![0, 1, 255], "binary secrets survive");
     assert_eq!(s.credential(k.id).await.unwrap().sudo, SudoMode::NoPassword);
 
     let a = s.create_asset(&new_asset("web1"), 1).await.unwrap();
     let b = s.create_asset(&new_asset("web2"), 1).await.unwrap();
-    s.add_mapping(&CredentialMapping {
-        credential_id: c.id,
-        asset_id: None,
-        priority: 0,
-    })
-    .await
-    .unwrap();
-    s.add_mapping(&CredentialMapping {
-        credential_id: k.id,
-        asset_id: Some(a.id),
-        priority: 1,
-    })
-    .await
-    .unwrap();
-    let again = s
-        .add_mapping(&CredentialMapping {
-            credential_id: k.id,
-            asset_id: Some(a.id),
-            priority: 2,
-        })
-        .await
-        .unwrap_err();
+    s.add_mapping(&CredentialMapping { credential_id: c.id, asset_id: None, priority: 0 }).await.unwrap();
+    s.add_mapping(&CredentialMapping { credential_id: k.id, asset_id: Some(a.id), priority: 1 }).await.unwrap();
+    let again =
+        s.add_mapping(&CredentialMapping { credential_id: k.id, asset_id: Some(a.id), priority: 2 }).await.unwrap_err();
     assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
-    let mut for_a: Vec<(CredentialId, Option<AssetId>)> = s
-        .mappings_for(a.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.credential_id, m.asset_id))
-        .collect();
+    let mut for_a: Vec<(CredentialId, Option<AssetId>)> =
+        s.mappings_for(a.id).await.unwrap().into_iter().map(|m| (m.credential_id, m.asset_id)).collect();
     for_a.sort();
     assert_eq!(for_a, vec![(c.id, None), (k.id, Some(a.id))]);
-    assert_eq!(
-        s.mappings_for(b.id).await.unwrap().len(),
-        1,
-        "only the global one"
-    );
+    assert_eq!(s.mappings_for(b.id).await.unwrap().len(), 1, "only the global one");
     s.delete_credential(k.id).await.unwrap();
-    assert_eq!(
-        s.mappings_for(a.id).await.unwrap().len(),
-        1,
-        "its mappings went with it"
-    );
-    assert!(matches!(
-        s.credential(k.id).await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert_eq!(s.mappings_for(a.id).await.unwrap().len(), 1, "its mappings went with it");
+    assert!(matches!(s.credential(k.id).await, Err(StoreError::NotFound(_))));
 }

@@ -31,29 +31,15 @@ async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<As
     Ok(Json(engine.store().list_assets().await?))
 }
 
-async fn create(
-    State(engine): State<Engine>,
-    _o: Operator,
-    Json(c): Json<Create>,
-) -> ApiResult<Json<Asset>> {
-    Ok(Json(
-        engine.add_asset(c.asset, c.credential.as_deref()).await?,
-    ))
+async fn create(State(engine): State<Engine>, _o: Operator, Json(c): Json<Create>) -> ApiResult<Json<Asset>> {
+    Ok(Json(engine.add_asset(c.asset, c.credential.as_deref()).await?))
 }
 
-async fn show(
-    State(engine): State<Engine>,
-    _v: Viewer,
-    Path(asset): Path<String>,
-) -> ApiResult<Json<Asset>> {
+async fn show(State(engine): State<Engine>, _v: Viewer, Path(asset): Path<String>) -> ApiResult<Json<Asset>> {
     Ok(Json(engine.resolve_asset(&AssetRef::Name(asset)).await?))
 }
 
-async fn remove(
-    State(engine): State<Engine>,
-    _o: Operator,
-    Path(asset): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn remove(State(engine): State<Engine>, _o: Operator, Path(asset): Path<String>) -> ApiResult<Json<Value>> {
     let a = engine.resolve_asset(&AssetRef::Name(asset)).await?;
     engine.store().delete_asset(a.id).await?;
     Ok(Json(json!({ "ok": true })))
@@ -67,7 +53,5 @@ async fn accept_key(
     let a = engine.resolve_asset(&AssetRef::Name(asset)).await?;
     engine.accept_new_host_key(a.id).await?;
     tracing::warn!(by = %admin.name, asset = %a.name, old = ?a.host_key_fingerprint, "pinned host key cleared");
-    Ok(Json(
-        json!({ "ok": true, "message": format!("the next connection to '{}' pins the key it presents", a.name) }),
-    ))
+    Ok(Json(json!({ "ok": true, "message": format!("the next connection to '{}' pins the key it presents", a.name) })))
 }

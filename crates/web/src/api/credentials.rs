@@ -31,11 +31,7 @@ async fn create(
     Ok(Json(engine.add_credential(new).await?))
 }
 
-async fn remove(
-    State(engine): State<Engine>,
-    _a: Admin,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+async fn remove(State(engine): State<Engine>, _a: Admin, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     engine.store().delete_credential(CredentialId(id)).await?;
     Ok(Json(json!({ "ok": true })))
 }
@@ -59,8 +55,6 @@ async fn map(
         Some(r) => Some(engine.resolve_asset(r).await?.id),
         None => None,
     };
-    engine
-        .map_credential(CredentialId(id), asset, m.priority)
-        .await?;
+    engine.map_credential(CredentialId(id), asset, m.priority).await?;
     Ok(Json(json!({ "ok": true })))
 }

@@ -31,10 +31,7 @@ async fn create(
     Json(req): Json<DeployRequest>,
 ) -> ApiResult<Json<DeploymentView>> {
     let (deployment, targets) = engine.deploy(req, format!("user:{}", user.name)).await?;
-    Ok(Json(DeploymentView {
-        deployment,
-        targets,
-    }))
+    Ok(Json(DeploymentView { deployment, targets }))
 }
 
 #[derive(Deserialize)]
@@ -52,25 +49,13 @@ async fn list(
     _v: Viewer,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<Deployment>>> {
-    Ok(Json(
-        engine
-            .store()
-            .list_deployments(q.limit.clamp(1, 10_000))
-            .await?,
-    ))
+    Ok(Json(engine.store().list_deployments(q.limit.clamp(1, 10_000)).await?))
 }
 
-async fn show(
-    State(engine): State<Engine>,
-    _v: Viewer,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<DeploymentView>> {
+async fn show(State(engine): State<Engine>, _v: Viewer, Path(id): Path<i64>) -> ApiResult<Json<DeploymentView>> {
     let deployment = engine.store().deployment(DeploymentId(id)).await?;
     let targets = engine.store().targets_of(deployment.id).await?;
-    Ok(Json(DeploymentView {
-        deployment,
-        targets,
-    }))
+    Ok(Json(DeploymentView { deployment, targets }))
 }
 
 #[derive(Deserialize)]
@@ -82,11 +67,7 @@ struct LogQuery {
     limit: i64,
 }
 
-async fn logs(
-    State(engine): State<Engine>,
-    _v: Viewer,
-    Query(q): Query<LogQuery>,
-) -> ApiResult<Json<Vec<LogEntry>>> {
+async fn logs(State(engine): State<Engine>, _v: Viewer, Query(q): Query<LogQuery>) -> ApiResult<Json<Vec<LogEntry>>> {
     let filter = LogFilter {
         deployment: q.deployment.map(DeploymentId),
         asset: q.asset.map(AssetId),

@@ -32,48 +32,28 @@ async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<Pa
 }
 
 /// The body is a bundle (`.tar.gz` with package.toml and files/).
-async fn import(
-    State(engine): State<Engine>,
-    _o: Operator,
-    body: Bytes,
-) -> ApiResult<Json<Package>> {
+async fn import(State(engine): State<Engine>, _o: Operator, body: Bytes) -> ApiResult<Json<Package>> {
     Ok(Json(engine.import_bundle(&body).await?))
 }
 
-async fn show(
-    State(engine): State<Engine>,
-    _v: Viewer,
-    Path(p): Path<String>,
-) -> ApiResult<Json<Package>> {
+async fn show(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>) -> ApiResult<Json<Package>> {
     Ok(Json(engine.resolve_package(&package_ref(p), None).await?))
 }
 
-async fn export(
-    State(engine): State<Engine>,
-    _v: Viewer,
-    Path(p): Path<String>,
-) -> ApiResult<impl IntoResponse> {
+async fn export(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>) -> ApiResult<impl IntoResponse> {
     let pkg = engine.resolve_package(&package_ref(p), None).await?;
     let (pkg, bytes) = engine.export_bundle(pkg.id).await?;
-    let file =
-        format!("{}-{}.tar.gz", pkg.def.name, pkg.def.version).replace(['"', '/', '\\'], "_");
+    let file = format!("{}-{}.tar.gz", pkg.def.name, pkg.def.version).replace(['"', '/', '\\'], "_");
     Ok((
         [
             (header::CONTENT_TYPE, "application/gzip".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}\""),
-            ),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
         ],
         bytes,
     ))
 }
 
-async fn remove(
-    State(engine): State<Engine>,
-    _o: Operator,
-    Path(p): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn remove(State(engine): State<Engine>, _o: Operator, Path(p): Path<String>) -> ApiResult<Json<Value>> {
     let pkg = engine.resolve_package(&package_ref(p), None).await?;
     engine.store().delete_package(pkg.id).await?;
     Ok(Json(json!({ "ok": true })))

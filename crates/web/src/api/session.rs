@@ -30,11 +30,7 @@ async fn login(State(engine): State<Engine>, Json(l): Json<Login>) -> ApiResult<
     Ok(Json(json!({ "token": token, "user": user })))
 }
 
-async fn logout(
-    State(engine): State<Engine>,
-    _who: Viewer,
-    parts: Parts,
-) -> ApiResult<Json<Value>> {
+async fn logout(State(engine): State<Engine>, _who: Viewer, parts: Parts) -> ApiResult<Json<Value>> {
     if let Some(token) = bearer(&parts) {
         engine.logout(token).await?;
     }
@@ -57,9 +53,7 @@ async fn change_password(
     Json(p): Json<PasswordChange>,
 ) -> ApiResult<Json<Value>> {
     engine.change_password(&user, &p.current, &p.new).await?;
-    Ok(Json(
-        json!({ "ok": true, "message": "password changed; log in again" }),
-    ))
+    Ok(Json(json!({ "ok": true, "message": "password changed; log in again" })))
 }
 
 #[derive(Deserialize)]
@@ -74,9 +68,7 @@ async fn create_user(
     Admin(admin): Admin,
     Json(u): Json<NewUser>,
 ) -> ApiResult<Json<User>> {
-    let user = engine
-        .create_user(&u.name, &u.password, u.role, now_ms())
-        .await?;
+    let user = engine.create_user(&u.name, &u.password, u.role, now_ms()).await?;
     tracing::info!(by = %admin.name, user = %user.name, role = user.role.as_str(), "user created");
     Ok(Json(user))
 }
