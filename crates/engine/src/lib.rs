@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod packages;
 pub mod secrets;
 pub mod share;
+pub mod threads;
 pub mod vault;
 
 pub use error::{EngineError, Result};
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use vault::Vault;
 
 /// How the engine is set up; the server binary fills it from flags and environment.
@@ -79,7 +80,7 @@ struct Inner {
     share: Share,
     cfg: EngineConfig,
     deployer: DeployerBinary,
-    threads: Arc<Semaphore>,
+    threads: threads::Threads,
     listen_port: AtomicU16,
     /// Wakes the task that waits for a target when a report for it arrives.
     waiters: Mutex<HashMap<drover_domain::ids::TargetId, Arc<Notify>>>,
@@ -99,7 +100,7 @@ impl Engine {
             ))
         })?;
         let deployer = DeployerBinary { sha256: secrets::sha256_hex(&bytes), bytes };
-        let threads = Arc::new(Semaphore::new(cfg.deployment_threads.max(1)));
+        let threads = threads::Threads::new(cfg.deployment_threads);
         Ok(Engine {
             inner: Arc::new(Inner {
                 store,
@@ -125,6 +126,20 @@ impl Engine {
     }
     pub fn share(&self) -> &Share {
         &self.inner.share
+    }
+
+    /// Deployment threads of this node: the limit and how many targets run and wait.
+    pub fn threads(&self) -> threads::ThreadsInfo {
+        self.inner.threads.info()
+    }
+
+    /// Changes the deployment threads of this node, live.
+    pub fn set_threads(&self, n: usize) -> Result<threads::ThreadsInfo> {
+        if n == 0 || n > 10_000 {
+            return Err(EngineError::Invalid("deployment threads must be 1 to 10000".into()));
+        }
+        self.inner.threads.set_limit(n);
+        Ok(self.threads())
     }
 
     /// Tells the engine the port the HTTP server listens on (for deployer callbacks).

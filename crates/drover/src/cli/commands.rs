@@ -86,6 +86,13 @@ pub enum ClientCommand {
     /// Users of the console and API.
     #[command(subcommand)]
     User(UserCmd),
+    /// Show this node's deployment threads (limit, running, queued), or set the limit
+    /// live (admin).
+    Threads {
+        threads: Option<usize>,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Change your own password (reads current and new password, one a line, from
     /// standard input with --stdin; else prompts). Every token of yours ends.
     Passwd {
@@ -305,6 +312,18 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
                 output::print_json(&entries)?;
             } else {
                 output::print_log(&entries);
+            }
+        }
+        ClientCommand::Threads { threads, conn } => {
+            let c = client(&conn)?;
+            let v: Value = match threads {
+                Some(n) => c.json(c.request(Method::PUT, "/threads").json(&json!({ "threads": n }))).await?,
+                None => c.get("/threads").await?,
+            };
+            if conn.json {
+                output::print_json(&v)?;
+            } else {
+                println!("deployment threads {}: {} running, {} queued", v["threads"], v["running"], v["queued"]);
             }
         }
         ClientCommand::Passwd { stdin, conn } => {

@@ -12,4 +12,5 @@ mod deploy;
 mod faults;
 mod restart;
 mod run_modes;
+mod threads;
 mod timeouts;

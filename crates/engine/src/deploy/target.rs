@@ -88,8 +88,7 @@ impl Engine {
     /// Holds a deployment thread while the target is driven (or resumed), then records
     /// how it ended.
     async fn with_thread(self, t: Target, d: Deployment, pkg: Arc<Package>, resume: bool) {
-        let threads = self.inner.threads.clone();
-        let Ok(_permit) = threads.acquire_owned().await else { return };
+        let _thread = self.inner.threads.acquire().await;
         let notify = self.waiter(t.id);
         let driven =
             if resume { self.resume(&t, &pkg, &notify).await } else { self.drive(&t, &d, &pkg, &notify).await };

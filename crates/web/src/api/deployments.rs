@@ -1,6 +1,6 @@
 //! Deployments: start one, follow it, read logs.
 
-use crate::auth::{Operator, Viewer};
+use crate::auth::{Admin, Operator, Viewer};
 use crate::error::ApiResult;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
@@ -9,6 +9,7 @@ use drover_domain::deployment::{Deployment, Target};
 use drover_domain::ids::{AssetId, DeploymentId, PackageId};
 use drover_engine::Engine;
 use drover_engine::deploy::{DeployRequest, LogEntry};
+use drover_engine::threads::ThreadsInfo;
 use drover_store::LogFilter;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,7 @@ pub(super) fn routes() -> Router<Engine> {
         .route("/deployments", get(list).post(create))
         .route("/deployments/{id}", get(show))
         .route("/logs", get(logs))
+        .route("/threads", get(threads).put(set_threads))
 }
 
 #[derive(Serialize)]
@@ -75,4 +77,25 @@ async fn logs(State(engine): State<Engine>, _v: Viewer, Query(q): Query<LogQuery
         limit: q.limit.clamp(1, 10_000),
     };
     Ok(Json(engine.log(&filter).await?))
+}
+
+/// This node's deployment threads: the limit, running and queued targets.
+async fn threads(State(engine): State<Engine>, _v: Viewer) -> Json<ThreadsInfo> {
+    Json(engine.threads())
+}
+
+#[derive(Deserialize)]
+struct SetThreads {
+    threads: usize,
+}
+
+/// Changes the limit live; running targets are not interrupted.
+async fn set_threads(
+    State(engine): State<Engine>,
+    Admin(admin): Admin,
+    Json(b): Json<SetThreads>,
+) -> ApiResult<Json<ThreadsInfo>> {
+    let info = engine.set_threads(b.threads)?;
+    tracing::info!(by = %admin.name, threads = b.threads, "deployment threads changed");
+    Ok(Json(info))
 }

@@ -1,0 +1,62 @@
+//! Deployment threads bound how many targets run at once, and a change applies live.
+
+use crate::fleet::{Fleet, ROOT_PASSWORD};
+use crate::harness::{Backend, Server};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// (start, end) of each target: from `connecting` to its final state.
+fn intervals(log: &[Value]) -> Vec<(i64, i64)> {
+    log.iter()
+        .map(|e| {
+            let ev = e["events"].as_array().unwrap();
+            let start = ev.iter().find(|x| x["state"] == "connecting").unwrap()["at_ms"].as_i64().unwrap();
+            (start, ev.last().unwrap()["at_ms"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+/// The most targets running together at a target start before `until`.
+fn most_at_once(spans: &[(i64, i64)], until: i64) -> usize {
+    spans
+        .iter()
+        .filter(|(s, _)| *s < until)
+        .map(|(s, _)| spans.iter().filter(|(a, b)| a <= s && s < b).count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn threads_bound_targets_and_change_live() {
+    let fleet = Fleet::up(8);
+    let server = Server::start_with(Backend::Sqlite, |c| c.deployment_threads = 2).await;
+    server.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
+    let assets = server.assets(&fleet, "root").await;
+    let pkg = "name = \"nap\"\nversion = \"1\"\n[[steps]]\nname = \"nap\"\ntype = \"sleep\"\nseconds = 3\n";
+    server.import(pkg, &[]).await;
+    let start = Instant::now();
+    let v = server.post("/deployments", json!({"package": "nap", "assets": assets})).await;
+    let id = v["deployment"]["id"].as_i64().unwrap();
+    loop {
+        let t = server.get("/threads").await;
+        if t["running"] == 2 && t["queued"] == 6 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "never 2 running and 6 queued: {t}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let t = server.get("/threads").await;
+    assert_eq!((t["threads"].as_i64(), t["running"].as_i64()), (Some(2), Some(2)), "{t}");
+    let changed_at = drover_engine::now_ms();
+    let t = server.ok(reqwest::Method::PUT, "/threads", Some(json!({"threads": 8}))).await;
+    assert_eq!(t["threads"], 8);
+    let done = server.wait(id, Duration::from_secs(60)).await;
+    assert!(done["targets"].as_array().unwrap().iter().all(|t| t["state"] == "success"), "{done:#}");
+    let spans = intervals(&server.log(id).await);
+    assert!(most_at_once(&spans, changed_at) <= 2, "more than 2 at once before the change: {spans:?}");
+    assert!(most_at_once(&spans, i64::MAX) >= 6, "the change did not apply live: {spans:?}");
+    assert!(start.elapsed() < Duration::from_secs(11), "took {:?}: the queue did not speed up", start.elapsed());
+    let (status, _) = server.call(reqwest::Method::PUT, "/threads", Some(json!({"threads": 0}))).await;
+    assert_eq!(status, 422);
+}
