@@ -195,3 +195,23 @@ async fn encrypted_keys_need_the_right_passphrase() {
     let creds = server.get("/credentials").await.to_string();
     assert!(!creds.contains("drover-pass") && !creds.contains("PRIVATE KEY"), "{creds}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_package_never_runs_twice_at_once_on_one_asset() {
+    let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 1).await;
+    let pkg = "name = \"once\"\nversion = \"1\"\n[[steps]]\nname = \"count\"\ntype = \"command\"\ncommand = \"echo run >> /tmp/runs; sleep 3\"\n";
+    server.import(pkg, &[]).await;
+    let first = server.post("/deployments", json!({"package": "once", "assets": assets})).await;
+    let second = server.post("/deployments", json!({"package": "once", "assets": assets})).await;
+    let a = server.wait(first["deployment"]["id"].as_i64().unwrap(), Duration::from_secs(60)).await;
+    let b = server.wait(second["deployment"]["id"].as_i64().unwrap(), Duration::from_secs(60)).await;
+    assert_eq!(a["targets"][0]["state"], "success", "{a:#}");
+    let t = &b["targets"][0];
+    assert_eq!(t["state"], "cancelled", "{t:#}");
+    assert_eq!(t["error_code"], "target.overlap");
+    assert!(t["message"].as_str().unwrap().contains("already deploying"), "{t:#}");
+    assert_eq!(fleet.sh(&fleet.hosts[0], "cat /tmp/runs"), "run");
+    // once the first has ended, the package may run again
+    let c = server.deploy_and_wait(json!({"package": "once", "assets": assets}), Duration::from_secs(60)).await;
+    assert_eq!(c["targets"][0]["state"], "success", "{c:#}");
+}

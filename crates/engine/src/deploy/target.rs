@@ -11,7 +11,7 @@ use drover_domain::deployment::{Deployment, RunMode, Target, TargetState};
 use drover_domain::package::Package;
 use drover_proto::{Job, PROTOCOL_VERSION};
 use drover_ssh::{Auth, ConnectOptions, HostKeyPolicy, Session, SshError};
-use drover_store::TargetUpdate;
+use drover_store::{LogFilter, TargetUpdate};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -148,6 +148,7 @@ impl Engine {
 
     async fn drive(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
         let asset = self.store().asset(t.asset_id).await?;
+        self.refuse_overlap(t, d, &asset.name).await?;
         let (addr, port) = (asset.address.clone(), asset.ssh_port);
         self.store()
             .transition(t.id, TargetState::Connecting, &format!("connecting to {addr}:{port}"), None, now_ms())
@@ -175,6 +176,24 @@ impl Engine {
         let task = task?;
         let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
         self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await
+    }
+
+    /// A package never runs twice at once on one asset: a target of an older deployment
+    /// of the same package on the same asset that has not ended makes this one skip.
+    async fn refuse_overlap(&self, t: &Target, d: &Deployment, asset: &str) -> Result<(), Stop> {
+        let filter = LogFilter { deployment: None, asset: Some(t.asset_id), package: Some(d.package_id), limit: 1000 };
+        let older = self.store().log(&filter).await?.into_iter().find(|o| o.id < t.id && !o.state.is_final());
+        match older {
+            None => Ok(()),
+            Some(o) => Err(stop(
+                TargetState::Cancelled,
+                "target.overlap",
+                format!(
+                    "skipped: package '{}' is already deploying to asset '{asset}' (deployment {}, still {}); it never runs twice at once on one machine",
+                    d.package_name, o.deployment_id, o.state
+                ),
+            )),
+        }
     }
 
     /// Tries the asset's credentials in order. A changed host key stops at once, before
