@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// Name of this server node in logs.
     #[arg(long, env = "DROVER_NODE_NAME")]
     node_name: Option<String>,
+    /// Days to keep the logs of finished deployments.
+    #[arg(long, env = "DROVER_LOG_RETENTION_DAYS", default_value_t = 90)]
+    log_retention_days: u64,
     /// Seconds between checks that a running task is still alive.
     #[arg(long, env = "DROVER_LIVENESS_SECS", default_value_t = 30)]
     liveness_secs: u64,
@@ -73,6 +76,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     cfg.public_url = a.public_url;
     cfg.deployment_threads = a.threads;
     cfg.liveness_interval = Duration::from_secs(a.liveness_secs.max(1));
+    cfg.log_retention = Duration::from_secs(a.log_retention_days.max(1) * 24 * 3600);
     if let Some(n) = a.node_name {
         cfg.node_name = n;
     }
@@ -102,6 +106,17 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
         engine.store().backend()
     );
+    let pruner = engine.clone();
+    tokio::spawn(async move {
+        loop {
+            match pruner.prune_logs(now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("deleted the logs of {n} deployment(s) past the retention"),
+                Err(e) => tracing::warn!("log retention: {e}"),
+            }
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    });
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -44,6 +44,8 @@ pub struct EngineConfig {
     pub liveness_interval: Duration,
     /// The deployer executable put on targets.
     pub deployer_path: PathBuf,
+    /// Deployment logs are deleted this long after their deployment finished.
+    pub log_retention: Duration,
 }
 
 impl EngineConfig {
@@ -57,6 +59,7 @@ impl EngineConfig {
             connect_timeout: Duration::from_secs(15),
             liveness_interval: Duration::from_secs(30),
             deployer_path,
+            log_retention: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }
@@ -140,6 +143,13 @@ impl Engine {
         }
         self.inner.threads.set_limit(n);
         Ok(self.threads())
+    }
+
+    /// Deletes the logs of deployments that finished more than the retention before
+    /// `now_ms`; returns how many deployments went.
+    pub async fn prune_logs(&self, now_ms: i64) -> Result<u64> {
+        let cutoff = now_ms - self.config().log_retention.as_millis() as i64;
+        Ok(self.store().delete_logs_before(cutoff).await?)
     }
 
     /// Tells the engine the port the HTTP server listens on (for deployer callbacks).

@@ -218,3 +218,19 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_are_deleted_after_the_retention() {
+    let (_fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 1).await;
+    server.import(&hello_package(""), &[("conf/hello.conf", CONF)]).await;
+    let done = server.deploy_and_wait(json!({"package": "hello", "assets": assets}), Duration::from_secs(60)).await;
+    let id = done["deployment"]["id"].as_i64().unwrap();
+    let now = drover_engine::now_ms();
+    assert_eq!(server.engine.prune_logs(now).await.unwrap(), 0, "a fresh log stays");
+    assert_eq!(server.log(id).await.len(), 1);
+    let day = 24 * 3600 * 1000;
+    assert_eq!(server.engine.prune_logs(now + 91 * day).await.unwrap(), 1, "the default keeps 90 days");
+    assert!(server.log(id).await.is_empty());
+    let (status, _) = server.call(reqwest::Method::GET, &format!("/deployments/{id}"), None).await;
+    assert_eq!(status, 404);
+}

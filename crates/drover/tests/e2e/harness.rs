@@ -23,6 +23,7 @@ pub struct Api {
 /// The server under test, in this process; derefs to its [`Api`].
 pub struct Server {
     api: Api,
+    pub engine: Engine,
     pub data: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -102,7 +103,7 @@ impl Server {
             .await;
         });
         let api = Api::login(&format!("http://127.0.0.1:{port}"), "admin-password").await;
-        Server { api, data, _shutdown: tx }
+        Server { api, engine, data, _shutdown: tx }
     }
 
     /// The usual start: `hosts` test hosts, a server, a root password credential named
