@@ -87,6 +87,8 @@ struct Inner {
     listen_port: AtomicU16,
     /// Wakes the task that waits for a target when a report for it arrives.
     waiters: Mutex<HashMap<drover_domain::ids::TargetId, Arc<Notify>>>,
+    /// Running targets asked to stop, with the message to end them with.
+    cancels: Mutex<HashMap<drover_domain::ids::TargetId, String>>,
 }
 
 impl Engine {
@@ -114,6 +116,7 @@ impl Engine {
                 threads,
                 listen_port: AtomicU16::new(0),
                 waiters: Mutex::new(HashMap::new()),
+                cancels: Mutex::new(HashMap::new()),
             }),
         })
     }

@@ -68,6 +68,9 @@ pub enum ClientCommand {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Deployments: list, show, cancel, relaunch.
+    #[command(subcommand)]
+    Deployment(DeploymentCmd),
     /// Deployment logs: per target the Lansweeper fields plus every step.
     Log {
         #[arg(long)]
@@ -223,6 +226,36 @@ pub enum PackageCmd {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum DeploymentCmd {
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// A deployment and the state of each target.
+    Show {
+        id: i64,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Stop a deployment: queued targets end, running tasks are killed.
+    Cancel {
+        id: i64,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Deploy again to its failed, offline and timed-out targets, with the same options.
+    Relaunch {
+        id: i64,
+        #[arg(long)]
+        no_follow: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum UserCmd {
     /// Add a user; the password is read from standard input.
     Add {
@@ -326,6 +359,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
                 println!("deployment threads {}: {} running, {} queued", v["threads"], v["running"], v["queued"]);
             }
         }
+        ClientCommand::Deployment(cmd) => return deployment(cmd).await,
         ClientCommand::Passwd { stdin, conn } => {
             let (current, new) = if stdin {
                 let text = read_stdin_line("passwords")?;
@@ -515,6 +549,61 @@ async fn package(cmd: PackageCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn deployment(cmd: DeploymentCmd) -> anyhow::Result<u8> {
+    match cmd {
+        DeploymentCmd::List { limit, conn } => {
+            let list: Vec<Deployment> = client(&conn)?.get(&format!("/deployments?limit={limit}")).await?;
+            if conn.json {
+                output::print_json(&list)?;
+            } else {
+                output::table(
+                    &["ID", "PACKAGE", "VERSION", "EXECUTOR", "RUN MODE", "FINISHED"],
+                    list.iter().map(|d| {
+                        vec![
+                            d.id.to_string(),
+                            d.package_name.clone(),
+                            d.package_version.clone(),
+                            d.executor.clone(),
+                            d.run_mode.to_string(),
+                            if d.finished_ms.is_some() { "yes".into() } else { "no".into() },
+                        ]
+                    }),
+                );
+            }
+        }
+        DeploymentCmd::Show { id, conn } => {
+            let view: DeploymentView = client(&conn)?.get(&format!("/deployments/{id}")).await?;
+            if conn.json {
+                output::print_json(&view)?;
+            } else {
+                output::table(
+                    &["TARGET", "ASSET", "STATE", "MESSAGE"],
+                    view.targets
+                        .iter()
+                        .map(|t| vec![t.id.to_string(), t.asset_name.clone(), t.state.to_string(), t.message.clone()]),
+                );
+            }
+        }
+        DeploymentCmd::Cancel { id, conn } => {
+            let v: Value = client(&conn)?.post(&format!("/deployments/{id}/cancel"), &json!({})).await?;
+            println!("deployment {id}: {} target(s) cancelled", v["cancelled"]);
+        }
+        DeploymentCmd::Relaunch { id, no_follow, conn } => {
+            let c = client(&conn)?;
+            let view: DeploymentView = c.post(&format!("/deployments/{id}/relaunch"), &json!({})).await?;
+            println!(
+                "deployment {} relaunches {} target(s) of deployment {id}",
+                view.deployment.id,
+                view.targets.len()
+            );
+            if !no_follow {
+                return follow(&c, view, conn.json).await;
+            }
+        }
+    }
+    Ok(0)
 }
 
 #[derive(Deserialize, serde::Serialize)]

@@ -7,6 +7,7 @@
 mod fleet;
 mod harness;
 
+mod cancel;
 mod cli;
 mod deploy;
 mod faults;

@@ -38,6 +38,29 @@ command = "cp /bin/sleep /tmp/drover-test-long && exec /tmp/drover-test-long 300
     assert!(steps[0]["message"].as_str().unwrap().contains("longer than its timeout of 1 s"), "{steps:#?}");
     assert!(steps[1]["message"].as_str().unwrap().contains("max duration"), "{steps:#?}");
     // neither the deployer nor anything a step started is left
-    let left = fleet.exec(h, "pgrep -a '^drover-'").1;
+    let left = fleet.exec(h, "pgrep -a '^drover-|^drvhang$'").1;
+    assert!(left.trim().is_empty(), "left running: {left}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_task_is_killed_by_the_server_at_max_duration() {
+    let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 1).await;
+    let h = &fleet.hosts[0];
+    let pkg = "name = \"hang\"\nversion = \"1\"\nmax_duration_secs = 3\n[[steps]]\nname = \"wait\"\ntype = \"command\"\ncommand = \"cp /bin/sleep /tmp/drvhang && exec /tmp/drvhang 300\"\n";
+    server.import(pkg, &[]).await;
+    let v = server.post("/deployments", json!({"package": "hang", "assets": assets})).await;
+    let id = v["deployment"]["id"].as_i64().unwrap();
+    let start = Instant::now();
+    while fleet.exec(h, "pgrep -x drvhang").0 != 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "the step never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // a frozen deployer cannot enforce its own deadline: the server must
+    fleet.sh(h, "kill -STOP $(cat /var/lib/drover/targets/*/pid)");
+    let done = server.wait(id, Duration::from_secs(40)).await;
+    let t = &done["targets"][0];
+    assert_eq!(t["state"], "timed_out", "{t:#}");
+    assert!(t["message"].as_str().unwrap().contains("the task and its processes were killed"), "{t:#}");
+    let left = fleet.exec(h, "pgrep -a '^drover-|^drvhang$'").1;
     assert!(left.trim().is_empty(), "left running: {left}");
 }

@@ -12,8 +12,8 @@ pub use log::LogEntry;
 use crate::error::{EngineError, Result};
 use crate::inventory::AssetRef;
 use crate::{Engine, now_ms};
-use drover_domain::deployment::{Deployment, RunMode, Target};
-use drover_domain::ids::{PackageId, TargetId};
+use drover_domain::deployment::{Deployment, RunMode, Target, TargetState};
+use drover_domain::ids::{DeploymentId, PackageId, TargetId};
 use drover_domain::package::Package;
 use drover_store::NewDeployment;
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,59 @@ impl Engine {
             PackageRef::Id(id) => self.store().package(PackageId(*id)).await?,
             PackageRef::Name(name) => self.store().package_by_name(name, version).await?,
         })
+    }
+
+    /// Cancels a deployment: queued targets end at once; running tasks are killed on
+    /// their machines. Returns how many targets were still going.
+    pub async fn cancel(&self, id: DeploymentId, by: &str) -> Result<usize> {
+        let message = format!("cancelled by {by}");
+        let mut n = 0;
+        for t in self.store().targets_of(id).await? {
+            if t.state.is_final() {
+                continue;
+            }
+            if t.state != TargetState::Queued {
+                // its task may exist (or be in creation): the task that drives it kills it
+                self.inner.cancels.lock().unwrap_or_else(|e| e.into_inner()).insert(t.id, message.clone());
+            }
+            if t.state != TargetState::Running {
+                self.end_target(t.id, TargetState::Cancelled, &message, Some("target.cancelled")).await?;
+            }
+            self.wake(t.id);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Deploys again, with the same package and run mode, to the targets of a deployment
+    /// that failed, were offline or timed out.
+    pub async fn relaunch(&self, id: DeploymentId, executor: String) -> Result<(Deployment, Vec<Target>)> {
+        let d = self.store().deployment(id).await?;
+        let again: Vec<AssetRef> = self
+            .store()
+            .targets_of(id)
+            .await?
+            .into_iter()
+            .filter(|t| matches!(t.state, TargetState::Failed | TargetState::Offline | TargetState::TimedOut))
+            .map(|t| AssetRef::Id(t.asset_id.0))
+            .collect();
+        if again.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "deployment {id} has no failed, offline or timed-out targets to relaunch"
+            )));
+        }
+        let req = DeployRequest {
+            package: PackageRef::Id(d.package_id.0),
+            version: None,
+            assets: again,
+            run_mode: Some(d.run_mode),
+        };
+        self.deploy(req, executor).await
+    }
+
+    /// A cancel request for a running target, taken once.
+    pub(crate) fn take_cancel(&self, id: TargetId) -> Option<String> {
+        self.inner.cancels.lock().unwrap_or_else(|e| e.into_inner()).remove(&id)
     }
 
     fn waiter(&self, id: TargetId) -> Arc<Notify> {

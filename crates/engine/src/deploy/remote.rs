@@ -207,12 +207,13 @@ if [ -n "$p" ] && grep -q drover-deployer "/proc/$p/cmdline" 2>/dev/null; then e
     )
 }
 
-/// Ends the task (its whole process group) and prints the record.
+/// Ends the task (its whole process group: the deployer's group, which launchers such
+/// as start-stop-daemon may give another number than its pid) and prints the record.
 pub(crate) fn kill_script(dir: &str, unit: &str) -> String {
     format!(
         r#"D={dir}
 p=$(cat "$D/pid" 2>/dev/null || true)
-if [ -n "$p" ] && grep -q drover-deployer "/proc/$p/cmdline" 2>/dev/null; then kill -TERM -- "-$p" 2>/dev/null || true; sleep 1; kill -KILL -- "-$p" 2>/dev/null || true; fi
+if [ -n "$p" ] && grep -q drover-deployer "/proc/$p/cmdline" 2>/dev/null; then g=$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f3); kill -TERM "-$g" 2>/dev/null || true; sleep 1; kill -KILL "-$g" 2>/dev/null || true; fi
 if command -v systemctl >/dev/null 2>&1; then systemctl stop {unit} >/dev/null 2>&1 || true; fi
 rm -rf "$D/job.json" "$D/files" "$D/pid"
 cat "$D/record.jsonl" 2>/dev/null || true"#

@@ -147,6 +147,9 @@ impl Engine {
     }
 
     async fn drive(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
+        if self.store().target(t.id).await?.state.is_final() {
+            return Ok(()); // cancelled while it waited for a thread
+        }
         let asset = self.store().asset(t.asset_id).await?;
         self.refuse_overlap(t, d, &asset.name).await?;
         let (addr, port) = (asset.address.clone(), asset.ssh_port);
@@ -324,7 +327,9 @@ impl Engine {
         // to look whether or not the launch went through.
         let u = TargetUpdate { work_dir: Some(dir.clone()), ..Default::default() };
         self.store().update_target(t.id, &u, now_ms()).await?;
-        self.store().transition(t.id, TargetState::Running, &msg, None, now_ms()).await?;
+        if self.store().transition(t.id, TargetState::Running, &msg, None, now_ms()).await?.is_none() {
+            return Err(stop(TargetState::Cancelled, "target.cancelled", "cancelled before its task was created"));
+        }
         let plan =
             LaunchPlan { dir: &dir, deployer: &deployer, run_as: run_as.as_deref(), launcher, unit: unit.clone() };
         let out = exec(session, &a.asset, &remote::launch_script(&plan), privilege.as_ref(), &job_json).await?;
@@ -364,6 +369,13 @@ impl Engine {
         max_secs: u64,
     ) -> Result<(), Stop> {
         loop {
+            if let Some(message) = self.take_cancel(t.id) {
+                let how = match self.end_task(a, task, t).await {
+                    Ok(()) => "the task and its processes were killed".to_string(),
+                    Err(e) => format!("the asset could not be reached to end the task ({e})"),
+                };
+                return Err(stop(TargetState::Cancelled, "target.cancelled", format!("{message}; {how}")));
+            }
             if self.store().target(t.id).await?.state.is_final() {
                 return Ok(());
             }

@@ -3,7 +3,7 @@
 use crate::auth::{Admin, Operator, Viewer};
 use crate::error::ApiResult;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use drover_domain::deployment::{Deployment, Target};
 use drover_domain::ids::{AssetId, DeploymentId, PackageId};
@@ -12,11 +12,14 @@ use drover_engine::deploy::{DeployRequest, LogEntry};
 use drover_engine::threads::ThreadsInfo;
 use drover_store::LogFilter;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 pub(super) fn routes() -> Router<Engine> {
     Router::new()
         .route("/deployments", get(list).post(create))
         .route("/deployments/{id}", get(show))
+        .route("/deployments/{id}/cancel", post(cancel))
+        .route("/deployments/{id}/relaunch", post(relaunch))
         .route("/logs", get(logs))
         .route("/threads", get(threads).put(set_threads))
 }
@@ -98,4 +101,19 @@ async fn set_threads(
     let info = engine.set_threads(b.threads)?;
     tracing::info!(by = %admin.name, threads = b.threads, "deployment threads changed");
     Ok(Json(info))
+}
+
+async fn cancel(State(engine): State<Engine>, Operator(user): Operator, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+    let n = engine.cancel(DeploymentId(id), &format!("user:{}", user.name)).await?;
+    Ok(Json(json!({ "ok": true, "cancelled": n })))
+}
+
+/// Deploys again to the failed, offline and timed-out targets, with the same options.
+async fn relaunch(
+    State(engine): State<Engine>,
+    Operator(user): Operator,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<DeploymentView>> {
+    let (deployment, targets) = engine.relaunch(DeploymentId(id), format!("user:{}", user.name)).await?;
+    Ok(Json(DeploymentView { deployment, targets }))
 }
