@@ -413,33 +413,28 @@ impl Engine {
     /// Collects the record over SSH and tells whether the task still runs (None: the
     /// asset could not be reached, so nothing is known).
     async fn check_task(&self, a: &Access, task: &Task, t: &Target) -> Option<bool> {
-        let session = self.connect(a).await.ok()?;
-        let (cmd, stdin) = remote::wrap(&remote::check_script(&task.dir), task.privilege.as_ref());
-        let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await;
-        session.close().await;
-        let out = out.ok()?;
-        let (reports, alive) = remote::parse_record(&String::from_utf8_lossy(&out.stdout));
-        for r in &reports {
-            if let Err(e) = self.apply_report(t.id, r).await {
-                tracing::warn!(target_id = %t.id, "collected report not applied: {e}");
-            }
-        }
-        Some(alive)
+        self.on_task(a, task, t, &remote::check_script(&task.dir)).await.ok()
     }
 
     /// Kills the task on the target and collects what it recorded.
     async fn end_task(&self, a: &Access, task: &Task, t: &Target) -> Result<(), SshError> {
+        self.on_task(a, task, t, &remote::kill_script(&task.dir, &task.unit)).await.map(|_| ())
+    }
+
+    /// Runs a script that prints the task's record on its own connection, applies the
+    /// reports it finds, and tells whether the task was alive.
+    async fn on_task(&self, a: &Access, task: &Task, t: &Target, script: &str) -> Result<bool, SshError> {
         let session = self.connect(a).await?;
-        let (cmd, stdin) = remote::wrap(&remote::kill_script(&task.dir, &task.unit), task.privilege.as_ref());
+        let (cmd, stdin) = remote::wrap(script, task.privilege.as_ref());
         let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await;
         session.close().await;
-        let (reports, _) = remote::parse_record(&String::from_utf8_lossy(&out?.stdout));
+        let (reports, alive) = remote::parse_record(&String::from_utf8_lossy(&out?.stdout));
         for r in &reports {
             if let Err(e) = self.apply_report(t.id, r).await {
                 tracing::warn!(target_id = %t.id, "collected report not applied: {e}");
             }
         }
-        Ok(())
+        Ok(alive)
     }
 }
 
