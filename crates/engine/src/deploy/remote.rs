@@ -24,9 +24,21 @@ pub(crate) struct Facts {
     pub start_stop_daemon: bool,
     /// The server's address as the target sees it (from `$SSH_CONNECTION`).
     pub client_ip: Option<String>,
+    /// This deployer build is already under /var/lib/drover, and under ~/.drover.
+    pub deployer_in_root_dir: bool,
+    pub deployer_in_home_dir: bool,
 }
 
-pub(crate) const FACTS_SCRIPT: &str = r#"echo "uid=$(id -u)"; echo "user=$(id -un)"
+/// Learns the host, and whether the deployer with this hash is there.
+pub(crate) fn facts_script(deployer_sha256: &str) -> String {
+    let name = deployer_path("", deployer_sha256);
+    format!(
+        "{FACTS_SCRIPT}if [ -x {root}{name} ]; then echo deployer=root; fi\nif [ -x \"$HOME/.drover\"{name} ]; then echo deployer=home; fi\n",
+        root = base_dir(true)
+    )
+}
+
+const FACTS_SCRIPT: &str = r#"echo "uid=$(id -u)"; echo "user=$(id -un)"
 echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"; echo "arch=$(uname -m)"
 if [ -r /etc/os-release ]; then ( . /etc/os-release; echo "os=${PRETTY_NAME:-$ID $VERSION_ID}" ); fi
 for f in /sys/class/net/*/address; do [ -r "$f" ] && echo "mac=$(cat "$f")"; done
@@ -62,6 +74,8 @@ pub(crate) fn parse_facts(out: &str) -> Facts {
             "systemd" => f.systemd = true,
             "ssd" => f.start_stop_daemon = true,
             "client" => f.client_ip = some(),
+            "deployer" if v == "root" => f.deployer_in_root_dir = true,
+            "deployer" if v == "home" => f.deployer_in_home_dir = true,
             _ => {}
         }
     }
@@ -134,11 +148,6 @@ pub(crate) fn base_dir(as_root: bool) -> &'static str {
 
 pub(crate) fn deployer_path(base: &str, sha256: &str) -> String {
     format!("{base}/bin/drover-deployer-{}", &sha256[..16.min(sha256.len())])
-}
-
-/// Prints `present` when the deployer of this build is on the target.
-pub(crate) fn has_deployer_script(deployer: &str) -> String {
-    format!("if [ -x {deployer} ]; then echo present; fi")
 }
 
 /// Reads the deployer from stdin, checks its hash, installs it.

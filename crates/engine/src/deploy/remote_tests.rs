@@ -15,6 +15,16 @@ fn parses_facts() {
     assert!(f.start_stop_daemon && !f.systemd);
     assert_eq!(f.client_ip.as_deref(), Some("10.77.1.1"));
     assert_eq!(Launcher::pick(&f, true), Launcher::StartStopDaemon);
+    assert!(!f.deployer_in_root_dir && !f.deployer_in_home_dir);
+    let f = parse_facts("deployer=home\n");
+    assert!(f.deployer_in_home_dir && !f.deployer_in_root_dir);
+}
+
+#[test]
+fn facts_script_looks_for_this_deployer_in_both_places() {
+    let s = facts_script("0123456789abcdef0123");
+    assert!(s.contains("[ -x /var/lib/drover/bin/drover-deployer-0123456789abcdef ]"), "{s}");
+    assert!(s.contains(r#"[ -x "$HOME/.drover"/bin/drover-deployer-0123456789abcdef ]"#), "{s}");
 }
 
 #[test]

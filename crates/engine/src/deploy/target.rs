@@ -273,7 +273,7 @@ impl Engine {
         d: &Deployment,
         pkg: &Package,
     ) -> Result<Task, Stop> {
-        let out = exec(session, &a.asset, remote::FACTS_SCRIPT, None, &[]).await?;
+        let out = exec(session, &a.asset, &remote::facts_script(&self.inner.deployer.sha256), None, &[]).await?;
         let facts = remote::parse_facts(&out);
         let host_facts = HostFacts {
             hostname: facts.hostname.clone(),
@@ -290,10 +290,11 @@ impl Engine {
             exec(session, &a.asset, "true", Some(p), &[]).await?;
         }
         let as_root = privilege.is_some();
-        let base = remote::base_dir(as_root || facts.uid == Some(0));
+        let in_root_dir = as_root || facts.uid == Some(0);
+        let base = remote::base_dir(in_root_dir);
         let deployer = remote::deployer_path(base, &self.inner.deployer.sha256);
-        let present = exec(session, &a.asset, &remote::has_deployer_script(&deployer), None, &[]).await?;
-        if present.trim() != "present" {
+        let present = if in_root_dir { facts.deployer_in_root_dir } else { facts.deployer_in_home_dir };
+        if !present {
             let script = remote::upload_script(base, &deployer, &self.inner.deployer.sha256);
             exec(session, &a.asset, &script, privilege.as_ref(), &self.inner.deployer.bytes).await?;
         }
