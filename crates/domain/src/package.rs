@@ -126,7 +126,7 @@ fn kind_keys(type_name: &str) -> Option<&'static [&'static str]> {
         "installer" => &["path", "parameters"],
         "command" => &["command"],
         "script" => &["path", "interpreter", "parameters"],
-        "kill-process" => &["name", "force", "children"],
+        "kill-process" => &["process", "force", "children"],
         "condition" => &["criteria"],
         "uninstall" => &["packages"],
         "file-copy" => &["source", "destination", "mode", "owner"],

@@ -56,9 +56,10 @@ pub enum StepKind {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         parameters: String,
     },
-    /// End processes by exact name.
+    /// End processes by exact name. (`process`, not `name`: the step's own `name` shares
+    /// the same level once the kind is flattened into the step.)
     KillProcess {
-        name: String,
+        process: String,
         /// SIGKILL instead of SIGTERM.
         #[serde(default)]
         force: bool,

@@ -44,3 +44,31 @@ fn job_round_trips_through_json() {
     assert!(text.contains(r#""event":"finished""#), "{text}");
     assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), report);
 }
+
+#[test]
+fn every_step_kind_round_trips_next_to_the_step_name() {
+    let kinds = [
+        r#"{"type":"kill-process","process":"nginx","force":true}"#,
+        r#"{"type":"installer","path":"{PackageShare}/a.deb","parameters":"--force-confold"}"#,
+        r#"{"type":"script","path":"{PackageShare}/a.py","interpreter":"python3"}"#,
+        r#"{"type":"uninstall","packages":["x"]}"#,
+        r#"{"type":"sleep","seconds":3}"#,
+        r#"{"type":"message","text":"hi"}"#,
+        r#"{"type":"reboot","delay_secs":5}"#,
+        r#"{"type":"condition","criteria":[{"check":"user-logged-on"}]}"#,
+    ];
+    for kind in kinds {
+        let kind: StepKind = serde_json::from_str(kind).unwrap();
+        let step = Step {
+            name: "the step".into(),
+            kind: kind.clone(),
+            success_codes: vec![0],
+            on_success: Action::Next,
+            on_failure: Action::StopFailure,
+            timeout_secs: None,
+        };
+        let text = serde_json::to_string(&step).unwrap();
+        let back: Step = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(back, step, "{text}");
+    }
+}
