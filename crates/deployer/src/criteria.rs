@@ -1,19 +1,34 @@
-//! Condition criteria, each answering holds/fails with the reason.
+//! Condition criteria: each holds or fails, with a line saying why.
 
+use crate::process::{self, Killed, Limits};
 use crate::share::sha256_file;
 use crate::version::compare;
 use drover_proto::{Criterion, VersionOp};
 use std::cmp::Ordering;
+use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Output of a command, or None when it cannot run.
+/// The answer for one criterion.
+#[derive(Debug)]
+pub struct Verdict {
+    pub holds: bool,
+    pub why: String,
+    /// A criterion's command was ended by the step timeout or the deadline.
+    pub killed: Option<Killed>,
+}
+
+fn verdict(holds: bool, why: String) -> Verdict {
+    Verdict { holds, why, killed: None }
+}
+
+/// Exit code and standard output of a quick system query; None when it cannot run.
 fn output(cmd: &str, args: &[&str]) -> Option<(i32, String)> {
     let out = Command::new(cmd).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
     Some((out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
-fn op_holds(op: VersionOp, ord: Ordering) -> bool {
+pub fn op_holds(op: VersionOp, ord: Ordering) -> bool {
     match op {
         VersionOp::Eq => ord == Ordering::Equal,
         VersionOp::Ne => ord != Ordering::Equal,
@@ -35,28 +50,71 @@ fn op_text(op: VersionOp) -> &'static str {
     }
 }
 
-/// The installed version of a dpkg or rpm package.
-fn installed_version(name: &str) -> Option<String> {
-    if let Some((0, out)) = output("dpkg-query", &["-W", "-f=${db:Status-Status} ${Version}", name]) {
-        return out.strip_prefix("installed ").map(|v| v.trim().to_string());
+/// The version of an installed package from `dpkg-query -W -f='${Status} ${Version}\n'`
+/// output ("install ok installed 1.2-3" per architecture): the highest installed one.
+pub fn parse_dpkg_status(out: &str) -> Option<String> {
+    let installed = out.lines().filter_map(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        (w.len() >= 4 && w[2] == "installed").then(|| w[3].to_string())
+    });
+    installed.max_by(|a, b| compare(a, b))
+}
+
+/// The installed version of a package: dpkg where `dpkg-query` exists, else rpm.
+/// Err when neither is there.
+fn installed_version(name: &str) -> Result<Option<String>, String> {
+    if let Some((code, out)) = output("dpkg-query", &["-W", "-f=${Status} ${Version}\\n", name]) {
+        return Ok(if code == 0 { parse_dpkg_status(&out) } else { None });
     }
-    match output("rpm", &["-q", "--qf", "%{VERSION}-%{RELEASE}", name]) {
-        Some((0, out)) => Some(out.trim().to_string()),
-        _ => None,
+    match output("rpm", &["-q", "--qf", "%{VERSION}-%{RELEASE}\\n", name]) {
+        Some((0, out)) => {
+            Ok(out.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).max_by(|a, b| compare(a, b)))
+        }
+        Some(_) => Ok(None),
+        None => Err("neither dpkg-query nor rpm is installed to ask".into()),
     }
 }
 
-fn os_release() -> (String, String) {
-    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+/// `ID` and `VERSION_ID` of an os-release file's text.
+pub fn parse_os_release(text: &str) -> (String, String) {
     let get = |key: &str| {
         text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")))
-            .map(|v| v.trim().trim_matches('"').to_string())
+            .filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+            .next_back()
+            .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
             .unwrap_or_default()
     };
     (get("ID"), get("VERSION_ID"))
 }
 
+fn os_release() -> (String, String) {
+    let text = std::fs::read_to_string("/etc/os-release")
+        .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
+        .unwrap_or_default();
+    parse_os_release(&text)
+}
+
+/// One spelling per architecture (`amd64` and `x86_64` are the same machine).
+pub fn canonical_arch(arch: &str) -> String {
+    let a = arch.trim().to_ascii_lowercase();
+    match a.as_str() {
+        "amd64" | "x64" | "x86-64" => "x86_64".into(),
+        "arm64" | "armv8" | "aarch64_be" => "aarch64".into(),
+        "i386" | "i486" | "i586" | "x86" | "386" => "i686".into(),
+        "armhf" | "armv7" | "arm" => "armv7l".into(),
+        "ppc64el" => "ppc64le".into(),
+        _ => a,
+    }
+}
+
+fn machine_arch() -> String {
+    match output("uname", &["-m"]) {
+        Some((0, o)) if !o.trim().is_empty() => o.trim().to_string(),
+        _ => std::env::consts::ARCH.to_string(),
+    }
+}
+
+/// Users with a session: the first column of `who`, else `loginctl list-users`.
 pub fn logged_on_users() -> Vec<String> {
     let mut users: Vec<String> = output("who", &[])
         .map(|(_, o)| o.lines().filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect())
@@ -66,85 +124,90 @@ pub fn logged_on_users() -> Vec<String> {
     {
         users = o.lines().filter_map(|l| l.split_whitespace().nth(1).map(str::to_string)).collect();
     }
+    users.sort();
+    users.dedup();
     users
 }
 
-/// Whether the criterion holds, and a line saying why.
-pub fn check(c: &Criterion) -> (bool, String) {
+fn compared(what: &str, have: &str, op: VersionOp, want: &str) -> Verdict {
+    let holds = op_holds(op, compare(have, want));
+    verdict(holds, format!("{what} {have} {} {} {want}", if holds { "is" } else { "is not" }, op_text(op)))
+}
+
+/// Checks one criterion. A command criterion's output goes to `log`, and the command
+/// is ended by the step's `limits`.
+pub fn check(c: &Criterion, log: &File, limits: &Limits) -> Verdict {
     match c {
         Criterion::FileExists { path } => {
             let ok = Path::new(path).exists();
-            (ok, format!("file {path} {}", if ok { "exists" } else { "does not exist" }))
+            verdict(ok, format!("file {path} {}", if ok { "exists" } else { "does not exist" }))
         }
         Criterion::FileAbsent { path } => {
             let ok = !Path::new(path).exists();
-            (ok, format!("file {path} {}", if ok { "is absent" } else { "exists" }))
+            verdict(ok, format!("file {path} {}", if ok { "is absent" } else { "exists" }))
         }
         Criterion::FileHash { path, sha256 } => match sha256_file(Path::new(path)) {
-            Ok(h) if h.eq_ignore_ascii_case(sha256) => (true, format!("file {path} has SHA-256 {h}")),
-            Ok(h) => (false, format!("file {path} has SHA-256 {h}, expected {sha256}")),
-            Err(e) => (false, format!("file {path} cannot be read: {e}")),
+            Ok(h) if h.eq_ignore_ascii_case(sha256.trim()) => verdict(true, format!("file {path} has SHA-256 {h}")),
+            Ok(h) => verdict(false, format!("file {path} has SHA-256 {h}, not {sha256}")),
+            Err(e) => verdict(false, format!("file {path} cannot be read: {e}")),
         },
         Criterion::SoftwareInstalled { name } => match installed_version(name) {
-            Some(v) => (true, format!("{name} {v} is installed")),
-            None => (false, format!("{name} is not installed")),
+            Ok(Some(v)) => verdict(true, format!("{name} {v} is installed")),
+            Ok(None) => verdict(false, format!("{name} is not installed")),
+            Err(e) => verdict(false, format!("cannot tell whether {name} is installed: {e}")),
         },
         Criterion::SoftwareAbsent { name } => match installed_version(name) {
-            Some(v) => (false, format!("{name} {v} is installed")),
-            None => (true, format!("{name} is not installed")),
+            Ok(Some(v)) => verdict(false, format!("{name} {v} is installed")),
+            Ok(None) => verdict(true, format!("{name} is not installed")),
+            Err(e) => verdict(false, format!("cannot tell whether {name} is installed: {e}")),
         },
         Criterion::SoftwareVersion { name, op, version } => match installed_version(name) {
-            Some(v) => {
-                let ok = op_holds(*op, compare(&v, version));
-                (ok, format!("{name} {v} {} {} {version}", if ok { "is" } else { "is not" }, op_text(*op)))
-            }
-            None => (false, format!("{name} is not installed")),
+            Ok(Some(v)) => compared(name, &v, *op, version),
+            Ok(None) => verdict(false, format!("{name} is not installed")),
+            Err(e) => verdict(false, format!("cannot tell which {name} is installed: {e}")),
         },
         Criterion::Os { id, op, version } => {
             let (have_id, have_version) = os_release();
-            if !have_id.eq_ignore_ascii_case(id) {
-                return (false, format!("OS is '{have_id}', not '{id}'"));
+            if !have_id.eq_ignore_ascii_case(id.trim()) {
+                let shown = if have_id.is_empty() { "unknown (no ID in /etc/os-release)" } else { &have_id };
+                return verdict(false, format!("OS is {shown}, not {id}"));
             }
-            match (op, version) {
-                (Some(op), Some(v)) => {
-                    let ok = op_holds(*op, compare(&have_version, v));
-                    (
-                        ok,
-                        format!(
-                            "OS {have_id} {have_version} {} {} {v}",
-                            if ok { "is" } else { "is not" },
-                            op_text(*op)
-                        ),
-                    )
-                }
-                _ => (true, format!("OS is {have_id} {have_version}")),
+            match version {
+                Some(v) => compared(&format!("OS {have_id}"), &have_version, op.unwrap_or(VersionOp::Eq), v),
+                None => verdict(true, format!("OS is {have_id} {have_version}")),
             }
         }
         Criterion::Arch { arch } => {
-            let have = output("uname", &["-m"]).map(|(_, o)| o.trim().to_string()).unwrap_or_default();
-            (have == *arch, format!("architecture is {have}"))
+            let have = machine_arch();
+            let ok = canonical_arch(&have) == canonical_arch(arch);
+            verdict(ok, format!("architecture is {have}{}", if ok { String::new() } else { format!(", not {arch}") }))
         }
         Criterion::CommandExit { command, codes } => {
-            let code = Command::new("/bin/sh")
-                .arg("-c")
-                .arg(command)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .ok()
-                .and_then(|s| s.code());
-            let ok = code.is_some_and(|c| codes.contains(&c));
-            (ok, format!("`{command}` exited {}", code.map_or("by a signal".into(), |c| c.to_string())))
+            let mut cmd = Command::new("/bin/sh");
+            cmd.arg("-c").arg(command);
+            match process::run(&mut cmd, log, limits) {
+                Ok(o) if o.killed.is_some() => Verdict {
+                    holds: false,
+                    why: format!("`{command}` was killed: the step's timeout or the max duration passed"),
+                    killed: o.killed,
+                },
+                Ok(o) => {
+                    let ok = o.exit_code.is_some_and(|c| codes.contains(&c));
+                    let code = o.exit_code.map_or("ended by a signal".into(), |c| format!("exited {c}"));
+                    verdict(ok, format!("`{command}` {code} (expected {codes:?})"))
+                }
+                Err(e) => verdict(false, format!("`{command}` cannot start: {e}")),
+            }
         }
         Criterion::UserLoggedOn { user } => {
             let users = logged_on_users();
             let ok = match user {
-                Some(u) => users.contains(u),
+                Some(u) => users.iter().any(|x| x == u),
                 None => !users.is_empty(),
             };
             let who = if users.is_empty() { "nobody".to_string() } else { users.join(", ") };
-            (ok, format!("logged on: {who}"))
+            let wanted = user.as_ref().map_or(String::new(), |u| format!(" (looking for {u})"));
+            verdict(ok, format!("logged on: {who}{wanted}"))
         }
     }
 }
@@ -152,20 +215,58 @@ pub fn check(c: &Criterion) -> (bool, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
+
+    fn limits() -> Limits {
+        Limits { step: None, deadline: Instant::now() + Duration::from_secs(30) }
+    }
 
     #[test]
-    fn files_and_commands() {
+    fn files_commands_and_arch() {
         let dir = tempfile::tempdir().unwrap();
+        let log = File::create(dir.path().join("log")).unwrap();
         let f = dir.path().join("f");
         std::fs::write(&f, b"abc").unwrap();
         let path = f.to_string_lossy().into_owned();
-        assert!(check(&Criterion::FileExists { path: path.clone() }).0);
-        assert!(!check(&Criterion::FileAbsent { path: path.clone() }).0);
-        let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".to_string();
-        assert!(check(&Criterion::FileHash { path, sha256: sha }).0);
-        assert!(check(&Criterion::CommandExit { command: "exit 3".into(), codes: vec![3] }).0);
-        let (ok, why) = check(&Criterion::CommandExit { command: "exit 4".into(), codes: vec![0] });
-        assert!(!ok && why.contains("exited 4"), "{why}");
-        assert!(check(&Criterion::Arch { arch: std::env::consts::ARCH.into() }).0);
+        let l = limits();
+        assert!(check(&Criterion::FileExists { path: path.clone() }, &log, &l).holds);
+        assert!(!check(&Criterion::FileAbsent { path: path.clone() }, &log, &l).holds);
+        let sha = "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD".to_string();
+        assert!(check(&Criterion::FileHash { path, sha256: sha }, &log, &l).holds);
+        assert!(check(&Criterion::CommandExit { command: "exit 3".into(), codes: vec![3] }, &log, &l).holds);
+        let v = check(&Criterion::CommandExit { command: "exit 4".into(), codes: vec![0] }, &log, &l);
+        assert!(!v.holds && v.why.contains("exited 4"), "{}", v.why);
+        assert!(check(&Criterion::Arch { arch: std::env::consts::ARCH.into() }, &log, &l).holds);
+        let gone = Limits { step: Some(Instant::now()), deadline: Instant::now() + Duration::from_secs(30) };
+        let v = check(&Criterion::CommandExit { command: "sleep 5".into(), codes: vec![0] }, &log, &gone);
+        assert_eq!(v.killed, Some(Killed::StepTimeout));
+    }
+
+    #[test]
+    fn parses_system_answers() {
+        let (id, v) = parse_os_release("NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\nID_LIKE=x\n");
+        assert_eq!((id.as_str(), v.as_str()), ("debian", "12"));
+        assert_eq!(parse_dpkg_status("install ok installed 1.2-3\n"), Some("1.2-3".into()));
+        assert_eq!(parse_dpkg_status("deinstall ok config-files 1.2-3\n"), None);
+        assert_eq!(parse_dpkg_status("install ok installed 1.9\ninstall ok installed 1.10\n"), Some("1.10".into()));
+        assert_eq!(canonical_arch("amd64"), canonical_arch("x86_64"));
+        assert_eq!(canonical_arch("arm64"), "aarch64");
+        assert_ne!(canonical_arch("aarch64"), canonical_arch("x86_64"));
+        assert!(op_holds(VersionOp::Ge, Ordering::Equal) && !op_holds(VersionOp::Lt, Ordering::Equal));
+    }
+
+    #[test]
+    fn software_queries_answer_on_this_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = File::create(dir.path().join("log")).unwrap();
+        let l = limits();
+        // every Debian has dpkg itself; nothing is called like this
+        let have = check(&Criterion::SoftwareInstalled { name: "dpkg".into() }, &log, &l);
+        if Path::new("/usr/bin/dpkg-query").exists() {
+            assert!(have.holds, "{}", have.why);
+            let newer = Criterion::SoftwareVersion { name: "dpkg".into(), op: VersionOp::Ge, version: "1.0".into() };
+            assert!(check(&newer, &log, &l).holds);
+        }
+        assert!(check(&Criterion::SoftwareAbsent { name: "no-such-package-xyz".into() }, &log, &l).holds);
     }
 }

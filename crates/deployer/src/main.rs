@@ -1,12 +1,22 @@
-//! `drover-deployer run <work_dir>` executes `<work_dir>/job.json` and reports every step;
-//! `drover-deployer version` prints its version.
+//! `drover-deployer run <work_dir>` executes `<work_dir>/job.json` step by step and reports
+//! every step; `drover-deployer version` prints its version.
 //!
-//! Exit codes: 0 success, 1 failure, 2 timed out, 3 bad job or usage.
-
-#![cfg_attr(test, allow(clippy::unwrap_used))]
+//! Exit codes of `run`: 0 success (or the machine is rebooting for a reboot step),
+//! 1 failed, 2 timed out (the package's max duration), 3 bad job or usage.
+//!
+//! Files in the work directory: `job.json` (written by the server; deleted at the end,
+//! it holds the tokens), `pid` (while running), `record.jsonl` (every report, one JSON
+//! line each; kept), `steps/<seq>.log` (each step's output, named by the `seq` of its
+//! StepStarted report; kept), `files/` (package files downloaded from the share; deleted
+//! at the end) and `resume` (written by a reboot step: the 0-based step to resume at;
+//! when present it wins over the job's `start_at`; deleted at the end).
 
 mod criteria;
+mod flow;
+mod inproc;
+mod job;
 mod process;
+mod proctab;
 mod report;
 mod runner;
 mod share;
@@ -16,17 +26,23 @@ mod version;
 use std::path::Path;
 use std::process::ExitCode;
 
+const USAGE: &str = "usage: drover-deployer run <work_dir>\n       drover-deployer version";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["run", dir] => ExitCode::from(runner::run(Path::new(dir))),
-        ["version"] => {
+        ["version" | "--version" | "-V"] => {
             println!("{}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
         _ => {
-            eprintln!("usage: drover-deployer run <work_dir> | drover-deployer version");
-            ExitCode::from(3)
+            eprintln!("{USAGE}");
+            ExitCode::from(runner::EXIT_BAD_JOB)
         }
     }
 }

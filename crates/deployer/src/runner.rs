@@ -1,164 +1,261 @@
-//! Runs a job: the steps in order with their actions, under the job's deadline, then
-//! removes what holds secrets or package files.
+//! Runs a job: its steps from `start_at` (or the `resume` file a reboot step left),
+//! following each step's actions under the job's deadline; then removes what holds
+//! secrets or package files and reports the end.
 
-use crate::process;
+use crate::flow::{self, Flow};
+use crate::job::{self, BadJob, JOB};
+use crate::process::{self, Killed, Limits};
 use crate::report::{Reporter, now_ms};
 use crate::share::Share;
 use crate::steps::{self, StepRun};
-use drover_proto::{Action, Event, FinalStatus, Job, StepResult};
+use drover_proto::{Event, FinalStatus, Job, Step, StepResult};
+use std::fs::File;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Exit codes of `drover-deployer run`.
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_TIMED_OUT: u8 = 2;
+pub const EXIT_BAD_JOB: u8 = 3;
+
+/// How long the end waits for queued reports to reach the server.
+const DRAIN: Duration = Duration::from_secs(10);
+
 pub fn run(dir: &Path) -> u8 {
-    if let Err(e) = std::fs::write(dir.join("pid"), std::process::id().to_string()) {
-        eprintln!("drover-deployer: cannot write {}/pid: {e}", dir.display());
-        return 3;
+    if !dir.is_dir() {
+        eprintln!("drover-deployer: the work directory {} does not exist", dir.display());
+        return EXIT_BAD_JOB;
     }
-    let job: Job = match std::fs::read(dir.join("job.json"))
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("drover-deployer: cannot read the job {}/job.json: {e}", dir.display());
-            let _ = std::fs::remove_file(dir.join("pid"));
-            return 3;
-        }
+    let pid = dir.join("pid");
+    if let Err(e) = std::fs::write(&pid, std::process::id().to_string()) {
+        eprintln!("drover-deployer: cannot write {}: {e}", pid.display());
+        return EXIT_BAD_JOB;
+    }
+    let code = match job::load(dir) {
+        Ok(job) => run_job(dir, &job),
+        Err(bad) => bad_job(dir, bad),
     };
+    let _ = std::fs::remove_file(&pid);
+    code
+}
+
+/// Says why on stderr and, when the job names its server, reports the end there.
+fn bad_job(dir: &Path, bad: BadJob) -> u8 {
+    eprintln!("drover-deployer: {}", bad.message);
+    if let Some(to) = bad.report_to
+        && let Ok(mut reporter) = Reporter::open(dir, to.target_id, &to.server_url, &to.report_token)
+    {
+        let _ = std::fs::remove_file(dir.join(JOB));
+        let message = bad.message;
+        reporter.send(Event::Finished { status: FinalStatus::Failed, message, last_step: None, return_code: None });
+        reporter.finish(DRAIN);
+    }
+    EXIT_BAD_JOB
+}
+
+/// How the job ends.
+struct Finish {
+    status: FinalStatus,
+    message: String,
+    last_step: Option<usize>,
+    return_code: Option<i32>,
+}
+
+enum End {
+    Finished(Finish),
+    /// A reboot step succeeded: reboot, then resume at `resume_at`.
+    Reboot {
+        resume_at: usize,
+        delay_secs: u64,
+    },
+}
+
+fn run_job(dir: &Path, job: &Job) -> u8 {
     let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("drover-deployer: cannot open {}/record.jsonl: {e}", dir.display());
-            return 3;
+            eprintln!("drover-deployer: cannot open the record in {}: {e}", dir.display());
+            return EXIT_BAD_JOB;
         }
     };
     reporter.send(Event::Started {
         pid: std::process::id(),
         deployer_version: env!("CARGO_PKG_VERSION").to_string(),
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string(),
+        hostname: hostname(),
         user: current_user(),
     });
-    let left = u64::try_from(job.deadline_unix_ms - now_ms()).unwrap_or(0);
+    let left = u64::try_from(job.deadline_unix_ms.saturating_sub(now_ms())).unwrap_or(0);
     let deadline = Instant::now() + Duration::from_millis(left);
-    let end = execute(&job, dir, &mut reporter, deadline);
-    let code = match end {
-        End::Finished { status, message, last_step, return_code } => {
-            // Secrets and package files go before the end is reported, so a target
-            // the server sees as ended has none left.
-            let _ = std::fs::remove_file(dir.join("job.json"));
-            let _ = std::fs::remove_dir_all(dir.join("files"));
-            reporter.send(Event::Finished { status, message, last_step, return_code });
-            match status {
-                FinalStatus::Success => 0,
-                FinalStatus::Failed => 1,
-                FinalStatus::TimedOut => 2,
+    let start = resume_index(dir, job.steps.len()).unwrap_or(job.start_at);
+    let Finish { status, message, last_step, return_code } = match execute(job, dir, &mut reporter, start, deadline) {
+        End::Finished(finish) => finish,
+        End::Reboot { resume_at, delay_secs } => match reboot(dir, &mut reporter, resume_at, delay_secs) {
+            Ok(()) => return 0,
+            Err(message) => {
+                let last_step = resume_at.checked_sub(1);
+                Finish { status: FinalStatus::Failed, message, last_step, return_code: Some(0) }
             }
-        }
-        End::Reboot { resume_at, delay_secs } => {
-            reporter.send(Event::Rebooting { resume_at });
-            let _ = std::fs::write(dir.join("resume"), resume_at.to_string());
-            std::thread::sleep(Duration::from_secs(delay_secs));
-            let _ = std::process::Command::new("/bin/sh").arg("-c").arg("shutdown -r now || reboot").status();
-            return 0;
-        }
+        },
     };
-    for leftover in ["pid", "resume"] {
-        let _ = std::fs::remove_file(dir.join(leftover));
+    // The job (its tokens) and the package files go before the end is reported, so a
+    // target the server sees as ended has none left.
+    let _ = std::fs::remove_file(dir.join(JOB));
+    let _ = std::fs::remove_dir_all(dir.join("files"));
+    let _ = std::fs::remove_file(dir.join("resume"));
+    reporter.send(Event::Finished { status, message, last_step, return_code });
+    reporter.finish(DRAIN);
+    match status {
+        FinalStatus::Success => 0,
+        FinalStatus::Failed => EXIT_FAILED,
+        FinalStatus::TimedOut => EXIT_TIMED_OUT,
     }
-    code
 }
 
-fn current_user() -> String {
-    std::process::Command::new("id")
-        .arg("-un")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_default()
+/// The step a reboot step asked to resume at, when its `resume` file is there.
+fn resume_index(dir: &Path, steps: usize) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join("resume")).ok()?;
+    text.trim().parse().ok().filter(|i| *i <= steps)
 }
 
-enum End {
-    Finished { status: FinalStatus, message: String, last_step: Option<usize>, return_code: Option<i32> },
-    Reboot { resume_at: usize, delay_secs: u64 },
+/// Records where to resume, reports it, waits the delay and reboots. Returns only when
+/// the reboot command failed (with why); then the job ends failed.
+fn reboot(dir: &Path, reporter: &mut Reporter, resume_at: usize, delay_secs: u64) -> Result<(), String> {
+    let resume = dir.join("resume");
+    let written = File::create(&resume).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, format!("{resume_at}\n").as_bytes())?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        return Err(format!("cannot write {}, so the package could not resume: {e}", resume.display()));
+    }
+    reporter.send(Event::Rebooting { resume_at });
+    reporter.flush(DRAIN);
+    std::thread::sleep(Duration::from_secs(delay_secs));
+    let mut why = Vec::new();
+    for (cmd, args) in [("shutdown", &["-r", "now"][..]), ("reboot", &[][..])] {
+        match Command::new(cmd).args(args).stdin(Stdio::null()).output() {
+            Ok(o) if o.status.success() => return Ok(()),
+            Ok(o) => why.push(format!("`{cmd}` failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr).trim())),
+            Err(e) => why.push(format!("cannot run `{cmd}`: {e}")),
+        }
+    }
+    let _ = std::fs::remove_file(&resume);
+    Err(format!("the reboot step could not reboot the machine: {}", why.join("; ")))
 }
 
-fn execute(job: &Job, dir: &Path, reporter: &mut Reporter, deadline: Instant) -> End {
+fn execute(job: &Job, dir: &Path, reporter: &mut Reporter, start: usize, deadline: Instant) -> End {
     let share = Share::new(job, dir);
     let logs = dir.join("steps");
     let _ = std::fs::create_dir_all(&logs);
-    let (mut i, mut runs) = (job.start_at, 0usize);
-    let (mut last_step, mut return_code) = (None, None);
-    let finished =
-        |status, message: String, last_step, return_code| End::Finished { status, message, last_step, return_code };
+    let count = job.steps.len();
+    let mut last: (Option<usize>, Option<i32>) = (None, None);
+    let end =
+        |status, message, (last_step, return_code)| End::Finished(Finish { status, message, last_step, return_code });
+    let Some(mut i) = (start < count).then_some(start) else {
+        return end(FinalStatus::Success, format!("no steps left to run (the package has {count})"), last);
+    };
     loop {
-        let Some(step) = job.steps.get(i) else {
-            return finished(FinalStatus::Success, "all steps done".into(), last_step, return_code);
-        };
+        let step = &job.steps[i];
+        let named = format!("step {} '{}'", i + 1, step.name);
         if Instant::now() >= deadline {
-            let msg = format!("the package's max duration ended before step {} '{}'", i + 1, step.name);
-            return finished(FinalStatus::TimedOut, msg, last_step, return_code);
+            return end(FinalStatus::TimedOut, format!("the package's max duration ended before {named}"), last);
         }
-        runs += 1;
-        reporter.send(Event::StepStarted { index: i, name: step.name.clone() });
-        let log = logs.join(format!("{runs}.log"));
+        let seq = reporter.send(Event::StepStarted { index: i, name: step.name.clone() });
+        let log_path = logs.join(format!("{seq}.log"));
         let started = Instant::now();
-        let step_limit = step.timeout_secs.map(|s| started + Duration::from_secs(s));
-        let run: StepRun = steps::execute(&step.kind, &share, &log, step_limit, deadline);
-        if !run.output.is_empty() {
-            let _ = std::fs::write(&log, &run.output);
-        }
-        let success = run.killed.is_none() && run.exit_code.is_some_and(|c| step.success_codes.contains(&c));
-        let message = match (run.killed, &run.message) {
-            (Some(process::Killed::StepTimeout), _) => {
-                format!("the step ran longer than its timeout of {} s and was killed", step.timeout_secs.unwrap_or(0))
-            }
-            (Some(process::Killed::Deadline), _) => {
-                "the package's max duration ended during this step; it was killed".to_string()
-            }
-            (None, m) => m.clone(),
+        let limits = Limits { step: step.timeout_secs.map(|s| started + Duration::from_secs(s)), deadline };
+        let run = match File::create(&log_path) {
+            Ok(log) => steps::execute(&step.kind, &share, &log, &limits),
+            Err(e) => StepRun::failed(format!("cannot create the step's log {}: {e}", log_path.display())),
         };
+        let success = flow::succeeded(step, run.exit_code, run.killed);
+        let message = step_message(step, &run, success);
         reporter.send(Event::StepFinished(StepResult {
             index: i,
             name: step.name.clone(),
             exit_code: run.exit_code,
             success,
-            duration_ms: started.elapsed().as_millis() as u64,
-            output_tail: process::tail(&log),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            output_tail: process::tail(&log_path),
             message: message.clone(),
         }));
-        last_step = Some(i);
-        return_code = run.exit_code;
-        if run.killed == Some(process::Killed::Deadline) {
-            let msg = format!("the package's max duration ended during step {} '{}'", i + 1, step.name);
-            return finished(FinalStatus::TimedOut, msg, last_step, return_code);
+        last = (Some(i), run.exit_code);
+        if run.killed == Some(Killed::Deadline) || (!success && Instant::now() >= deadline) {
+            return end(FinalStatus::TimedOut, format!("the package's max duration ended during {named}"), last);
         }
         if let (true, Some(delay_secs)) = (success, run.reboot) {
             return End::Reboot { resume_at: i + 1, delay_secs };
         }
-        let why = || {
-            let code = run.exit_code.map_or("no exit code".to_string(), |c| format!("exit code {c}"));
-            let detail = if message.is_empty() { String::new() } else { format!(": {message}") };
-            format!(
-                "step {} '{}' failed with {code} (success codes {:?}){detail}",
-                i + 1,
-                step.name,
-                step.success_codes
-            )
-        };
-        match if success { step.on_success } else { step.on_failure } {
-            Action::Next => i += 1,
-            Action::GoTo(n) => i = (n as usize).saturating_sub(1),
-            Action::StopSuccess => {
-                let msg = format!("stopped with success after step {} '{}'", i + 1, step.name);
-                return finished(FinalStatus::Success, msg, last_step, return_code);
+        let action = if success { step.on_success } else { step.on_failure };
+        let failed = |m: &str| if success { String::new() } else { format!(" (it failed: {m})") };
+        match flow::after(action, i, count) {
+            Flow::Run(next) => i = next,
+            Flow::Done => return end(FinalStatus::Success, format!("all steps done; the last was {named}"), last),
+            Flow::StopSuccess => {
+                return end(
+                    FinalStatus::Success,
+                    format!("stopped with success after {named}{}", failed(&message)),
+                    last,
+                );
             }
-            Action::StopFailure => {
-                let msg =
-                    if success { format!("stopped with failure after step {} '{}'", i + 1, step.name) } else { why() };
-                return finished(FinalStatus::Failed, msg, last_step, return_code);
+            Flow::StopFailure if success => {
+                return end(FinalStatus::Failed, format!("{named} succeeded and says stop with failure"), last);
+            }
+            Flow::StopFailure => return end(FinalStatus::Failed, format!("{named} failed: {message}"), last),
+            Flow::NoSuchStep(n) => {
+                let msg = format!("{named} goes to step {n}, but the package has steps 1 to {count}");
+                return end(FinalStatus::Failed, msg, last);
             }
         }
     }
+}
+
+/// Why a step failed, for its report (empty when it succeeded).
+fn step_message(step: &Step, run: &StepRun, success: bool) -> String {
+    match run.killed {
+        Some(Killed::StepTimeout) => {
+            let secs = step.timeout_secs.unwrap_or(0);
+            return format!("the step ran longer than its timeout of {secs} s; it and its processes were killed");
+        }
+        Some(Killed::Deadline) => {
+            return "the package's max duration ended during this step; it and its processes were killed".into();
+        }
+        None => {}
+    }
+    if success {
+        return String::new();
+    }
+    if !run.message.is_empty() {
+        return run.message.clone();
+    }
+    match run.exit_code {
+        Some(c) => format!("exit code {c} is not one of the success codes {:?}", step.success_codes),
+        None => "the step's process was ended by a signal".into(),
+    }
+}
+
+fn hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
+    if !name.is_empty() {
+        return name;
+    }
+    Command::new("uname")
+        .arg("-n")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn current_user() -> String {
+    Command::new("id")
+        .arg("-un")
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_default()
 }

@@ -1,9 +1,12 @@
-//! Package files from the share: downloaded once per job, size and SHA-256 checked.
+//! Package files from the share: `{PackageShare}/rel/path` is looked up in the job's
+//! files, downloaded once per job into `<work_dir>/files/rel/path` (streamed to disk,
+//! size and SHA-256 checked) and replaced by that local path.
 
+use crate::process::Limits;
 use drover_proto::{Job, JobFile, PACKAGE_SHARE};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 pub struct Share<'a> {
@@ -22,71 +25,126 @@ impl<'a> Share<'a> {
         Share { job, dir: work_dir.join("files"), agent }
     }
 
-    /// A step path with `{PackageShare}/x` replaced by the local copy of `x`
-    /// (downloaded now if needed); other paths unchanged.
-    pub fn resolve(&self, path: &str) -> Result<String, String> {
+    /// `path` with `{PackageShare}/x` replaced by the local copy of `x` (downloaded now
+    /// unless this job already did); any other path is returned unchanged.
+    pub fn resolve(&self, path: &str, limits: &Limits) -> Result<String, String> {
         let Some(rel) = path.strip_prefix(PACKAGE_SHARE).map(|r| r.trim_start_matches('/')) else {
             return Ok(path.to_string());
         };
-        let file = self
-            .job
-            .files
-            .iter()
-            .find(|f| f.path == rel)
-            .ok_or_else(|| format!("'{path}' names '{rel}', which is not a file of the package"))?;
+        let file = self.job.files.iter().find(|f| f.path == rel).ok_or_else(|| {
+            format!("'{path}' names '{rel}', which is not one of the package's files (the job lists {})", self.listed())
+        })?;
+        let safe = Path::new(rel).components().all(|c| matches!(c, Component::Normal(_)));
+        if rel.is_empty() || !safe {
+            return Err(format!("the package file path '{rel}' is not a plain relative path"));
+        }
         let local = self.dir.join(rel);
-        if !local.exists() {
-            self.download(file, &local)?;
+        if !local.is_file() {
+            self.download(file, &local, limits)?;
         }
         Ok(local.to_string_lossy().into_owned())
     }
 
-    fn download(&self, f: &JobFile, local: &Path) -> Result<(), String> {
+    fn listed(&self) -> String {
+        if self.job.files.is_empty() {
+            return "no files".into();
+        }
+        self.job.files.iter().map(|f| format!("'{}'", f.path)).collect::<Vec<_>>().join(", ")
+    }
+
+    fn download(&self, f: &JobFile, local: &Path, limits: &Limits) -> Result<(), String> {
         let url = format!("{}/files/{}", self.job.share_url.trim_end_matches('/'), f.sha256);
-        let fail = |m: String| format!("downloading '{}' from the share failed: {m}", f.path);
-        let resp = self
+        let fail = |m: String| format!("downloading package file '{}' from the share failed: {m}", f.path);
+        let left = limits.remaining();
+        if left.is_zero() {
+            return Err(fail("no time left before the step's timeout or the package's max duration".into()));
+        }
+        let mut resp = self
             .agent
             .get(&url)
             .header("Authorization", &format!("Bearer {}", self.job.share_token))
+            .config()
+            .timeout_global(Some(left))
+            .build()
             .call()
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(format!("{url}: {e}")))?;
         if !resp.status().is_success() {
-            return Err(fail(format!("HTTP {} from {url}", resp.status())));
+            let mut detail = String::new();
+            let _ = resp.body_mut().as_reader().take(300).read_to_string(&mut detail);
+            let detail = if detail.trim().is_empty() { String::new() } else { format!(": {}", detail.trim()) };
+            return Err(fail(format!("HTTP {} from {url}{detail}", resp.status())));
         }
         if let Some(parent) = local.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+            std::fs::create_dir_all(parent).map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let tmp = local.with_extension("part");
-        let mut out = std::fs::File::create(&tmp).map_err(|e| fail(e.to_string()))?;
-        let mut body = resp.into_body();
-        let mut reader = body.as_reader();
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = reader.read(&mut buf).map_err(|e| fail(e.to_string()))?;
-            if n == 0 {
-                break;
+        let mut part = local.as_os_str().to_owned();
+        part.push(".part");
+        let part = PathBuf::from(part);
+        let result = stream(resp.body_mut().as_reader(), &part, f.size);
+        let checked = result.map_err(fail).and_then(|(size, sha)| {
+            if size == f.size && sha.eq_ignore_ascii_case(&f.sha256) {
+                Ok(())
+            } else {
+                Err(fail(format!(
+                    "expected {} bytes with SHA-256 {}, got {}{size} bytes with SHA-256 {sha}",
+                    f.size,
+                    f.sha256,
+                    if size > f.size { "more than " } else { "" },
+                )))
             }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(|e| fail(e.to_string()))?;
-            size += n as u64;
+        });
+        match checked.and_then(|()| std::fs::rename(&part, local).map_err(|e| fail(e.to_string()))) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                Err(e)
+            }
         }
-        let got = hex::encode(hasher.finalize());
-        if size != f.size || got != f.sha256 {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(fail(format!(
-                "got {size} bytes with SHA-256 {got}, expected {} bytes with {}",
-                f.size, f.sha256
-            )));
-        }
-        std::fs::rename(&tmp, local).map_err(|e| fail(e.to_string()))
     }
 }
 
+/// Copies `body` into `path` (synced), hashing as it goes; stops a byte past `want`.
+fn stream(mut body: impl Read, path: &Path, want: u64) -> Result<(u64, String), String> {
+    let mut out = std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    while size <= want {
+        let n = body.read(&mut buf).map_err(|e| format!("reading the download: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        size += n as u64;
+    }
+    out.sync_all().map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+/// SHA-256 of a file, as lowercase hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut f, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_and_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let (size, sha) = stream(&b"abc"[..], &p, 3).unwrap();
+        assert_eq!(size, 3);
+        assert_eq!(sha, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(sha256_file(&p).unwrap(), sha);
+        // a body longer than announced is cut short, so it cannot fill the disk
+        let big = vec![7u8; 300_000];
+        let (size, _) = stream(&big[..], &p, 10).unwrap();
+        assert!(size > 10 && size < 300_000);
+    }
 }

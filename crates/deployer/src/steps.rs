@@ -1,38 +1,97 @@
-//! What each step kind runs. Most become a process (so timeouts apply alike); copies,
-//! conditions and process kills are done here directly.
+//! What each step kind runs. Installer, command, script, uninstall, sleep and message
+//! become one child process (`/bin/sh -c ...` or `sleep`), so timeouts apply alike;
+//! file copy, kill process, condition and reboot are done by the deployer itself.
 
-use crate::criteria;
-use crate::process::{self, Killed};
+use crate::inproc;
+use crate::process::{self, Killed, Limits};
 use crate::share::Share;
 use drover_proto::StepKind;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
 /// How a step went.
+#[derive(Debug, Default)]
 pub struct StepRun {
     pub exit_code: Option<i32>,
     pub killed: Option<Killed>,
     /// Why it failed when the exit code does not tell.
     pub message: String,
-    /// Output written here rather than by a process.
-    pub output: String,
-    /// The step asks for a reboot (after `delay_secs`).
+    /// The step asks for a reboot after this many seconds.
     pub reboot: Option<u64>,
 }
 
 impl StepRun {
-    fn done(code: i32, output: String) -> StepRun {
-        StepRun { exit_code: Some(code), killed: None, message: String::new(), output, reboot: None }
+    pub fn code(code: i32) -> StepRun {
+        StepRun { exit_code: Some(code), ..StepRun::default() }
     }
-    fn failed(message: String) -> StepRun {
-        StepRun { exit_code: None, killed: None, message, output: String::new(), reboot: None }
+    pub fn failed(message: String) -> StepRun {
+        StepRun { message, ..StepRun::default() }
     }
 }
 
-fn quote(s: &str) -> String {
+/// `s` as one single-quoted shell word.
+pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
+
+/// The extension of a path, lowercased.
+fn extension(path: &str) -> String {
+    Path::new(path).extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
+}
+
+/// The shell line of an installer (already local) with its parameters, which the shell
+/// splits: `.deb` → `dpkg -i`, `.rpm` → `rpm -U --replacepkgs`, `.sh` → `sh`, else run
+/// directly (made executable first).
+pub fn installer_line(local: &str, parameters: &str) -> String {
+    let (q, p) = (quote(local), parameters.trim());
+    let line = match extension(local).as_str() {
+        "deb" => format!("DEBIAN_FRONTEND=noninteractive exec dpkg {p} -i {q}"),
+        "rpm" => format!("exec rpm -U --replacepkgs {p} {q}"),
+        "sh" => format!("exec sh {q} {p}"),
+        _ => format!("exec {q} {p}"),
+    };
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The shell line of a script: its interpreter (given, else by extension: `.sh` → sh,
+/// `.bash` → bash, `.py` → python3, `.pl` → perl; else run directly).
+pub fn script_line(local: &str, interpreter: Option<&str>, parameters: &str) -> String {
+    let (q, p) = (quote(local), parameters.trim());
+    let by_extension = match extension(local).as_str() {
+        "sh" => Some("sh"),
+        "bash" => Some("bash"),
+        "py" => Some("python3"),
+        "pl" => Some("perl"),
+        _ => None,
+    };
+    let line = match interpreter.map(str::trim).filter(|i| !i.is_empty()).or(by_extension) {
+        Some(i) => format!("exec {i} {q} {p}"),
+        None => format!("exec {q} {p}"),
+    };
+    line.trim_end().to_string()
+}
+
+/// Removes dpkg packages (apt-get where it exists, else dpkg -r) or rpm packages.
+pub fn uninstall_line(packages: &[String]) -> String {
+    let names: Vec<String> = packages.iter().map(|p| quote(p)).collect();
+    let names = names.join(" ");
+    format!(
+        "if command -v dpkg >/dev/null 2>&1; then \
+           if command -v apt-get >/dev/null 2>&1; then DEBIAN_FRONTEND=noninteractive exec apt-get remove -y {names}; \
+           else exec dpkg -r {names}; fi; \
+         elif command -v rpm >/dev/null 2>&1; then exec rpm -e {names}; \
+         else echo 'neither dpkg nor rpm is installed' >&2; exit 127; fi"
+    )
+}
+
+/// Sends the text (`$1`) to logged-on users: `wall`, else each terminal `who` lists.
+pub const MESSAGE_SCRIPT: &str = r#"if command -v wall >/dev/null 2>&1; then printf '%s\n' "$1" | wall && echo "sent with wall"; else
+n=0; for t in $(who | while read -r u t rest; do echo "$t"; done); do
+  if printf '%s\n' "$1" >"/dev/$t" 2>/dev/null; then echo "sent to /dev/$t"; n=$((n+1)); fi
+done; echo "wall is not installed; written to $n terminal(s)"; fi"#;
 
 fn shell(line: String) -> Command {
     let mut c = Command::new("/bin/sh");
@@ -40,143 +99,108 @@ fn shell(line: String) -> Command {
     c
 }
 
-/// Runs one step; `log` receives its output.
-pub fn execute(
-    kind: &StepKind,
-    share: &Share<'_>,
-    log: &Path,
-    step_limit: Option<Instant>,
-    deadline: Instant,
-) -> StepRun {
+/// Makes a downloaded file executable by its owner (it is run directly).
+fn make_executable(path: &str) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut perm = meta.permissions();
+    perm.set_mode(perm.mode() | 0o100);
+    std::fs::set_permissions(path, perm).map_err(|e| format!("cannot make {path} executable: {e}"))
+}
+
+/// Runs one step; its output goes to `log`.
+pub fn execute(kind: &StepKind, share: &Share<'_>, log: &File, limits: &Limits) -> StepRun {
+    let local = |path: &str| share.resolve(path, limits);
     let command = match kind {
-        StepKind::Command { command } => shell(command.clone()),
-        StepKind::Installer { path, parameters } => {
-            let local = match share.resolve(path) {
-                Ok(p) => p,
-                Err(m) => return StepRun::failed(m),
-            };
-            let q = quote(&local);
-            let line = if local.ends_with(".deb") {
-                format!("DEBIAN_FRONTEND=noninteractive dpkg -i {q} {parameters}")
-            } else if local.ends_with(".rpm") {
-                format!("rpm -U --replacepkgs {q} {parameters}")
-            } else if local.ends_with(".sh") {
-                format!("sh {q} {parameters}")
-            } else {
-                format!("chmod +x {q} && {q} {parameters}")
-            };
-            shell(line)
+        StepKind::Command { command } => Ok(shell(command.clone())),
+        StepKind::Installer { path, parameters } => local(path).and_then(|l| {
+            if !matches!(extension(&l).as_str(), "deb" | "rpm" | "sh") {
+                make_executable(&l)?;
+            }
+            Ok(shell(installer_line(&l, parameters)))
+        }),
+        StepKind::Script { path, interpreter, parameters } => local(path).and_then(|l| {
+            let line = script_line(&l, interpreter.as_deref(), parameters);
+            if line.starts_with(&format!("exec {}", quote(&l))) {
+                make_executable(&l)?;
+            }
+            Ok(shell(line))
+        }),
+        StepKind::Uninstall { packages } if packages.is_empty() => {
+            let _ = writeln!(&*log, "no packages to remove");
+            return StepRun::code(0);
         }
-        StepKind::Script { path, interpreter, parameters } => {
-            let local = match share.resolve(path) {
-                Ok(p) => p,
-                Err(m) => return StepRun::failed(m),
-            };
-            let interp = interpreter.clone().unwrap_or_else(|| {
-                match Path::new(&local).extension().and_then(|e| e.to_str()) {
-                    Some("py") => "python3",
-                    Some("pl") => "perl",
-                    Some("bash") => "bash",
-                    _ => "sh",
-                }
-                .into()
-            });
-            shell(format!("{interp} {} {parameters}", quote(&local)))
-        }
-        StepKind::Uninstall { packages } => {
-            let names: Vec<String> = packages.iter().map(|p| quote(p)).collect();
-            let names = names.join(" ");
-            shell(format!(
-                "if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get remove -y {names}; \
-                 elif command -v dpkg >/dev/null; then dpkg -r {names}; \
-                 elif command -v dnf >/dev/null; then dnf remove -y {names}; \
-                 else rpm -e {names}; fi"
-            ))
-        }
+        StepKind::Uninstall { packages } => Ok(shell(uninstall_line(packages))),
         StepKind::Sleep { seconds } => {
             let mut c = Command::new("sleep");
             c.arg(seconds.to_string());
-            c
+            Ok(c)
         }
-        StepKind::Message { text } => shell(format!(
-            "if command -v wall >/dev/null; then printf '%s\\n' {t} | wall; else for tty in $(who | awk '{{print $2}}'); do printf '%s\\n' {t} > /dev/$tty; done; fi",
-            t = quote(text)
-        )),
-        StepKind::Condition { criteria } => {
-            let mut all = true;
-            let mut lines = Vec::new();
-            for c in criteria {
-                let (ok, why) = criteria::check(c);
-                all &= ok;
-                lines.push(format!("{} {why}", if ok { "holds:" } else { "FAILS:" }));
-            }
-            return StepRun::done(if all { 0 } else { 1 }, lines.join("\n") + "\n");
+        StepKind::Message { text } => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(MESSAGE_SCRIPT).arg("message").arg(text);
+            Ok(c)
         }
-        StepKind::KillProcess { name, force, children } => return kill_process(name, *force, *children),
+        StepKind::Condition { criteria } => return inproc::condition(criteria, log, limits),
+        StepKind::KillProcess { process: name, force, children } => {
+            return inproc::kill_process(name, *force, *children, log, limits);
+        }
         StepKind::FileCopy { source, destination, mode, owner } => {
-            return match copy(share, source, destination, mode.as_deref(), owner.as_deref()) {
-                Ok(()) => StepRun::done(0, format!("copied {source} to {destination}\n")),
-                Err(m) => StepRun { exit_code: Some(1), ..StepRun::failed(m) },
+            return match local(source) {
+                Ok(l) => inproc::file_copy(&l, destination, mode.as_deref(), owner.as_deref(), log),
+                Err(m) => StepRun::failed(m),
             };
         }
         StepKind::Reboot { delay_secs } => {
-            return StepRun { reboot: Some(*delay_secs), ..StepRun::done(0, "rebooting\n".into()) };
+            let _ = writeln!(&*log, "the machine reboots in {delay_secs} s; the package resumes after the boot");
+            return StepRun { reboot: Some(*delay_secs), ..StepRun::code(0) };
         }
     };
-    let mut command = command;
-    match process::run(&mut command, log, step_limit, deadline) {
-        Ok(o) => StepRun {
-            exit_code: o.exit_code,
-            killed: o.killed,
-            message: String::new(),
-            output: String::new(),
-            reboot: None,
-        },
+    let mut command = match command {
+        Ok(c) => c,
+        Err(m) => return StepRun::failed(m),
+    };
+    match process::run(&mut command, log, limits) {
+        Ok(o) => StepRun { exit_code: o.exit_code, killed: o.killed, ..StepRun::default() },
         Err(e) => StepRun::failed(format!("cannot start the step: {e}")),
     }
 }
 
-fn copy(share: &Share<'_>, source: &str, dest: &str, mode: Option<&str>, owner: Option<&str>) -> Result<(), String> {
-    let local = share.resolve(source)?;
-    let dest_path = Path::new(dest);
-    if let Some(dir) = dest_path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let tmp = dest_path.with_file_name(format!(
-        ".{}.drover-tmp",
-        dest_path.file_name().map_or("file".into(), |n| n.to_string_lossy())
-    ));
-    std::fs::copy(&local, &tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    if let Some(m) = mode {
-        use std::os::unix::fs::PermissionsExt;
-        let bits = u32::from_str_radix(m, 8).map_err(|_| format!("mode '{m}' is not octal"))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(bits)).map_err(|e| format!("chmod {m}: {e}"))?;
-    }
-    if let Some(o) = owner {
-        let ok = Command::new("chown").arg(o).arg(&tmp).status().map(|s| s.success()).unwrap_or(false);
-        if !ok {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(format!("chown {o} {dest} failed"));
-        }
-    }
-    std::fs::rename(&tmp, dest_path).map_err(|e| format!("cannot move into {dest}: {e}"))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn kill_process(name: &str, force: bool, children: bool) -> StepRun {
-    let me = std::process::id();
-    let pids: Vec<u32> =
-        process::processes().into_iter().filter(|p| p.pid != me && p.name == name).map(|p| p.pid).collect();
-    if pids.is_empty() {
-        return StepRun::done(0, format!("no process named {name} runs\n"));
+    #[test]
+    fn installers_by_kind() {
+        assert_eq!(installer_line("/w/a.deb", ""), "DEBIAN_FRONTEND=noninteractive exec dpkg -i '/w/a.deb'");
+        assert_eq!(
+            installer_line("/w/a.deb", "--force-confold"),
+            "DEBIAN_FRONTEND=noninteractive exec dpkg --force-confold -i '/w/a.deb'"
+        );
+        assert_eq!(installer_line("/w/a.RPM", "--nodeps"), "exec rpm -U --replacepkgs --nodeps '/w/a.RPM'");
+        assert_eq!(installer_line("/w/i.sh", "--yes 'a b'"), "exec sh '/w/i.sh' --yes 'a b'");
+        assert_eq!(installer_line("/w/it's", "-q"), r"exec '/w/it'\''s' -q");
     }
-    let mut all = pids.clone();
-    if children {
-        for p in &pids {
-            all.extend(process::descendants(*p));
-        }
-        all.sort_unstable();
-        all.dedup();
+
+    #[test]
+    fn scripts_by_interpreter_or_extension() {
+        assert_eq!(script_line("/w/s.py", None, "x"), "exec python3 '/w/s.py' x");
+        assert_eq!(script_line("/w/s.pl", None, ""), "exec perl '/w/s.pl'");
+        assert_eq!(script_line("/w/s.sh", None, ""), "exec sh '/w/s.sh'");
+        assert_eq!(script_line("/w/s.sh", Some("bash -e"), "1"), "exec bash -e '/w/s.sh' 1");
+        assert_eq!(script_line("/w/tool", None, "-v"), "exec '/w/tool' -v");
     }
-    process::signal(&all, if force { "KILL" } else { "TERM" });
-    StepRun::done(0, format!("signalled {} process(es): {:?}\n", all.len(), all))
+
+    #[test]
+    fn shell_lines_run() {
+        let out = |line: &str, arg: &str| {
+            let o = Command::new("/bin/sh").arg("-c").arg(line).arg("x").arg(arg).output().unwrap();
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        assert_eq!(out(&format!("printf %s {}", quote("it's $HOME")), ""), "it's $HOME");
+        // without wall and terminals the message script still ends cleanly
+        let o = Command::new("/bin/sh").arg("-n").arg("-c").arg(MESSAGE_SCRIPT).status().unwrap();
+        assert!(o.success());
+        let o = Command::new("/bin/sh").arg("-n").arg("-c").arg(uninstall_line(&["a".into()])).status().unwrap();
+        assert!(o.success());
+    }
 }

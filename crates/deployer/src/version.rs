@@ -1,7 +1,9 @@
-//! Debian version ordering (`[epoch:]upstream[-revision]`, `~` before everything).
+//! Debian version ordering (`[epoch:]upstream[-revision]`, `~` before everything), as
+//! `dpkg --compare-versions` does it; used for every version criterion.
 
 use std::cmp::Ordering;
 
+/// Orders two versions the way dpkg does.
 pub fn compare(a: &str, b: &str) -> Ordering {
     let (ea, ua, ra) = split(a);
     let (eb, ub, rb) = split(b);
@@ -81,6 +83,62 @@ mod tests {
             ("1.0~~", "1.0~", Less),
         ] {
             assert_eq!(compare(a, b), want, "{a} vs {b}");
+        }
+    }
+
+    const PAIRS: &[(&str, &str)] = &[
+        ("1.0", "1.0-0"),
+        ("1.0~rc1-1", "1.0-1"),
+        ("1.0~~a", "1.0~"),
+        ("0:1.2", "1.2"),
+        ("2:1.0", "10:0.1"),
+        ("1.2.3-4ubuntu1", "1.2.3-4"),
+        ("1.2.3-4+deb12u1", "1.2.3-4"),
+        ("1.2.3+dfsg-1", "1.2.3-1"),
+        ("1.a", "1.+"),
+        ("1.a", "1.A"),
+        ("1.0a", "1.0.0"),
+        ("9.9", "10.0"),
+        ("1.18446744073709551616", "1.18446744073709551615"),
+        ("1-2-3", "1-2-4"),
+        ("a", "A"),
+        ("1.0", "1.0."),
+        ("3.0.11-1~deb12u2", "3.0.11-1"),
+        ("7.88.1-10+deb12u5", "7.88.1-10+deb12u12"),
+        ("12", "11"),
+        ("22.04", "20.04"),
+    ];
+
+    #[test]
+    fn orders_like_dpkg_on_tricky_pairs() {
+        for (a, b) in PAIRS {
+            assert_eq!(compare(a, b), compare(b, a).reverse(), "{a} vs {b} is not antisymmetric");
+            assert_eq!(compare(a, a), Equal);
+        }
+        assert_eq!(compare("1.0", "1.0-0"), Equal);
+        assert_eq!(compare("1.0~rc1-1", "1.0-1"), Less);
+        assert_eq!(compare("2:1.0", "10:0.1"), Less);
+        assert_eq!(compare("1.2.3-4+deb12u1", "1.2.3-4"), Greater);
+        assert_eq!(compare("1.a", "1.+"), Less, "letters sort before other symbols");
+        assert_eq!(compare("1.18446744073709551616", "1.18446744073709551615"), Greater);
+        assert_eq!(compare("7.88.1-10+deb12u5", "7.88.1-10+deb12u12"), Less);
+    }
+
+    /// Where dpkg is installed, it is the reference.
+    #[test]
+    fn agrees_with_dpkg_itself() {
+        if std::process::Command::new("dpkg").arg("--version").output().is_err() {
+            return;
+        }
+        for (a, b) in PAIRS {
+            for (op, want) in [("lt", Less), ("eq", Equal), ("gt", Greater)] {
+                let ok = std::process::Command::new("dpkg")
+                    .args(["--compare-versions", a, op, b])
+                    .status()
+                    .unwrap()
+                    .success();
+                assert_eq!(ok, compare(a, b) == want, "dpkg says {a} {op} {b} is {ok}");
+            }
         }
     }
 }
