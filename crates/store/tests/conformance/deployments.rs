@@ -1,10 +1,21 @@
 use crate::conformance;
 use drover_domain::asset::NewAsset;
 use drover_domain::deployment::{RunMode, StepRecord, TargetState};
+use drover_domain::ids::{DeploymentId, TargetId};
 use drover_domain::package::parse_package;
 use drover_store::{LogFilter, NewDeployment, Store, StoreError, TargetUpdate};
 
-conformance!(deployment_and_targets, transitions_and_tokens, steps_logs_and_retention);
+conformance!(
+    deployment_and_targets,
+    transitions_and_tokens,
+    steps_logs_and_retention,
+    events_at_one_instant_keep_their_order,
+    one_final_state_wins_a_race,
+    tokens_come_back_only_when_set_again,
+    finished_targets_free_assets_and_packages,
+    listing_and_empty_deployments,
+    missing_targets_and_deployments_are_not_found,
+);
 
 struct World {
     s: Store,
@@ -178,4 +189,164 @@ async fn steps_logs_and_retention(s: Store) {
     assert!(matches!(s.deployment(w.d.id).await, Err(StoreError::NotFound(_))));
     assert!(s.steps_of(id).await.unwrap().is_empty());
     assert!(s.events_of(id).await.unwrap().is_empty());
+}
+
+async fn events_at_one_instant_keep_their_order(s: Store) {
+    let w = world(s, &["a"]).await;
+    let (s, id) = (&w.s, w.targets[0].id);
+    for state in [TargetState::Waking, TargetState::Connecting, TargetState::Running, TargetState::Success] {
+        s.transition(id, state, state.as_str(), None, 100).await.unwrap().unwrap();
+    }
+    let events = s.events_of(id).await.unwrap();
+    let got: Vec<(TargetState, &str, i64)> = events.iter().map(|e| (e.state, e.message.as_str(), e.at_ms)).collect();
+    assert_eq!(
+        got,
+        [
+            (TargetState::Queued, "queued", 100),
+            (TargetState::Waking, "waking", 100),
+            (TargetState::Connecting, "connecting", 100),
+            (TargetState::Running, "running", 100),
+            (TargetState::Success, "success", 100),
+        ],
+        "same instant: insertion order"
+    );
+    assert!(events.iter().all(|e| e.target_id == id));
+    let t = s.target(id).await.unwrap();
+    assert_eq!((t.state, t.finished_ms, t.error_code), (TargetState::Success, Some(100), None));
+}
+
+async fn one_final_state_wins_a_race(s: Store) {
+    let w = world(s, &["a"]).await;
+    let id = w.targets[0].id;
+    let finals = [
+        TargetState::Success,
+        TargetState::Failed,
+        TargetState::TimedOut,
+        TargetState::Offline,
+        TargetState::Cancelled,
+    ];
+    let mut tasks = Vec::new();
+    for (i, state) in finals.into_iter().cycle().take(10).enumerate() {
+        let s = w.s.clone();
+        tasks.push(tokio::spawn(
+            async move { s.transition(id, state, &format!("racer {i}"), None, 200 + i as i64).await },
+        ));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        if let Some(target) = t.await.unwrap().unwrap() {
+            winners.push(target);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one transition out of Queued to a final state: {winners:?}");
+    let stored = w.s.target(id).await.unwrap();
+    assert_eq!((stored.state, &stored.message), (winners[0].state, &winners[0].message));
+    assert_eq!(w.s.events_of(id).await.unwrap().len(), 2, "queued and the winner's event only");
+}
+
+async fn tokens_come_back_only_when_set_again(s: Store) {
+    let w = world(s, &["a"]).await;
+    let (s, id) = (&w.s, w.targets[0].id);
+    assert_eq!(s.target_by_report_token("r1").await.unwrap(), None, "no tokens before they are set");
+    s.set_tokens(id, "r1", "s1").await.unwrap();
+    s.revoke_tokens(id).await.unwrap();
+    assert_eq!(s.target_by_share_token("s1").await.unwrap(), None, "revoked");
+    s.set_tokens(id, "r2", "s2").await.unwrap();
+    assert_eq!(s.target_by_report_token("r1").await.unwrap(), None, "the old tokens are gone");
+    assert_eq!(s.target_by_report_token("r2").await.unwrap(), Some(id), "new tokens are valid");
+    assert_eq!(s.target_by_share_token("s2").await.unwrap(), Some((id, w.d.package_id)));
+    s.transition(id, TargetState::Cancelled, "cancelled", Some("cancelled"), 300).await.unwrap().unwrap();
+    assert_eq!(s.target_by_report_token("r2").await.unwrap(), None, "final without revoking: invalid anyway");
+    assert_eq!(s.target_by_share_token("s2").await.unwrap(), None);
+}
+
+async fn finished_targets_free_assets_and_packages(s: Store) {
+    let w = world(s, &["a", "b"]).await;
+    let s = &w.s;
+    let (first, second) = (&w.targets[0], &w.targets[1]);
+    s.transition(first.id, TargetState::Success, "done", None, 150).await.unwrap().unwrap();
+    let busy = s.delete_package(w.d.package_id).await.unwrap_err();
+    assert_eq!(
+        busy,
+        StoreError::Conflict(
+            "package 'p' version '1' has a deployment that has not finished: wait for it or cancel it first".into()
+        )
+    );
+    s.delete_asset(first.asset_id).await.unwrap();
+    let busy = s.delete_asset(second.asset_id).await.unwrap_err();
+    assert!(matches!(busy, StoreError::Conflict(ref m) if m.contains("'b'")), "{busy:?}");
+    s.transition(second.id, TargetState::Failed, "no", Some("step.failed"), 160).await.unwrap().unwrap();
+    assert!(s.finish_deployment_if_done(w.d.id, 165).await.unwrap(), "every target is final");
+    assert!(!s.finish_deployment_if_done(w.d.id, 170).await.unwrap(), "finished by the call before");
+    assert_eq!(s.deployment(w.d.id).await.unwrap().finished_ms, Some(165));
+    s.delete_asset(second.asset_id).await.unwrap();
+    s.delete_package(w.d.package_id).await.unwrap();
+    let log =
+        s.log(&LogFilter { deployment: None, asset: Some(first.asset_id), package: None, limit: 10 }).await.unwrap();
+    assert_eq!(log.len(), 1, "the log outlives the asset");
+    assert_eq!((log[0].asset_name.as_str(), log[0].state), ("a", TargetState::Success));
+    let d = s.deployment(w.d.id).await.unwrap();
+    assert_eq!((d.package_name.as_str(), d.package_version.as_str()), ("p", "1"), "and the package");
+}
+
+async fn listing_and_empty_deployments(s: Store) {
+    let w = world(s, &["a"]).await;
+    let s = &w.s;
+    let empty = NewDeployment {
+        package_id: w.d.package_id,
+        package_name: "p".into(),
+        package_version: "1".into(),
+        executor: "scan".into(),
+        run_mode: RunMode::ScanningCredential,
+        targets: vec![],
+    };
+    let (d2, targets) = s.create_deployment(&empty, 500).await.unwrap();
+    assert!(targets.is_empty());
+    assert_eq!(d2.finished_ms, Some(500), "nothing to do: finished at once");
+    let (d3, _) = s.create_deployment(&empty, 400).await.unwrap();
+    let ids: Vec<DeploymentId> = s.list_deployments(10).await.unwrap().into_iter().map(|d| d.id).collect();
+    assert_eq!(ids, [d2.id, d3.id, w.d.id], "newest first");
+    assert_eq!(s.list_deployments(1).await.unwrap()[0].id, d2.id);
+    assert_eq!(s.deployment(d3.id).await.unwrap().run_mode, RunMode::ScanningCredential);
+
+    let t = w.targets[0].id;
+    let u = TargetUpdate { work_dir: Some("/var/tmp/drover/t1".into()), pid: Some(4242), ..Default::default() };
+    s.update_target(t, &u, 120).await.unwrap();
+    let u = TargetUpdate { last_step: Some("a".into()), return_code: Some(-1), ..Default::default() };
+    s.update_target(t, &u, 130).await.unwrap();
+    let got = s.target(t).await.unwrap();
+    assert_eq!(
+        (got.work_dir.as_deref(), got.pid, got.last_step.as_deref(), got.return_code, got.updated_ms),
+        (Some("/var/tmp/drover/t1"), Some(4242), Some("a"), Some(-1), 130)
+    );
+    assert_eq!(s.unfinished_targets().await.unwrap(), vec![got], "what a restarted server needs to pick up");
+}
+
+async fn missing_targets_and_deployments_are_not_found(s: Store) {
+    let nf = |r: Result<(), StoreError>| assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    let (t, d) = (TargetId(404), DeploymentId(404));
+    nf(s.target(t).await.map(drop));
+    nf(s.transition(t, TargetState::Failed, "x", None, 1).await.map(drop));
+    nf(s.transition(t, TargetState::Running, "x", None, 1).await.map(drop));
+    nf(s.update_target(t, &TargetUpdate::default(), 1).await);
+    nf(s.set_tokens(t, "r", "s").await);
+    nf(s.revoke_tokens(t).await);
+    nf(s.deployment(d).await.map(drop));
+    nf(s.finish_deployment_if_done(d, 1).await.map(drop));
+    let step = StepRecord {
+        target_id: t,
+        seq: 1,
+        index: 0,
+        name: "a".into(),
+        exit_code: Some(0),
+        success: true,
+        duration_ms: 1,
+        output_tail: String::new(),
+        message: String::new(),
+        at_ms: 1,
+    };
+    nf(s.record_step(&step).await.map(drop));
+    assert!(s.targets_of(d).await.unwrap().is_empty());
+    assert!(s.unfinished_targets().await.unwrap().is_empty());
+    assert_eq!(s.delete_logs_before(i64::MAX).await.unwrap(), 0);
 }

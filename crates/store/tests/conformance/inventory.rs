@@ -1,10 +1,10 @@
 use crate::conformance;
 use drover_domain::asset::{HostFacts, NewAsset};
-use drover_domain::credential::{CredentialKind, CredentialMapping, SudoMode};
+use drover_domain::credential::{CredentialKind, CredentialMapping, SudoMode, credential_order};
 use drover_domain::ids::{AssetId, CredentialId};
 use drover_store::{Store, StoreError};
 
-conformance!(assets, credentials_and_mappings);
+conformance!(assets, credentials_and_mappings, mapping_order_and_conflicts, missing_things_are_not_found);
 
 fn new_asset(name: &str) -> NewAsset {
     NewAsset { name: name.into(), address: "10.0.0.1".into(), ssh_port: 22, macs: vec!["aa:bb:cc:dd:ee:ff".into()] }
@@ -43,6 +43,14 @@ async fn assets(s: Store) {
     let facts = HostFacts { macs: vec!["02:00:00:00:00:01".into(), "02:00:00:00:00:02".into()], ..facts };
     s.record_facts(a.id, &facts, 43).await.unwrap();
     assert_eq!(s.asset(a.id).await.unwrap().macs, vec!["02:00:00:00:00:01", "02:00:00:00:00:02"]);
+    let partial = HostFacts { os: Some("Debian 13".into()), ..HostFacts::default() };
+    s.record_facts(a.id, &partial, 44).await.unwrap();
+    let got = s.asset(a.id).await.unwrap();
+    assert_eq!(
+        (got.hostname.as_deref(), got.os.as_deref(), got.arch.as_deref(), got.last_seen_ms),
+        (Some("h"), Some("Debian 13"), Some("x86_64"), Some(44)),
+        "unknown facts keep the recorded ones"
+    );
     s.delete_asset(a.id).await.unwrap();
     assert!(matches!(s.asset(a.id).await, Err(StoreError::NotFound(_))));
 }
@@ -65,7 +73,7 @@ async fn credentials_and_mappings(s: Store) {
         .create_credential("root-pw", "x", CredentialKind::Key, SudoMode::NoPassword, |_| vec![1], 4)
         .await
         .unwrap_err();
-    assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
+    assert_eq!(dup, StoreError::Conflict("a credential named 'root-pw' already exists".into()));
     let k = s
         .create_credential("key", "deploy", CredentialKind::Key, SudoMode::NoPassword, |_| vec![0, 1, 255], 5)
         .await
@@ -88,4 +96,60 @@ async fn credentials_and_mappings(s: Store) {
     s.delete_credential(k.id).await.unwrap();
     assert_eq!(s.mappings_for(a.id).await.unwrap().len(), 1, "its mappings went with it");
     assert!(matches!(s.credential(k.id).await, Err(StoreError::NotFound(_))));
+}
+
+async fn mapping_order_and_conflicts(s: Store) {
+    let mut creds = Vec::new();
+    for name in ["c1", "c2", "c3", "c4"] {
+        let c =
+            s.create_credential(name, "root", CredentialKind::Password, SudoMode::None, |_| vec![7], 1).await.unwrap();
+        creds.push(c.id);
+    }
+    let [c1, c2, c3, c4] = creds[..] else { unreachable!() };
+    let a = s.create_asset(&new_asset("web1"), 1).await.unwrap().id;
+    let other = s.create_asset(&new_asset("web2"), 1).await.unwrap().id;
+    let m = |credential_id, asset_id, priority| CredentialMapping { credential_id, asset_id, priority };
+    for mapping in [m(c1, None, 0), m(c2, Some(a), 1), m(c3, Some(a), 0), m(c4, Some(other), 0), m(c3, None, 1)] {
+        s.add_mapping(&mapping).await.unwrap();
+    }
+    let got = s.mappings_for(a).await.unwrap();
+    assert_eq!(
+        got,
+        vec![m(c3, Some(a), 0), m(c2, Some(a), 1), m(c1, None, 0), m(c3, None, 1)],
+        "the asset's own mappings by priority, then the global ones; never another asset's"
+    );
+    assert_eq!(credential_order(a, &got), vec![c3, c2, c1]);
+
+    let dup = s.add_mapping(&m(c1, None, 5)).await.unwrap_err();
+    assert_eq!(dup, StoreError::Conflict(format!("credential {c1} is already mapped to all assets")));
+    let dup = s.add_mapping(&m(c2, Some(a), 0)).await.unwrap_err();
+    assert_eq!(dup, StoreError::Conflict(format!("credential {c2} is already mapped to asset {a}")));
+    let missing = s.add_mapping(&m(CredentialId(999), Some(a), 0)).await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(_)), "{missing:?}");
+    let missing = s.add_mapping(&m(c1, Some(AssetId(999)), 0)).await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(_)), "{missing:?}");
+
+    s.delete_asset(a).await.unwrap();
+    let left = s.mappings_for(a).await.unwrap();
+    assert_eq!(left, vec![m(c1, None, 0), m(c3, None, 1)], "the asset's mappings went with it");
+    assert_eq!(s.mappings_for(other).await.unwrap()[0], m(c4, Some(other), 0));
+}
+
+async fn missing_things_are_not_found(s: Store) {
+    let nf = |r: Result<(), StoreError>| assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    let (a, c) = (AssetId(404), CredentialId(404));
+    nf(s.pin_host_key(a, "k", "f").await);
+    nf(s.clear_host_key(a).await);
+    nf(s.record_facts(a, &HostFacts::default(), 1).await);
+    nf(s.delete_asset(a).await);
+    nf(s.delete_credential(c).await);
+    nf(s.sealed_secret(c).await.map(drop));
+    nf(s.credential(c).await.map(drop));
+    assert_eq!(
+        s.credential_by_name("ghost").await.unwrap_err(),
+        StoreError::NotFound("no credential named 'ghost'".into())
+    );
+    assert_eq!(s.asset_by_name("ghost").await.unwrap_err(), StoreError::NotFound("no asset named 'ghost'".into()));
+    assert!(s.list_assets().await.unwrap().is_empty());
+    assert!(s.list_credentials().await.unwrap().is_empty());
 }
