@@ -170,7 +170,9 @@ pub(crate) struct LaunchPlan<'a> {
     pub unit: String,
 }
 
-/// Writes the job from stdin and creates the detached task; prints `pid=N`.
+/// Writes the job from stdin and creates the detached task; prints `pid=N`. It waits up
+/// to 30 s (under the 60 s a script may take) for the deployer to say it runs: a task
+/// that starts late on a loaded machine must not be taken for one that never started.
 pub(crate) fn launch_script(p: &LaunchPlan<'_>) -> String {
     let (dir, deployer) = (p.dir, p.deployer);
     let inner = sh_quote(r#"exec "$0" run "$1" >>"$1/deployer.log" 2>&1"#);
@@ -197,7 +199,7 @@ cat > "$D/job.json"
 {chown}
 cd "$D"
 {start}
-i=0; while [ ! -s "$D/pid" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+i=0; while [ ! -s "$D/pid" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
 if [ -s "$D/pid" ]; then echo "pid=$(cat "$D/pid")"; else echo "the deployer did not start:" >&2; tail -c 2000 "$D/deployer.log" >&2 || true; exit 1; fi
 find "$(dirname "$D")" -mindepth 1 -maxdepth 1 -type d -mtime +14 -exec rm -rf {{}} + 2>/dev/null || true"#
     )
