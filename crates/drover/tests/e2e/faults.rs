@@ -165,7 +165,7 @@ async fn target_tokens_are_scoped_and_end_with_the_target() {
     assert_eq!(get(conf_sha, share.clone()).await, 403, "after the end");
     assert_eq!(report_as(mine, report.clone()).await, 403, "after the end");
     for token in [&share, &report] {
-        let (code, found) = fleet.exec(&fleet.hosts[0], &format!("grep -rlF '{token}' /var/lib/drover /tmp 2>&1"));
+        let (code, found) = fleet.exec(&fleet.hosts[0], &format!("grep -rlF -e '{token}' /var/lib/drover /tmp 2>&1"));
         assert_eq!(code, 1, "a token is left on the host in: {found}");
     }
 }
