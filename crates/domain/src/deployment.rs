@@ -101,9 +101,10 @@ impl TargetState {
         }
         match next {
             Queued => matches!(self, WaitingRetry),
-            Waking => matches!(self, Queued | WaitingRetry),
-            Connecting => matches!(self, Queued | Waking | WaitingRetry | Running),
+            // connecting again: a new attempt after a restart or after waking the machine
+            Connecting => matches!(self, Queued | Waking | WaitingRetry | Connecting | Running),
             Running => matches!(self, Connecting),
+            Waking => matches!(self, Queued | WaitingRetry | Connecting),
             WaitingRetry => matches!(self, Queued | Waking | Connecting),
             Success | Failed | TimedOut | Offline | Cancelled => true,
         }
@@ -113,6 +114,64 @@ impl TargetState {
 impl fmt::Display for TargetState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How a deployment treats machines that do not answer: Wake-on-LAN first, then the
+/// retry queue. Stored with the deployment, so a relaunch and a restart keep them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeployOptions {
+    /// Send magic packets to an asset that does not answer, wait `boot_secs`, probe again.
+    pub wake_on_lan: bool,
+    /// Estimated boot time after a magic packet.
+    pub boot_secs: u64,
+    /// Put an offline target in the retry queue instead of ending it offline.
+    pub retry_offline: bool,
+    /// Time between two attempts of a target in the retry queue.
+    pub retry_interval_secs: u64,
+    /// Retries end this long after the deployment was created; the target is then offline.
+    pub retry_expiry_secs: u64,
+}
+
+impl Default for DeployOptions {
+    fn default() -> Self {
+        DeployOptions {
+            wake_on_lan: false,
+            boot_secs: 120,
+            retry_offline: false,
+            retry_interval_secs: 600,
+            retry_expiry_secs: 24 * 3600,
+        }
+    }
+}
+
+impl DeployOptions {
+    /// Checks the numbers; the message names the option and its range.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if self.boot_secs > 3600 {
+            problems.push(format!("boot_secs is {}, but the boot time may be at most 3600 s", self.boot_secs));
+        }
+        if !(1..=7 * 24 * 3600).contains(&self.retry_interval_secs) {
+            problems.push(format!(
+                "retry_interval_secs is {}, but it must be 1 s to 7 days (604800 s)",
+                self.retry_interval_secs
+            ));
+        }
+        if self.retry_expiry_secs > 90 * 24 * 3600 {
+            problems.push(format!(
+                "retry_expiry_secs is {}, but retries may last at most 90 days (7776000 s)",
+                self.retry_expiry_secs
+            ));
+        }
+        if self.retry_offline && self.retry_expiry_secs < self.retry_interval_secs {
+            problems.push(format!(
+                "retry_expiry_secs ({}) is shorter than retry_interval_secs ({}): no retry would ever happen",
+                self.retry_expiry_secs, self.retry_interval_secs
+            ));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
     }
 }
 
@@ -127,8 +186,16 @@ pub struct Deployment {
     pub package_version: String,
     pub executor: Executor,
     pub run_mode: RunMode,
+    pub options: DeployOptions,
     pub created_ms: i64,
     pub finished_ms: Option<i64>,
+}
+
+impl Deployment {
+    /// When retries of its offline targets end (epoch ms).
+    pub fn retry_until_ms(&self) -> i64 {
+        self.created_ms.saturating_add((self.options.retry_expiry_secs as i64).saturating_mul(1000))
+    }
 }
 
 /// One asset of a deployment: its state and the Lansweeper log fields.
@@ -158,6 +225,12 @@ pub struct Target {
     /// The task's process id on the target, once started (for crash recovery).
     #[serde(default)]
     pub pid: Option<i64>,
+    /// Connection attempts so far (more than one when it was woken or retried).
+    #[serde(default)]
+    pub attempts: i64,
+    /// When a target in the retry queue tries again (epoch ms).
+    #[serde(default)]
+    pub next_attempt_ms: Option<i64>,
     pub created_ms: i64,
     pub updated_ms: i64,
     pub finished_ms: Option<i64>,
@@ -203,5 +276,24 @@ mod tests {
         }
         assert!(TargetState::Queued.can_become(TargetState::Connecting));
         assert!(!TargetState::Queued.can_become(TargetState::Running));
+        // waking happens after a failed probe; a retry starts a new attempt
+        assert!(TargetState::Connecting.can_become(TargetState::Waking));
+        assert!(TargetState::WaitingRetry.can_become(TargetState::Connecting));
+        assert!(!TargetState::Running.can_become(TargetState::Waking));
+    }
+
+    #[test]
+    fn deploy_options_name_what_is_wrong() {
+        assert!(DeployOptions::default().validate().is_ok());
+        let bad = DeployOptions {
+            retry_offline: true,
+            retry_interval_secs: 600,
+            retry_expiry_secs: 60,
+            ..Default::default()
+        };
+        let e = bad.validate().unwrap_err();
+        assert!(e.contains("retry_expiry_secs (60) is shorter than retry_interval_secs (600)"), "{e}");
+        let e = DeployOptions { boot_secs: 7200, retry_interval_secs: 0, ..Default::default() }.validate().unwrap_err();
+        assert!(e.contains("boot_secs is 7200") && e.contains("retry_interval_secs is 0"), "{e}");
     }
 }

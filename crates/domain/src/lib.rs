@@ -6,6 +6,7 @@ pub mod credential;
 pub mod deployment;
 pub mod ids;
 pub mod package;
+pub mod time;
 pub mod user;
 
 pub use drover_proto::{Action, Criterion, Step, StepKind, VersionOp};

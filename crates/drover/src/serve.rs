@@ -37,6 +37,18 @@ pub struct ServeArgs {
     /// Seconds between checks that a running task is still alive.
     #[arg(long, env = "DROVER_LIVENESS_SECS", default_value_t = 30)]
     liveness_secs: u64,
+    /// Network interface Wake-on-LAN packets go out on (default: as routing decides).
+    #[arg(long, env = "DROVER_WOL_INTERFACE")]
+    wol_interface: Option<String>,
+    /// Default estimated boot time after Wake-on-LAN, in seconds.
+    #[arg(long, env = "DROVER_BOOT_SECS", default_value_t = 120)]
+    boot_secs: u64,
+    /// Default seconds between attempts of an offline target in the retry queue.
+    #[arg(long, env = "DROVER_RETRY_INTERVAL_SECS", default_value_t = 600)]
+    retry_interval_secs: u64,
+    /// Default seconds after a deployment starts when its retries end.
+    #[arg(long, env = "DROVER_RETRY_EXPIRY_SECS", default_value_t = 86_400)]
+    retry_expiry_secs: u64,
 }
 
 fn default_deployer() -> anyhow::Result<PathBuf> {
@@ -77,6 +89,11 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     cfg.deployment_threads = a.threads;
     cfg.liveness_interval = Duration::from_secs(a.liveness_secs.max(1));
     cfg.log_retention = Duration::from_secs(a.log_retention_days.max(1) * 24 * 3600);
+    cfg.wol_interface = a.wol_interface;
+    cfg.default_options.boot_secs = a.boot_secs;
+    cfg.default_options.retry_interval_secs = a.retry_interval_secs;
+    cfg.default_options.retry_expiry_secs = a.retry_expiry_secs;
+    cfg.default_options.validate().map_err(|e| anyhow::anyhow!("bad deployment defaults: {e}"))?;
     if let Some(n) = a.node_name {
         cfg.node_name = n;
     }
@@ -97,6 +114,14 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
     engine.set_listen_port(addr.port());
+    if let Some(n) = engine.restore_threads().await?
+        && n != a.threads
+    {
+        eprintln!(
+            "deployment threads: {n}, as an admin last set them live (--threads {} is only the start value)",
+            a.threads
+        );
+    }
     let resumed = engine.recover().await.context("cannot pick up the targets left unfinished")?;
     if resumed > 0 {
         eprintln!("picked up {resumed} target(s) left unfinished by the previous run");

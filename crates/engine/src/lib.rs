@@ -11,6 +11,7 @@ pub mod secrets;
 pub mod share;
 pub mod threads;
 pub mod vault;
+pub mod wol;
 
 pub use error::{EngineError, Result};
 
@@ -46,6 +47,10 @@ pub struct EngineConfig {
     pub deployer_path: PathBuf,
     /// Deployment logs are deleted this long after their deployment finished.
     pub log_retention: Duration,
+    /// The network interface magic packets go out on (None: as routing decides).
+    pub wol_interface: Option<String>,
+    /// Wake-on-LAN and retry options of a deployment that does not set them.
+    pub default_options: drover_domain::deployment::DeployOptions,
 }
 
 impl EngineConfig {
@@ -55,13 +60,27 @@ impl EngineConfig {
             data_dir,
             public_url: None,
             deployment_threads: 20,
-            probe_timeout: Duration::from_secs(3),
+            probe_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(15),
             liveness_interval: Duration::from_secs(30),
             deployer_path,
             log_retention: Duration::from_secs(90 * 24 * 3600),
+            wol_interface: None,
+            default_options: Default::default(),
         }
     }
+}
+
+/// What `GET /settings` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Settings {
+    pub node: String,
+    pub threads: usize,
+    pub deployment_defaults: drover_domain::deployment::DeployOptions,
+    pub wol_interface: Option<String>,
+    pub probe_timeout_secs: u64,
+    pub liveness_secs: u64,
+    pub log_retention_days: u64,
 }
 
 /// The deployer build this server puts on targets.
@@ -139,13 +158,43 @@ impl Engine {
         self.inner.threads.info()
     }
 
-    /// Changes the deployment threads of this node, live.
-    pub fn set_threads(&self, n: usize) -> Result<threads::ThreadsInfo> {
+    /// Changes the deployment threads of this node, live; the change outlives a restart.
+    pub async fn set_threads(&self, n: usize) -> Result<threads::ThreadsInfo> {
         if n == 0 || n > 10_000 {
-            return Err(EngineError::Invalid("deployment threads must be 1 to 10000".into()));
+            return Err(EngineError::Invalid(format!("deployment threads must be 1 to 10000, not {n}")));
         }
+        self.store().set_setting(&self.threads_key(), &n.to_string()).await?;
         self.inner.threads.set_limit(n);
         Ok(self.threads())
+    }
+
+    /// At start: the thread limit an admin set live before the restart, if any (it wins
+    /// over the configured start value). Returns it.
+    pub async fn restore_threads(&self) -> Result<Option<usize>> {
+        let saved = self.store().setting(&self.threads_key()).await?.and_then(|v| v.parse::<usize>().ok());
+        if let Some(n) = saved.filter(|n| (1..=10_000).contains(n)) {
+            self.inner.threads.set_limit(n);
+            return Ok(Some(n));
+        }
+        Ok(None)
+    }
+
+    fn threads_key(&self) -> String {
+        format!("threads:{}", self.config().node_name)
+    }
+
+    /// The defaults a deployment gets for what it does not set, and the node's settings.
+    pub fn settings(&self) -> Settings {
+        let c = self.config();
+        Settings {
+            node: c.node_name.clone(),
+            threads: self.threads().threads,
+            deployment_defaults: c.default_options,
+            wol_interface: c.wol_interface.clone(),
+            probe_timeout_secs: c.probe_timeout.as_secs(),
+            liveness_secs: c.liveness_interval.as_secs(),
+            log_retention_days: c.log_retention.as_secs() / 86_400,
+        }
     }
 
     /// Deletes the logs of deployments that finished more than the retention before

@@ -13,6 +13,7 @@ mod credentials;
 mod deployments;
 mod error;
 mod packages;
+mod settings;
 mod users;
 
 pub use deployments::{LogFilter, NewDeployment, TargetUpdate};

@@ -62,9 +62,16 @@ pub enum ClientCommand {
         /// system, scanning-credential or logged-on-user (default: the package's).
         #[arg(long)]
         run_mode: Option<String>,
+        #[command(flatten)]
+        offline: OfflineArgs,
         /// Start and return without following.
         #[arg(long)]
         no_follow: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Targets waiting in the retry queue (offline machines of deployments with --retry).
+    RetryQueue {
         #[command(flatten)]
         conn: Conn,
     },
@@ -104,6 +111,48 @@ pub enum ClientCommand {
         #[command(flatten)]
         conn: Conn,
     },
+}
+
+/// What a deployment does with machines that do not answer; unset: the server's defaults
+/// (`GET /api/v1/settings`).
+#[derive(clap::Args, Debug)]
+pub struct OfflineArgs {
+    /// Wake machines that do not answer with Wake-on-LAN, then wait for them to boot.
+    #[arg(long)]
+    wol: bool,
+    /// Estimated boot time after Wake-on-LAN, in seconds.
+    #[arg(long)]
+    boot_secs: Option<u64>,
+    /// Keep offline machines in the retry queue instead of ending them offline.
+    #[arg(long)]
+    retry: bool,
+    /// Seconds between attempts of a machine in the retry queue.
+    #[arg(long)]
+    retry_interval_secs: Option<u64>,
+    /// Seconds after the deployment starts when retries end.
+    #[arg(long)]
+    retry_expiry_secs: Option<u64>,
+}
+
+impl OfflineArgs {
+    /// The request fields for what was given.
+    fn fields(&self, body: &mut Value) {
+        if self.wol {
+            body["wake_on_lan"] = true.into();
+        }
+        if self.retry {
+            body["retry_offline"] = true.into();
+        }
+        for (k, v) in [
+            ("boot_secs", self.boot_secs),
+            ("retry_interval_secs", self.retry_interval_secs),
+            ("retry_expiry_secs", self.retry_expiry_secs),
+        ] {
+            if let Some(v) = v {
+                body[k] = v.into();
+            }
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -299,14 +348,15 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
         ClientCommand::Credential(cmd) => credential(cmd).await?,
         ClientCommand::Asset(cmd) => asset(cmd).await?,
         ClientCommand::Package(cmd) => package(cmd).await?,
-        ClientCommand::Deploy { package, version, assets, run_mode, no_follow, conn } => {
+        ClientCommand::Deploy { package, version, assets, run_mode, offline, no_follow, conn } => {
             let c = client(&conn)?;
             let pkg = package.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(package.clone()));
             let assets: Vec<Value> = assets
                 .iter()
                 .map(|a| a.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(a.clone())))
                 .collect();
-            let body = json!({ "package": pkg, "version": version, "assets": assets, "run_mode": run_mode });
+            let mut body = json!({ "package": pkg, "version": version, "assets": assets, "run_mode": run_mode });
+            offline.fields(&mut body);
             let view: DeploymentView = c.post("/deployments", &body).await?;
             if !conn.json {
                 println!(
@@ -357,6 +407,14 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<u8> {
                 output::print_json(&v)?;
             } else {
                 println!("deployment threads {}: {} running, {} queued", v["threads"], v["running"], v["queued"]);
+            }
+        }
+        ClientCommand::RetryQueue { conn } => {
+            let v: Vec<Value> = client(&conn)?.get("/retry-queue").await?;
+            if conn.json {
+                output::print_json(&v)?;
+            } else {
+                output::print_retry_queue(&v);
             }
         }
         ClientCommand::Deployment(cmd) => return deployment(cmd).await,

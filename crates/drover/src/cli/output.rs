@@ -59,34 +59,7 @@ fn s(v: &Value, k: &str) -> String {
 }
 
 fn time(v: &Value, k: &str) -> String {
-    v[k].as_i64().map_or_else(|| "-".into(), utc)
-}
-
-/// Epoch milliseconds as `2026-11-24 01:02:03Z` (proleptic Gregorian, UTC).
-fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // days since 1970-01-01 to a civil date (Howard Hinnant's algorithm)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_dates() {
-        assert_eq!(super::utc(0), "1970-01-01 00:00:00Z");
-        assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00Z");
-        assert_eq!(super::utc(1_795_482_714_123), "2026-11-24 01:11:54Z");
-    }
+    v[k].as_i64().map_or_else(|| "-".into(), drover_domain::time::utc)
 }
 
 /// The log in text: the Lansweeper fields, then each step and each state change.
@@ -153,4 +126,27 @@ pub fn tar_folder(dir: &Path) -> anyhow::Result<Vec<u8>> {
         tar.append_dir_all("files", &files).context("adding files/")?;
     }
     Ok(tar.into_inner()?.finish()?)
+}
+
+/// The retry queue: one line a target, next attempt first.
+pub fn print_retry_queue(entries: &[Value]) {
+    if entries.is_empty() {
+        println!("the retry queue is empty");
+        return;
+    }
+    table(
+        &["deployment", "target", "asset", "package", "attempts", "next attempt", "retries until"],
+        entries.iter().map(|e| {
+            let t = &e["target"];
+            vec![
+                s(t, "deployment_id"),
+                s(t, "id"),
+                s(t, "asset_name"),
+                format!("{} {}", s(e, "package_name"), s(e, "package_version")),
+                s(t, "attempts"),
+                time(t, "next_attempt_ms"),
+                time(e, "retry_until_ms"),
+            ]
+        }),
+    );
 }

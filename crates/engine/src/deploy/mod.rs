@@ -12,7 +12,7 @@ pub use log::LogEntry;
 use crate::error::{EngineError, Result};
 use crate::inventory::AssetRef;
 use crate::{Engine, now_ms};
-use drover_domain::deployment::{Deployment, RunMode, Target, TargetState};
+use drover_domain::deployment::{DeployOptions, Deployment, RunMode, Target, TargetState};
 use drover_domain::ids::{DeploymentId, PackageId, TargetId};
 use drover_domain::package::Package;
 use drover_store::NewDeployment;
@@ -38,14 +38,89 @@ pub struct DeployRequest {
     /// Overrides the package's run mode; required when the package says `ask`.
     #[serde(default)]
     pub run_mode: Option<RunMode>,
+    /// Wake-on-LAN and retry options; what is not given comes from the server's defaults.
+    #[serde(flatten)]
+    pub options: OptionsRequest,
+}
+
+/// The deployment options a request may set, each optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OptionsRequest {
+    #[serde(default)]
+    pub wake_on_lan: Option<bool>,
+    #[serde(default)]
+    pub boot_secs: Option<u64>,
+    #[serde(default)]
+    pub retry_offline: Option<bool>,
+    #[serde(default)]
+    pub retry_interval_secs: Option<u64>,
+    #[serde(default)]
+    pub retry_expiry_secs: Option<u64>,
+}
+
+impl OptionsRequest {
+    /// The options with `defaults` where the request is silent.
+    pub fn over(&self, d: DeployOptions) -> DeployOptions {
+        DeployOptions {
+            wake_on_lan: self.wake_on_lan.unwrap_or(d.wake_on_lan),
+            boot_secs: self.boot_secs.unwrap_or(d.boot_secs),
+            retry_offline: self.retry_offline.unwrap_or(d.retry_offline),
+            retry_interval_secs: self.retry_interval_secs.unwrap_or(d.retry_interval_secs),
+            retry_expiry_secs: self.retry_expiry_secs.unwrap_or(d.retry_expiry_secs),
+        }
+    }
+
+    /// All of `o`, as a request (a relaunch repeats the original options).
+    pub fn all(o: DeployOptions) -> Self {
+        OptionsRequest {
+            wake_on_lan: Some(o.wake_on_lan),
+            boot_secs: Some(o.boot_secs),
+            retry_offline: Some(o.retry_offline),
+            retry_interval_secs: Some(o.retry_interval_secs),
+            retry_expiry_secs: Some(o.retry_expiry_secs),
+        }
+    }
+}
+
+/// A target in the retry queue, as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Retry {
+    pub target: Target,
+    pub package_name: String,
+    pub package_version: String,
+    pub retry_interval_secs: u64,
+    /// When retries end and the target becomes offline (epoch ms).
+    pub retry_until_ms: i64,
 }
 
 impl Engine {
+    /// The targets waiting in the retry queue, next attempt first.
+    pub async fn retry_queue(&self) -> Result<Vec<Retry>> {
+        let mut out = Vec::new();
+        for t in self.store().unfinished_targets().await? {
+            if t.state != TargetState::WaitingRetry {
+                continue;
+            }
+            let d = self.store().deployment(t.deployment_id).await?;
+            out.push(Retry {
+                package_name: d.package_name.clone(),
+                package_version: d.package_version.clone(),
+                retry_interval_secs: d.options.retry_interval_secs,
+                retry_until_ms: d.retry_until_ms(),
+                target: t,
+            });
+        }
+        out.sort_by_key(|r| (r.target.next_attempt_ms, r.target.id));
+        Ok(out)
+    }
+
     /// Creates the deployment with one queued target per asset and starts them,
     /// `deployment_threads` at a time.
     pub async fn deploy(&self, req: DeployRequest, executor: String) -> Result<(Deployment, Vec<Target>)> {
         let pkg = self.resolve_package(&req.package, req.version.as_deref()).await?;
         let run_mode = pkg.def.run_mode.resolve(req.run_mode).map_err(EngineError::Invalid)?;
+        let options = req.options.over(self.config().default_options);
+        options.validate().map_err(EngineError::Invalid)?;
         if req.assets.is_empty() {
             return Err(EngineError::Invalid("choose at least one asset to deploy to".into()));
         }
@@ -62,6 +137,7 @@ impl Engine {
             package_version: pkg.def.version.clone(),
             executor,
             run_mode,
+            options,
             targets,
         };
         let (deployment, targets) = self.store().create_deployment(&new, now_ms()).await?;
@@ -90,7 +166,7 @@ impl Engine {
             if t.state.is_final() {
                 continue;
             }
-            if t.state != TargetState::Queued {
+            if matches!(t.state, TargetState::Connecting | TargetState::Running) {
                 // its task may exist (or be in creation): the task that drives it kills it
                 self.inner.cancels.lock().unwrap_or_else(|e| e.into_inner()).insert(t.id, message.clone());
             }
@@ -125,6 +201,7 @@ impl Engine {
             version: None,
             assets: again,
             run_mode: Some(d.run_mode),
+            options: OptionsRequest::all(d.options),
         };
         self.deploy(req, executor).await
     }

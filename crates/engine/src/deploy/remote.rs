@@ -1,7 +1,8 @@
 //! The shell scripts drover runs on targets over SSH, and the parsing of what they print.
 //! Pure text in, text out, so the rules are unit tested without a host.
 
-use drover_domain::asset::normalize_mac;
+use drover_domain::asset::{HostFacts, normalize_mac};
+use drover_domain::package::{FinalAction, FinalActionKind};
 use drover_proto::Report;
 
 /// Quotes a string for POSIX sh.
@@ -27,6 +28,18 @@ pub(crate) struct Facts {
     /// This deployer build is already under /var/lib/drover, and under ~/.drover.
     pub deployer_in_root_dir: bool,
     pub deployer_in_home_dir: bool,
+}
+
+impl Facts {
+    /// What the inventory keeps of them.
+    pub fn host_facts(&self) -> HostFacts {
+        HostFacts {
+            hostname: self.hostname.clone(),
+            os: self.os.clone(),
+            arch: self.arch.clone(),
+            macs: self.macs.clone(),
+        }
+    }
 }
 
 /// Learns the host, and whether the deployer with this hash is there.
@@ -229,6 +242,29 @@ if command -v systemctl >/dev/null 2>&1; then systemctl stop {unit} >/dev/null 2
 rm -rf "$D/job.json" "$D/files" "$D/pid"
 cat "$D/record.jsonl" 2>/dev/null || true"#
     )
+}
+
+/// Starts the package's final action after its delay, detached, so that the SSH session
+/// ends first; logged-on users are told with `wall` when there is a delay.
+pub(crate) fn final_action_script(f: FinalAction, package: &str) -> Option<String> {
+    let (what, cmd) = match f.action {
+        FinalActionKind::None => return None,
+        FinalActionKind::Reboot => ("restarts", "reboot"),
+        FinalActionKind::Shutdown => ("shuts down", "poweroff"),
+        FinalActionKind::Logoff => (
+            "logs off its users",
+            r#"for u in $(who | awk '$1 != "root" {print $1}' | sort -u); do loginctl terminate-user "$u" 2>/dev/null || pkill -KILL -u "$u"; done"#,
+        ),
+    };
+    let delay = f.delay_secs;
+    let warn = if delay > 0 {
+        let text = format!("drover: this machine {what} in {delay} s (after package {package})");
+        format!("echo {} | wall 2>/dev/null; ", sh_quote(&text))
+    } else {
+        String::new()
+    };
+    let job = format!("{warn}sleep {delay}; {cmd}");
+    Some(format!("setsid -f sh -c {} </dev/null >/dev/null 2>&1", sh_quote(&job)))
 }
 
 /// The reports in a collected record, and whether the task was alive. A torn last line

@@ -5,10 +5,11 @@
 use super::remote::{self, Facts, LaunchPlan, Launcher, Privilege};
 use crate::secrets::{new_token, token_hash};
 use crate::{Engine, now_ms};
-use drover_domain::asset::{Asset, HostFacts};
+use drover_domain::asset::Asset;
 use drover_domain::credential::{Credential, CredentialKind, CredentialSecret, SudoMode, credential_order};
 use drover_domain::deployment::{Deployment, RunMode, Target, TargetState};
-use drover_domain::package::Package;
+use drover_domain::package::{FinalActionKind, Package};
+use drover_domain::time::utc;
 use drover_proto::{Job, PROTOCOL_VERSION};
 use drover_ssh::{Auth, ConnectOptions, HostKeyPolicy, Session, SshError};
 use drover_store::{LogFilter, TargetUpdate};
@@ -77,21 +78,23 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Engine {
     pub(super) async fn run_target(self, t: Target, d: Deployment, pkg: Arc<Package>) {
-        self.with_thread(t, d, pkg, false).await
+        self.run(t, d, pkg, false).await
     }
 
     /// After a restart: watches a target whose task the previous run created.
     pub(super) async fn resume_target(self, t: Target, d: Deployment, pkg: Arc<Package>) {
-        self.with_thread(t, d, pkg, true).await
+        self.run(t, d, pkg, true).await
     }
 
-    /// Holds a deployment thread while the target is driven (or resumed), then records
-    /// how it ended.
-    async fn with_thread(self, t: Target, d: Deployment, pkg: Arc<Package>, resume: bool) {
-        let _thread = self.inner.threads.acquire().await;
+    /// Drives (or resumes) a target and records how it ended.
+    async fn run(self, t: Target, d: Deployment, pkg: Arc<Package>, resume: bool) {
         let notify = self.waiter(t.id);
-        let driven =
-            if resume { self.resume(&t, &pkg, &notify).await } else { self.drive(&t, &d, &pkg, &notify).await };
+        let driven = if resume {
+            let _thread = self.inner.threads.acquire().await;
+            self.resume(&t, &pkg, &notify).await
+        } else {
+            self.drive(&t, &d, &pkg, &notify).await
+        };
         if let Err(s) = driven
             && let Err(e) = self.end_target(t.id, s.state, &s.message, Some(s.code)).await
         {
@@ -143,30 +146,169 @@ impl Engine {
                 ),
             ));
         }
-        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await
+        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await?;
+        self.after_success(t, &access, pkg).await;
+        Ok(())
     }
 
+    /// Reaches the asset (waking it and retrying when the deployment says so), then
+    /// deploys to it. A deployment thread is held from the connection attempt to the end;
+    /// not while the machine boots or the target waits in the retry queue.
     async fn drive(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
-        if self.store().target(t.id).await?.state.is_final() {
-            return Ok(()); // cancelled while it waited for a thread
+        let opts = d.options;
+        loop {
+            let current = self.store().target(t.id).await?;
+            if current.state.is_final() {
+                return Ok(()); // cancelled while it waited
+            }
+            if current.state == TargetState::WaitingRetry {
+                let at = current.next_attempt_ms.unwrap_or_else(now_ms);
+                if self.pause(t.id, notify, at).await? {
+                    return Ok(());
+                }
+            }
+            let thread = self.inner.threads.acquire().await;
+            if self.store().target(t.id).await?.state.is_final() {
+                return Ok(());
+            }
+            let asset = self.store().asset(t.asset_id).await?;
+            self.refuse_overlap(t, d, &asset.name).await?;
+            let (addr, port) = (asset.address.clone(), asset.ssh_port);
+            let attempt = current.attempts + 1;
+            let nth = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+            self.store()
+                .transition(t.id, TargetState::Connecting, &format!("connecting to {addr}:{port}{nth}"), None, now_ms())
+                .await?;
+            let mut answered = drover_ssh::probe(&addr, port, self.config().probe_timeout).await;
+            let mut woke = None;
+            if !answered && opts.wake_on_lan {
+                drop(thread);
+                let (up, how) = self.wake_up(t, &asset, opts.boot_secs, notify).await?;
+                if self.store().target(t.id).await?.state.is_final() {
+                    return Ok(());
+                }
+                woke = Some(how);
+                if up {
+                    let thread = self.inner.threads.acquire().await;
+                    self.store()
+                        .transition(
+                            t.id,
+                            TargetState::Connecting,
+                            &format!("connecting to {addr}:{port} after waking it"),
+                            None,
+                            now_ms(),
+                        )
+                        .await?;
+                    answered = drover_ssh::probe(&addr, port, self.config().probe_timeout).await;
+                    if answered {
+                        return self.deploy_to(t, d, pkg, asset, notify, thread).await;
+                    }
+                }
+            } else if answered {
+                return self.deploy_to(t, d, pkg, asset, notify, thread).await;
+            }
+            let off = format!(
+                "asset '{}' ({addr}:{port}) did not answer on its SSH port within {} s{}",
+                asset.name,
+                self.config().probe_timeout.as_secs(),
+                woke.map(|w| format!(" ({w})")).unwrap_or_default()
+            );
+            let next = now_ms() + (opts.retry_interval_secs as i64) * 1000;
+            if opts.retry_offline && next <= d.retry_until_ms() {
+                let msg = format!(
+                    "{off}; in the retry queue: next attempt at {} (every {} s until {})",
+                    utc(next),
+                    opts.retry_interval_secs,
+                    utc(d.retry_until_ms())
+                );
+                self.store().queue_retry(t.id, next, &msg, now_ms()).await?;
+                continue;
+            }
+            let what = if opts.retry_offline {
+                format!("retries ended at {} after {attempt} attempts", utc(d.retry_until_ms()))
+            } else {
+                "it is off or unreachable; deploy again when it is on, or deploy with retry_offline".to_string()
+            };
+            return Err(stop(TargetState::Offline, "target.offline", format!("{off}; {what}")));
         }
-        let asset = self.store().asset(t.asset_id).await?;
-        self.refuse_overlap(t, d, &asset.name).await?;
-        let (addr, port) = (asset.address.clone(), asset.ssh_port);
-        self.store()
-            .transition(t.id, TargetState::Connecting, &format!("connecting to {addr}:{port}"), None, now_ms())
-            .await?;
-        if !drover_ssh::probe(&addr, port, self.config().probe_timeout).await {
-            return Err(stop(
-                TargetState::Offline,
-                "target.offline",
-                format!(
-                    "asset '{}' ({addr}:{port}) did not answer on its SSH port within {} s: it is off or unreachable; deploy again when it is on",
-                    asset.name,
-                    self.config().probe_timeout.as_secs()
-                ),
-            ));
+    }
+
+    /// Sends magic packets and waits until the SSH port answers, at most `boot_secs`.
+    /// Returns whether it answered and what was done, for the log.
+    async fn wake_up(
+        &self,
+        t: &Target,
+        asset: &Asset,
+        boot_secs: u64,
+        notify: &Notify,
+    ) -> Result<(bool, String), Stop> {
+        let macs: Vec<[u8; 6]> = asset.macs.iter().filter_map(|m| crate::wol::parse_mac(m)).collect();
+        if macs.is_empty() {
+            let how = format!(
+                "Wake-on-LAN was asked for, but no MAC address of asset '{}' is known: add one with `drover asset add --mac`, or deploy once while it is on (drover records its MACs)",
+                asset.name
+            );
+            self.store().note(t.id, &how, now_ms()).await?;
+            return Ok((false, how));
         }
+        let ip = asset.address.parse::<std::net::Ipv4Addr>().ok();
+        let iface = self.config().wol_interface.as_deref();
+        let sent = match crate::wol::wake(&macs, ip, iface) {
+            Ok(to) => to.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" and "),
+            Err(e) => {
+                self.store().note(t.id, &format!("Wake-on-LAN failed: {e}"), now_ms()).await?;
+                return Ok((false, format!("Wake-on-LAN failed: {e}")));
+            }
+        };
+        let msg = format!(
+            "waking: magic packets for {} sent to {sent}{}; waiting up to {boot_secs} s for it to boot",
+            asset.macs.join(", "),
+            iface.map(|i| format!(" on {i}")).unwrap_or_default()
+        );
+        self.store().transition(t.id, TargetState::Waking, &msg, None, now_ms()).await?;
+        let until = now_ms() + (boot_secs as i64) * 1000;
+        let probe_every = self.config().probe_timeout.max(Duration::from_secs(1));
+        loop {
+            if drover_ssh::probe(&asset.address, asset.ssh_port, self.config().probe_timeout).await {
+                return Ok((true, format!("woken by Wake-on-LAN, sent to {sent}")));
+            }
+            if now_ms() >= until {
+                return Ok((false, format!("still off {boot_secs} s after Wake-on-LAN packets sent to {sent}")));
+            }
+            let next = (now_ms() + probe_every.as_millis() as i64).min(until);
+            if self.pause(t.id, notify, next).await? {
+                return Ok((false, "cancelled while it booted".into()));
+            }
+        }
+    }
+
+    /// Waits until `at_ms` (epoch) unless the target ends meanwhile; true when it ended.
+    async fn pause(&self, id: drover_domain::ids::TargetId, notify: &Notify, at_ms: i64) -> Result<bool, Stop> {
+        loop {
+            if self.store().target(id).await?.state.is_final() {
+                return Ok(true);
+            }
+            let left = at_ms - now_ms();
+            if left <= 0 {
+                return Ok(false);
+            }
+            tokio::select! {
+                _ = notify.notified() => {}
+                _ = sleep(Duration::from_millis(left as u64)) => {}
+            }
+        }
+    }
+
+    /// Logs in, creates the task and waits for its end, holding a deployment thread.
+    async fn deploy_to(
+        &self,
+        t: &Target,
+        d: &Deployment,
+        pkg: &Package,
+        asset: Asset,
+        notify: &Notify,
+        _thread: crate::threads::Thread<'_>,
+    ) -> Result<(), Stop> {
         let (session, access) = self.log_in(asset).await?;
         let update = TargetUpdate {
             credential: Some(access.credential.name.clone()),
@@ -178,7 +320,68 @@ impl Engine {
         session.close().await;
         let task = task?;
         let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
-        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await
+        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await?;
+        self.after_success(t, &access, pkg).await;
+        Ok(())
+    }
+
+    /// After a successful target: the rescan and the final action the package asks for,
+    /// each logged. Failures here are logged and do not change the target's result.
+    async fn after_success(&self, t: &Target, a: &Access, pkg: &Package) {
+        let final_action = remote::final_action_script(pkg.def.final_action, &pkg.def.name);
+        if !pkg.def.rescan_after && final_action.is_none() {
+            return;
+        }
+        match self.store().target(t.id).await {
+            Ok(now) if now.state == TargetState::Success => {}
+            _ => return,
+        }
+        let note = |m: String| async move {
+            if let Err(e) = self.store().note(t.id, &m, now_ms()).await {
+                tracing::warn!(target_id = %t.id, "cannot log '{m}': {e}");
+            }
+        };
+        let session = match self.connect(a).await {
+            Ok(s) => s,
+            Err(e) => return note(format!("rescan and final action skipped: asset '{}': {e}", a.asset.name)).await,
+        };
+        if pkg.def.rescan_after {
+            let facts = exec(&session, &a.asset, &remote::facts_script(&self.inner.deployer.sha256), None, &[]).await;
+            note(match facts {
+                Ok(out) => {
+                    let f = remote::parse_facts(&out);
+                    match self.store().record_facts(a.asset.id, &f.host_facts(), now_ms()).await {
+                        Ok(_) => format!(
+                            "rescanned: host name {}, OS {}, architecture {}, MACs {}",
+                            f.hostname.as_deref().unwrap_or("-"),
+                            f.os.as_deref().unwrap_or("-"),
+                            f.arch.as_deref().unwrap_or("-"),
+                            f.macs.join(" ")
+                        ),
+                        Err(e) => format!("rescan failed: {e}"),
+                    }
+                }
+                Err(s) => format!("rescan failed: {}", s.message),
+            })
+            .await;
+        }
+        if let Some(script) = final_action {
+            let f = pkg.def.final_action;
+            let privilege = a.privilege(a.credential.username == "root");
+            let m = match privilege {
+                None => format!(
+                    "final action {} skipped: credential '{}' is not root and has no sudo",
+                    action_name(f.action),
+                    a.credential.name
+                ),
+                Some(p) => match exec(&session, &a.asset, &script, Some(&p), &[]).await {
+                    Ok(_) => format!("final action: {} in {} s", action_name(f.action), f.delay_secs),
+                    Err(s) => format!("final action {} failed: {}", action_name(f.action), s.message),
+                },
+            };
+            note(m).await;
+        }
+        session.close().await;
     }
 
     /// A package never runs twice at once on one asset: a target of an older deployment
@@ -275,13 +478,7 @@ impl Engine {
     ) -> Result<Task, Stop> {
         let out = exec(session, &a.asset, &remote::facts_script(&self.inner.deployer.sha256), None, &[]).await?;
         let facts = remote::parse_facts(&out);
-        let host_facts = HostFacts {
-            hostname: facts.hostname.clone(),
-            os: facts.os.clone(),
-            arch: facts.arch.clone(),
-            macs: facts.macs.clone(),
-        };
-        self.store().record_facts(a.asset.id, &host_facts, now_ms()).await?;
+        self.store().record_facts(a.asset.id, &facts.host_facts(), now_ms()).await?;
 
         let (run_as, privilege) = run_account(d.run_mode, &facts, a)?;
         if let Some(p @ Privilege::SudoPassword(_)) = &privilege {
@@ -505,6 +702,15 @@ async fn exec(
             if err.is_empty() { "no error output".into() } else { err }
         ),
     ))
+}
+
+fn action_name(a: FinalActionKind) -> &'static str {
+    match a {
+        FinalActionKind::None => "none",
+        FinalActionKind::Reboot => "reboot",
+        FinalActionKind::Shutdown => "shutdown",
+        FinalActionKind::Logoff => "logoff",
+    }
 }
 
 fn ssh_stop(asset: &Asset, e: SshError) -> Stop {

@@ -5,7 +5,7 @@ mod targets;
 
 use crate::error::corrupt;
 use crate::{Result, Store, StoreError};
-use drover_domain::deployment::{Deployment, RunMode, Target, TargetState};
+use drover_domain::deployment::{DeployOptions, Deployment, RunMode, Target, TargetState};
 use drover_domain::ids::{AssetId, DeploymentId, PackageId, TargetId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -20,6 +20,7 @@ pub struct NewDeployment {
     pub package_version: String,
     pub executor: String,
     pub run_mode: RunMode,
+    pub options: DeployOptions,
     /// The assets, with their names at deployment time.
     pub targets: Vec<(AssetId, String)>,
 }
@@ -56,11 +57,11 @@ pub(crate) fn final_states_sql() -> &'static str {
 }
 
 const DEPLOYMENT_COLUMNS: &str =
-    "id, package_id, package_name, package_version, executor, run_mode, created_ms, finished_ms";
+    "id, package_id, package_name, package_version, executor, run_mode, options, created_ms, finished_ms";
 
 pub(crate) const TARGET_COLUMNS: &str = "id, deployment_id, asset_id, asset_name, state, run_mode, credential, \
-     last_step, return_code, message, error_code, deployer_version, server, work_dir, pid, created_ms, updated_ms, \
-     finished_ms";
+     last_step, return_code, message, error_code, deployer_version, server, work_dir, pid, attempts, next_attempt_ms, \
+     created_ms, updated_ms, finished_ms";
 
 fn run_mode(row: &AnyRow) -> Result<RunMode> {
     let mode: String = row.try_get("run_mode")?;
@@ -68,7 +69,9 @@ fn run_mode(row: &AnyRow) -> Result<RunMode> {
 }
 
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment> {
+    let options: String = row.try_get("options")?;
     Ok(Deployment {
+        options: serde_json::from_str(&options).map_err(|_| corrupt("deployment options", &options))?,
         id: DeploymentId(row.try_get("id")?),
         package_id: PackageId(row.try_get("package_id")?),
         package_name: row.try_get("package_name")?,
@@ -99,6 +102,8 @@ pub(crate) fn target_from_row(row: &AnyRow) -> Result<Target> {
         server: row.try_get("server")?,
         work_dir: row.try_get("work_dir")?,
         pid: row.try_get("pid")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_ms: row.try_get("next_attempt_ms")?,
         created_ms: row.try_get("created_ms")?,
         updated_ms: row.try_get("updated_ms")?,
         finished_ms: row.try_get("finished_ms")?,
@@ -116,7 +121,7 @@ impl Store {
         let finished = d.targets.is_empty().then_some(now_ms);
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO deployments (package_id, package_name, package_version, executor, run_mode, created_ms, \
-             finished_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {DEPLOYMENT_COLUMNS}"
+             finished_ms, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {DEPLOYMENT_COLUMNS}"
         )))
         .bind(d.package_id.0)
         .bind(&d.package_name)
@@ -125,6 +130,7 @@ impl Store {
         .bind(d.run_mode.as_str())
         .bind(now_ms)
         .bind(finished)
+        .bind(serde_json::to_string(&d.options).map_err(|e| StoreError::Other(e.to_string()))?)
         .fetch_one(&mut *tx)
         .await?;
         let deployment = deployment_from_row(&row)?;

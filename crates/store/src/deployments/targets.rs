@@ -35,12 +35,46 @@ impl Store {
     /// is in (checked by the UPDATE itself, so concurrent callers cannot both win), sets
     /// message and error code, `finished_ms` for final states, and appends an event.
     /// `Ok(None)` when the transition is not allowed: a final state is never overwritten.
+    /// Going to `Connecting` counts an attempt.
     pub async fn transition(
         &self,
         id: TargetId,
         state: TargetState,
         message: &str,
         error_code: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Option<Target>> {
+        self.change_state(id, state, message, error_code, None, now_ms).await
+    }
+
+    /// Puts a target in the retry queue: `WaitingRetry`, next attempt at `next_attempt_ms`.
+    pub async fn queue_retry(
+        &self,
+        id: TargetId,
+        next_attempt_ms: i64,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<Option<Target>> {
+        self.change_state(id, TargetState::WaitingRetry, message, None, Some(next_attempt_ms), now_ms).await
+    }
+
+    /// Appends an event to a target's log without changing its state (e.g. what happened
+    /// after it ended).
+    pub async fn note(&self, id: TargetId, message: &str, now_ms: i64) -> Result<()> {
+        let target = self.target(id).await?;
+        let mut tx = self.pool.begin().await?;
+        steps::insert_event(&mut tx, id, now_ms, target.state, message).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn change_state(
+        &self,
+        id: TargetId,
+        state: TargetState,
+        message: &str,
+        error_code: Option<&str>,
+        next_attempt_ms: Option<i64>,
         now_ms: i64,
     ) -> Result<Option<Target>> {
         let sources: Vec<String> =
@@ -51,8 +85,8 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE targets SET state = $1, message = $2, error_code = $3, updated_ms = $4, finished_ms = $5 \
-             WHERE id = $6 AND state IN ({}) RETURNING {TARGET_COLUMNS}",
+            "UPDATE targets SET state = $1, message = $2, error_code = $3, updated_ms = $4, finished_ms = $5, \
+             attempts = attempts + $7, next_attempt_ms = $8 WHERE id = $6 AND state IN ({}) RETURNING {TARGET_COLUMNS}",
             sources.join(", ")
         )))
         .bind(state.as_str())
@@ -61,6 +95,8 @@ impl Store {
         .bind(now_ms)
         .bind(state.is_final().then_some(now_ms))
         .bind(id.0)
+        .bind(i64::from(state == TargetState::Connecting))
+        .bind(next_attempt_ms)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {

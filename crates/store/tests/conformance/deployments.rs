@@ -1,6 +1,6 @@
 use crate::conformance;
 use drover_domain::asset::NewAsset;
-use drover_domain::deployment::{RunMode, StepRecord, TargetState};
+use drover_domain::deployment::{DeployOptions, RunMode, StepRecord, TargetState};
 use drover_domain::ids::{DeploymentId, TargetId};
 use drover_domain::package::parse_package;
 use drover_store::{LogFilter, NewDeployment, Store, StoreError, TargetUpdate};
@@ -15,6 +15,8 @@ conformance!(
     finished_targets_free_assets_and_packages,
     listing_and_empty_deployments,
     missing_targets_and_deployments_are_not_found,
+    options_attempts_and_the_retry_queue,
+    settings_outlive_the_connection,
 );
 
 struct World {
@@ -44,6 +46,7 @@ async fn world(s: Store, assets: &[&str]) -> World {
         package_version: "1".into(),
         executor: "user:admin".into(),
         run_mode: RunMode::LoggedOnUser,
+        options: DeployOptions { wake_on_lan: true, boot_secs: 30, ..Default::default() },
         targets,
     };
     let (d, targets) = s.create_deployment(&new, 100).await.unwrap();
@@ -139,6 +142,7 @@ async fn world_again(s: &Store) -> World {
         package_version: "1".into(),
         executor: "schedule:nightly".into(),
         run_mode: RunMode::System,
+        options: DeployOptions::default(),
         targets: vec![(a.id, a.name)],
     };
     let (d, targets) = s.create_deployment(&new, 200).await.unwrap();
@@ -298,6 +302,7 @@ async fn listing_and_empty_deployments(s: Store) {
         package_version: "1".into(),
         executor: "scan".into(),
         run_mode: RunMode::ScanningCredential,
+        options: DeployOptions::default(),
         targets: vec![],
     };
     let (d2, targets) = s.create_deployment(&empty, 500).await.unwrap();
@@ -349,4 +354,49 @@ async fn missing_targets_and_deployments_are_not_found(s: Store) {
     assert!(s.targets_of(d).await.unwrap().is_empty());
     assert!(s.unfinished_targets().await.unwrap().is_empty());
     assert_eq!(s.delete_logs_before(i64::MAX).await.unwrap(), 0);
+}
+
+async fn options_attempts_and_the_retry_queue(s: Store) {
+    let w = world(s, &["a"]).await;
+    assert_eq!(w.d.options, DeployOptions { wake_on_lan: true, boot_secs: 30, ..Default::default() });
+    assert_eq!(w.s.deployment(w.d.id).await.unwrap().options, w.d.options);
+    let id = w.targets[0].id;
+    assert_eq!((w.targets[0].attempts, w.targets[0].next_attempt_ms), (0, None));
+    w.s.transition(id, TargetState::Connecting, "probe", None, 110).await.unwrap().unwrap();
+    let t = w.s.queue_retry(id, 5_000, "offline; next attempt", 120).await.unwrap().unwrap();
+    assert_eq!((t.state, t.attempts, t.next_attempt_ms), (TargetState::WaitingRetry, 1, Some(5_000)));
+    assert_eq!(w.s.unfinished_targets().await.unwrap()[0].next_attempt_ms, Some(5_000));
+    // a new attempt counts and clears the next attempt time
+    let t = w.s.transition(id, TargetState::Connecting, "retry", None, 5_000).await.unwrap().unwrap();
+    assert_eq!((t.attempts, t.next_attempt_ms), (2, None));
+    let t = w.s.transition(id, TargetState::Waking, "wol", None, 5_001).await.unwrap().unwrap();
+    assert_eq!(t.attempts, 2);
+    w.s.transition(id, TargetState::Offline, "gone", Some("target.offline"), 6_000).await.unwrap().unwrap();
+    // a final target never goes back to the queue, and notes keep its state
+    assert!(w.s.queue_retry(id, 9_000, "again", 6_001).await.unwrap().is_none());
+    w.s.note(id, "expired", 6_002).await.unwrap();
+    let ev = w.s.events_of(id).await.unwrap();
+    let states: Vec<_> = ev.iter().map(|e| (e.state, e.message.as_str())).collect();
+    assert_eq!(
+        states,
+        [
+            (TargetState::Queued, "queued"),
+            (TargetState::Connecting, "probe"),
+            (TargetState::WaitingRetry, "offline; next attempt"),
+            (TargetState::Connecting, "retry"),
+            (TargetState::Waking, "wol"),
+            (TargetState::Offline, "gone"),
+            (TargetState::Offline, "expired"),
+        ]
+    );
+    assert!(matches!(w.s.note(TargetId(9_999), "x", 1).await, Err(StoreError::NotFound(_))));
+}
+
+async fn settings_outlive_the_connection(s: Store) {
+    assert_eq!(s.setting("threads:n1").await.unwrap(), None);
+    s.set_setting("threads:n1", "5").await.unwrap();
+    s.set_setting("threads:n1", "7").await.unwrap();
+    s.set_setting("threads:n2", "9").await.unwrap();
+    assert_eq!(s.setting("threads:n1").await.unwrap().as_deref(), Some("7"));
+    assert_eq!(s.setting("threads:n2").await.unwrap().as_deref(), Some("9"));
 }

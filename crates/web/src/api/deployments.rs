@@ -22,6 +22,8 @@ pub(super) fn routes() -> Router<Engine> {
         .route("/deployments/{id}/relaunch", post(relaunch))
         .route("/logs", get(logs))
         .route("/threads", get(threads).put(set_threads))
+        .route("/settings", get(settings))
+        .route("/retry-queue", get(retry_queue))
 }
 
 #[derive(Serialize)]
@@ -98,9 +100,19 @@ async fn set_threads(
     Admin(admin): Admin,
     Json(b): Json<SetThreads>,
 ) -> ApiResult<Json<ThreadsInfo>> {
-    let info = engine.set_threads(b.threads)?;
+    let info = engine.set_threads(b.threads).await?;
     tracing::info!(by = %admin.name, threads = b.threads, "deployment threads changed");
     Ok(Json(info))
+}
+
+/// This node's settings and the defaults of deployment options.
+async fn settings(State(engine): State<Engine>, _v: Viewer) -> Json<drover_engine::Settings> {
+    Json(engine.settings())
+}
+
+/// Targets waiting in the retry queue, next attempt first.
+async fn retry_queue(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<drover_engine::deploy::Retry>>> {
+    Ok(Json(engine.retry_queue().await?))
 }
 
 async fn cancel(State(engine): State<Engine>, Operator(user): Operator, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
