@@ -78,6 +78,35 @@ impl Fleet {
         fleet(&args);
     }
 
+    /// Powers a host off: every process on it but its PID 1 ends (sshd, tasks, sessions),
+    /// and a Wake-on-LAN magic packet for its MAC (UDP 9 or 7, broadcast or not) boots it
+    /// again `boot_secs` later. Harmless when it is already off.
+    pub fn power_off(&self, host: &Host, boot_secs: u64) {
+        self.run("power-off", host, &["--boot-secs", &boot_secs.to_string()]);
+    }
+
+    /// Boots a host that is off at once (its sshd answers when this returns); harmless when on.
+    pub fn power_on(&self, host: &Host) {
+        self.run("power-on", host, &[]);
+    }
+
+    /// What the host's Wake-on-LAN listener got, one line per packet (`TIME MAC|not-magic
+    /// match|ignored port=P from=IP`) and `TIME booted (wake-on-lan|power-on)`; empty if none.
+    pub fn wol_log(&self, host: &Host) -> String {
+        std::fs::read_to_string(self.dir.join("hosts").join(&host.name).join("wol.log")).unwrap_or_default()
+    }
+
+    /// The host's /var/log/fleet-power.log: a line per reboot/poweroff/halt/shutdown run on
+    /// it (`reboot 2026-11-25T01:02:03Z`, `shutdown TIME -r now (reboot)`); empty if none.
+    pub fn power_log(&self, host: &Host) -> String {
+        self.exec(host, "cat /var/log/fleet-power.log 2>/dev/null").1
+    }
+
+    /// The fleet's bridge device (`drvbr<ID>`): where Wake-on-LAN broadcasts must be sent.
+    pub fn bridge(&self) -> String {
+        format!("drvbr{}", self.id)
+    }
+
     pub fn key(&self) -> String {
         std::fs::read_to_string(self.dir.join("id_ed25519")).expect("fleet key")
     }

@@ -11,6 +11,8 @@ mod cancel;
 mod cli;
 mod deploy;
 mod faults;
+mod final_actions;
+mod offline;
 mod restart;
 mod run_modes;
 mod threads;

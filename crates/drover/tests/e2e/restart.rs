@@ -17,12 +17,12 @@ impl Drop for Running {
     }
 }
 
-fn serve(data: &Path, port: u16) -> Running {
+fn serve(data: &Path, port: u16, threads: usize) -> Running {
     let log = std::fs::File::options().create(true).append(true).open(data.with_extension("log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_drover"))
         .args(["serve", "--data-dir"])
         .arg(data)
-        .args(["--listen", &format!("0.0.0.0:{port}"), "--liveness-secs", "2", "--threads", "2"])
+        .args(["--listen", &format!("0.0.0.0:{port}"), "--liveness-secs", "2", "--threads", &threads.to_string()])
         .env("DROVER_ADMIN_PASSWORD", "admin-password")
         .env("DROVER_DEPLOYER", deployer_path())
         .stdout(Stdio::null())
@@ -40,46 +40,54 @@ async fn up(url: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn killed_server_picks_up_where_it_was() {
-    let fleet = Fleet::up(3);
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+/// Starts `drover serve` on a free port and logs in.
+async fn start(data: &Path, threads: usize) -> (Running, Api, u16) {
     let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
-    let mut server = serve(&data, port);
+    let server = serve(data, port, threads);
     up(&url).await;
-    let api = Api::login(&url, "admin-password").await;
+    (server, Api::login(&url, "admin-password").await, port)
+}
+
+fn kill(mut server: Running) {
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_server_picks_up_where_it_was() {
+    let fleet = Fleet::up(22);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // 20 threads for 22 targets: 20 run and 2 wait in the queue when the server dies
+    let (server, api, port) = start(&data, 20).await;
     api.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = api.assets(&fleet, "root").await;
     let pkg = "name = \"slow\"\nversion = \"1\"\n\
         [[steps]]\nname = \"first\"\ntype = \"command\"\ncommand = \"echo first >> /tmp/runs\"\n\
-        [[steps]]\nname = \"wait\"\ntype = \"sleep\"\nseconds = 4\n\
+        [[steps]]\nname = \"wait\"\ntype = \"sleep\"\nseconds = 8\n\
         [[steps]]\nname = \"last\"\ntype = \"command\"\ncommand = \"echo last >> /tmp/runs\"\n";
     let (status, v) = api.import(pkg, &[]).await;
     assert_eq!(status, 200, "{v}");
-    // three targets, two threads: two run, one waits in the queue when the server dies
     let v = api.post("/deployments", json!({"package": "slow", "assets": assets})).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
     let start = Instant::now();
     loop {
         let log = api.log(id).await;
-        if log.iter().filter(|e| !e["steps"].as_array().unwrap().is_empty()).count() >= 2 {
+        if log.iter().filter(|e| !e["steps"].as_array().unwrap().is_empty()).count() >= 20 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "steps never started");
+        assert!(start.elapsed() < Duration::from_secs(60), "steps never started");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let states: Vec<String> =
         api.log(id).await.iter().map(|e| e["state"].as_str().unwrap_or("?").to_string()).collect();
-    server.0.kill().unwrap();
-    server.0.wait().unwrap();
-    drop(server);
+    kill(server);
 
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let _server = serve(&data, port);
-    up(&url).await;
-    let done = api.wait(id, Duration::from_secs(60)).await;
+    let _server = serve(&data, port, 20);
+    up(&api.url).await;
+    let done = api.wait(id, Duration::from_secs(120)).await;
     for t in done["targets"].as_array().unwrap() {
         assert_eq!(t["state"], "success", "before the kill {states:?}; now {t:#}");
     }
@@ -90,4 +98,35 @@ async fn killed_server_picks_up_where_it_was() {
         let names: Vec<&str> = e["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["first", "wait", "last"], "{e:#}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_retry_queue_and_thread_limit_outlive_a_restart() {
+    let fleet = Fleet::up(1);
+    let host = &fleet.hosts[0];
+    fleet.power_off(host, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, api, port) = start(&data, 4).await;
+    api.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
+    let assets = api.assets(&fleet, "root").await;
+    let pkg = "name = \"once\"\nversion = \"1\"\n[[steps]]\nname = \"mark\"\ntype = \"command\"\ncommand = \"echo ran >> /var/tmp/runs\"\n";
+    assert_eq!(api.import(pkg, &[]).await.0, 200);
+    api.ok(reqwest::Method::PUT, "/threads", Some(json!({"threads": 7}))).await;
+    let body = json!({"package": "once", "assets": assets, "retry_offline": true, "retry_interval_secs": 2, "retry_expiry_secs": 600});
+    let v = api.post("/deployments", body).await;
+    let id = v["deployment"]["id"].as_i64().unwrap();
+    let start = Instant::now();
+    while api.get("/retry-queue").await.as_array().unwrap().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never in the retry queue");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kill(server);
+    fleet.power_on(host);
+    let _server = serve(&data, port, 4);
+    up(&api.url).await;
+    assert_eq!(api.get("/threads").await["threads"], 7, "a live change outlives the restart");
+    let done = api.wait(id, Duration::from_secs(60)).await;
+    assert_eq!(done["targets"][0]["state"], "success", "{done:#}");
+    assert_eq!(fleet.sh(host, "cat /var/tmp/runs"), "ran", "deployed exactly once");
 }

@@ -28,8 +28,8 @@ fn most_at_once(spans: &[(i64, i64)], until: i64) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn threads_bound_targets_and_change_live() {
-    let fleet = Fleet::up(8);
-    let server = Server::start_with(Backend::Sqlite, |c| c.deployment_threads = 2).await;
+    let fleet = Fleet::up(20);
+    let server = Server::start_with(Backend::Sqlite, |c| c.deployment_threads = 5).await;
     server.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = server.assets(&fleet, "root").await;
     let pkg = "name = \"nap\"\nversion = \"1\"\n[[steps]]\nname = \"nap\"\ntype = \"sleep\"\nseconds = 3\n";
@@ -39,24 +39,24 @@ async fn threads_bound_targets_and_change_live() {
     let id = v["deployment"]["id"].as_i64().unwrap();
     loop {
         let t = server.get("/threads").await;
-        if t["running"] == 2 && t["queued"] == 6 {
+        if t["running"] == 5 && t["queued"] == 15 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "never 2 running and 6 queued: {t}");
+        assert!(start.elapsed() < Duration::from_secs(30), "never 5 running and 15 queued: {t}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let t = server.get("/threads").await;
-    assert_eq!((t["threads"].as_i64(), t["running"].as_i64()), (Some(2), Some(2)), "{t}");
+    assert_eq!((t["threads"].as_i64(), t["running"].as_i64()), (Some(5), Some(5)), "{t}");
     let changed_at = drover_engine::now_ms();
-    let t = server.ok(reqwest::Method::PUT, "/threads", Some(json!({"threads": 8}))).await;
-    assert_eq!(t["threads"], 8);
-    let done = server.wait(id, Duration::from_secs(60)).await;
+    let t = server.ok(reqwest::Method::PUT, "/threads", Some(json!({"threads": 10}))).await;
+    assert_eq!(t["threads"], 10);
+    let done = server.wait(id, Duration::from_secs(120)).await;
     assert!(done["targets"].as_array().unwrap().iter().all(|t| t["state"] == "success"), "{done:#}");
     let spans = intervals(&server.log(id).await);
-    assert!(most_at_once(&spans, changed_at) <= 2, "more than 2 at once before the change: {spans:?}");
-    assert!(most_at_once(&spans, i64::MAX) >= 6, "the change did not apply live: {spans:?}");
-    assert!(start.elapsed() < Duration::from_secs(11), "took {:?}: the queue did not speed up", start.elapsed());
+    assert!(most_at_once(&spans, changed_at) <= 5, "more than 5 at once before the change: {spans:?}");
+    assert!(most_at_once(&spans, i64::MAX) > 5, "the change did not apply live: {spans:?}");
+    assert!(most_at_once(&spans, i64::MAX) <= 10, "more than 10 at once after the change: {spans:?}");
     let (status, _) = server.call(reqwest::Method::PUT, "/threads", Some(json!({"threads": 0}))).await;
     assert_eq!(status, 422);
 }

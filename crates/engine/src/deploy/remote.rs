@@ -207,13 +207,14 @@ pub(crate) fn launch_script(p: &LaunchPlan<'_>) -> String {
     };
     format!(
         r#"set -e; umask 077; D={dir}
-mkdir -p "$D"; chmod 755 "$(dirname "$D")"; rm -f "$D/pid" "$D/task.pid"
+mkdir -p "$D"; chmod 755 "$(dirname "$D")"; rm -f "$D/pid" "$D/task.pid" "$D/record.jsonl"
 cat > "$D/job.json"
 {chown}
 cd "$D"
 {start}
-i=0; while [ ! -s "$D/pid" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
-if [ -s "$D/pid" ]; then echo "pid=$(cat "$D/pid")"; else echo "the deployer did not start:" >&2; tail -c 2000 "$D/deployer.log" >&2 || true; exit 1; fi
+i=0; while [ ! -s "$D/pid" ] && [ ! -s "$D/record.jsonl" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+if [ -s "$D/pid" ]; then echo "pid=$(cat "$D/pid" 2>/dev/null)"; elif [ -s "$D/record.jsonl" ]; then echo "ended=1"
+else echo "the deployer did not start:" >&2; tail -c 2000 "$D/deployer.log" >&2 || true; exit 1; fi
 find "$(dirname "$D")" -mindepth 1 -maxdepth 1 -type d -mtime +14 -exec rm -rf {{}} + 2>/dev/null || true"#
     )
 }

@@ -225,7 +225,8 @@ impl Engine {
                 continue;
             }
             let what = if opts.retry_offline {
-                format!("retries ended at {} after {attempt} attempts", utc(d.retry_until_ms()))
+                let attempts = self.store().target(t.id).await?.attempts;
+                format!("retries ended at {} after {attempts} attempts", utc(d.retry_until_ms()))
             } else {
                 "it is off or unreachable; deploy again when it is on, or deploy with retry_offline".to_string()
             };
@@ -566,6 +567,7 @@ impl Engine {
         notify: &Notify,
         max_secs: u64,
     ) -> Result<(), Stop> {
+        let mut unreachable_noted = false;
         loop {
             if let Some(message) = self.take_cancel(t.id) {
                 let how = match self.end_task(a, task, t).await {
@@ -580,7 +582,16 @@ impl Engine {
             tokio::select! {
                 _ = notify.notified() => {}
                 _ = sleep(self.config().liveness_interval) => {
-                    if let Some(false) = self.check_task(a, task, t).await {
+                    let alive = self.check_task(a, task, t).await;
+                    if alive.is_none() && !unreachable_noted {
+                        unreachable_noted = true;
+                        let m = format!(
+                            "asset '{}' stopped answering over SSH; waiting for its task until the max duration of {max_secs} s",
+                            a.asset.name
+                        );
+                        self.store().note(t.id, &m, now_ms()).await?;
+                    }
+                    if let Some(false) = alive {
                         if self.store().target(t.id).await?.state.is_final() {
                             return Ok(());
                         }
