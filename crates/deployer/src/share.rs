@@ -108,7 +108,7 @@ fn stream(mut body: impl Read, path: &Path, want: u64) -> Result<(u64, String), 
     let mut out = std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     while size <= want {
         let n = body.read(&mut buf).map_err(|e| format!("reading the download: {e}"))?;
         if n == 0 {
