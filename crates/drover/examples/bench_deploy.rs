@@ -68,6 +68,38 @@ fn between(log: &[Value], from: &str, to: Option<&str>) -> Vec<f64> {
         .collect()
 }
 
+/// Median duration of each step, by name, in package order.
+fn step_medians(log: &[Value]) -> String {
+    let mut names: Vec<String> = Vec::new();
+    let mut by: std::collections::HashMap<String, Vec<f64>> = Default::default();
+    for e in log {
+        for st in e["steps"].as_array().into_iter().flatten() {
+            let name = st["name"].as_str().unwrap_or("?").to_string();
+            if !names.contains(&name) {
+                names.push(name.clone());
+            }
+            by.entry(name).or_default().push(st["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0);
+        }
+    }
+    names.iter().map(|n| format!("{n} {:.3} s", median(&by[n]))).collect::<Vec<_>>().join(", ")
+}
+
+/// Medians of the task's edges: from `running` (the task being created) to the start of
+/// the first step, and from the end of the last step to the target's final state.
+fn task_edges(log: &[Value]) -> (f64, f64) {
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for e in log {
+        let (Some(ev), Some(steps)) = (e["events"].as_array(), e["steps"].as_array()) else { continue };
+        let at = |v: &Value| v["at_ms"].as_i64().unwrap_or(0);
+        let (Some(running), Some(end)) = (ev.iter().find(|x| x["state"] == "running"), ev.last()) else { continue };
+        let (Some(first), Some(last)) = (steps.first(), steps.last()) else { continue };
+        let first_start = at(first) - first["duration_ms"].as_i64().unwrap_or(0);
+        before.push((first_start - at(running)) as f64 / 1000.0);
+        after.push((at(end) - at(last)) as f64 / 1000.0);
+    }
+    (median(&before), median(&after))
+}
+
 /// (wall, per target connecting→end, ok, median SSH part, median task part)
 async fn deploy_round(server: &Server, assets: &[String]) -> (f64, Vec<f64>, usize, f64, f64) {
     let start = Instant::now();
@@ -77,6 +109,11 @@ async fn deploy_round(server: &Server, assets: &[String]) -> (f64, Vec<f64>, usi
     let log = server.log(v["deployment"]["id"].as_i64().unwrap_or(0)).await;
     let ssh_part = median(&between(&log, "connecting", Some("running")));
     let task_part = median(&between(&log, "running", None));
+    let (before, after) = task_edges(&log);
+    println!(
+        "steps (medians): created → first step {before:.3} s, {}, last step → end recorded {after:.3} s",
+        step_medians(&log)
+    );
     (wall, between(&log, "connecting", None), ok, ssh_part, task_part)
 }
 
