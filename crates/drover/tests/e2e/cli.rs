@@ -97,6 +97,22 @@ async fn readme_tour_through_the_cli() {
     assert_eq!(code, 1, "one target offline: {out}");
     assert!(out.contains("1 of 2 target(s) succeeded") && out.contains("offline"), "{out}");
 
+    // a machine that is off waits in the retry queue
+    let out =
+        cli.ok(&["deploy", "hello", "--asset", "gone", "--retry", "--retry-interval-secs", "60", "--no-follow"], None);
+    let id = out.split_whitespace().nth(1).unwrap().to_string();
+    let start = std::time::Instant::now();
+    let queue = loop {
+        let q = cli.ok(&["retry-queue"], None);
+        if q.contains("gone") || start.elapsed() > std::time::Duration::from_secs(20) {
+            break q;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(queue.contains("next attempt") && queue.contains("gone") && queue.contains("hello 1.0"), "{queue}");
+    cli.ok(&["deployment", "cancel", &id], None);
+    assert!(cli.ok(&["retry-queue"], None).contains("the retry queue is empty"));
+
     let bundle = dir.path().join("hello.tar.gz");
     cli.ok(&["package", "export", "hello", "-o", bundle.to_str().unwrap()], None);
     let (code, _, err) = cli.run(&["package", "import", bundle.to_str().unwrap()], None);

@@ -173,11 +173,17 @@ async fn offline_targets_end_fast_or_wait_in_the_retry_queue() {
 async fn a_host_cut_off_mid_deployment_times_out_and_the_others_finish() {
     let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 3).await;
     let pkg = "name = \"nap\"\nversion = \"1\"\nmax_duration_secs = 12\n\
-        [[steps]]\nname = \"nap\"\ntype = \"sleep\"\nseconds = 5\n";
-    server.import(pkg, &[]).await;
+        [[steps]]\nname = \"mark\"\ntype = \"command\"\ncommand = \"true\"\n\
+        [[steps]]\nname = \"nap\"\ntype = \"sleep\"\nseconds = 6\n";
+    assert_eq!(server.import(pkg, &[]).await.0, 200);
     let v = server.post("/deployments", json!({"package": "nap", "assets": assets})).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
-    until(&server, id, "all running", Duration::from_secs(30), |ts| ts.iter().all(|t| t["state"] == "running")).await;
+    // cut the link once every task runs its steps
+    let start = Instant::now();
+    while !server.log(id).await.iter().all(|e| !e["steps"].as_array().unwrap().is_empty()) {
+        assert!(start.elapsed() < Duration::from_secs(30), "the tasks never started their steps");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let cut = &fleet.hosts[1];
     fleet.run("link-down", cut, &[]);
     let done = server.wait(id, Duration::from_secs(60)).await;

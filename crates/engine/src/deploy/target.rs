@@ -531,7 +531,18 @@ impl Engine {
         }
         let plan =
             LaunchPlan { dir: &dir, deployer: &deployer, run_as: run_as.as_deref(), launcher, unit: unit.clone() };
-        let out = exec(session, &a.asset, &remote::launch_script(&plan), privilege.as_ref(), &job_json).await?;
+        let out = match exec(session, &a.asset, &remote::launch_script(&plan), privilege.as_ref(), &job_json).await {
+            Ok(out) => out,
+            // The connection broke during the launch: the task may have started. It is
+            // watched like any task (the checks tell whether it runs), not failed blindly.
+            Err(s) if s.code.starts_with("ssh.") => {
+                let m =
+                    format!("the connection broke while the task was being created ({}); watching for it", s.message);
+                self.store().note(t.id, &m, now_ms()).await?;
+                String::new()
+            }
+            Err(s) => return Err(s),
+        };
         let pid = out.lines().find_map(|l| l.strip_prefix("pid=")).and_then(|p| p.trim().parse::<i64>().ok());
         let u = TargetUpdate { pid, ..Default::default() };
         self.store().update_target(t.id, &u, now_ms()).await?;
