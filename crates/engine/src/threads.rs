@@ -1,7 +1,11 @@
 //! Deployment threads: how many targets this node drives at once. The limit changes
-//! live; waiting targets go first come, first served (so the oldest deployment first).
+//! live. Waiting targets are grouped by deployment; a freed thread goes to the
+//! deployment with the fewest targets running (the oldest one on a tie), first come,
+//! first served within it. So one large deployment does not hold back a small one
+//! started after it, and with one deployment the order is simply first come, first served.
 
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
@@ -23,23 +27,46 @@ pub struct Threads {
 struct State {
     limit: usize,
     running: usize,
-    /// Who waits, in arrival order.
-    queue: std::collections::VecDeque<u64>,
+    /// Who waits, per group (deployment id, oldest first), in arrival order.
+    waiting: BTreeMap<u64, VecDeque<u64>>,
+    queued: usize,
+    /// Running targets per group.
+    running_by: HashMap<u64, usize>,
     next_id: u64,
+}
+
+impl State {
+    /// The waiter whose turn it is: the front of the group with the fewest running.
+    fn next(&self) -> Option<u64> {
+        self.waiting
+            .iter()
+            .min_by_key(|(g, _)| (self.running_by.get(*g).copied().unwrap_or(0), **g))
+            .and_then(|(_, q)| q.front().copied())
+    }
+
+    fn leave(&mut self, group: u64, id: u64) -> bool {
+        let Some(q) = self.waiting.get_mut(&group) else { return false };
+        let Some(pos) = q.iter().position(|i| *i == id) else { return false };
+        q.remove(pos);
+        if q.is_empty() {
+            self.waiting.remove(&group);
+        }
+        self.queued -= 1;
+        true
+    }
 }
 
 /// A place in the queue; leaving it (a cancelled wait) removes it.
 struct Waiting<'a> {
     threads: &'a Threads,
+    group: u64,
     id: u64,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        let mut s = self.threads.lock();
-        if let Some(pos) = s.queue.iter().position(|i| *i == self.id) {
-            s.queue.remove(pos);
-            drop(s);
+        let left = self.threads.lock().leave(self.group, self.id);
+        if left {
             self.threads.freed.notify_waiters();
         }
     }
@@ -48,6 +75,7 @@ impl Drop for Waiting<'_> {
 /// A held thread; dropping it frees the thread.
 pub struct Thread<'a> {
     threads: &'a Threads,
+    group: u64,
 }
 
 impl Threads {
@@ -56,7 +84,9 @@ impl Threads {
             state: Mutex::new(State {
                 limit: limit.max(1),
                 running: 0,
-                queue: std::collections::VecDeque::new(),
+                waiting: BTreeMap::new(),
+                queued: 0,
+                running_by: HashMap::new(),
                 next_id: 0,
             }),
             freed: Notify::new(),
@@ -67,26 +97,28 @@ impl Threads {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits for a free thread, in arrival order.
-    pub async fn acquire(&self) -> Thread<'_> {
+    /// Waits for a free thread for a target of `group` (its deployment).
+    pub async fn acquire(&self, group: u64) -> Thread<'_> {
         let waiting = {
             let mut s = self.lock();
             s.next_id += 1;
             let id = s.next_id;
-            s.queue.push_back(id);
-            Waiting { threads: self, id }
+            s.waiting.entry(group).or_default().push_back(id);
+            s.queued += 1;
+            Waiting { threads: self, group, id }
         };
         loop {
             let notified = self.freed.notified();
             {
                 let mut s = self.lock();
-                if s.queue.front() == Some(&waiting.id) && s.running < s.limit {
-                    s.queue.pop_front();
+                if s.next() == Some(waiting.id) && s.running < s.limit {
+                    s.leave(group, waiting.id);
                     s.running += 1;
+                    *s.running_by.entry(group).or_default() += 1;
                     drop(s);
                     // the next in line may fit too
                     self.freed.notify_waiters();
-                    return Thread { threads: self };
+                    return Thread { threads: self, group };
                 }
             }
             notified.await;
@@ -102,13 +134,22 @@ impl Threads {
 
     pub fn info(&self) -> ThreadsInfo {
         let s = self.lock();
-        ThreadsInfo { threads: s.limit, running: s.running, queued: s.queue.len() }
+        ThreadsInfo { threads: s.limit, running: s.running, queued: s.queued }
     }
 }
 
 impl Drop for Thread<'_> {
     fn drop(&mut self) {
-        self.threads.lock().running -= 1;
+        {
+            let mut s = self.threads.lock();
+            s.running -= 1;
+            if let Some(n) = s.running_by.get_mut(&self.group) {
+                *n -= 1;
+                if *n == 0 {
+                    s.running_by.remove(&self.group);
+                }
+            }
+        }
         self.threads.freed.notify_waiters();
     }
 }
@@ -122,14 +163,14 @@ mod tests {
     #[tokio::test]
     async fn limit_order_and_live_changes() {
         let t = Arc::new(Threads::new(2));
-        let a = t.acquire().await;
-        let b = t.acquire().await;
+        let a = t.acquire(1).await;
+        let b = t.acquire(1).await;
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut waiting = Vec::new();
         for i in 0..3 {
             let (t, order) = (t.clone(), order.clone());
             waiting.push(tokio::spawn(async move {
-                let _held = t.acquire().await;
+                let _held = t.acquire(1).await;
                 order.lock().unwrap().push(i);
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }));
@@ -148,13 +189,13 @@ mod tests {
         // a cancelled wait leaves the queue and does not block those behind it
         let (t2, order2) = (t.clone(), order.clone());
         let stuck = tokio::spawn(async move {
-            let _held = t2.acquire().await;
+            let _held = t2.acquire(1).await;
             order2.lock().unwrap().push(9);
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
         let (t3, order3) = (t.clone(), order.clone());
         let behind = tokio::spawn(async move {
-            let _held = t3.acquire().await;
+            let _held = t3.acquire(1).await;
             order3.lock().unwrap().push(10);
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -166,5 +207,34 @@ mod tests {
         drop(b);
         tokio::time::timeout(Duration::from_secs(5), behind).await.unwrap().unwrap();
         assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 10]);
+    }
+
+    #[tokio::test]
+    async fn a_small_deployment_is_not_held_back_by_a_large_one() {
+        let t = Arc::new(Threads::new(2));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut release = std::collections::HashMap::new();
+        // deployment 1: six targets; deployment 2, started later: two
+        for (group, n) in [(1u64, 6), (2, 2)] {
+            for i in 0..n {
+                let (t, order) = (t.clone(), order.clone());
+                let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                release.insert((group, i), tx);
+                tokio::spawn(async move {
+                    let _held = t.acquire(group).await;
+                    order.lock().unwrap().push((group, i));
+                    let _ = rx.await;
+                });
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        assert_eq!(*order.lock().unwrap(), vec![(1, 0), (1, 1)]);
+        assert_eq!(t.info(), ThreadsInfo { threads: 2, running: 2, queued: 6 });
+        // a freed thread goes to the deployment with the fewest running, the oldest on a tie
+        for (done, next) in [((1, 0), (2, 0)), ((1, 1), (1, 2)), ((2, 0), (2, 1)), ((1, 2), (1, 3))] {
+            let _ = release.remove(&done).unwrap().send(());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(order.lock().unwrap().last(), Some(&next), "after {done:?} ended");
+        }
     }
 }

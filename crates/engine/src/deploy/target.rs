@@ -90,7 +90,7 @@ impl Engine {
     async fn run(self, t: Target, d: Deployment, pkg: Arc<Package>, resume: bool) {
         let notify = self.waiter(t.id);
         let driven = if resume {
-            let _thread = self.inner.threads.acquire().await;
+            let _thread = self.inner.threads.acquire(d.id.0 as u64).await;
             self.resume(&t, &pkg, &notify).await
         } else {
             self.drive(&t, &d, &pkg, &notify).await
@@ -167,7 +167,7 @@ impl Engine {
                     return Ok(());
                 }
             }
-            let thread = self.inner.threads.acquire().await;
+            let thread = self.inner.threads.acquire(d.id.0 as u64).await;
             if self.store().target(t.id).await?.state.is_final() {
                 return Ok(());
             }
@@ -189,7 +189,7 @@ impl Engine {
                 }
                 woke = Some(how);
                 if up {
-                    let thread = self.inner.threads.acquire().await;
+                    let thread = self.inner.threads.acquire(d.id.0 as u64).await;
                     self.store()
                         .transition(
                             t.id,
