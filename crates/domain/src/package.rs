@@ -104,6 +104,17 @@ pub enum FinalActionKind {
     Logoff,
 }
 
+impl FinalActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinalActionKind::None => "none",
+            FinalActionKind::Reboot => "reboot",
+            FinalActionKind::Shutdown => "shutdown",
+            FinalActionKind::Logoff => "logoff",
+        }
+    }
+}
+
 /// Why a package file was refused: every problem found, each naming where it is.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid package: {}", problems.join("; "))]

@@ -71,6 +71,9 @@ impl EngineConfig {
     }
 }
 
+/// The deployment threads a node may have.
+const THREAD_LIMITS: std::ops::RangeInclusive<usize> = 1..=10_000;
+
 /// What `GET /settings` shows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Settings {
@@ -160,7 +163,7 @@ impl Engine {
 
     /// Changes the deployment threads of this node, live; the change outlives a restart.
     pub async fn set_threads(&self, n: usize) -> Result<threads::ThreadsInfo> {
-        if n == 0 || n > 10_000 {
+        if !THREAD_LIMITS.contains(&n) {
             return Err(EngineError::Invalid(format!("deployment threads must be 1 to 10000, not {n}")));
         }
         self.store().set_setting(&self.threads_key(), &n.to_string()).await?;
@@ -172,7 +175,7 @@ impl Engine {
     /// over the configured start value). Returns it.
     pub async fn restore_threads(&self) -> Result<Option<usize>> {
         let saved = self.store().setting(&self.threads_key()).await?.and_then(|v| v.parse::<usize>().ok());
-        if let Some(n) = saved.filter(|n| (1..=10_000).contains(n)) {
+        if let Some(n) = saved.filter(|n| THREAD_LIMITS.contains(n)) {
             self.inner.threads.set_limit(n);
             return Ok(Some(n));
         }

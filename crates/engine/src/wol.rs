@@ -1,22 +1,17 @@
 //! Wake-on-LAN: magic packets for an asset's MAC addresses, sent as the subnet-directed
 //! broadcast of its network and as the limited broadcast, on a chosen interface.
 
+use drover_domain::asset::normalize_mac;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 /// The UDP ports magic packets go to (discard and echo: what NICs and tools use).
 const PORTS: [u16; 2] = [9, 7];
 
-/// Parses `aa:bb:cc:dd:ee:ff` (or with `-`).
+/// The bytes of a MAC address that `normalize_mac` accepts (`aa:bb:…`, or with `-`).
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = s.trim().split([':', '-']).collect();
-    if parts.len() != 6 {
-        return None;
-    }
+    let text = normalize_mac(s)?;
     let mut mac = [0u8; 6];
-    for (b, p) in mac.iter_mut().zip(parts) {
-        if p.len() != 2 {
-            return None;
-        }
+    for (b, p) in mac.iter_mut().zip(text.split(':')) {
         *b = u8::from_str_radix(p, 16).ok()?;
     }
     Some(mac)

@@ -97,11 +97,15 @@ impl Engine {
     /// The targets waiting in the retry queue, next attempt first.
     pub async fn retry_queue(&self) -> Result<Vec<Retry>> {
         let mut out = Vec::new();
+        let mut deployments = std::collections::HashMap::new();
         for t in self.store().unfinished_targets().await? {
             if t.state != TargetState::WaitingRetry {
                 continue;
             }
-            let d = self.store().deployment(t.deployment_id).await?;
+            if let std::collections::hash_map::Entry::Vacant(e) = deployments.entry(t.deployment_id) {
+                e.insert(self.store().deployment(t.deployment_id).await?);
+            }
+            let d = &deployments[&t.deployment_id];
             out.push(Retry {
                 package_name: d.package_name.clone(),
                 package_version: d.package_version.clone(),

@@ -8,7 +8,7 @@ use crate::{Engine, now_ms};
 use drover_domain::asset::Asset;
 use drover_domain::credential::{Credential, CredentialKind, CredentialSecret, SudoMode, credential_order};
 use drover_domain::deployment::{Deployment, RunMode, Target, TargetState};
-use drover_domain::package::{FinalActionKind, Package};
+use drover_domain::package::Package;
 use drover_domain::time::utc;
 use drover_proto::{Job, PROTOCOL_VERSION};
 use drover_ssh::{Auth, ConnectOptions, HostKeyPolicy, Session, SshError};
@@ -167,45 +167,29 @@ impl Engine {
                     return Ok(());
                 }
             }
-            let thread = self.inner.threads.acquire(d.id.0 as u64).await;
-            if self.store().target(t.id).await?.state.is_final() {
-                return Ok(());
-            }
             let asset = self.store().asset(t.asset_id).await?;
-            self.refuse_overlap(t, d, &asset.name).await?;
             let (addr, port) = (asset.address.clone(), asset.ssh_port);
-            let attempt = current.attempts + 1;
-            let nth = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
-            self.store()
-                .transition(t.id, TargetState::Connecting, &format!("connecting to {addr}:{port}{nth}"), None, now_ms())
-                .await?;
-            let mut answered = drover_ssh::probe(&addr, port, self.config().probe_timeout).await;
+            let nth = if current.attempts > 0 { format!(" (attempt {})", current.attempts + 1) } else { String::new() };
+            let Some((thread, answered)) = self.attempt(t, d, &asset, &nth).await? else { return Ok(()) };
+            if answered {
+                return self.deploy_to(t, d, pkg, asset, notify, thread).await;
+            }
             let mut woke = None;
-            if !answered && opts.wake_on_lan {
+            if opts.wake_on_lan {
                 drop(thread);
                 let (up, how) = self.wake_up(t, &asset, opts.boot_secs, notify).await?;
-                if self.store().target(t.id).await?.state.is_final() {
-                    return Ok(());
-                }
                 woke = Some(how);
                 if up {
-                    let thread = self.inner.threads.acquire(d.id.0 as u64).await;
-                    self.store()
-                        .transition(
-                            t.id,
-                            TargetState::Connecting,
-                            &format!("connecting to {addr}:{port} after waking it"),
-                            None,
-                            now_ms(),
-                        )
-                        .await?;
-                    answered = drover_ssh::probe(&addr, port, self.config().probe_timeout).await;
+                    let Some((thread, answered)) = self.attempt(t, d, &asset, " after waking it").await? else {
+                        return Ok(());
+                    };
                     if answered {
                         return self.deploy_to(t, d, pkg, asset, notify, thread).await;
                     }
                 }
-            } else if answered {
-                return self.deploy_to(t, d, pkg, asset, notify, thread).await;
+                if self.store().target(t.id).await?.state.is_final() {
+                    return Ok(());
+                }
             }
             let off = format!(
                 "asset '{}' ({addr}:{port}) did not answer on its SSH port within {} s{}",
@@ -232,6 +216,27 @@ impl Engine {
             };
             return Err(stop(TargetState::Offline, "target.offline", format!("{off}; {what}")));
         }
+    }
+
+    /// One connection attempt: a deployment thread, then `connecting` and the SSH port
+    /// probe. None when the target ended (was cancelled) while it waited for the thread.
+    async fn attempt<'a>(
+        &'a self,
+        t: &Target,
+        d: &Deployment,
+        asset: &Asset,
+        why: &str,
+    ) -> Result<Option<(crate::threads::Thread<'a>, bool)>, Stop> {
+        let thread = self.inner.threads.acquire(d.id.0 as u64).await;
+        if self.store().target(t.id).await?.state.is_final() {
+            return Ok(None);
+        }
+        self.refuse_overlap(t, d, &asset.name).await?;
+        let (addr, port) = (&asset.address, asset.ssh_port);
+        let msg = format!("connecting to {addr}:{port}{why}");
+        self.store().transition(t.id, TargetState::Connecting, &msg, None, now_ms()).await?;
+        let answered = drover_ssh::probe(addr, port, self.config().probe_timeout).await;
+        Ok(Some((thread, answered)))
     }
 
     /// Sends magic packets and waits until the SSH port answers, at most `boot_secs`.
@@ -372,12 +377,12 @@ impl Engine {
             let m = match privilege {
                 None => format!(
                     "final action {} skipped: credential '{}' is not root and has no sudo",
-                    action_name(f.action),
+                    f.action.as_str(),
                     a.credential.name
                 ),
                 Some(p) => match exec(&session, &a.asset, &script, Some(&p), &[]).await {
-                    Ok(_) => format!("final action: {} in {} s", action_name(f.action), f.delay_secs),
-                    Err(s) => format!("final action {} failed: {}", action_name(f.action), s.message),
+                    Ok(_) => format!("final action: {} in {} s", f.action.as_str(), f.delay_secs),
+                    Err(s) => format!("final action {} failed: {}", f.action.as_str(), s.message),
                 },
             };
             note(m).await;
@@ -724,15 +729,6 @@ async fn exec(
             if err.is_empty() { "no error output".into() } else { err }
         ),
     ))
-}
-
-fn action_name(a: FinalActionKind) -> &'static str {
-    match a {
-        FinalActionKind::None => "none",
-        FinalActionKind::Reboot => "reboot",
-        FinalActionKind::Shutdown => "shutdown",
-        FinalActionKind::Logoff => "logoff",
-    }
 }
 
 fn ssh_stop(asset: &Asset, e: SshError) -> Stop {

@@ -61,11 +61,16 @@ impl Store {
     /// Appends an event to a target's log without changing its state (e.g. what happened
     /// after it ended).
     pub async fn note(&self, id: TargetId, message: &str, now_ms: i64) -> Result<()> {
-        let target = self.target(id).await?;
-        let mut tx = self.pool.begin().await?;
-        steps::insert_event(&mut tx, id, now_ms, target.state, message).await?;
-        tx.commit().await?;
-        Ok(())
+        let done = sqlx::query(
+            "INSERT INTO target_events (target_id, at_ms, state, message) SELECT id, $2, state, $3 FROM targets \
+             WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(now_ms)
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 
     async fn change_state(
