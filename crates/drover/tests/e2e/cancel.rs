@@ -3,9 +3,9 @@
 
 use crate::deploy::{CONF, hello_package};
 use crate::fleet::{Fleet, ROOT_PASSWORD};
-use crate::harness::{Backend, Server};
+use crate::harness::{Backend, Server, eventually};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_kills_running_tasks_and_ends_queued_ones() {
@@ -17,14 +17,10 @@ async fn cancel_kills_running_tasks_and_ends_queued_ones() {
     server.import(pkg, &[]).await;
     let v = server.post("/deployments", json!({"package": "long", "assets": assets})).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
-    let start = Instant::now();
-    let running_host = loop {
-        if let Some(h) = fleet.hosts.iter().find(|h| fleet.exec(h, "test -e /tmp/started").0 == 0) {
-            break h;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "nothing started");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let running_host = eventually("a task to start (/tmp/started on a host)", Duration::from_secs(30), async || {
+        fleet.hosts.iter().find(|h| fleet.exec(h, "test -e /tmp/started").0 == 0).ok_or("no host has /tmp/started")
+    })
+    .await;
     let c = server.post(&format!("/deployments/{id}/cancel"), json!({})).await;
     assert_eq!(c["cancelled"], 3, "{c}");
     let done = server.wait(id, Duration::from_secs(30)).await;

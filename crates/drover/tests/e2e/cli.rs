@@ -1,7 +1,7 @@
 //! The CLI against the real server: the README's tour, and its exit codes.
 
 use crate::fleet::Fleet;
-use crate::harness::{Backend, Server};
+use crate::harness::{Backend, Server, done_if, eventually};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -101,14 +101,11 @@ async fn readme_tour_through_the_cli() {
     let out =
         cli.ok(&["deploy", "hello", "--asset", "gone", "--retry", "--retry-interval-secs", "60", "--no-follow"], None);
     let id = out.split_whitespace().nth(1).unwrap().to_string();
-    let start = std::time::Instant::now();
-    let queue = loop {
+    let queue = eventually("'gone' in `drover retry-queue`", std::time::Duration::from_secs(20), async || {
         let q = cli.ok(&["retry-queue"], None);
-        if q.contains("gone") || start.elapsed() > std::time::Duration::from_secs(20) {
-            break q;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+        done_if(q.contains("gone"), q)
+    })
+    .await;
     assert!(queue.contains("next attempt") && queue.contains("gone") && queue.contains("hello 1.0"), "{queue}");
     cli.ok(&["deployment", "cancel", &id], None);
     assert!(cli.ok(&["retry-queue"], None).contains("the retry queue is empty"));

@@ -2,8 +2,8 @@
 
 use crate::deploy::{CONF, hello_package};
 use crate::fleet::{Fleet, ROOT_PASSWORD};
-use crate::harness::{Backend, Server};
-use serde_json::json;
+use crate::harness::{Backend, Server, done_if, eventually};
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -94,11 +94,11 @@ async fn killed_deployer_fails_the_target() {
     let v = server.post("/deployments", json!({"package": "slow", "assets": assets})).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
     // wait until the first step is reported, then kill the deployer
-    let start = Instant::now();
-    while server.log(id).await[0]["steps"].as_array().unwrap().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(30), "first step never reported");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the first step's report", Duration::from_secs(30), async || {
+        let log = server.log(id).await;
+        done_if(!log[0]["steps"].as_array().unwrap().is_empty(), Value::from(log))
+    })
+    .await;
     fleet.sh(h, "kill -KILL $(cat /var/lib/drover/targets/*/pid)");
     let done = server.wait(id, Duration::from_secs(30)).await;
     let t = &done["targets"][0];
@@ -119,15 +119,12 @@ async fn target_tokens_are_scoped_and_end_with_the_target() {
     let id = v["deployment"]["id"].as_i64().unwrap();
     let targets: Vec<i64> = v["targets"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
     // read host 1's job while it runs
-    let start = Instant::now();
-    let job = loop {
+    let job = eventually("host 1's job.json", Duration::from_secs(30), async || {
         let (code, out) = fleet.exec(&fleet.hosts[0], "cat /var/lib/drover/targets/*/job.json");
-        if code == 0 && !out.is_empty() {
-            break serde_json::from_str::<serde_json::Value>(&out).unwrap();
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "no job.json appeared");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        done_if(code == 0 && !out.is_empty(), out)
+    })
+    .await;
+    let job: Value = serde_json::from_str(&job).unwrap();
     let share = job["share_token"].as_str().unwrap().to_string();
     let report = job["report_token"].as_str().unwrap().to_string();
     let mine = job["target_id"].as_i64().unwrap();

@@ -1,23 +1,14 @@
 //! What happens after a successful target: the rescan and the package's final action
 //! (reboot, shutdown, log off), on test hosts whose power commands are recorded.
 
-use crate::harness::{Backend, Server};
+use crate::harness::{Backend, Server, done_if, eventually};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn package(name: &str, command: &str, extra: &str) -> String {
     format!(
         "name = \"{name}\"\nversion = \"1\"\n{extra}\n[[steps]]\nname = \"work\"\ntype = \"command\"\ncommand = \"{command}\"\n"
     )
-}
-
-/// Waits until `check` holds, at most 20 s.
-fn wait_for(what: &str, check: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < Duration::from_secs(20), "{what} did not happen");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn messages(log: &[Value]) -> Vec<String> {
@@ -29,6 +20,8 @@ async fn rescan_and_final_actions_follow_a_success() {
     let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 3).await;
     let h = &fleet.hosts;
     let wait = Duration::from_secs(60);
+    // what happens on a host after its target ended
+    let soon = Duration::from_secs(20);
 
     // reboot after a delay, with a rescan first
     let pkg =
@@ -39,26 +32,30 @@ async fn rescan_and_final_actions_follow_a_success() {
     assert_eq!(done["targets"][0]["state"], "success", "{done:#}");
     // both are logged just after the target ends
     let id = done["deployment"]["id"].as_i64().unwrap();
-    let start = Instant::now();
-    let m = loop {
+    let m = eventually("the final action in the log", soon, async || {
         let m = messages(&server.log(id).await);
-        if m.iter().any(|m| m.starts_with("final action")) || start.elapsed() > Duration::from_secs(20) {
-            break m;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        if m.iter().any(|m| m.starts_with("final action")) { Ok(m) } else { Err(format!("{m:?}")) }
+    })
+    .await;
     let rescan = m.iter().position(|m| m.starts_with("rescanned: host name ") && m.contains(&h[0].name));
     let action = m.iter().position(|m| m == "final action: reboot in 1 s");
     assert!(rescan.is_some() && rescan < action, "the rescan, then the final action: {m:?}");
-    wait_for("h0's reboot", || fleet.power_log(&h[0]).contains("reboot"));
-    wait_for("the end of processes at reboot", || fleet.exec(&h[0], "pgrep -f 'sleep 100[0]'").0 != 0);
+    eventually("h0's reboot in its power log", soon, async || {
+        let log = fleet.power_log(&h[0]);
+        done_if(log.contains("reboot"), log)
+    })
+    .await;
+    eventually("the end of h0's processes at reboot", soon, async || {
+        let (code, out) = fleet.exec(&h[0], "pgrep -af 'sleep 100[0]'");
+        done_if(code != 0, out)
+    })
+    .await;
 
     // a failed package: no final action
     let pkg = package("failing", "exit 3", "final_action = { action = \"shutdown\", delay_secs = 0 }");
     assert_eq!(server.import(&pkg, &[]).await.0, 200);
     let done = server.deploy_and_wait(json!({"package": "failing", "assets": [&assets[1]]}), wait).await;
     assert_eq!(done["targets"][0]["state"], "failed", "{done:#}");
-    std::thread::sleep(Duration::from_secs(2));
     assert_eq!(fleet.power_log(&h[1]), "", "a failed package must not shut the machine down");
 
     // shutdown: the machine goes off
@@ -66,8 +63,16 @@ async fn rescan_and_final_actions_follow_a_success() {
     assert_eq!(server.import(&pkg, &[]).await.0, 200);
     let done = server.deploy_and_wait(json!({"package": "stopping", "assets": [&assets[1]]}), wait).await;
     assert_eq!(done["targets"][0]["state"], "success", "{done:#}");
-    wait_for("the shutdown", || fleet.power_log(&h[1]).contains("poweroff"));
-    wait_for("the SSH port closing", || !drover_ssh_port_open(&h[1].ip));
+    let power = eventually("h1's shutdown in its power log", soon, async || {
+        let log = fleet.power_log(&h[1]);
+        done_if(log.contains("poweroff"), log)
+    })
+    .await;
+    // The failed package's target ended before this deployment began, and a final action
+    // starts as its target ends: a shutdown for the failed one would have logged its line
+    // by now, a whole deployment later (and h1 would have been off for this one).
+    assert_eq!(power.lines().count(), 1, "only this package's shutdown, not the failed one's: {power}");
+    eventually("h1's SSH port closing", soon, async || done_if(!drover_ssh_port_open(&h[1].ip), "still open")).await;
 
     // log off: the logged-on user's session ends
     fleet.run("login", &h[2], &["alice"]);
@@ -76,7 +81,11 @@ async fn rescan_and_final_actions_follow_a_success() {
     assert_eq!(server.import(&pkg, &[]).await.0, 200);
     let done = server.deploy_and_wait(json!({"package": "logoff", "assets": [&assets[2]]}), wait).await;
     assert_eq!(done["targets"][0]["state"], "success", "{done:#}");
-    wait_for("alice's log-off", || fleet.exec(&h[2], "pgrep -u alice").0 != 0);
+    eventually("alice's log-off", soon, async || {
+        let (code, out) = fleet.exec(&h[2], "pgrep -au alice");
+        done_if(code != 0, out)
+    })
+    .await;
 }
 
 fn drover_ssh_port_open(ip: &str) -> bool {

@@ -1,11 +1,39 @@
-//! The server under test: the real router on port 0 over a fresh store, and a small
-//! API client.
+//! The server under test: the real router on port 0 over a fresh store, a small API
+//! client, and [`eventually`], the one way a test waits for something to happen.
 
 use drover_engine::{Engine, EngineConfig};
 use drover_store::Store;
 use serde_json::{Value, json};
+use std::fmt::Display;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How often [`eventually`] probes.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Waits for something to happen: runs `probe` every 100 ms until it answers `Ok`, and
+/// returns that value. The probe runs at least once, and once more when `limit` has
+/// passed; if that one is still `Err`, panics naming `what` (what was awaited, e.g.
+/// "deployment 3 to end") and the probe's last `Err`: what it saw instead. Probes may
+/// block (e.g. `fleet.exec`): the tests run on tokio's multi-thread runtime.
+pub async fn eventually<T, E: Display>(what: &str, limit: Duration, mut probe: impl AsyncFnMut() -> Result<T, E>) -> T {
+    let start = Instant::now();
+    loop {
+        let seen = match probe().await {
+            Ok(v) => return v,
+            Err(seen) => seen,
+        };
+        let waited = start.elapsed();
+        assert!(waited < limit, "waited {limit:?} for {what}; last seen:\n{seen:#}");
+        tokio::time::sleep(POLL.min(limit - waited)).await;
+    }
+}
+
+/// A probe's answer for [`eventually`] from a condition and what was seen: `Ok(seen)`
+/// when `done`, else `Err(seen)`.
+pub fn done_if<T>(done: bool, seen: T) -> Result<T, T> {
+    if done { Ok(seen) } else { Err(seen) }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -199,17 +227,14 @@ impl Api {
         self.wait(id, limit).await
     }
 
+    /// Waits until every target of the deployment has ended (or panics after `limit`).
     pub async fn wait(&self, id: i64, limit: Duration) -> Value {
-        let start = std::time::Instant::now();
-        loop {
+        eventually(&format!("deployment {id} to end"), limit, async || {
             let v = self.get(&format!("/deployments/{id}")).await;
             let targets = v["targets"].as_array().expect("targets");
-            if targets.iter().all(|t| is_final(t["state"].as_str().unwrap_or(""))) {
-                return v;
-            }
-            assert!(start.elapsed() < limit, "deployment {id} not finished after {limit:?}: {v:#}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            done_if(targets.iter().all(|t| is_final(t["state"].as_str().unwrap_or(""))), v)
+        })
+        .await
     }
 
     pub async fn log(&self, deployment: i64) -> Vec<Value> {

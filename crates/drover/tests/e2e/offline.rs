@@ -3,7 +3,7 @@
 //! deploys once to a machine that comes back, or ends offline when retries expire.
 
 use crate::fleet::{Fleet, ROOT_PASSWORD};
-use crate::harness::{Backend, Server};
+use crate::harness::{Backend, Server, done_if, eventually};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -26,16 +26,12 @@ fn entry<'a>(log: &'a [Value], asset: &str) -> &'a Value {
 
 /// Waits until `pred` holds for the deployment's targets.
 async fn until(server: &Server, id: i64, what: &str, limit: Duration, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
+    let v = eventually(what, limit, async || {
         let v = server.get(&format!("/deployments/{id}")).await;
-        let targets = v["targets"].as_array().unwrap().clone();
-        if pred(&targets) {
-            return targets;
-        }
-        assert!(start.elapsed() < limit, "{what}: not after {limit:?}: {v:#}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        done_if(pred(v["targets"].as_array().unwrap()), v)
+    })
+    .await;
+    v["targets"].as_array().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,7 +124,7 @@ async fn offline_targets_end_fast_or_wait_in_the_retry_queue() {
         .await;
     let id = v["deployment"]["id"].as_i64().unwrap();
     let created = v["deployment"]["created_ms"].as_i64().unwrap();
-    until(&server, id, "both retried", Duration::from_secs(30), |ts| {
+    until(&server, id, "both targets waiting after 2 attempts each", Duration::from_secs(30), |ts| {
         ts.iter().all(|t| t["state"] == "waiting_retry" && t["attempts"].as_i64() >= Some(2))
     })
     .await;
@@ -140,14 +136,17 @@ async fn offline_targets_end_fast_or_wait_in_the_retry_queue() {
         assert!(r["target"]["next_attempt_ms"].as_i64().is_some(), "{r}");
     }
     fleet.power_on(h0);
-    until(&server, id, "h0 deployed after power-on", Duration::from_secs(30), |ts| ts[0]["state"] == "success").await;
+    until(&server, id, "h0's success after its power-on", Duration::from_secs(30), |ts| ts[0]["state"] == "success")
+        .await;
     let ts = server.get(&format!("/deployments/{id}")).await["targets"].clone();
     assert_eq!(ts[1]["state"], "waiting_retry", "{ts:#}");
     server.post(&format!("/deployments/{id}/cancel"), json!({})).await;
     let done = server.wait(id, Duration::from_secs(10)).await;
     assert_eq!(done["targets"][1]["state"], "cancelled", "{done:#}");
     assert!(server.get("/retry-queue").await.as_array().unwrap().is_empty());
-    // a few more seconds: nothing runs it again
+    // Nothing runs it again: a retry left behind for h0 would come due at most 2 s (the
+    // retry interval) after h0's last attempt, which came before its success; 3 s after
+    // the cancel also leaves that attempt a second to run the one-command package.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(fleet.sh(h0, "cat /var/tmp/runs"), "ran", "the package ran exactly once");
     let log = server.log(id).await;
@@ -179,11 +178,11 @@ async fn a_host_cut_off_mid_deployment_times_out_and_the_others_finish() {
     let v = server.post("/deployments", json!({"package": "nap", "assets": assets})).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
     // cut the link once every task runs its steps
-    let start = Instant::now();
-    while !server.log(id).await.iter().all(|e| !e["steps"].as_array().unwrap().is_empty()) {
-        assert!(start.elapsed() < Duration::from_secs(30), "the tasks never started their steps");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("every task to report a step", Duration::from_secs(30), async || {
+        let log = server.log(id).await;
+        done_if(log.iter().all(|e| !e["steps"].as_array().unwrap().is_empty()), Value::from(log))
+    })
+    .await;
     let cut = &fleet.hosts[1];
     fleet.run("link-down", cut, &[]);
     let done = server.wait(id, Duration::from_secs(60)).await;

@@ -2,11 +2,11 @@
 //! every target ends, the steps recorded match what ran, nothing runs twice.
 
 use crate::fleet::{Fleet, ROOT_PASSWORD};
-use crate::harness::{Api, deployer_path};
+use crate::harness::{Api, deployer_path, done_if, eventually};
 use serde_json::json;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Running(Child);
 
@@ -33,11 +33,10 @@ fn serve(data: &Path, port: u16, threads: usize) -> Running {
 }
 
 async fn up(url: &str) {
-    let start = Instant::now();
-    while reqwest::get(format!("{url}/healthz")).await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(&format!("the server to answer on {url}/healthz"), Duration::from_secs(20), async || {
+        reqwest::get(format!("{url}/healthz")).await.map(drop)
+    })
+    .await;
 }
 
 /// Starts `drover serve` on a free port and logs in.
@@ -71,20 +70,23 @@ async fn killed_server_picks_up_where_it_was() {
     assert_eq!(status, 200, "{v}");
     let v = api.post("/deployments", json!({"package": "slow", "assets": assets})).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
-    let start = Instant::now();
-    loop {
+    eventually("20 tasks to report a step", Duration::from_secs(60), async || {
         let log = api.log(id).await;
-        if log.iter().filter(|e| !e["steps"].as_array().unwrap().is_empty()).count() >= 20 {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "steps never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        let started = log.iter().filter(|e| !e["steps"].as_array().unwrap().is_empty()).count();
+        done_if(started >= 20, format!("{started} of {} targets with a step", log.len()))
+    })
+    .await;
     let states: Vec<String> =
         api.log(id).await.iter().map(|e| e["state"].as_str().unwrap_or("?").to_string()).collect();
     kill(server);
 
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // down for good, as after a crash: nothing answers on its port any more
+    eventually(
+        &format!("the killed server's port {port} to refuse connections"),
+        Duration::from_secs(10),
+        async || done_if(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "it still accepts connections"),
+    )
+    .await;
     let _server = serve(&data, port, 20);
     up(&api.url).await;
     let done = api.wait(id, Duration::from_secs(120)).await;
@@ -116,11 +118,11 @@ async fn the_retry_queue_and_thread_limit_outlive_a_restart() {
     let body = json!({"package": "once", "assets": assets, "retry_offline": true, "retry_interval_secs": 2, "retry_expiry_secs": 600});
     let v = api.post("/deployments", body).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
-    let start = Instant::now();
-    while api.get("/retry-queue").await.as_array().unwrap().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(20), "never in the retry queue");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the target in the retry queue", Duration::from_secs(20), async || {
+        let v = api.get(&format!("/deployments/{id}")).await;
+        done_if(!api.get("/retry-queue").await.as_array().unwrap().is_empty(), v)
+    })
+    .await;
     kill(server);
     fleet.power_on(host);
     let _server = serve(&data, port, 4);

@@ -1,7 +1,7 @@
 //! Deployment threads bound how many targets run at once, and a change applies live.
 
 use crate::fleet::{Fleet, ROOT_PASSWORD};
-use crate::harness::{Backend, Server};
+use crate::harness::{Backend, Server, done_if, eventually};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -37,14 +37,16 @@ async fn threads_bound_targets_and_change_live() {
     let start = Instant::now();
     let v = server.post("/deployments", json!({"package": "nap", "assets": assets})).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
-    loop {
+    let limit = Duration::from_secs(30).saturating_sub(start.elapsed());
+    eventually("5 running and 15 queued", limit, async || {
         let t = server.get("/threads").await;
-        if t["running"] == 5 && t["queued"] == 15 {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "never 5 running and 15 queued: {t}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        done_if(t["running"] == 5 && t["queued"] == 15, t)
+    })
+    .await;
+    // Hold 1.5 s with the limit at 5 and 15 waiting: a sixth start would show in `running`
+    // here and in the recorded start and end times checked below. 1.5 s is half a nap: long
+    // enough for a start that should not happen to happen, short enough that the first five
+    // are still in their naps, so `running` must read exactly 5.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let t = server.get("/threads").await;
     assert_eq!((t["threads"].as_i64(), t["running"].as_i64()), (Some(5), Some(5)), "{t}");

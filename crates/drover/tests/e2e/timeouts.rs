@@ -1,6 +1,6 @@
 //! Step timeouts and the package's max duration end processes on the host for good.
 
-use crate::harness::{Backend, Server};
+use crate::harness::{Backend, Server, done_if, eventually};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -50,11 +50,11 @@ async fn a_hung_task_is_killed_by_the_server_at_max_duration() {
     server.import(pkg, &[]).await;
     let v = server.post("/deployments", json!({"package": "hang", "assets": assets})).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
-    let start = Instant::now();
-    while fleet.exec(h, "pgrep -x drvhang").0 != 0 {
-        assert!(start.elapsed() < Duration::from_secs(30), "the step never started");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the step's drvhang process on the host", Duration::from_secs(30), async || {
+        let (code, out) = fleet.exec(h, "pgrep -x drvhang");
+        done_if(code == 0, format!("pgrep exited {code}: {out}"))
+    })
+    .await;
     // a frozen deployer cannot enforce its own deadline: the server must
     fleet.sh(h, "kill -STOP $(cat /var/lib/drover/targets/*/pid)");
     let done = server.wait(id, Duration::from_secs(40)).await;
