@@ -267,3 +267,31 @@ pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{done_if, eventually};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn eventually_returns_the_first_ok() {
+        let mut probes = 0;
+        let seen = eventually("the third probe", Duration::from_secs(5), async || {
+            probes += 1;
+            done_if(probes == 3, probes)
+        })
+        .await;
+        assert_eq!(seen, 3);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "waited 300ms for the hundredth probe; last seen:\n")]
+    async fn eventually_panics_at_the_limit_with_what_it_saw() {
+        let mut probes = 0;
+        eventually("the hundredth probe", Duration::from_millis(300), async || {
+            probes += 1;
+            done_if(probes == 100, probes)
+        })
+        .await;
+    }
+}
