@@ -7,6 +7,8 @@ pub struct Host {
     pub name: String,
     pub ip: String,
     pub mac: String,
+    /// The Debian codename of its root (`bookworm`, `bullseye`, ...).
+    pub release: String,
 }
 
 pub struct Fleet {
@@ -36,7 +38,20 @@ fn fleet(args: &[&str]) -> String {
 
 impl Fleet {
     pub fn up(count: usize) -> Fleet {
-        let out = fleet(&["up", "--id", "auto", "--count", &count.to_string()]);
+        Self::up_with(&["--count", &count.to_string()])
+    }
+
+    /// Hosts of several Debian releases, e.g. `bookworm:1,bullseye:2` (host 1 bookworm,
+    /// hosts 2 and 3 bullseye). A release other than this machine's is a cached root that
+    /// the first use builds with debootstrap (needs the package mirror once).
+    pub fn up_releases(spec: &str) -> Fleet {
+        Self::up_with(&["--release", spec])
+    }
+
+    fn up_with(args: &[&str]) -> Fleet {
+        let mut all = vec!["up", "--id", "auto"];
+        all.extend_from_slice(args);
+        let out = fleet(&all);
         let dir = out
             .lines()
             .find_map(|l| l.strip_prefix("fleet_dir="))
@@ -50,7 +65,10 @@ impl Fleet {
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
                 let c: Vec<&str> = l.split('\t').collect();
-                Host { name: c[0].into(), ip: c[1].into(), mac: c[2].into() }
+                let release = std::fs::read_to_string(dir.join("hosts").join(c[0]).join("release"))
+                    .map(|r| r.trim().to_string())
+                    .unwrap_or_default();
+                Host { name: c[0].into(), ip: c[1].into(), mac: c[2].into(), release }
             })
             .collect();
         Fleet { id, dir, hosts }
@@ -63,6 +81,19 @@ impl Fleet {
             .output()
             .expect("fleet exec");
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs a command on a host as root with `input` as its standard input; returns
+    /// (exit code, stdout and stderr).
+    pub fn exec_input(&self, host: &Host, cmd: &str, input: &Path) -> (i32, String) {
+        let file = std::fs::File::open(input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        let out = Command::new(script())
+            .args(["exec", "--id", &self.id, &host.name, "--", "sh", "-c", cmd])
+            .stdin(file)
+            .output()
+            .expect("fleet exec");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), text)
     }
 
     /// Runs a command that must succeed and returns its trimmed stdout.

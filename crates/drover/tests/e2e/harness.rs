@@ -63,19 +63,42 @@ impl std::ops::Deref for Server {
     }
 }
 
+/// The target triple the deployer is built for, statically (`+crt-static`), so that it
+/// starts on every x86_64 Linux whatever its glibc.
+pub const DEPLOYER_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// The static deployer the tests put on the hosts:
+/// `target/x86_64-unknown-linux-gnu/<profile>/drover-deployer` (or `DROVER_DEPLOYER`).
 pub fn deployer_path() -> PathBuf {
     if let Ok(p) = std::env::var("DROVER_DEPLOYER") {
         return PathBuf::from(p);
     }
-    // tests run from target/<profile>/deps/, benchmarks from target/<profile>/examples/
-    let exe = std::env::current_exe().expect("current exe");
-    let p = exe.parent().and_then(|d| d.parent()).expect("target dir").join("drover-deployer");
+    let (target, profile) = target_dir_and_profile();
+    let p = target.join(DEPLOYER_TARGET).join(&profile).join("drover-deployer");
+    let release = if profile == "release" { " --release" } else { "" };
     assert!(
         p.exists(),
-        "{} is missing: build it first (cargo build -p drover-deployer), or run the README's test command",
+        "{} is missing: build the static deployer first (RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build{release} -p drover-deployer --target {DEPLOYER_TARGET}), or run the README's test command",
         p.display()
     );
     p
+}
+
+/// The deployer as a plain `cargo build -p drover-deployer` makes it, linked dynamically
+/// against this machine's glibc: `target/<profile>/drover-deployer`.
+pub fn dynamic_deployer_path() -> PathBuf {
+    let (target, profile) = target_dir_and_profile();
+    target.join(profile).join("drover-deployer")
+}
+
+/// Cargo's target directory and the profile of this build: tests run from
+/// target/<profile>/deps/, benchmarks from target/<profile>/examples/.
+fn target_dir_and_profile() -> (PathBuf, String) {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile> dir");
+    let profile = profile_dir.file_name().expect("profile name").to_string_lossy().into_owned();
+    let target = profile_dir.parent().expect("target dir").to_path_buf();
+    (target, profile)
 }
 
 async fn store_for(backend: Backend, data: &std::path::Path) -> Store {

@@ -13,6 +13,7 @@ mod deploy;
 mod faults;
 mod final_actions;
 mod offline;
+mod releases;
 mod restart;
 mod run_modes;
 mod threads;
