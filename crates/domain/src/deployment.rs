@@ -175,8 +175,7 @@ impl DeployOptions {
     }
 }
 
-/// Who started a deployment: `user:<name>`, `schedule:<name>` or `scan`.
-pub type Executor = String;
+pub use crate::executor::Executor;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {
