@@ -108,3 +108,62 @@ pub async fn run(global: Global, cmd: ClientCommand) -> anyhow::Result<u8> {
         ClientCommand::Threads(a) => threads::run(&ctx, a).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    /// The client part of the `drover` command, as `main` wires it.
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        global: Global,
+        #[command(subcommand)]
+        command: ClientCommand,
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("drover").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn credential_map_needs_one_of_asset_and_global() {
+        let map = |args: &[&str]| match parse(args).map(|c| c.command) {
+            Ok(ClientCommand::Credential(credentials::Cmd::Map { asset, global, .. })) => Ok((asset, global)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.kind()),
+        };
+        assert_eq!(map(&["credential", "map", "3", "--global"]), Ok((None, true)));
+        assert_eq!(map(&["credential", "map", "3", "--asset", "web1"]), Ok((Some("web1".into()), false)));
+        assert_eq!(
+            map(&["credential", "map", "3", "--asset", "web1", "--global"]),
+            Err(clap::error::ErrorKind::ArgumentConflict)
+        );
+        assert_eq!(map(&["credential", "map", "3"]), Err(clap::error::ErrorKind::MissingRequiredArgument));
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_subcommand() {
+        for args in [&["--json", "log", "--asset", "web1"][..], &["log", "--asset", "web1", "--json"]] {
+            let c = parse(args).unwrap();
+            assert!(c.global.json, "{args:?}");
+        }
+        let c = parse(&["asset", "list", "--server", "http://h:1", "--token", "t"]).unwrap();
+        assert_eq!((c.global.server.as_deref(), c.global.token.as_deref()), (Some("http://h:1"), Some("t")));
+    }
+
+    #[test]
+    fn every_help_text_speaks_of_drover() {
+        fn walk(cmd: &mut clap::Command, path: &str) {
+            let help = cmd.render_long_help().to_string();
+            assert!(!help.contains("Lansweeper"), "`{path} --help` names Lansweeper:\n{help}");
+            for sub in cmd.get_subcommands_mut() {
+                let p = format!("{path} {}", sub.get_name());
+                walk(sub, &p);
+            }
+        }
+        Cli::command().debug_assert();
+        walk(&mut Cli::command(), "drover");
+    }
+}
