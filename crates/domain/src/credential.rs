@@ -89,7 +89,7 @@ impl fmt::Debug for CredentialSecret {
 }
 
 /// What a user gives to create a credential.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct NewCredential {
     pub name: String,
     pub username: String,

@@ -175,8 +175,7 @@ impl DeployOptions {
     }
 }
 
-/// Who started a deployment: `user:<name>`, `schedule:<name>` or `scan`.
-pub type Executor = String;
+pub use crate::executor::Executor;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {
@@ -198,7 +197,8 @@ impl Deployment {
     }
 }
 
-/// One asset of a deployment: its state and the Lansweeper log fields.
+/// One asset of a deployment: its state and its log fields (credential, last step, return
+/// code, deployer version, server, message, error code, times).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     pub id: TargetId,

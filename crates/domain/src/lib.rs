@@ -4,6 +4,7 @@
 pub mod asset;
 pub mod credential;
 pub mod deployment;
+pub mod executor;
 pub mod ids;
 pub mod package;
 pub mod time;

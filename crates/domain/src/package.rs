@@ -71,6 +71,15 @@ pub enum RunModeSetting {
 }
 
 impl RunModeSetting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunModeSetting::Ask => "ask",
+            RunModeSetting::System => "system",
+            RunModeSetting::ScanningCredential => "scanning-credential",
+            RunModeSetting::LoggedOnUser => "logged-on-user",
+        }
+    }
+
     /// The run mode for a deployment: the override if given, else the package's own.
     pub fn resolve(self, chosen: Option<RunMode>) -> Result<RunMode, String> {
         match (chosen, self) {
@@ -82,6 +91,12 @@ impl RunModeSetting {
                 "the package asks for the run mode at deploy time: choose system, scanning-credential or logged-on-user".into(),
             ),
         }
+    }
+}
+
+impl std::fmt::Display for RunModeSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

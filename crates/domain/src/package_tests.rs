@@ -80,3 +80,13 @@ fn run_mode_ask_needs_a_choice() {
     assert_eq!(RunModeSetting::Ask.resolve(Some(RunMode::LoggedOnUser)), Ok(RunMode::LoggedOnUser));
     assert_eq!(RunModeSetting::System.resolve(None), Ok(RunMode::System));
 }
+
+#[test]
+fn run_mode_setting_text_is_its_file_name() {
+    for m in
+        [RunModeSetting::Ask, RunModeSetting::System, RunModeSetting::ScanningCredential, RunModeSetting::LoggedOnUser]
+    {
+        assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{m}\""));
+    }
+    assert_eq!(RunModeSetting::ScanningCredential.as_str(), "scanning-credential");
+}

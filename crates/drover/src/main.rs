@@ -10,6 +10,8 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(name = "drover", version, about = "Agentless software deployment over SSH")]
 struct Args {
+    #[command(flatten)]
+    global: cli::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,7 +36,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match args.command {
             Command::Serve(a) => serve::run(a).await.map(|()| 0),
-            Command::Client(c) => cli::run(c).await,
+            Command::Client(c) => cli::run(args.global, c).await,
         }
     });
     match result {

@@ -97,6 +97,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = a.node_name {
         cfg.node_name = n;
     }
+    let backend = store.backend();
     let engine = Engine::open(store, cfg)?;
     let given = std::env::var("DROVER_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     let from_env = given.is_some();
@@ -126,11 +127,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     if resumed > 0 {
         eprintln!("picked up {resumed} target(s) left unfinished by the previous run");
     }
-    eprintln!(
-        "drover {} listening on http://{addr} (database: {})",
-        env!("CARGO_PKG_VERSION"),
-        engine.store().backend()
-    );
+    eprintln!("drover {} listening on http://{addr} (database: {})", env!("CARGO_PKG_VERSION"), backend);
     let pruner = engine.clone();
     tokio::spawn(async move {
         loop {

@@ -2,20 +2,22 @@
 
 use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
+use drover_api::assets::AssetRef;
 use drover_domain::asset::{Asset, NewAsset};
 use drover_domain::credential::{Credential, CredentialMapping, NewCredential};
 use drover_domain::ids::{AssetId, CredentialId};
-use serde::{Deserialize, Serialize};
-
-/// An asset named by id or by name, as users type them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum AssetRef {
-    Id(i64),
-    Name(String),
-}
 
 impl Engine {
+    /// Every credential (never a secret).
+    pub async fn list_credentials(&self) -> Result<Vec<Credential>> {
+        Ok(self.store().list_credentials().await?)
+    }
+
+    /// Deletes a credential with its secret and mappings.
+    pub async fn delete_credential(&self, id: CredentialId) -> Result<()> {
+        Ok(self.store().delete_credential(id).await?)
+    }
+
     pub async fn add_credential(&self, new: NewCredential) -> Result<Credential> {
         let kind = new.validate().map_err(EngineError::Invalid)?;
         let vault = self.vault().clone();
@@ -63,6 +65,17 @@ impl Engine {
         if let Some(c) = cred {
             self.map_credential(c.id, Some(asset.id), 0).await?;
         }
+        Ok(asset)
+    }
+
+    pub async fn list_assets(&self) -> Result<Vec<Asset>> {
+        Ok(self.store().list_assets().await?)
+    }
+
+    /// Deletes an asset; returns it as it was.
+    pub async fn delete_asset(&self, r: &AssetRef) -> Result<Asset> {
+        let asset = self.resolve_asset(r).await?;
+        self.store().delete_asset(asset.id).await?;
         Ok(asset)
     }
 

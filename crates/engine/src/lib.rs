@@ -4,8 +4,10 @@
 pub mod auth;
 pub mod bundle;
 pub mod deploy;
+mod deployments;
 pub mod error;
 pub mod inventory;
+mod logs;
 pub mod packages;
 pub mod secrets;
 pub mod share;
@@ -15,6 +17,8 @@ pub mod wol;
 
 pub use error::{EngineError, Result};
 
+use drover_api::settings::Settings;
+use drover_api::threads::ThreadsInfo;
 use drover_store::Store;
 use share::Share;
 use std::collections::HashMap;
@@ -74,18 +78,6 @@ impl EngineConfig {
 /// The deployment threads a node may have.
 const THREAD_LIMITS: std::ops::RangeInclusive<usize> = 1..=10_000;
 
-/// What `GET /settings` shows.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Settings {
-    pub node: String,
-    pub threads: usize,
-    pub deployment_defaults: drover_domain::deployment::DeployOptions,
-    pub wol_interface: Option<String>,
-    pub probe_timeout_secs: u64,
-    pub liveness_secs: u64,
-    pub log_retention_days: u64,
-}
-
 /// The deployer build this server puts on targets.
 #[derive(Debug)]
 pub(crate) struct DeployerBinary {
@@ -143,7 +135,7 @@ impl Engine {
         })
     }
 
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
     pub fn config(&self) -> &EngineConfig {
@@ -157,12 +149,12 @@ impl Engine {
     }
 
     /// Deployment threads of this node: the limit and how many targets run and wait.
-    pub fn threads(&self) -> threads::ThreadsInfo {
+    pub fn threads(&self) -> ThreadsInfo {
         self.inner.threads.info()
     }
 
     /// Changes the deployment threads of this node, live; the change outlives a restart.
-    pub async fn set_threads(&self, n: usize) -> Result<threads::ThreadsInfo> {
+    pub async fn set_threads(&self, n: usize) -> Result<ThreadsInfo> {
         if !THREAD_LIMITS.contains(&n) {
             return Err(EngineError::Invalid(format!("deployment threads must be 1 to 10000, not {n}")));
         }

@@ -3,11 +3,31 @@
 use crate::bundle::{read_bundle, write_bundle};
 use crate::error::Result;
 use crate::{Engine, now_ms};
+use drover_api::packages::PackageRef;
 use drover_domain::ids::PackageId;
 use drover_domain::package::Package;
 use drover_proto::JobFile;
 
 impl Engine {
+    pub async fn list_packages(&self) -> Result<Vec<Package>> {
+        Ok(self.store().list_packages().await?)
+    }
+
+    /// A package by id, or by name and version (else its newest version).
+    pub async fn resolve_package(&self, r: &PackageRef, version: Option<&str>) -> Result<Package> {
+        Ok(match r {
+            PackageRef::Id(id) => self.store().package(PackageId(*id)).await?,
+            PackageRef::Name(name) => self.store().package_by_name(name, version).await?,
+        })
+    }
+
+    /// Deletes a package (its files stay on the share); returns it as it was.
+    pub async fn delete_package(&self, r: &PackageRef) -> Result<Package> {
+        let pkg = self.resolve_package(r, None).await?;
+        self.store().delete_package(pkg.id).await?;
+        Ok(pkg)
+    }
+
     /// Stores a bundle's files on the share and the package in the store. A bundle that
     /// does not validate stores nothing.
     pub async fn import_bundle(&self, tar_gz: &[u8]) -> Result<Package> {

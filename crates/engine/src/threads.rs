@@ -4,18 +4,10 @@
 //! first served within it. So one large deployment does not hold back a small one
 //! started after it, and with one deployment the order is simply first come, first served.
 
-use serde::Serialize;
+pub use drover_api::threads::ThreadsInfo;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use tokio::sync::Notify;
-
-/// What the API shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ThreadsInfo {
-    pub threads: usize,
-    pub running: usize,
-    pub queued: usize,
-}
 
 #[derive(Debug)]
 pub struct Threads {

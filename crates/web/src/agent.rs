@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use drover_api::Done;
 use drover_engine::{Engine, EngineError};
 use drover_proto::Report;
 
@@ -20,7 +21,7 @@ fn target_token(parts: &axum::http::request::Parts) -> Result<String, ApiError> 
     bearer(parts).map(str::to_string).ok_or_else(|| EngineError::Forbidden("a target token is required".into()).into())
 }
 
-async fn report(State(engine): State<Engine>, req: Request) -> ApiResult<Json<serde_json::Value>> {
+async fn report(State(engine): State<Engine>, req: Request) -> ApiResult<Json<Done>> {
     let (parts, body) = req.into_parts();
     let token = target_token(&parts)?;
     let bytes =
@@ -28,7 +29,7 @@ async fn report(State(engine): State<Engine>, req: Request) -> ApiResult<Json<se
     let report: Report =
         serde_json::from_slice(&bytes).map_err(|e| EngineError::Invalid(format!("report is not valid JSON: {e}")))?;
     engine.report_from_deployer(&token, report).await?;
-    Ok(Json(serde_json::json!({ "ok": true })))
+    Ok(Json(Done::new("report recorded")))
 }
 
 async fn share_file(State(engine): State<Engine>, Path(sha256): Path<String>, req: Request) -> ApiResult<Response> {

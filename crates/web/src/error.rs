@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use drover_api::ErrorBody;
 use drover_engine::EngineError;
 
 #[derive(Debug)]
@@ -11,12 +12,6 @@ pub struct ApiError(pub EngineError);
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         ApiError(e)
-    }
-}
-
-impl From<drover_store::StoreError> for ApiError {
-    fn from(e: drover_store::StoreError) -> Self {
-        ApiError(e.into())
     }
 }
 
@@ -33,7 +28,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
-        let body = serde_json::json!({ "error": self.0.to_string(), "code": code });
+        let body = ErrorBody { error: self.0.to_string(), code: code.to_string() };
         (status, Json(body)).into_response()
     }
 }

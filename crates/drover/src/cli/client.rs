@@ -2,6 +2,7 @@
 //! carry the server's message.
 
 use anyhow::{Context, anyhow, bail};
+use drover_api::ErrorBody;
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,7 @@ pub fn save(saved: &Saved) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     pub server: String,
@@ -53,6 +55,11 @@ impl Client {
             server.or(saved.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()).trim_end_matches('/').to_string();
         let http = reqwest::Client::builder().build().context("cannot create the HTTP client")?;
         Ok(Client { http, server, token: token.or(saved.token) })
+    }
+
+    /// The same server without the token (to log in).
+    pub fn anonymous(&self) -> Client {
+        Client { http: self.http.clone(), server: self.server.clone(), token: None }
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -74,8 +81,10 @@ impl Client {
             return Ok(resp);
         }
         let status = resp.status();
-        let body: serde_json::Value = resp.json().await.unwrap_or_default();
-        let msg = body.get("error").and_then(|v| v.as_str()).unwrap_or("no details").to_string();
+        let msg = match resp.json::<ErrorBody>().await {
+            Ok(body) => body.error,
+            Err(_) => "no details".to_string(),
+        };
         if status == reqwest::StatusCode::UNAUTHORIZED {
             bail!("{msg} (server {})", self.server);
         }
@@ -91,11 +100,20 @@ impl Client {
         self.json(self.request(Method::GET, path)).await
     }
 
+    /// A GET with the query string from `query`'s fields.
+    pub async fn get_with<T: DeserializeOwned>(&self, path: &str, query: &impl Serialize) -> anyhow::Result<T> {
+        self.json(self.request(Method::GET, path).query(query)).await
+    }
+
     pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> anyhow::Result<T> {
         self.json(self.request(Method::POST, path).json(body)).await
     }
 
-    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
-        self.send(self.request(Method::DELETE, path)).await.map(|_| ())
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> anyhow::Result<T> {
+        self.json(self.request(Method::PUT, path).json(body)).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.json(self.request(Method::DELETE, path)).await
     }
 }

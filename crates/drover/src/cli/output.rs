@@ -1,11 +1,12 @@
-//! Printing for people: tables and logs; and the bundle of a package folder.
+//! Printing for people: JSON, tables, times and missing values; reading a secret from
+//! standard input.
 
-use anyhow::Context;
-use drover_domain::asset::Asset;
+use anyhow::{Context, bail};
 use serde::Serialize;
-use serde_json::Value;
-use std::path::Path;
+use std::fmt::Display;
+use std::io::Read;
 
+/// The one place the CLI prints JSON (`--json`, `show`).
 pub fn print_json(v: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -39,114 +40,23 @@ pub fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
     }
 }
 
-pub fn asset_row(a: &Asset) -> Vec<String> {
-    vec![
-        a.id.to_string(),
-        a.name.clone(),
-        format!("{}:{}", a.address, a.ssh_port),
-        a.os.clone().unwrap_or_default(),
-        a.arch.clone().unwrap_or_default(),
-        a.host_key_fingerprint.clone().unwrap_or_else(|| "(not pinned yet)".into()),
-    ]
+/// A value, or `-` when there is none.
+pub fn opt(v: &Option<impl Display>) -> String {
+    v.as_ref().map_or_else(|| "-".into(), |v| v.to_string())
 }
 
-fn s(v: &Value, k: &str) -> String {
-    match &v[k] {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// An instant (epoch ms) in UTC, or `-`.
+pub fn time(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "-".into(), drover_domain::time::utc)
+}
+
+/// Standard input up to its end, without the final line break; refuses an empty one.
+pub fn read_stdin_line(what: &str) -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).with_context(|| format!("cannot read the {what} from standard input"))?;
+    let s = s.trim_end_matches(['\n', '\r']).to_string();
+    if s.is_empty() {
+        bail!("the {what} on standard input is empty");
     }
-}
-
-fn time(v: &Value, k: &str) -> String {
-    v[k].as_i64().map_or_else(|| "-".into(), drover_domain::time::utc)
-}
-
-/// The log in text: the Lansweeper fields, then each step and each state change.
-pub fn print_log(entries: &[Value]) {
-    for e in entries {
-        println!(
-            "{} deployment {} target {}  asset {}  package {} {}  executor {}",
-            time(e, "updated_ms"),
-            s(e, "deployment_id"),
-            s(e, "id"),
-            s(e, "asset_name"),
-            s(e, "package_name"),
-            s(e, "package_version"),
-            s(e, "executor")
-        );
-        println!(
-            "  state {}  last step {}  return code {}  run mode {}  deployer {}  server {}  credential {}",
-            s(e, "state"),
-            s(e, "last_step"),
-            s(e, "return_code"),
-            s(e, "run_mode"),
-            s(e, "deployer_version"),
-            s(e, "server"),
-            s(e, "credential")
-        );
-        println!(
-            "  message: {}{}",
-            s(e, "message"),
-            e["error_code"].as_str().map(|c| format!(" [{c}]")).unwrap_or_default()
-        );
-        for st in e["steps"].as_array().into_iter().flatten() {
-            println!(
-                "  step {} '{}': exit {} {} in {} ms{}",
-                st["index"].as_i64().map_or(0, |i| i + 1),
-                s(st, "name"),
-                s(st, "exit_code"),
-                if st["success"].as_bool() == Some(true) { "ok" } else { "FAILED" },
-                s(st, "duration_ms"),
-                st["message"].as_str().filter(|m| !m.is_empty()).map(|m| format!(" — {m}")).unwrap_or_default()
-            );
-            for line in
-                st["output_tail"].as_str().unwrap_or("").lines().rev().take(5).collect::<Vec<_>>().into_iter().rev()
-            {
-                println!("      | {line}");
-            }
-        }
-        for ev in e["events"].as_array().into_iter().flatten() {
-            println!("  {} {:<12} {}", time(ev, "at_ms"), s(ev, "state"), s(ev, "message"));
-        }
-        println!();
-    }
-}
-
-/// A package folder (package.toml + files/) as a .tar.gz bundle.
-pub fn tar_folder(dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let toml = dir.join("package.toml");
-    anyhow::ensure!(toml.is_file(), "{} has no package.toml", dir.display());
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut tar = tar::Builder::new(gz);
-    tar.follow_symlinks(true);
-    tar.append_path_with_name(&toml, "package.toml").context("adding package.toml")?;
-    let files = dir.join("files");
-    if files.is_dir() {
-        tar.append_dir_all("files", &files).context("adding files/")?;
-    }
-    Ok(tar.into_inner()?.finish()?)
-}
-
-/// The retry queue: one line a target, next attempt first.
-pub fn print_retry_queue(entries: &[Value]) {
-    if entries.is_empty() {
-        println!("the retry queue is empty");
-        return;
-    }
-    table(
-        &["deployment", "target", "asset", "package", "attempts", "next attempt", "retries until"],
-        entries.iter().map(|e| {
-            let t = &e["target"];
-            vec![
-                s(t, "deployment_id"),
-                s(t, "id"),
-                s(t, "asset_name"),
-                format!("{} {}", s(e, "package_name"), s(e, "package_version")),
-                s(t, "attempts"),
-                time(t, "next_attempt_ms"),
-                time(e, "retry_until_ms"),
-            ]
-        }),
-    );
+    Ok(s)
 }

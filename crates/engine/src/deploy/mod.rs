@@ -1,97 +1,22 @@
 //! Deployments: starting one, the task that drives each target, and the reports that
 //! come back from the deployer.
 
-pub mod log;
 mod recover;
 mod remote;
 mod reports;
 mod target;
 
-pub use log::LogEntry;
-
 use crate::error::{EngineError, Result};
-use crate::inventory::AssetRef;
 use crate::{Engine, now_ms};
-use drover_domain::deployment::{DeployOptions, Deployment, RunMode, Target, TargetState};
-use drover_domain::ids::{DeploymentId, PackageId, TargetId};
-use drover_domain::package::Package;
+use drover_api::assets::AssetRef;
+use drover_api::deployments::{DeployRequest, OptionsRequest};
+use drover_api::packages::PackageRef;
+use drover_api::retry::Retry;
+use drover_domain::deployment::{Deployment, Executor, Target, TargetState};
+use drover_domain::ids::{DeploymentId, TargetId};
 use drover_store::NewDeployment;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-/// A package named by id, or by name with an optional version (else the newest).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PackageRef {
-    Id(i64),
-    Name(String),
-}
-
-/// A request to deploy a package now.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DeployRequest {
-    pub package: PackageRef,
-    #[serde(default)]
-    pub version: Option<String>,
-    pub assets: Vec<AssetRef>,
-    /// Overrides the package's run mode; required when the package says `ask`.
-    #[serde(default)]
-    pub run_mode: Option<RunMode>,
-    /// Wake-on-LAN and retry options; what is not given comes from the server's defaults.
-    #[serde(flatten)]
-    pub options: OptionsRequest,
-}
-
-/// The deployment options a request may set, each optional.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct OptionsRequest {
-    #[serde(default)]
-    pub wake_on_lan: Option<bool>,
-    #[serde(default)]
-    pub boot_secs: Option<u64>,
-    #[serde(default)]
-    pub retry_offline: Option<bool>,
-    #[serde(default)]
-    pub retry_interval_secs: Option<u64>,
-    #[serde(default)]
-    pub retry_expiry_secs: Option<u64>,
-}
-
-impl OptionsRequest {
-    /// The options with `defaults` where the request is silent.
-    pub fn over(&self, d: DeployOptions) -> DeployOptions {
-        DeployOptions {
-            wake_on_lan: self.wake_on_lan.unwrap_or(d.wake_on_lan),
-            boot_secs: self.boot_secs.unwrap_or(d.boot_secs),
-            retry_offline: self.retry_offline.unwrap_or(d.retry_offline),
-            retry_interval_secs: self.retry_interval_secs.unwrap_or(d.retry_interval_secs),
-            retry_expiry_secs: self.retry_expiry_secs.unwrap_or(d.retry_expiry_secs),
-        }
-    }
-
-    /// All of `o`, as a request (a relaunch repeats the original options).
-    pub fn all(o: DeployOptions) -> Self {
-        OptionsRequest {
-            wake_on_lan: Some(o.wake_on_lan),
-            boot_secs: Some(o.boot_secs),
-            retry_offline: Some(o.retry_offline),
-            retry_interval_secs: Some(o.retry_interval_secs),
-            retry_expiry_secs: Some(o.retry_expiry_secs),
-        }
-    }
-}
-
-/// A target in the retry queue, as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Retry {
-    pub target: Target,
-    pub package_name: String,
-    pub package_version: String,
-    pub retry_interval_secs: u64,
-    /// When retries end and the target becomes offline (epoch ms).
-    pub retry_until_ms: i64,
-}
 
 impl Engine {
     /// The targets waiting in the retry queue, next attempt first.
@@ -120,7 +45,7 @@ impl Engine {
 
     /// Creates the deployment with one queued target per asset and starts them,
     /// `deployment_threads` at a time.
-    pub async fn deploy(&self, req: DeployRequest, executor: String) -> Result<(Deployment, Vec<Target>)> {
+    pub async fn deploy(&self, req: DeployRequest, executor: Executor) -> Result<(Deployment, Vec<Target>)> {
         let pkg = self.resolve_package(&req.package, req.version.as_deref()).await?;
         let run_mode = pkg.def.run_mode.resolve(req.run_mode).map_err(EngineError::Invalid)?;
         let options = req.options.over(self.config().default_options);
@@ -154,16 +79,9 @@ impl Engine {
         Ok((deployment, targets))
     }
 
-    pub async fn resolve_package(&self, r: &PackageRef, version: Option<&str>) -> Result<Package> {
-        Ok(match r {
-            PackageRef::Id(id) => self.store().package(PackageId(*id)).await?,
-            PackageRef::Name(name) => self.store().package_by_name(name, version).await?,
-        })
-    }
-
     /// Cancels a deployment: queued targets end at once; running tasks are killed on
     /// their machines. Returns how many targets were still going.
-    pub async fn cancel(&self, id: DeploymentId, by: &str) -> Result<usize> {
+    pub async fn cancel(&self, id: DeploymentId, by: &Executor) -> Result<usize> {
         let message = format!("cancelled by {by}");
         let mut n = 0;
         for t in self.store().targets_of(id).await? {
@@ -185,7 +103,7 @@ impl Engine {
 
     /// Deploys again, with the same package and run mode, to the targets of a deployment
     /// that failed, were offline or timed out.
-    pub async fn relaunch(&self, id: DeploymentId, executor: String) -> Result<(Deployment, Vec<Target>)> {
+    pub async fn relaunch(&self, id: DeploymentId, executor: Executor) -> Result<(Deployment, Vec<Target>)> {
         let d = self.store().deployment(id).await?;
         let again: Vec<AssetRef> = self
             .store()

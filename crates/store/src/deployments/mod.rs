@@ -5,7 +5,7 @@ mod targets;
 
 use crate::error::corrupt;
 use crate::{Result, Store, StoreError};
-use drover_domain::deployment::{DeployOptions, Deployment, RunMode, Target, TargetState};
+use drover_domain::deployment::{DeployOptions, Deployment, Executor, RunMode, Target, TargetState};
 use drover_domain::ids::{AssetId, DeploymentId, PackageId, TargetId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -18,7 +18,7 @@ pub struct NewDeployment {
     pub package_id: PackageId,
     pub package_name: String,
     pub package_version: String,
-    pub executor: String,
+    pub executor: Executor,
     pub run_mode: RunMode,
     pub options: DeployOptions,
     /// The assets, with their names at deployment time.
@@ -70,13 +70,14 @@ fn run_mode(row: &AnyRow) -> Result<RunMode> {
 
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment> {
     let options: String = row.try_get("options")?;
+    let executor: String = row.try_get("executor")?;
     Ok(Deployment {
         options: serde_json::from_str(&options).map_err(|_| corrupt("deployment options", &options))?,
         id: DeploymentId(row.try_get("id")?),
         package_id: PackageId(row.try_get("package_id")?),
         package_name: row.try_get("package_name")?,
         package_version: row.try_get("package_version")?,
-        executor: row.try_get("executor")?,
+        executor: executor.parse().map_err(|_| corrupt("executor", &executor))?,
         run_mode: run_mode(row)?,
         created_ms: row.try_get("created_ms")?,
         finished_ms: row.try_get("finished_ms")?,
@@ -126,7 +127,7 @@ impl Store {
         .bind(d.package_id.0)
         .bind(&d.package_name)
         .bind(&d.package_version)
-        .bind(&d.executor)
+        .bind(d.executor.to_string())
         .bind(d.run_mode.as_str())
         .bind(now_ms)
         .bind(finished)

@@ -1,6 +1,6 @@
 use crate::conformance;
 use drover_domain::asset::NewAsset;
-use drover_domain::deployment::{DeployOptions, RunMode, StepRecord, TargetState};
+use drover_domain::deployment::{DeployOptions, Executor, RunMode, StepRecord, TargetState};
 use drover_domain::ids::{DeploymentId, TargetId};
 use drover_domain::package::parse_package;
 use drover_store::{LogFilter, NewDeployment, Store, StoreError, TargetUpdate};
@@ -44,7 +44,7 @@ async fn world(s: Store, assets: &[&str]) -> World {
         package_id: pkg.id,
         package_name: "p".into(),
         package_version: "1".into(),
-        executor: "user:admin".into(),
+        executor: Executor::user("admin"),
         run_mode: RunMode::LoggedOnUser,
         options: DeployOptions { wake_on_lan: true, boot_secs: 30, ..Default::default() },
         targets,
@@ -56,7 +56,7 @@ async fn world(s: Store, assets: &[&str]) -> World {
 async fn deployment_and_targets(s: Store) {
     let w = world(s, &["a", "b"]).await;
     assert_eq!(
-        (w.d.executor.as_str(), w.d.run_mode, w.d.created_ms, w.d.finished_ms),
+        (w.d.executor.to_string().as_str(), w.d.run_mode, w.d.created_ms, w.d.finished_ms),
         ("user:admin", RunMode::LoggedOnUser, 100, None)
     );
     assert_eq!(w.targets.len(), 2);
@@ -140,7 +140,7 @@ async fn world_again(s: &Store) -> World {
         package_id: pkg.id,
         package_name: "p".into(),
         package_version: "1".into(),
-        executor: "schedule:nightly".into(),
+        executor: Executor::Schedule("nightly".into()),
         run_mode: RunMode::System,
         options: DeployOptions::default(),
         targets: vec![(a.id, a.name)],
@@ -300,7 +300,7 @@ async fn listing_and_empty_deployments(s: Store) {
         package_id: w.d.package_id,
         package_name: "p".into(),
         package_version: "1".into(),
-        executor: "scan".into(),
+        executor: Executor::Scan,
         run_mode: RunMode::ScanningCredential,
         options: DeployOptions::default(),
         targets: vec![],

@@ -5,11 +5,10 @@ use crate::error::ApiResult;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use drover_domain::asset::{Asset, NewAsset};
+use drover_api::Done;
+use drover_api::assets::{AddAsset, AssetRef};
+use drover_domain::asset::Asset;
 use drover_engine::Engine;
-use drover_engine::inventory::AssetRef;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 pub(super) fn routes() -> Router<Engine> {
     Router::new()
@@ -18,20 +17,11 @@ pub(super) fn routes() -> Router<Engine> {
         .route("/assets/{asset}/accept-host-key", post(accept_key))
 }
 
-#[derive(Deserialize)]
-struct Create {
-    #[serde(flatten)]
-    asset: NewAsset,
-    /// Name of a credential to map to the new asset.
-    #[serde(default)]
-    credential: Option<String>,
-}
-
 async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<Asset>>> {
-    Ok(Json(engine.store().list_assets().await?))
+    Ok(Json(engine.list_assets().await?))
 }
 
-async fn create(State(engine): State<Engine>, _o: Operator, Json(c): Json<Create>) -> ApiResult<Json<Asset>> {
+async fn create(State(engine): State<Engine>, _o: Operator, Json(c): Json<AddAsset>) -> ApiResult<Json<Asset>> {
     Ok(Json(engine.add_asset(c.asset, c.credential.as_deref()).await?))
 }
 
@@ -39,19 +29,18 @@ async fn show(State(engine): State<Engine>, _v: Viewer, Path(asset): Path<String
     Ok(Json(engine.resolve_asset(&AssetRef::Name(asset)).await?))
 }
 
-async fn remove(State(engine): State<Engine>, _o: Operator, Path(asset): Path<String>) -> ApiResult<Json<Value>> {
-    let a = engine.resolve_asset(&AssetRef::Name(asset)).await?;
-    engine.store().delete_asset(a.id).await?;
-    Ok(Json(json!({ "ok": true })))
+async fn remove(State(engine): State<Engine>, _o: Operator, Path(asset): Path<String>) -> ApiResult<Json<Done>> {
+    let a = engine.delete_asset(&AssetRef::Name(asset)).await?;
+    Ok(Json(Done::new(format!("asset {} '{}' removed", a.id, a.name))))
 }
 
 async fn accept_key(
     State(engine): State<Engine>,
     Admin(admin): Admin,
     Path(asset): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     let a = engine.resolve_asset(&AssetRef::Name(asset)).await?;
     engine.accept_new_host_key(a.id).await?;
     tracing::warn!(by = %admin.name, asset = %a.name, old = ?a.host_key_fingerprint, "pinned host key cleared");
-    Ok(Json(json!({ "ok": true, "message": format!("the next connection to '{}' pins the key it presents", a.name) })))
+    Ok(Json(Done::new(format!("the next connection to '{}' pins the key it presents", a.name))))
 }

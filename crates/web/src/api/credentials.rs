@@ -5,12 +5,11 @@ use crate::error::ApiResult;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use drover_api::Done;
+use drover_api::credentials::Mapping;
 use drover_domain::credential::{Credential, NewCredential};
 use drover_domain::ids::CredentialId;
 use drover_engine::Engine;
-use drover_engine::inventory::AssetRef;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 pub(super) fn routes() -> Router<Engine> {
     Router::new()
@@ -20,7 +19,7 @@ pub(super) fn routes() -> Router<Engine> {
 }
 
 async fn list(State(engine): State<Engine>, _a: Admin) -> ApiResult<Json<Vec<Credential>>> {
-    Ok(Json(engine.store().list_credentials().await?))
+    Ok(Json(engine.list_credentials().await?))
 }
 
 async fn create(
@@ -31,30 +30,25 @@ async fn create(
     Ok(Json(engine.add_credential(new).await?))
 }
 
-async fn remove(State(engine): State<Engine>, _a: Admin, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
-    engine.store().delete_credential(CredentialId(id)).await?;
-    Ok(Json(json!({ "ok": true })))
+async fn remove(State(engine): State<Engine>, _a: Admin, Path(id): Path<i64>) -> ApiResult<Json<Done>> {
+    engine.delete_credential(CredentialId(id)).await?;
+    Ok(Json(Done::new(format!("credential {id} removed"))))
 }
 
-#[derive(Deserialize)]
-struct Mapping {
-    /// Absent: the credential applies to every asset.
-    #[serde(default)]
-    asset: Option<AssetRef>,
-    #[serde(default)]
-    priority: i64,
-}
-
+/// Maps the credential to one asset, or to every asset when the body names none.
 async fn map(
     State(engine): State<Engine>,
     _a: Admin,
     Path(id): Path<i64>,
     Json(m): Json<Mapping>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     let asset = match &m.asset {
-        Some(r) => Some(engine.resolve_asset(r).await?.id),
+        Some(r) => Some(engine.resolve_asset(r).await?),
         None => None,
     };
-    engine.map_credential(CredentialId(id), asset, m.priority).await?;
-    Ok(Json(json!({ "ok": true })))
+    engine.map_credential(CredentialId(id), asset.as_ref().map(|a| a.id), m.priority).await?;
+    Ok(Json(Done::new(match asset {
+        Some(a) => format!("credential {id} mapped to asset '{}'", a.name),
+        None => format!("credential {id} mapped to every asset"),
+    })))
 }

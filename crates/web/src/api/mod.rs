@@ -3,6 +3,7 @@
 mod assets;
 mod credentials;
 mod deployments;
+mod node;
 mod packages;
 mod session;
 
@@ -16,4 +17,5 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(assets::routes())
         .merge(packages::routes())
         .merge(deployments::routes())
+        .merge(node::routes())
 }

@@ -8,10 +8,10 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use drover_api::Done;
+use drover_api::packages::PackageRef;
 use drover_domain::package::Package;
 use drover_engine::Engine;
-use drover_engine::deploy::PackageRef;
-use serde_json::{Value, json};
 
 pub(super) fn routes() -> Router<Engine> {
     Router::new()
@@ -20,15 +20,8 @@ pub(super) fn routes() -> Router<Engine> {
         .route("/packages/{package}/bundle", get(export))
 }
 
-fn package_ref(s: String) -> PackageRef {
-    match s.parse::<i64>() {
-        Ok(id) => PackageRef::Id(id),
-        Err(_) => PackageRef::Name(s),
-    }
-}
-
 async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<Package>>> {
-    Ok(Json(engine.store().list_packages().await?))
+    Ok(Json(engine.list_packages().await?))
 }
 
 /// The body is a bundle (`.tar.gz` with package.toml and files/).
@@ -37,11 +30,11 @@ async fn import(State(engine): State<Engine>, _o: Operator, body: Bytes) -> ApiR
 }
 
 async fn show(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>) -> ApiResult<Json<Package>> {
-    Ok(Json(engine.resolve_package(&package_ref(p), None).await?))
+    Ok(Json(engine.resolve_package(&PackageRef::parse(&p), None).await?))
 }
 
 async fn export(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>) -> ApiResult<impl IntoResponse> {
-    let pkg = engine.resolve_package(&package_ref(p), None).await?;
+    let pkg = engine.resolve_package(&PackageRef::parse(&p), None).await?;
     let (pkg, bytes) = engine.export_bundle(pkg.id).await?;
     let file = format!("{}-{}.tar.gz", pkg.def.name, pkg.def.version).replace(['"', '/', '\\'], "_");
     Ok((
@@ -53,8 +46,7 @@ async fn export(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>)
     ))
 }
 
-async fn remove(State(engine): State<Engine>, _o: Operator, Path(p): Path<String>) -> ApiResult<Json<Value>> {
-    let pkg = engine.resolve_package(&package_ref(p), None).await?;
-    engine.store().delete_package(pkg.id).await?;
-    Ok(Json(json!({ "ok": true })))
+async fn remove(State(engine): State<Engine>, _o: Operator, Path(p): Path<String>) -> ApiResult<Json<Done>> {
+    let pkg = engine.delete_package(&PackageRef::parse(&p)).await?;
+    Ok(Json(Done::new(format!("package {} '{}' version {} removed", pkg.id, pkg.def.name, pkg.def.version))))
 }

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use drover_domain::user::{Role, User};
+use drover_api::Done;
+use drover_api::session::{LoggedIn, Login, NewUser, PasswordChange};
+use drover_domain::user::User;
 use drover_engine::{Engine, now_ms};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 pub(super) fn routes() -> Router<Engine> {
     Router::new()
@@ -19,48 +19,29 @@ pub(super) fn routes() -> Router<Engine> {
         .route("/users", post(create_user))
 }
 
-#[derive(Deserialize)]
-struct Login {
-    name: String,
-    password: String,
-}
-
-async fn login(State(engine): State<Engine>, Json(l): Json<Login>) -> ApiResult<Json<Value>> {
+async fn login(State(engine): State<Engine>, Json(l): Json<Login>) -> ApiResult<Json<LoggedIn>> {
     let (user, token) = engine.login(&l.name, &l.password, now_ms()).await?;
-    Ok(Json(json!({ "token": token, "user": user })))
+    Ok(Json(LoggedIn { token, user }))
 }
 
-async fn logout(State(engine): State<Engine>, _who: Viewer, parts: Parts) -> ApiResult<Json<Value>> {
+async fn logout(State(engine): State<Engine>, _who: Viewer, parts: Parts) -> ApiResult<Json<Done>> {
     if let Some(token) = bearer(&parts) {
         engine.logout(token).await?;
     }
-    Ok(Json(json!({ "ok": true })))
+    Ok(Json(Done::new("logged out")))
 }
 
 async fn me(Viewer(user): Viewer) -> Json<User> {
     Json(user)
 }
 
-#[derive(Deserialize)]
-struct PasswordChange {
-    current: String,
-    new: String,
-}
-
 async fn change_password(
     State(engine): State<Engine>,
     Viewer(user): Viewer,
     Json(p): Json<PasswordChange>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     engine.change_password(&user, &p.current, &p.new).await?;
-    Ok(Json(json!({ "ok": true, "message": "password changed; log in again" })))
-}
-
-#[derive(Deserialize)]
-struct NewUser {
-    name: String,
-    password: String,
-    role: Role,
+    Ok(Json(Done::new("password changed; log in again")))
 }
 
 async fn create_user(

@@ -1,28 +1,26 @@
-//! Deployment logs: per target, the Lansweeper fields plus every step and state change.
+//! Deployment logs: per target, its log fields plus every step and state change.
 
 use crate::Engine;
 use crate::error::Result;
-use drover_domain::deployment::{Deployment, StepRecord, Target, TargetEvent};
-use drover_domain::ids::DeploymentId;
+use drover_api::logs::{LogEntry, LogQuery};
+use drover_domain::deployment::Deployment;
+use drover_domain::ids::{AssetId, DeploymentId, PackageId};
 use drover_store::LogFilter;
-use serde::Serialize;
 use std::collections::HashMap;
 
-/// One target's log entry.
-#[derive(Debug, Clone, Serialize)]
-pub struct LogEntry {
-    #[serde(flatten)]
-    pub target: Target,
-    pub package_name: String,
-    pub package_version: String,
-    pub executor: String,
-    pub steps: Vec<StepRecord>,
-    pub events: Vec<TargetEvent>,
-}
+/// The most log entries one query returns.
+const MAX_LOG_ENTRIES: i64 = 10_000;
 
 impl Engine {
-    pub async fn log(&self, filter: &LogFilter) -> Result<Vec<LogEntry>> {
-        let targets = self.store().log(filter).await?;
+    /// The log entries `q` selects, newest first (at most 10 000).
+    pub async fn log(&self, q: &LogQuery) -> Result<Vec<LogEntry>> {
+        let filter = LogFilter {
+            deployment: q.deployment.map(DeploymentId),
+            asset: q.asset.map(AssetId),
+            package: q.package.map(PackageId),
+            limit: q.limit.clamp(1, MAX_LOG_ENTRIES),
+        };
+        let targets = self.store().log(&filter).await?;
         let mut deployments: HashMap<DeploymentId, Deployment> = HashMap::new();
         let mut out = Vec::with_capacity(targets.len());
         for target in targets {
