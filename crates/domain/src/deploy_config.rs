@@ -2,7 +2,7 @@
 //! deployments it starts (the engine's scheduler fires them; see `schedule`).
 
 use crate::deployment::{DeployOptions, RunMode};
-use crate::ids::{AssetId, DeployConfigId, ScheduleId};
+use crate::ids::{AssetId, DeployConfigId, DeploymentId, ScheduleId};
 use serde::{Deserialize, Serialize};
 
 /// Which assets a configuration deploys to. JSON `{"assets": [1, 2]}`; more ways to
@@ -56,4 +56,14 @@ pub struct DeployConfig {
     pub next_fire_ms: Option<i64>,
     pub created_ms: i64,
     pub updated_ms: i64,
+}
+
+/// A run a configuration fired: its scheduled time is the key that makes it happen
+/// once, and the deployment it started (once created).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigRun {
+    pub config_id: DeployConfigId,
+    pub fire_ms: i64,
+    pub deployment_id: Option<DeploymentId>,
+    pub created_ms: i64,
 }

@@ -28,6 +28,7 @@ mod next;
 
 pub use missed::{Decision, MissedRunPolicy, ON_TIME_GRACE_SECS};
 
+use crate::ids::ScheduleId;
 use jiff::Timestamp;
 use jiff::civil::{DateTime, Weekday as JiffWeekday};
 use jiff::tz::{TimeZone, TimeZoneDatabase};
@@ -52,6 +53,16 @@ pub struct Schedule {
     /// What happens to runs the server missed (it was down).
     #[serde(default)]
     pub missed: MissedRunPolicy,
+}
+
+/// A stored schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleRecord {
+    pub id: ScheduleId,
+    /// Not flattened: `Schedule` refuses unknown fields.
+    pub schedule: Schedule,
+    pub created_ms: i64,
+    pub updated_ms: i64,
 }
 
 /// The last moment a schedule may run: a local date-time in the schedule's time zone,
