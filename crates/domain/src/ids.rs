@@ -17,4 +17,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(AssetId, CredentialId, PackageId, DeploymentId, TargetId, UserId);
+id_type!(AssetId, CredentialId, PackageId, DeploymentId, TargetId, UserId, ScheduleId, DeployConfigId);

@@ -1,12 +1,14 @@
 //! drover's domain: the words of `shared/design.md` as types, and the rules that need
-//! no database, network or SSH (package validation, target states, credential order).
+//! no database, network or SSH (package validation, target states, credential order, schedule arithmetic).
 
 pub mod asset;
 pub mod credential;
+pub mod deploy_config;
 pub mod deployment;
 pub mod executor;
 pub mod ids;
 pub mod package;
+pub mod schedule;
 pub mod time;
 pub mod user;
 

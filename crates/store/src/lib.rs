@@ -13,11 +13,13 @@ mod credentials;
 mod deployments;
 mod error;
 mod packages;
+mod schedules;
 mod settings;
 mod users;
 
 pub use deployments::{LogFilter, NewDeployment, TargetUpdate};
 pub use error::{Result, StoreError};
+pub use schedules::RunClaim;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;

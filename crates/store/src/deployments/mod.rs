@@ -7,8 +7,8 @@ use crate::error::corrupt;
 use crate::{Result, Store, StoreError};
 use drover_domain::deployment::{DeployOptions, Deployment, Executor, RunMode, Target, TargetState};
 use drover_domain::ids::{AssetId, DeploymentId, PackageId, TargetId};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 use std::sync::LazyLock;
 
 /// What starting a deployment stores: the package (its name and version are copied so
@@ -119,43 +119,9 @@ impl Store {
     /// with a first event "queued". A deployment without targets is finished at once.
     pub async fn create_deployment(&self, d: &NewDeployment, now_ms: i64) -> Result<(Deployment, Vec<Target>)> {
         let mut tx = self.pool.begin().await?;
-        let finished = d.targets.is_empty().then_some(now_ms);
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO deployments (package_id, package_name, package_version, executor, run_mode, created_ms, \
-             finished_ms, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {DEPLOYMENT_COLUMNS}"
-        )))
-        .bind(d.package_id.0)
-        .bind(&d.package_name)
-        .bind(&d.package_version)
-        .bind(d.executor.to_string())
-        .bind(d.run_mode.as_str())
-        .bind(now_ms)
-        .bind(finished)
-        .bind(serde_json::to_string(&d.options).map_err(|e| StoreError::Other(e.to_string()))?)
-        .fetch_one(&mut *tx)
-        .await?;
-        let deployment = deployment_from_row(&row)?;
-        let mut targets = Vec::with_capacity(d.targets.len());
-        for (asset_id, asset_name) in &d.targets {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO targets (deployment_id, asset_id, asset_name, state, run_mode, message, created_ms, \
-                 updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {TARGET_COLUMNS}"
-            )))
-            .bind(deployment.id.0)
-            .bind(asset_id.0)
-            .bind(asset_name)
-            .bind(TargetState::Queued.as_str())
-            .bind(d.run_mode.as_str())
-            .bind(QUEUED)
-            .bind(now_ms)
-            .fetch_one(&mut *tx)
-            .await?;
-            let target = target_from_row(&row)?;
-            steps::insert_event(&mut tx, target.id, now_ms, TargetState::Queued, QUEUED).await?;
-            targets.push(target);
-        }
+        let created = insert_deployment(&mut tx, d, now_ms).await?;
         tx.commit().await?;
-        Ok((deployment, targets))
+        Ok(created)
     }
 
     pub async fn deployment(&self, id: DeploymentId) -> Result<Deployment> {
@@ -221,4 +187,50 @@ impl Store {
         tx.commit().await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Inserts a deployment and its targets (each `Queued` with its first event) in `tx`:
+/// the one place that does, for [`Store::create_deployment`] and for a scheduled run
+/// claimed in the same transaction.
+pub(crate) async fn insert_deployment(
+    tx: &mut Transaction<'_, Any>,
+    d: &NewDeployment,
+    now_ms: i64,
+) -> Result<(Deployment, Vec<Target>)> {
+    let finished = d.targets.is_empty().then_some(now_ms);
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO deployments (package_id, package_name, package_version, executor, run_mode, created_ms, \
+             finished_ms, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {DEPLOYMENT_COLUMNS}"
+    )))
+    .bind(d.package_id.0)
+    .bind(&d.package_name)
+    .bind(&d.package_version)
+    .bind(d.executor.to_string())
+    .bind(d.run_mode.as_str())
+    .bind(now_ms)
+    .bind(finished)
+    .bind(serde_json::to_string(&d.options).map_err(|e| StoreError::Other(e.to_string()))?)
+    .fetch_one(&mut **tx)
+    .await?;
+    let deployment = deployment_from_row(&row)?;
+    let mut targets = Vec::with_capacity(d.targets.len());
+    for (asset_id, asset_name) in &d.targets {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO targets (deployment_id, asset_id, asset_name, state, run_mode, message, created_ms, \
+                 updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {TARGET_COLUMNS}"
+        )))
+        .bind(deployment.id.0)
+        .bind(asset_id.0)
+        .bind(asset_name)
+        .bind(TargetState::Queued.as_str())
+        .bind(d.run_mode.as_str())
+        .bind(QUEUED)
+        .bind(now_ms)
+        .fetch_one(&mut **tx)
+        .await?;
+        let target = target_from_row(&row)?;
+        steps::insert_event(tx, target.id, now_ms, TargetState::Queued, QUEUED).await?;
+        targets.push(target);
+    }
+    Ok((deployment, targets))
 }

@@ -9,4 +9,5 @@ mod backends;
 mod deployments;
 mod inventory;
 mod packages;
+mod schedules;
 mod users;
