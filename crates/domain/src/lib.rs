@@ -4,9 +4,11 @@
 pub mod asset;
 pub mod credential;
 pub mod deployment;
+pub mod failure;
 pub mod ids;
 pub mod package;
 pub mod time;
 pub mod user;
 
+pub use failure::FailureCode;
 pub use drover_proto::{Action, Criterion, Step, StepKind, VersionOp};
