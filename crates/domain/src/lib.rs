@@ -10,5 +10,5 @@ pub mod package;
 pub mod time;
 pub mod user;
 
-pub use failure::FailureCode;
 pub use drover_proto::{Action, Criterion, Step, StepKind, VersionOp};
+pub use failure::FailureCode;
