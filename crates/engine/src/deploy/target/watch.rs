@@ -14,7 +14,20 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep, sleep_until};
 
+/// How servers before absolute work directories recorded a non-root one: a shell word.
+const LEGACY_HOME_BASE: &str = "\"$HOME/.drover\"";
+
 impl Engine {
+    /// The non-root base directory of the login user (for a work directory recorded by an
+    /// older server as `"$HOME/.drover"/targets/N`).
+    async fn home_base(&self, a: &Access) -> Option<String> {
+        let session = self.connect(a).await.ok()?;
+        let out = super::exec(&session, &a.asset, &remote::facts(&self.inner.deployer.sha256), None, &[]).await;
+        session.close().await;
+        let home = remote::parse_facts(&out.ok()?).home?;
+        Some(remote::base_dir(false, &home))
+    }
+
     pub(super) async fn resume(&self, t: &Target, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
         let asset = self.store().asset(t.asset_id).await?;
         let lost = |what: &str| {
@@ -33,6 +46,14 @@ impl Engine {
         let credential = self.store().credential_by_name(&name).await.map_err(|_| lost("its credential is gone"))?;
         let secret = self.vault().open(credential.id, &self.store().sealed_secret(credential.id).await?)?;
         let access = Access { asset: asset.clone(), credential, secret };
+        let dir = match dir.strip_prefix(LEGACY_HOME_BASE) {
+            Some(rest) => {
+                let base =
+                    self.home_base(&access).await.ok_or_else(|| lost("its home directory could not be learnt"))?;
+                format!("{base}{rest}")
+            }
+            None => dir,
+        };
         // the root work directory means the task was created as root
         let privilege =
             if remote::is_root_dir(&dir) { access.privilege(access.credential.username == "root") } else { None };
