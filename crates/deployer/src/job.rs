@@ -3,7 +3,7 @@
 use drover_proto::{Job, PROTOCOL_VERSION};
 use std::path::Path;
 
-pub const JOB: &str = "job.json";
+pub use drover_proto::workdir::JOB;
 
 /// Enough of a job to report that it cannot be run.
 #[derive(Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub const RECORD: &str = "record.jsonl";
+pub use drover_proto::workdir::RECORD;
 
 pub struct Reporter {
     record: File,

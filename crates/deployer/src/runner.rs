@@ -27,7 +27,7 @@ pub fn run(dir: &Path) -> u8 {
         eprintln!("drover-deployer: the work directory {} does not exist", dir.display());
         return EXIT_BAD_JOB;
     }
-    let pid = dir.join("pid");
+    let pid = dir.join(drover_proto::workdir::PID);
     if let Err(e) = std::fs::write(&pid, std::process::id().to_string()) {
         eprintln!("drover-deployer: cannot write {}: {e}", pid.display());
         return EXIT_BAD_JOB;
@@ -101,7 +101,7 @@ fn run_job(dir: &Path, job: &Job) -> u8 {
     // The job (its tokens) and the package files go before the end is reported, so a
     // target the server sees as ended has none left.
     let _ = std::fs::remove_file(dir.join(JOB));
-    let _ = std::fs::remove_dir_all(dir.join("files"));
+    let _ = std::fs::remove_dir_all(dir.join(drover_proto::workdir::FILES));
     let _ = std::fs::remove_file(dir.join("resume"));
     reporter.send(Event::Finished { status, message, last_step, return_code });
     reporter.finish(DRAIN);

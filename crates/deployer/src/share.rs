@@ -22,7 +22,7 @@ impl<'a> Share<'a> {
             .http_status_as_error(false)
             .build()
             .new_agent();
-        Share { job, dir: work_dir.join("files"), agent }
+        Share { job, dir: work_dir.join(drover_proto::workdir::FILES), agent }
     }
 
     /// `path` with `{PackageShare}/x` replaced by the local copy of `x` (downloaded now

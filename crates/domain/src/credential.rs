@@ -179,6 +179,21 @@ mod tests {
     }
 
     #[test]
+    fn credential_order_ties_duplicates_and_nothing_mapped() {
+        let m = |c, a: Option<i64>, p| CredentialMapping {
+            credential_id: CredentialId(c),
+            asset_id: a.map(AssetId),
+            priority: p,
+        };
+        assert!(credential_order(AssetId(1), &[]).is_empty());
+        assert!(credential_order(AssetId(1), &[m(1, Some(2), 0)]).is_empty(), "another asset's mapping");
+        // equal priority: lower credential id first; a credential mapped twice is tried once,
+        // at its asset mapping's place
+        let maps = [m(7, Some(1), 0), m(4, Some(1), 0), m(7, None, 0), m(2, None, 5)];
+        assert_eq!(credential_order(AssetId(1), &maps), vec![CredentialId(4), CredentialId(7), CredentialId(2)]);
+    }
+
+    #[test]
     fn secret_debug_is_redacted() {
         let s = CredentialSecret { password: Some("hunter2".into()), ..Default::default() };
         assert!(!format!("{s:?}").contains("hunter2"));

@@ -6,6 +6,7 @@ pub mod credential;
 pub mod deploy_config;
 pub mod deployment;
 pub mod executor;
+pub mod failure;
 pub mod ids;
 pub mod package;
 pub mod schedule;
@@ -13,3 +14,4 @@ pub mod time;
 pub mod user;
 
 pub use drover_proto::{Action, Criterion, Step, StepKind, VersionOp};
+pub use failure::FailureCode;

@@ -14,6 +14,7 @@ mod action;
 mod job;
 mod report;
 mod step;
+pub mod workdir;
 
 pub use action::Action;
 pub use job::{Job, JobFile, PROTOCOL_VERSION};

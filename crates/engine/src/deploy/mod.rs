@@ -93,7 +93,8 @@ impl Engine {
                 self.inner.cancels.lock().unwrap_or_else(|e| e.into_inner()).insert(t.id, message.clone());
             }
             if t.state != TargetState::Running {
-                self.end_target(t.id, TargetState::Cancelled, &message, Some("target.cancelled")).await?;
+                self.end_target(t.id, TargetState::Cancelled, &message, Some(drover_domain::FailureCode::Cancelled))
+                    .await?;
             }
             self.wake(t.id);
             n += 1;

@@ -1,13 +1,54 @@
-//! The shell scripts drover runs on targets over SSH, and the parsing of what they print.
-//! Pure text in, text out, so the rules are unit tested without a host.
+//! The shell scripts drover runs on targets over SSH (`scripts/*.sh`, embedded), the one
+//! function that quotes a script and its positional arguments into a command line, and
+//! the parsing of what the scripts print. No value is ever formatted into a script's text.
 
 use drover_domain::asset::{HostFacts, normalize_mac};
+use drover_domain::ids::TargetId;
 use drover_domain::package::{FinalAction, FinalActionKind};
-use drover_proto::Report;
+use drover_proto::{Report, workdir};
+
+/// A shell script run on targets; `name` is its `$0` (it names it in error messages).
+#[derive(Debug)]
+pub(crate) struct Script {
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+pub(crate) const FACTS: Script = Script { name: "drover-facts", text: include_str!("scripts/facts.sh") };
+pub(crate) const UPLOAD: Script = Script { name: "drover-upload", text: include_str!("scripts/upload.sh") };
+pub(crate) const LAUNCH: Script = Script { name: "drover-launch", text: include_str!("scripts/launch.sh") };
+pub(crate) const CHECK: Script = Script { name: "drover-check", text: include_str!("scripts/check.sh") };
+pub(crate) const KILL: Script = Script { name: "drover-kill", text: include_str!("scripts/kill.sh") };
+pub(crate) const FINAL_ACTION: Script =
+    Script { name: "drover-final-action", text: include_str!("scripts/final_action.sh") };
+pub(crate) const SUDO_CHECK: Script = Script { name: "drover-sudo-check", text: include_str!("scripts/sudo_check.sh") };
+
+/// A script with its positional arguments.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub script: &'static Script,
+    pub args: Vec<String>,
+}
 
 /// Quotes a string for POSIX sh.
 pub(crate) fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The command line that runs a call (as root when `privilege` is given) and what to put
+/// on its standard input before the script's own input (the sudo password):
+/// `[sudo …] sh -c '<script>' <name> '<arg1>' '<arg2>' …`.
+pub(crate) fn command(call: &Call, privilege: Option<&Privilege>) -> (String, Vec<u8>) {
+    let mut line = format!("sh -c {} {}", sh_quote(call.script.text), call.script.name);
+    for a in &call.args {
+        line.push(' ');
+        line.push_str(&sh_quote(a));
+    }
+    match privilege {
+        None | Some(Privilege::Root) => (line, Vec::new()),
+        Some(Privilege::SudoNoPassword) => (format!("sudo -n -- {line}"), Vec::new()),
+        Some(Privilege::SudoPassword(pw)) => (format!("sudo -S -p '' -- {line}"), format!("{pw}\n").into_bytes()),
+    }
 }
 
 /// What the first script learns about the target, as the login user.
@@ -15,6 +56,8 @@ pub(crate) fn sh_quote(s: &str) -> String {
 pub(crate) struct Facts {
     pub uid: Option<u32>,
     pub user: String,
+    /// The login user's home directory (`$HOME`).
+    pub home: Option<String>,
     pub hostname: Option<String>,
     pub os: Option<String>,
     pub arch: Option<String>,
@@ -43,29 +86,15 @@ impl Facts {
 }
 
 /// Learns the host, and whether the deployer with this hash is there.
-pub(crate) fn facts_script(deployer_sha256: &str) -> String {
-    let name = deployer_path("", deployer_sha256);
-    format!(
-        "{FACTS_SCRIPT}if [ -x {root}{name} ]; then echo deployer=root; fi\nif [ -x \"$HOME/.drover\"{name} ]; then echo deployer=home; fi\n",
-        root = base_dir(true)
-    )
+pub(crate) fn facts(deployer_sha256: &str) -> Call {
+    facts_under(workdir::ROOT_BASE, deployer_sha256)
 }
 
-// Shell built-ins where they do (`read` instead of `cat`): every process costs the target
-// a fork and an exec, and a deployment runs this once per target.
-const FACTS_SCRIPT: &str = r#"id | { read -r ids; u=${ids#uid=}; echo "uid=${u%%(*}"; u=${ids#*(}; echo "user=${u%%)*}"; }
-if read -r h </proc/sys/kernel/hostname 2>/dev/null; then echo "hostname=$h"; else echo "hostname=$(hostname)"; fi
-echo "arch=$(uname -m)"
-if [ -r /etc/os-release ]; then ( . /etc/os-release; echo "os=${PRETTY_NAME:-$ID $VERSION_ID}" ); fi
-for f in /sys/class/net/*/address; do [ -r "$f" ] && read -r m <"$f" && echo "mac=$m"; done
-if command -v who >/dev/null 2>&1; then who | while read -r u _; do echo "session=$u"; done; fi
-if [ -d /run/systemd/system ]; then
-  if command -v loginctl >/dev/null 2>&1; then loginctl list-users --no-legend 2>/dev/null | while read -r _ u _; do echo "session=$u"; done; fi
-  if command -v systemd-run >/dev/null 2>&1; then echo systemd=1; fi
-fi
-if command -v start-stop-daemon >/dev/null 2>&1; then echo ssd=1; fi
-echo "client=${SSH_CONNECTION%% *}"
-"#;
+/// [`facts`] with another root base (tests).
+pub(crate) fn facts_under(root_base: &str, deployer_sha256: &str) -> Call {
+    let args = vec![root_base.to_string(), workdir::HOME_BASE.to_string(), workdir::deployer_file(deployer_sha256)];
+    Call { script: &FACTS, args }
+}
 
 pub(crate) fn parse_facts(out: &str) -> Facts {
     let mut f = Facts::default();
@@ -78,6 +107,7 @@ pub(crate) fn parse_facts(out: &str) -> Facts {
         match k {
             "uid" => f.uid = v.parse().ok(),
             "user" => f.user = v.to_string(),
+            "home" => f.home = some(),
             "hostname" => f.hostname = some(),
             "arch" => f.arch = some(),
             "os" => f.os = some(),
@@ -109,6 +139,12 @@ pub(crate) enum Privilege {
     SudoPassword(String),
 }
 
+impl Privilege {
+    pub fn is_sudo(&self) -> bool {
+        !matches!(self, Privilege::Root)
+    }
+}
+
 impl std::fmt::Debug for Privilege {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -119,17 +155,9 @@ impl std::fmt::Debug for Privilege {
     }
 }
 
-/// The command line that runs `script` (as root when `privilege` is given) and what to
-/// put on its standard input before the script's own input (the sudo password).
-pub(crate) fn wrap(script: &str, privilege: Option<&Privilege>) -> (String, Vec<u8>) {
-    let quoted = sh_quote(script);
-    match privilege {
-        None | Some(Privilege::Root) => (format!("sh -c {quoted}"), Vec::new()),
-        Some(Privilege::SudoNoPassword) => (format!("sudo -n -- sh -c {quoted}"), Vec::new()),
-        Some(Privilege::SudoPassword(pw)) => {
-            (format!("sudo -S -p '' -- sh -c {quoted}"), format!("{pw}\n").into_bytes())
-        }
-    }
+/// Proves that sudo accepts the credential, with nothing else on its input.
+pub(crate) fn sudo_check() -> Call {
+    Call { script: &SUDO_CHECK, args: Vec::new() }
 }
 
 /// How the detached task is created.
@@ -150,6 +178,7 @@ impl Launcher {
             Launcher::Setsid
         }
     }
+    /// Its name, as the launch script takes it.
     pub fn name(self) -> &'static str {
         match self {
             Launcher::SystemdRun => "systemd-run",
@@ -159,23 +188,40 @@ impl Launcher {
     }
 }
 
-/// Where drover keeps its files on a target, as a shell word.
-pub(crate) fn base_dir(as_root: bool) -> &'static str {
-    if as_root { "/var/lib/drover" } else { "\"$HOME/.drover\"" }
+/// Where drover keeps its files on a target: [`workdir::ROOT_BASE`] for root, else
+/// under the login user's home (an absolute path, as the target's `$HOME` says).
+pub(crate) fn base_dir(as_root: bool, home: &str) -> String {
+    if as_root {
+        workdir::ROOT_BASE.to_string()
+    } else {
+        format!("{}/{}", home.trim_end_matches('/'), workdir::HOME_BASE)
+    }
+}
+
+/// Whether a work directory is under the root base (the task was created as root).
+pub(crate) fn is_root_dir(dir: &str) -> bool {
+    dir.starts_with(&format!("{}/", workdir::ROOT_BASE))
 }
 
 pub(crate) fn deployer_path(base: &str, sha256: &str) -> String {
-    format!("{base}/bin/drover-deployer-{}", &sha256[..16.min(sha256.len())])
+    format!("{base}/{}", workdir::deployer_file(sha256))
 }
 
-/// Reads the deployer from stdin, checks its hash, installs it.
-pub(crate) fn upload_script(base: &str, deployer: &str, sha256: &str) -> String {
-    format!(
-        r#"set -e; umask 022; mkdir -p {base}/bin; chmod 755 {base} {base}/bin
-t={base}/bin/.upload.$$; cat > "$t"
-if [ "$(sha256sum "$t" | cut -d' ' -f1)" != "{sha256}" ]; then rm -f "$t"; echo "deployer upload corrupted" >&2; exit 1; fi
-chmod 755 "$t"; mv -f "$t" {deployer}"#
-    )
+/// A target's work directory under a base.
+pub(crate) fn target_dir(base: &str, id: TargetId) -> String {
+    format!("{base}/{}/{}", workdir::TARGETS, id.0)
+}
+
+/// Reads the deployer from stdin, checks its hash, installs it at `deployer`.
+pub(crate) fn upload(base: &str, deployer: &str, sha256: &str) -> Call {
+    Call { script: &UPLOAD, args: vec![base.into(), deployer.into(), sha256.into()] }
+}
+
+/// The work directory and its file names: the first arguments of launch, check and kill.
+fn in_workdir(script: &'static Script, dir: &str, rest: &[&str]) -> Call {
+    let names = [workdir::JOB, workdir::PID, workdir::TASK_PID, workdir::RECORD, workdir::DEPLOYER_LOG, workdir::FILES];
+    let args = std::iter::once(dir).chain(names).chain(rest.iter().copied()).map(String::from).collect();
+    Call { script, args }
 }
 
 /// Everything the launch needs to know.
@@ -185,92 +231,41 @@ pub(crate) struct LaunchPlan<'a> {
     /// Switch to this user (the launch runs as root then).
     pub run_as: Option<&'a str>,
     pub launcher: Launcher,
-    pub unit: String,
+    pub unit: &'a str,
 }
 
-/// Writes the job from stdin and creates the detached task; prints `pid=N`. It waits up
-/// to 30 s (under the 60 s a script may take) for the deployer to say it runs: a task
-/// that starts late on a loaded machine must not be taken for one that never started.
-pub(crate) fn launch_script(p: &LaunchPlan<'_>) -> String {
-    let (dir, deployer) = (p.dir, p.deployer);
-    let inner = sh_quote(r#"exec "$0" run "$1" >>"$1/deployer.log" 2>&1"#);
-    let chown = p.run_as.map(|u| format!("chown -R {} \"$D\"", sh_quote(u))).unwrap_or_default();
-    let start = match (p.launcher, p.run_as) {
-        (Launcher::SystemdRun, user) => format!(
-            "systemd-run --quiet --collect --unit={} {} -p WorkingDirectory=\"$D\" /bin/sh -c {inner} {deployer} \"$D\"",
-            p.unit,
-            user.map(|u| format!("--uid={}", sh_quote(u))).unwrap_or_default()
-        ),
-        (Launcher::StartStopDaemon, user) => format!(
-            "start-stop-daemon --start --background --pidfile \"$D/task.pid\" {} --chdir \"$D\" --startas /bin/sh -- -c {inner} {deployer} \"$D\"",
-            user.map(|u| format!("--chuid {}", sh_quote(u))).unwrap_or_default()
-        ),
-        (Launcher::Setsid, user) => format!(
-            "{} setsid -f /bin/sh -c {inner} {deployer} \"$D\" </dev/null >/dev/null 2>&1",
-            user.map(|u| format!("runuser -u {} --", sh_quote(u))).unwrap_or_default()
-        ),
-    };
-    format!(
-        r#"set -e; umask 077; D={dir}
-mkdir -p "$D"; chmod 755 "${{D%/*}}"; rm -f "$D/pid" "$D/task.pid" "$D/record.jsonl"
-cat > "$D/job.json"
-{chown}
-cd "$D"
-{start}
-i=0; while [ ! -s "$D/pid" ] && [ ! -s "$D/record.jsonl" ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done
-if [ -s "$D/pid" ]; then read -r p <"$D/pid" 2>/dev/null || true; echo "pid=$p"; elif [ -s "$D/record.jsonl" ]; then echo "ended=1"
-else echo "the deployer did not start:" >&2; tail -c 2000 "$D/deployer.log" >&2 || true; exit 1; fi
-find "${{D%/*}}" -mindepth 1 -maxdepth 1 -type d -mtime +14 -exec rm -rf {{}} + 2>/dev/null || true"#
-    )
+/// Writes the job from stdin and creates the detached task; prints `pid=N`.
+pub(crate) fn launch(p: &LaunchPlan<'_>) -> Call {
+    in_workdir(&LAUNCH, p.dir, &[p.deployer, p.launcher.name(), p.unit, p.run_as.unwrap_or("")])
 }
 
 pub(crate) const ALIVE: &str = "__DROVER_TASK_ALIVE__";
 
-/// Prints the record and whether the deployer still runs; when it does not, removes
-/// what secrets it may have left.
-pub(crate) fn check_script(dir: &str) -> String {
-    format!(
-        r#"D={dir}
-cat "$D/record.jsonl" 2>/dev/null || true
-p=$(cat "$D/pid" 2>/dev/null || true)
-if [ -n "$p" ] && grep -q drover-deployer "/proc/$p/cmdline" 2>/dev/null; then echo {ALIVE}; else rm -rf "$D/job.json" "$D/files"; fi"#
-    )
+/// Prints the record and whether the deployer still runs.
+pub(crate) fn check(dir: &str) -> Call {
+    in_workdir(&CHECK, dir, &[ALIVE])
 }
 
-/// Ends the task (its whole process group: the deployer's group, which launchers such
-/// as start-stop-daemon may give another number than its pid) and prints the record.
-pub(crate) fn kill_script(dir: &str, unit: &str) -> String {
-    format!(
-        r#"D={dir}
-p=$(cat "$D/pid" 2>/dev/null || true)
-if [ -n "$p" ] && grep -q drover-deployer "/proc/$p/cmdline" 2>/dev/null; then g=$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f3); kill -TERM "-$g" 2>/dev/null || true; sleep 1; kill -KILL "-$g" 2>/dev/null || true; fi
-if command -v systemctl >/dev/null 2>&1; then systemctl stop {unit} >/dev/null 2>&1 || true; fi
-rm -rf "$D/job.json" "$D/files" "$D/pid"
-cat "$D/record.jsonl" 2>/dev/null || true"#
-    )
+/// Ends the task's process group and prints the record.
+pub(crate) fn kill(dir: &str, unit: &str) -> Call {
+    in_workdir(&KILL, dir, &[unit])
 }
 
-/// Starts the package's final action after its delay, detached, so that the SSH session
-/// ends first; logged-on users are told with `wall` when there is a delay.
-pub(crate) fn final_action_script(f: FinalAction, package: &str) -> Option<String> {
+/// Starts the package's final action after its delay, detached; None when there is none.
+pub(crate) fn final_action(f: FinalAction, package: &str) -> Option<Call> {
     let (what, cmd) = match f.action {
         FinalActionKind::None => return None,
         FinalActionKind::Reboot => ("restarts", "reboot"),
         FinalActionKind::Shutdown => ("shuts down", "poweroff"),
-        FinalActionKind::Logoff => (
-            "logs off its users",
-            r#"for u in $(who | awk '$1 != "root" {print $1}' | sort -u); do loginctl terminate-user "$u" 2>/dev/null || pkill -KILL -u "$u"; done"#,
-        ),
+        FinalActionKind::Logoff => ("logs off its users", "logoff"),
     };
     let delay = f.delay_secs;
     let warn = if delay > 0 {
-        let text = format!("drover: this machine {what} in {delay} s (after package {package})");
-        format!("echo {} | wall 2>/dev/null; ", sh_quote(&text))
+        format!("drover: this machine {what} in {delay} s (after package {package})")
     } else {
         String::new()
     };
-    let job = format!("{warn}sleep {delay}; {cmd}");
-    Some(format!("setsid -f sh -c {} </dev/null >/dev/null 2>&1", sh_quote(&job)))
+    Some(Call { script: &FINAL_ACTION, args: vec![cmd.into(), delay.to_string(), warn] })
 }
 
 /// The reports in a collected record, and whether the task was alive. A torn last line
@@ -291,3 +286,7 @@ pub(crate) fn parse_record(out: &str) -> (Vec<Report>, bool) {
 #[cfg(test)]
 #[path = "remote_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "scripts_tests.rs"]
+mod scripts_tests;

@@ -7,32 +7,63 @@ fn quotes_single_quotes() {
 
 #[test]
 fn parses_facts() {
-    let out = "uid=1000\nuser=alice\nhostname=h1\narch=x86_64\nos=Debian GNU/Linux 12 (bookworm)\nmac=00:00:00:00:00:00\nmac=02:D0:01:00:00:01\nsession=bob\nsession=bob\nsession=carol\nssd=1\nclient=10.77.1.1\n";
+    let out = "uid=1000\nuser=alice\nhome=/home/alice\nhostname=h1\narch=x86_64\nos=Debian GNU/Linux 12 (bookworm)\nmac=00:00:00:00:00:00\nmac=02:D0:01:00:00:01\nsession=bob\nsession=bob\nsession=carol\nssd=1\nclient=10.77.1.1\n";
     let f = parse_facts(out);
     assert_eq!(f.uid, Some(1000));
+    assert_eq!(f.home.as_deref(), Some("/home/alice"));
     assert_eq!(f.macs, vec!["02:d0:01:00:00:01"]);
     assert_eq!(f.sessions, vec!["bob", "carol"]);
     assert!(f.start_stop_daemon && !f.systemd);
     assert_eq!(f.client_ip.as_deref(), Some("10.77.1.1"));
     assert_eq!(Launcher::pick(&f, true), Launcher::StartStopDaemon);
     assert!(!f.deployer_in_root_dir && !f.deployer_in_home_dir);
-    let f = parse_facts("deployer=home\n");
+    let f = parse_facts("deployer=home\nhome=\n");
     assert!(f.deployer_in_home_dir && !f.deployer_in_root_dir);
+    assert_eq!(f.home, None);
 }
 
 #[test]
-fn facts_script_looks_for_this_deployer_in_both_places() {
-    let s = facts_script("0123456789abcdef0123");
-    assert!(s.contains("[ -x /var/lib/drover/bin/drover-deployer-0123456789abcdef ]"), "{s}");
-    assert!(s.contains(r#"[ -x "$HOME/.drover"/bin/drover-deployer-0123456789abcdef ]"#), "{s}");
+fn arguments_are_quoted_once_after_the_script() {
+    let (cmd, stdin) = command(&check("/home/o'neil/.drover/targets/7"), None);
+    let expected_tail = r#" drover-check '/home/o'\''neil/.drover/targets/7' 'job.json' 'pid' 'task.pid' 'record.jsonl' 'deployer.log' 'files' '__DROVER_TASK_ALIVE__'"#;
+    assert!(cmd.starts_with("sh -c '"), "{cmd}");
+    assert!(cmd.ends_with(expected_tail), "{cmd}");
+    assert!(stdin.is_empty());
+}
+
+#[test]
+fn work_directories_are_real_paths() {
+    let home = base_dir(false, "/home/alice/");
+    assert_eq!(home, "/home/alice/.drover");
+    assert_eq!(target_dir(&home, TargetId(7)), "/home/alice/.drover/targets/7");
+    assert_eq!(
+        deployer_path(&base_dir(true, "/root"), "0123456789abcdef0123"),
+        "/var/lib/drover/bin/drover-deployer-0123456789abcdef"
+    );
+    assert!(is_root_dir(&target_dir(&base_dir(true, ""), TargetId(1))));
+    assert!(!is_root_dir(&target_dir(&home, TargetId(1))));
+    assert!(!is_root_dir("/var/lib/drover-other/targets/1"));
 }
 
 #[test]
 fn sudo_password_goes_first_on_stdin() {
-    let (cmd, stdin) = wrap("id -u", Some(&Privilege::SudoPassword("pw".into())));
-    assert_eq!(cmd, "sudo -S -p '' -- sh -c 'id -u'");
+    let (cmd, stdin) = command(&sudo_check(), Some(&Privilege::SudoPassword("pw".into())));
+    assert!(cmd.starts_with("sudo -S -p '' -- sh -c '"), "{cmd}");
+    assert!(cmd.ends_with(" drover-sudo-check"), "{cmd}");
     assert_eq!(stdin, b"pw\n");
     assert!(!format!("{:?}", Privilege::SudoPassword("pw".into())).contains("pw\""));
+    let (cmd, _) = command(&sudo_check(), Some(&Privilege::SudoNoPassword));
+    assert!(cmd.starts_with("sudo -n -- sh -c '"), "{cmd}");
+}
+
+#[test]
+fn final_action_warns_only_with_a_delay() {
+    let f = |action, delay_secs| FinalAction { action, delay_secs };
+    assert!(final_action(f(FinalActionKind::None, 5), "p").is_none());
+    let c = final_action(f(FinalActionKind::Shutdown, 0), "p").map(|c| c.args).unwrap_or_default();
+    assert_eq!(c, vec!["poweroff", "0", ""]);
+    let c = final_action(f(FinalActionKind::Logoff, 30), "p").map(|c| c.args).unwrap_or_default();
+    assert_eq!(c, vec!["logoff", "30", "drover: this machine logs off its users in 30 s (after package p)"]);
 }
 
 #[test]

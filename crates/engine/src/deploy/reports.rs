@@ -4,6 +4,7 @@
 use crate::error::{EngineError, Result};
 use crate::secrets::token_hash;
 use crate::{Engine, now_ms};
+use drover_domain::FailureCode;
 use drover_domain::deployment::{StepRecord, TargetState};
 use drover_domain::ids::{PackageId, TargetId};
 use drover_proto::{Event, FinalStatus, Report};
@@ -70,8 +71,8 @@ impl Engine {
             Event::Finished { status, message, .. } => {
                 let (state, code) = match status {
                     FinalStatus::Success => (TargetState::Success, None),
-                    FinalStatus::Failed => (TargetState::Failed, Some("step.failed")),
-                    FinalStatus::TimedOut => (TargetState::TimedOut, Some("target.max_duration")),
+                    FinalStatus::Failed => (TargetState::Failed, Some(FailureCode::StepFailed)),
+                    FinalStatus::TimedOut => (TargetState::TimedOut, Some(FailureCode::MaxDuration)),
                 };
                 let message = if message.is_empty() { "finished".to_string() } else { message.clone() };
                 self.end_target(id, state, &message, code).await?;
@@ -86,9 +87,9 @@ impl Engine {
         id: TargetId,
         state: TargetState,
         message: &str,
-        code: Option<&str>,
+        code: Option<FailureCode>,
     ) -> Result<()> {
-        self.store().transition(id, state, message, code, now_ms()).await?;
+        self.store().transition(id, state, message, code.map(FailureCode::as_str), now_ms()).await?;
         self.store().revoke_tokens(id).await?;
         self.wake(id);
         Ok(())

@@ -1,0 +1,21 @@
+# Learns the host as the login user, and whether this deployer build is installed.
+# Shell built-ins where they do (`read` instead of `cat`): every process costs the
+# target a fork and an exec, and a deployment runs this once per target.
+# Arguments: ROOT_BASE HOME_BASE DEPLOYER_FILE (relative to a base)
+root_base=$1 home_base=$2 deployer=$3
+id | { read -r ids; u=${ids#uid=}; echo "uid=${u%%(*}"; u=${ids#*(}; echo "user=${u%%)*}"; }
+echo "home=$HOME"
+if read -r h </proc/sys/kernel/hostname 2>/dev/null; then echo "hostname=$h"; else echo "hostname=$(hostname)"; fi
+echo "arch=$(uname -m)"
+# shellcheck source=/dev/null
+if [ -r /etc/os-release ]; then ( . /etc/os-release; echo "os=${PRETTY_NAME:-$ID $VERSION_ID}" ); fi
+for f in /sys/class/net/*/address; do [ -r "$f" ] && read -r m <"$f" && echo "mac=$m"; done
+if command -v who >/dev/null 2>&1; then who | while read -r u _; do echo "session=$u"; done; fi
+if [ -d /run/systemd/system ]; then
+  if command -v loginctl >/dev/null 2>&1; then loginctl list-users --no-legend 2>/dev/null | while read -r _ u _; do echo "session=$u"; done; fi
+  if command -v systemd-run >/dev/null 2>&1; then echo systemd=1; fi
+fi
+if command -v start-stop-daemon >/dev/null 2>&1; then echo ssd=1; fi
+echo "client=${SSH_CONNECTION%% *}"
+if [ -x "$root_base/$deployer" ]; then echo deployer=root; fi
+if [ -n "$HOME" ] && [ -x "$HOME/$home_base/$deployer" ]; then echo deployer=home; fi

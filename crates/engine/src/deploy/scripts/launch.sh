@@ -1,0 +1,60 @@
+# Writes the job from standard input and creates the detached task; prints `pid=N`
+# (or `ended=1` when the deployer already finished). It waits up to 30 s (under the
+# 60 s a script may take) for the deployer to say it runs: a task that starts late on
+# a loaded machine must not be taken for one that never started.
+# Arguments: DIR JOB PID TASK_PID RECORD DEPLOYER_LOG FILES (the work directory and its
+# file names), then DEPLOYER LAUNCHER (systemd-run | start-stop-daemon | setsid) UNIT
+# RUN_AS (a user to switch to, or empty).
+set -e
+umask 077
+D=$1 job=$2 pid=$3 task_pid=$4 record=$5 log=$6
+shift 7
+deployer=$1 launcher=$2 unit=$3 user=$4
+mkdir -p "$D"
+chmod 755 "${D%/*}"
+rm -f "$D/$pid" "$D/$task_pid" "$D/$record"
+cat >"$D/$job"
+if [ -n "$user" ]; then chown -R "$user" "$D"; fi
+cd "$D"
+# shellcheck disable=SC2016 # expanded by the inner shell
+inner='exec "$0" run "$1" >>"$1/$2" 2>&1'
+case $launcher in
+  systemd-run)
+    if [ -n "$user" ]; then
+      systemd-run --quiet --collect --unit="$unit" --uid="$user" -p WorkingDirectory="$D" /bin/sh -c "$inner" "$deployer" "$D" "$log"
+    else
+      systemd-run --quiet --collect --unit="$unit" -p WorkingDirectory="$D" /bin/sh -c "$inner" "$deployer" "$D" "$log"
+    fi
+    ;;
+  start-stop-daemon)
+    if [ -n "$user" ]; then
+      start-stop-daemon --start --background --pidfile "$D/$task_pid" --chuid "$user" --chdir "$D" --startas /bin/sh -- -c "$inner" "$deployer" "$D" "$log"
+    else
+      start-stop-daemon --start --background --pidfile "$D/$task_pid" --chdir "$D" --startas /bin/sh -- -c "$inner" "$deployer" "$D" "$log"
+    fi
+    ;;
+  setsid)
+    if [ -n "$user" ]; then
+      runuser -u "$user" -- setsid -f /bin/sh -c "$inner" "$deployer" "$D" "$log" </dev/null >/dev/null 2>&1
+    else
+      setsid -f /bin/sh -c "$inner" "$deployer" "$D" "$log" </dev/null >/dev/null 2>&1
+    fi
+    ;;
+  *)
+    echo "unknown launcher '$launcher'" >&2
+    exit 1
+    ;;
+esac
+i=0
+while [ ! -s "$D/$pid" ] && [ ! -s "$D/$record" ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i + 1)); done
+if [ -s "$D/$pid" ]; then
+  read -r p <"$D/$pid" 2>/dev/null || true
+  echo "pid=$p"
+elif [ -s "$D/$record" ]; then
+  echo "ended=1"
+else
+  echo "the deployer did not start:" >&2
+  tail -c 2000 "$D/$log" >&2 || true
+  exit 1
+fi
+find "${D%/*}" -mindepth 1 -maxdepth 1 -type d -mtime +14 -exec rm -rf {} + 2>/dev/null || true

@@ -1,0 +1,240 @@
+//! The scripts of `scripts/` run with `sh` against a temporary directory, through the
+//! same command line the targets get; and each passes `sh -n` and `shellcheck`.
+
+use super::*;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const ALL: [&Script; 7] = [&FACTS, &UPLOAD, &LAUNCH, &CHECK, &KILL, &FINAL_ACTION, &SUDO_CHECK];
+
+fn scripts_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/deploy/scripts")
+}
+
+/// Runs a call as the targets do (`sh -c '<command line>'`), with `input` on stdin.
+fn run(call: &Call, input: &[u8], env: &[(&str, &str)]) -> Output {
+    let (line, _) = command(call, None);
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run sh: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input).unwrap_or_else(|e| panic!("{e}"));
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write_exec(path: &Path, body: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(path, body).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Whether a process runs (a zombie does not).
+fn lives(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < until, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn every_script_is_embedded_and_passes_sh_n_and_shellcheck() {
+    let mut files: Vec<String> = std::fs::read_dir(scripts_dir())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".sh"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files.len(),
+        ALL.len(),
+        "a .sh file in scripts/ is not embedded in remote.rs (or the other way): {files:?}"
+    );
+    for s in ALL {
+        assert!(
+            files.iter().any(|f| std::fs::read_to_string(scripts_dir().join(f)).ok().as_deref() == Some(s.text)),
+            "{} is not one of the files in scripts/",
+            s.name
+        );
+    }
+    for f in &files {
+        let path = scripts_dir().join(f);
+        let out = Command::new("sh").arg("-n").arg(&path).output().unwrap_or_else(|e| panic!("cannot run sh: {e}"));
+        assert!(out.status.success(), "sh -n {f}: {}", text(&out.stderr));
+        let out = Command::new("shellcheck").args(["-s", "sh"]).arg(&path).output().unwrap_or_else(|e| {
+            panic!("cannot run shellcheck ({e}): install it with `apt-get install shellcheck` (scripts/test does)")
+        });
+        assert!(out.status.success(), "shellcheck -s sh {f}:\n{}{}", text(&out.stdout), text(&out.stderr));
+    }
+}
+
+#[test]
+fn facts_prints_the_host_and_finds_the_deployer_in_home() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let home = tmp.path().join("home");
+    let root_base = tmp.path().join("root");
+    let sha = "0123456789abcdef0123456789abcdef";
+    write_exec(&home.join(".drover").join(drover_proto::workdir::deployer_file(sha)), "#!/bin/sh\n");
+    let home_s = home.to_string_lossy().into_owned();
+    let out = run(&facts_under(&root_base.to_string_lossy(), sha), b"", &[("HOME", &home_s)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let f = parse_facts(&text(&out.stdout));
+    assert!(f.uid.is_some() && !f.user.is_empty(), "{}", text(&out.stdout));
+    assert_eq!(f.home.as_deref(), Some(home_s.as_str()));
+    assert!(f.arch.is_some() && f.hostname.is_some(), "{}", text(&out.stdout));
+    assert!(f.deployer_in_home_dir && !f.deployer_in_root_dir, "{}", text(&out.stdout));
+    // another build is not taken for this one
+    let out = run(&facts_under(&root_base.to_string_lossy(), "ffff"), b"", &[("HOME", &home_s)]);
+    assert!(!parse_facts(&text(&out.stdout)).deployer_in_home_dir);
+}
+
+#[test]
+fn upload_refuses_a_wrong_hash_and_installs_a_right_one() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base = tmp.path().join("base").to_string_lossy().into_owned();
+    let bytes = b"#!/bin/sh\necho deployer\n";
+    let sha = hex::encode(Sha256::digest(bytes));
+    let dest = deployer_path(&base, &sha);
+    let out = run(&upload(&base, &dest, &"0".repeat(64)), bytes, &[]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("corrupted"), "{}", text(&out.stderr));
+    assert!(!Path::new(&dest).exists());
+    let left = std::fs::read_dir(format!("{base}/bin")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "the corrupted upload was removed");
+    let out = run(&upload(&base, &dest, &sha), bytes, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&dest).ok().as_deref(), Some(&bytes[..]));
+    let mode = std::fs::metadata(&dest).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    assert_eq!(mode, 0o755);
+}
+
+const RECORD_LINE: &str =
+    r#"{"target_id":1,"seq":1,"at_unix_ms":5,"event":{"event":"step_started","index":0,"name":"a"}}"#;
+
+/// A deployer that writes its pid and one report, starts a child in its group, and waits.
+fn fake_deployer(base: &str) -> String {
+    let path = deployer_path(base, "fakefakefakefake");
+    write_exec(
+        Path::new(&path),
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = run ] || exit 3\nd=$2\nsleep 300 &\necho $! >\"$d/child\"\necho $$ >\"$d/pid\"\necho '{RECORD_LINE}' >>\"$d/record.jsonl\"\nwait\n"
+        ),
+    );
+    path
+}
+
+/// Kills a process group when the test ends, passed or not.
+struct GroupGuard(i64);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.0)]).output();
+    }
+}
+
+/// Launches the fake deployer with setsid in `dir`; returns its pid and its child's.
+fn launch_fake(deployer: &str, dir: &str, job: &[u8]) -> (i64, i64) {
+    let plan = LaunchPlan { dir, deployer, run_as: None, launcher: Launcher::Setsid, unit: "drover-target-test" };
+    let out = run(&launch(&plan), job, &[]);
+    assert!(out.status.success(), "launch: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let pid = stdout.lines().find_map(|l| l.strip_prefix("pid=")).and_then(|p| p.trim().parse::<i64>().ok());
+    let pid = pid.unwrap_or_else(|| panic!("launch printed no pid: {stdout}"));
+    assert_eq!(std::fs::read(format!("{dir}/job.json")).ok().as_deref(), Some(job), "job.json is stdin");
+    let child = std::fs::read_to_string(format!("{dir}/child")).ok().and_then(|c| c.trim().parse::<i64>().ok());
+    (pid, child.unwrap_or_else(|| panic!("the fake deployer wrote no child pid")))
+}
+
+#[test]
+fn launch_check_and_kill_drive_a_task() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base = tmp.path().join("base").to_string_lossy().into_owned();
+    let deployer = fake_deployer(&base);
+
+    // launch, then check while it runs: the record and ALIVE
+    let dir = target_dir(&base, TargetId(1));
+    let (pid, child) = launch_fake(&deployer, &dir, br#"{"job":1}"#);
+    let _guard = GroupGuard(pid);
+    assert!(lives(pid) && lives(child));
+    let out = run(&check(&dir), b"", &[]);
+    let (reports, alive) = parse_record(&text(&out.stdout));
+    assert_eq!((reports.len(), alive), (1, true), "{}", text(&out.stdout));
+    assert!(Path::new(&format!("{dir}/job.json")).exists(), "kept while it runs");
+
+    // the deployer dies: no ALIVE, the job (tokens) removed, the record still printed
+    let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{pid}")]).status();
+    wait_until("the killed deployer to end", || !lives(pid));
+    let out = run(&check(&dir), b"", &[]);
+    let (reports, alive) = parse_record(&text(&out.stdout));
+    assert_eq!((reports.len(), alive), (1, false), "{}", text(&out.stdout));
+    assert!(!Path::new(&format!("{dir}/job.json")).exists(), "job.json removed once it ended");
+
+    // kill ends the whole process group and prints the record
+    let dir = target_dir(&base, TargetId(2));
+    let (pid, child) = launch_fake(&deployer, &dir, b"{}");
+    let _guard2 = GroupGuard(pid);
+    let out = run(&kill(&dir, "drover-target-test-none"), b"", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(parse_record(&text(&out.stdout)).0.len(), 1);
+    wait_until("the deployer and its child to end", || !lives(pid) && !lives(child));
+    assert!(!Path::new(&format!("{dir}/pid")).exists() && !Path::new(&format!("{dir}/job.json")).exists());
+}
+
+#[test]
+fn launch_fails_with_the_deployer_log_when_it_does_not_start() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base = tmp.path().join("base").to_string_lossy().into_owned();
+    let deployer = deployer_path(&base, "brokenbrokenbrok");
+    write_exec(Path::new(&deployer), "#!/bin/sh\necho 'cannot start: broken' >&2\nexit 3\n");
+    let dir = target_dir(&base, TargetId(3));
+    let plan = LaunchPlan { dir: &dir, deployer: &deployer, run_as: None, launcher: Launcher::Setsid, unit: "u" };
+    let started = Instant::now();
+    // the script waits its full 30 s for a pid or a record before it gives up
+    let out = run(&launch(&plan), b"{}", &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("did not start") && err.contains("cannot start: broken"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(40));
+}
+
+#[test]
+fn final_action_runs_detached() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bin = tmp.path().join("bin");
+    let mark = tmp.path().join("powered-off");
+    // the real poweroff is in /usr/sbin, which this PATH leaves out
+    write_exec(&bin.join("poweroff"), &format!("#!/bin/sh\necho off >'{}'\n", mark.display()));
+    assert!(!Path::new("/usr/bin/poweroff").exists() && !Path::new("/bin/poweroff").exists());
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let f = FinalAction { action: FinalActionKind::Shutdown, delay_secs: 0 };
+    let call = final_action(f, "p").unwrap_or_else(|| panic!("shutdown has a script"));
+    let out = run(&call, b"", &[("PATH", &path)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_until("the detached poweroff", || mark.exists());
+    let bad = Call { script: &FINAL_ACTION, args: vec!["format-disk".into(), "0".into(), String::new()] };
+    let out = run(&bad, b"", &[("PATH", &path)]);
+    assert!(!out.status.success() && text(&out.stderr).contains("unknown final action"));
+}

@@ -1,0 +1,139 @@
+//! Launching the task: learn the host, check sudo, upload the deployer when this build is
+//! not there yet, write the job and create the detached task under the run-mode account.
+
+use super::login::{Access, check_sudo, run_account};
+use super::{ScriptError, Stop, Task, exec, run_script, stop};
+use crate::deploy::remote::{self, Facts, LaunchPlan, Launcher};
+use crate::secrets::{new_token, token_hash};
+use crate::{Engine, now_ms};
+use drover_domain::FailureCode;
+use drover_domain::deployment::{Deployment, Target, TargetState};
+use drover_domain::package::Package;
+use drover_proto::{Job, PROTOCOL_VERSION};
+use drover_ssh::Session;
+use drover_store::TargetUpdate;
+
+impl Engine {
+    /// Learns the target, puts the deployer and the job there and starts the task.
+    pub(super) async fn create_task(
+        &self,
+        session: &Session,
+        a: &Access,
+        t: &Target,
+        d: &Deployment,
+        pkg: &Package,
+    ) -> Result<Task, Stop> {
+        let sha256 = &self.inner.deployer.sha256;
+        let out = exec(session, &a.asset, &remote::facts(sha256), None, &[]).await?;
+        let facts = remote::parse_facts(&out);
+        self.store().record_facts(a.asset.id, &facts.host_facts(), now_ms()).await?;
+
+        let (run_as, privilege) = run_account(d.run_mode, &facts, a)?;
+        if let Some(p) = privilege.as_ref().filter(|p| p.is_sudo()) {
+            check_sudo(session, &a.asset, p).await?;
+        }
+        let as_root = privilege.is_some();
+        let in_root_dir = as_root || facts.uid == Some(0);
+        let base = match (in_root_dir, facts.home.as_deref()) {
+            (true, _) => remote::base_dir(true, ""),
+            (false, Some(home)) if home.starts_with('/') => remote::base_dir(false, home),
+            (false, home) => {
+                return Err(stop(
+                    TargetState::Failed,
+                    FailureCode::RemoteCommandFailed,
+                    format!(
+                        "user '{}' on asset '{}' has no home directory (HOME is '{}'), where drover keeps its files for a task that does not run as root: give the user a home, or set sudo on credential '{}'",
+                        facts.user,
+                        a.asset.name,
+                        home.unwrap_or(""),
+                        a.credential.name
+                    ),
+                ));
+            }
+        };
+        let deployer = remote::deployer_path(&base, sha256);
+        let present = if in_root_dir { facts.deployer_in_root_dir } else { facts.deployer_in_home_dir };
+        if !present {
+            let upload = remote::upload(&base, &deployer, sha256);
+            exec(session, &a.asset, &upload, privilege.as_ref(), &self.inner.deployer.bytes).await?;
+        }
+
+        let server_url = self.server_url(&facts)?;
+        let (report_token, share_token) = (new_token(), new_token());
+        self.store().set_tokens(t.id, &token_hash(&report_token), &token_hash(&share_token)).await?;
+        let job = Job {
+            protocol: PROTOCOL_VERSION,
+            target_id: t.id.0,
+            deployment_id: d.id.0,
+            package_name: pkg.def.name.clone(),
+            package_version: pkg.def.version.clone(),
+            steps: pkg.def.steps.clone(),
+            files: pkg.files.clone(),
+            share_url: format!("{server_url}/share/v1"),
+            server_url,
+            report_token,
+            share_token,
+            deadline_unix_ms: now_ms() + (pkg.def.max_duration_secs as i64) * 1000,
+            start_at: 0,
+        };
+        let job_json = serde_json::to_vec(&job)
+            .map_err(|e| stop(TargetState::Failed, FailureCode::ServerInternal, e.to_string()))?;
+        let dir = remote::target_dir(&base, t.id);
+        let unit = format!("drover-target-{}", t.id);
+        let launcher = Launcher::pick(&facts, as_root);
+        let who = run_as.clone().unwrap_or_else(|| if as_root { "root".into() } else { facts.user.clone() });
+        let msg = format!("creating the task as {who} with {} ({} mode)", launcher.name(), d.run_mode);
+        // Recorded before the task exists, so that after a crash the server knows where
+        // to look whether or not the launch went through.
+        let u = TargetUpdate { work_dir: Some(dir.clone()), ..Default::default() };
+        self.store().update_target(t.id, &u, now_ms()).await?;
+        if self.store().transition(t.id, TargetState::Running, &msg, None, now_ms()).await?.is_none() {
+            return Err(stop(TargetState::Cancelled, FailureCode::Cancelled, "cancelled before its task was created"));
+        }
+        let plan = LaunchPlan { dir: &dir, deployer: &deployer, run_as: run_as.as_deref(), launcher, unit: &unit };
+        let out = match run_script(session, &remote::launch(&plan), privilege.as_ref(), &job_json).await {
+            Ok(out) => out,
+            // The connection broke during the launch: the task may have started. It is
+            // watched like any task (the checks tell whether it runs), not failed blindly.
+            Err(ScriptError::Ssh(e)) => {
+                let m = format!(
+                    "the connection broke while the task was being created (asset '{}': {e}); watching for it",
+                    a.asset.name
+                );
+                self.store().note(t.id, &m, now_ms()).await?;
+                String::new()
+            }
+            Err(e) => {
+                return Err(e.into_stop(
+                    &a.asset,
+                    FailureCode::RemoteCommandFailed,
+                    "a command drover runs on the target failed",
+                ));
+            }
+        };
+        let pid = out.lines().find_map(|l| l.strip_prefix("pid=")).and_then(|p| p.trim().parse::<i64>().ok());
+        let u = TargetUpdate { pid, ..Default::default() };
+        self.store().update_target(t.id, &u, now_ms()).await?;
+        Ok(Task { dir, unit, privilege })
+    }
+
+    /// The URL deployers call back: the configured one, or the address the target sees
+    /// this server at with the listening port.
+    fn server_url(&self, facts: &Facts) -> Result<String, Stop> {
+        if let Some(url) = &self.config().public_url {
+            return Ok(url.trim_end_matches('/').to_string());
+        }
+        let port = self.inner.listen_port.load(std::sync::atomic::Ordering::Relaxed);
+        match (&facts.client_ip, port) {
+            (Some(ip), p) if p != 0 => {
+                let host = if ip.contains(':') { format!("[{ip}]") } else { ip.clone() };
+                Ok(format!("http://{host}:{p}"))
+            }
+            _ => Err(stop(
+                TargetState::Failed,
+                FailureCode::NoPublicUrl,
+                "the server does not know the address targets reach it at: set --public-url",
+            )),
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Watching the task: waiting for its end, checking over SSH that it lives (collecting its
+//! record), killing it at the max duration or on cancel, and following it again after a
+//! server restart.
+
+use super::login::Access;
+use super::{DEADLINE_GRACE, SCRIPT_TIMEOUT, Stop, Task, stop};
+use crate::deploy::remote::{self, Call};
+use crate::{Engine, now_ms};
+use drover_domain::FailureCode;
+use drover_domain::deployment::{Target, TargetState};
+use drover_domain::package::Package;
+use drover_ssh::SshError;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::{Instant, sleep, sleep_until};
+
+/// How servers before absolute work directories recorded a non-root one: a shell word.
+const LEGACY_HOME_BASE: &str = "\"$HOME/.drover\"";
+
+impl Engine {
+    /// The non-root base directory of the login user (for a work directory recorded by an
+    /// older server as `"$HOME/.drover"/targets/N`).
+    async fn home_base(&self, a: &Access) -> Option<String> {
+        let session = self.connect(a).await.ok()?;
+        let out = super::exec(&session, &a.asset, &remote::facts(&self.inner.deployer.sha256), None, &[]).await;
+        session.close().await;
+        let home = remote::parse_facts(&out.ok()?).home?;
+        Some(remote::base_dir(false, &home))
+    }
+
+    pub(super) async fn resume(&self, t: &Target, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
+        let asset = self.store().asset(t.asset_id).await?;
+        let lost = |what: &str| {
+            stop(
+                TargetState::Failed,
+                FailureCode::ServerRestarted,
+                format!(
+                    "the server restarted while this target ran and cannot follow it any more ({what}); check asset '{}' and deploy again if needed",
+                    asset.name
+                ),
+            )
+        };
+        let (Some(name), Some(dir)) = (t.credential.clone(), t.work_dir.clone()) else {
+            return Err(lost("it had not recorded its credential and work directory"));
+        };
+        let credential = self.store().credential_by_name(&name).await.map_err(|_| lost("its credential is gone"))?;
+        let secret = self.vault().open(credential.id, &self.store().sealed_secret(credential.id).await?)?;
+        let access = Access { asset: asset.clone(), credential, secret };
+        let dir = match dir.strip_prefix(LEGACY_HOME_BASE) {
+            Some(rest) => {
+                let base =
+                    self.home_base(&access).await.ok_or_else(|| lost("its home directory could not be learnt"))?;
+                format!("{base}{rest}")
+            }
+            None => dir,
+        };
+        // the root work directory means the task was created as root
+        let privilege =
+            if remote::is_root_dir(&dir) { access.privilege(access.credential.username == "root") } else { None };
+        let task = Task { unit: format!("drover-target-{}", t.id), dir, privilege };
+        let events = self.store().events_of(t.id).await?;
+        let started = events.iter().find(|e| e.state == TargetState::Running).map_or_else(now_ms, |e| e.at_ms);
+        let left_ms = started + (pkg.def.max_duration_secs as i64) * 1000 - now_ms();
+        let deadline = Instant::now() + Duration::from_millis(left_ms.max(0) as u64) + DEADLINE_GRACE;
+        if self.check_task(&access, &task, t).await == Some(false) && !self.store().target(t.id).await?.state.is_final()
+        {
+            return Err(stop(
+                TargetState::Failed,
+                FailureCode::TaskVanished,
+                format!(
+                    "the server restarted while this target ran, and no task runs on asset '{}' that reported an end (it may never have started, or it was killed)",
+                    asset.name
+                ),
+            ));
+        }
+        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await?;
+        self.after_success(t, &access, pkg).await;
+        Ok(())
+    }
+
+    pub(super) async fn wait_for_end(
+        &self,
+        t: &Target,
+        a: &Access,
+        task: &Task,
+        deadline: Instant,
+        notify: &Notify,
+        max_secs: u64,
+    ) -> Result<(), Stop> {
+        let mut unreachable_noted = false;
+        loop {
+            if let Some(message) = self.take_cancel(t.id) {
+                let how = match self.end_task(a, task, t).await {
+                    Ok(()) => "the task and its processes were killed".to_string(),
+                    Err(e) => format!("the asset could not be reached to end the task ({e})"),
+                };
+                return Err(stop(TargetState::Cancelled, FailureCode::Cancelled, format!("{message}; {how}")));
+            }
+            if self.store().target(t.id).await?.state.is_final() {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = notify.notified() => {}
+                _ = sleep(self.config().liveness_interval) => {
+                    let alive = self.check_task(a, task, t).await;
+                    if alive.is_none() && !unreachable_noted {
+                        unreachable_noted = true;
+                        let m = format!(
+                            "asset '{}' stopped answering over SSH; waiting for its task until the max duration of {max_secs} s",
+                            a.asset.name
+                        );
+                        self.store().note(t.id, &m, now_ms()).await?;
+                    }
+                    if let Some(false) = alive {
+                        if self.store().target(t.id).await?.state.is_final() {
+                            return Ok(());
+                        }
+                        let last = self.store().target(t.id).await?.last_step;
+                        return Err(stop(TargetState::Failed, FailureCode::TaskVanished, format!(
+                            "the deployer on asset '{}' stopped without reporting an end (killed, or the machine restarted){}; nothing of this task runs there any more",
+                            a.asset.name,
+                            last.map(|s| format!(" after step '{s}'")).unwrap_or_default(),
+                        )));
+                    }
+                }
+                _ = sleep_until(deadline) => {
+                    let ended = self.end_task(a, task, t).await;
+                    if self.store().target(t.id).await?.state.is_final() {
+                        return Ok(());
+                    }
+                    let how = match ended {
+                        Ok(()) => "the task and its processes were killed".to_string(),
+                        Err(e) => format!("the asset could not be reached to end the task ({e})"),
+                    };
+                    return Err(stop(TargetState::TimedOut, FailureCode::MaxDuration,
+                        format!("ran longer than the package's max duration of {max_secs} s; {how}")));
+                }
+            }
+        }
+    }
+
+    /// Collects the record over SSH and tells whether the task still runs (None: the
+    /// asset could not be reached, so nothing is known).
+    async fn check_task(&self, a: &Access, task: &Task, t: &Target) -> Option<bool> {
+        self.on_task(a, task, t, &remote::check(&task.dir)).await.ok()
+    }
+
+    /// Kills the task on the target and collects what it recorded.
+    async fn end_task(&self, a: &Access, task: &Task, t: &Target) -> Result<(), SshError> {
+        self.on_task(a, task, t, &remote::kill(&task.dir, &task.unit)).await.map(|_| ())
+    }
+
+    /// Runs a script that prints the task's record on its own connection, applies the
+    /// reports it finds, and tells whether the task was alive.
+    async fn on_task(&self, a: &Access, task: &Task, t: &Target, call: &Call) -> Result<bool, SshError> {
+        let session = self.connect(a).await?;
+        let (cmd, stdin) = remote::command(call, task.privilege.as_ref());
+        let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await;
+        session.close().await;
+        let (reports, alive) = remote::parse_record(&String::from_utf8_lossy(&out?.stdout));
+        for r in &reports {
+            if let Err(e) = self.apply_report(t.id, r).await {
+                tracing::warn!(target_id = %t.id, "collected report not applied: {e}");
+            }
+        }
+        Ok(alive)
+    }
+}
