@@ -212,12 +212,12 @@ fn launch_fails_with_the_deployer_log_when_it_does_not_start() {
     let dir = target_dir(&base, TargetId(3));
     let plan = LaunchPlan { dir: &dir, deployer: &deployer, run_as: None, launcher: Launcher::Setsid, unit: "u" };
     let started = Instant::now();
-    // the script waits its full 30 s for a pid or a record before it gives up
+    // the error in the deployer's log ends the wait at once, not after 30 s
     let out = run(&launch(&plan), b"{}", &[]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("did not start") && err.contains("cannot start: broken"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(40));
+    assert!(started.elapsed() < Duration::from_secs(10), "waited {:?}", started.elapsed());
 }
 
 #[test]

@@ -1,7 +1,8 @@
 # Writes the job from standard input and creates the detached task; prints `pid=N`
 # (or `ended=1` when the deployer already finished). It waits up to 30 s (under the
 # 60 s a script may take) for the deployer to say it runs: a task that starts late on
-# a loaded machine must not be taken for one that never started.
+# a loaded machine must not be taken for one that never started; one that wrote an
+# error to its log instead is reported at once, with that error.
 # Arguments: DIR JOB PID TASK_PID RECORD DEPLOYER_LOG FILES (the work directory and its
 # file names), then DEPLOYER LAUNCHER (systemd-run | start-stop-daemon | setsid) UNIT
 # RUN_AS (a user to switch to, or empty).
@@ -45,8 +46,10 @@ case $launcher in
     exit 1
     ;;
 esac
+# A deployer writes nothing to its log before its pid: output there first means it
+# could not start (a missing library, noexec, a wrong architecture), so stop waiting.
 i=0
-while [ ! -s "$D/$pid" ] && [ ! -s "$D/$record" ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i + 1)); done
+while [ ! -s "$D/$pid" ] && [ ! -s "$D/$record" ] && [ ! -s "$D/$log" ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i + 1)); done
 if [ -s "$D/$pid" ]; then
   read -r p <"$D/$pid" 2>/dev/null || true
   echo "pid=$p"
