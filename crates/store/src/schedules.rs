@@ -276,6 +276,13 @@ impl Store {
     /// `now_ms` (runs while it was disabled are not caught up).
     pub async fn enable_config(&self, id: DeployConfigId, now_ms: i64) -> Result<DeployConfig> {
         let mut tx = self.pool.begin().await?;
+        // A write first, so that SQLite takes the write lock at once: a transaction that
+        // reads and then writes fails with "database is locked" when another writes between.
+        sqlx::query("UPDATE deploy_configs SET updated_ms = $1 WHERE id = $2")
+            .bind(now_ms)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
         let config = fetch_config(&mut *tx, id).await?;
         let next = match config.config.schedule_id {
             Some(s) => next_fire(&fetch_schedule(&mut *tx, s).await?.schedule, now_ms),
@@ -344,6 +351,8 @@ impl Store {
     pub async fn claim_run(&self, claim: &RunClaim) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         if !claim_in(&mut tx, claim).await? {
+            // at once, not when the pool next touches the connection: SQLite's write lock
+            tx.rollback().await?;
             return Ok(false);
         }
         tx.commit().await?;
@@ -360,6 +369,7 @@ impl Store {
     ) -> Result<Option<(Deployment, Vec<Target>)>> {
         let mut tx = self.pool.begin().await?;
         if !claim_in(&mut tx, claim).await? {
+            tx.rollback().await?;
             return Ok(None);
         }
         let created = insert_deployment(&mut tx, deployment, claim.now_ms).await?;
