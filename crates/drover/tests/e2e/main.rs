@@ -16,5 +16,6 @@ mod offline;
 mod releases;
 mod restart;
 mod run_modes;
+mod systemd;
 mod threads;
 mod timeouts;
