@@ -323,7 +323,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(describe(&s), "weekly mon,wed at 22:00, every 6 h that day");
-        assert_eq!(serde_json::to_value(&s.missed).unwrap(), json!({"run_if_late": {"max_minutes": 30}}));
+        assert_eq!(serde_json::to_value(s.missed).unwrap(), json!({"run_if_late": {"max_minutes": 30}}));
         let s = add(&["m", "--start", "2026-12-01 03:00", "--monthly", "2nd-tue"]).unwrap();
         assert_eq!(
             s.kind,

@@ -43,7 +43,11 @@ async fn create_schedule(
     Ok(Json(engine.create_schedule(body(b)?).await?))
 }
 
-async fn show_schedule(State(engine): State<Engine>, _v: Viewer, Path(id): Path<String>) -> ApiResult<Json<ScheduleView>> {
+async fn show_schedule(
+    State(engine): State<Engine>,
+    _v: Viewer,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ScheduleView>> {
     Ok(Json(engine.show_schedule(&id).await?))
 }
 
