@@ -207,7 +207,15 @@ pub fn describe(s: &Schedule) -> String {
             let d = match day {
                 MonthDay::DayOfMonth(d) => format!("day {d}"),
                 MonthDay::LastDay => "last day".into(),
-                MonthDay::NthWeekday { nth: Nth::Number(n), weekday } => format!("{n}. {weekday:?}"),
+                MonthDay::NthWeekday { nth: Nth::Number(n), weekday } => {
+                    let th = match n {
+                        1 => "st",
+                        2 => "nd",
+                        3 => "rd",
+                        _ => "th",
+                    };
+                    format!("{n}{th} {weekday:?}")
+                }
                 MonthDay::NthWeekday { nth: Nth::Last, weekday } => format!("last {weekday:?}"),
             };
             format!("monthly on the {d} at {at}{}", repeat(r))
@@ -325,6 +333,7 @@ mod tests {
         assert_eq!(describe(&s), "weekly mon,wed at 22:00, every 6 h that day");
         assert_eq!(serde_json::to_value(s.missed).unwrap(), json!({"run_if_late": {"max_minutes": 30}}));
         let s = add(&["m", "--start", "2026-12-01 03:00", "--monthly", "2nd-tue"]).unwrap();
+        assert_eq!(describe(&s), "monthly on the 2nd Tuesday at 03:00");
         assert_eq!(
             s.kind,
             ScheduleKind::Monthly {
