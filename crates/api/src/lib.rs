@@ -9,6 +9,7 @@ pub mod deployments;
 pub mod logs;
 pub mod packages;
 pub mod retry;
+pub mod schedules;
 pub mod session;
 pub mod settings;
 pub mod threads;

@@ -61,3 +61,18 @@ fn answers_and_queries_keep_their_fields() {
     let q = LogQuery { asset: Some(4), ..Default::default() };
     assert_eq!(serde_json::to_value(q).unwrap(), json!({"asset": 4, "limit": 100}));
 }
+
+#[test]
+fn a_config_request_reads_flat_options_and_defaults_to_enabled() {
+    use crate::schedules::ConfigRequest;
+    let r: ConfigRequest = serde_json::from_value(json!({
+        "name": "nightly web", "schedule": "nightly", "package": "hello", "assets": ["web1", 7],
+        "wake_on_lan": true, "boot_secs": 90
+    }))
+    .unwrap();
+    assert!(r.enabled && !r.trigger_on_scan);
+    assert_eq!(r.version, None);
+    assert_eq!(r.options, OptionsRequest { wake_on_lan: Some(true), boot_secs: Some(90), ..Default::default() });
+    let bad = serde_json::from_value::<ConfigRequest>(json!({"name": "x", "package": "p", "assets": [], "colour": 1}));
+    assert!(bad.unwrap_err().to_string().contains("colour"));
+}

@@ -1,5 +1,5 @@
-//! Who started a deployment: a user now; schedules and inventory scans later. Stored
-//! and shown as text (`user:admin`, `schedule:nightly`, `scan`).
+//! Who started a deployment: a user, a deployment configuration (on its schedule), or an
+//! inventory scan. Stored and shown as text (`user:admin`, `config:nightly`, `scan`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -12,8 +12,9 @@ use std::str::FromStr;
 pub enum Executor {
     /// A person, by user name: `user:<name>`.
     User(String),
-    /// A schedule, by name: `schedule:<name>`.
-    Schedule(String),
+    /// A deployment configuration, by name, firing on its schedule: `config:<name>`.
+    /// (`schedule:<name>`, the older text of the same thing, still reads as this.)
+    Config(String),
     /// An inventory scan: `scan`.
     Scan,
 }
@@ -28,7 +29,7 @@ impl fmt::Display for Executor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Executor::User(name) => write!(f, "user:{name}"),
-            Executor::Schedule(name) => write!(f, "schedule:{name}"),
+            Executor::Config(name) => write!(f, "config:{name}"),
             Executor::Scan => f.write_str("scan"),
         }
     }
@@ -36,7 +37,7 @@ impl fmt::Display for Executor {
 
 /// Text that names no executor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not an executor: expected user:<name>, schedule:<name> or scan")]
+#[error("'{0}' is not an executor: expected user:<name>, config:<name> or scan")]
 pub struct BadExecutor(pub String);
 
 impl FromStr for Executor {
@@ -46,7 +47,7 @@ impl FromStr for Executor {
         let named = |name: &str| (!name.is_empty()).then(|| name.to_string());
         match s.split_once(':') {
             Some(("user", name)) => named(name).map(Executor::User),
-            Some(("schedule", name)) => named(name).map(Executor::Schedule),
+            Some(("config" | "schedule", name)) => named(name).map(Executor::Config),
             None if s == "scan" => Some(Executor::Scan),
             _ => None,
         }
@@ -76,7 +77,7 @@ mod tests {
         for (e, text) in [
             (Executor::user("admin"), "user:admin"),
             (Executor::User("a:b".into()), "user:a:b"),
-            (Executor::Schedule("nightly".into()), "schedule:nightly"),
+            (Executor::Config("nightly".into()), "config:nightly"),
             (Executor::Scan, "scan"),
         ] {
             assert_eq!(e.to_string(), text);
@@ -89,5 +90,6 @@ mod tests {
             assert!(err.to_string().contains("expected user:<name>"), "{bad}: {err}");
         }
         assert!(serde_json::from_str::<Executor>("\"nobody\"").is_err());
+        assert_eq!("schedule:nightly".parse::<Executor>(), Ok(Executor::Config("nightly".into())), "older text");
     }
 }

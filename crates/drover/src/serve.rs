@@ -139,6 +139,8 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
     });
+    // fires the deployment configurations that are due, once a second
+    let _scheduler = engine.spawn_scheduler(Duration::from_secs(1), now_ms);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

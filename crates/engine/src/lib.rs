@@ -9,6 +9,8 @@ pub mod error;
 pub mod inventory;
 mod logs;
 pub mod packages;
+pub mod scheduler;
+mod schedules;
 pub mod secrets;
 pub mod share;
 pub mod threads;

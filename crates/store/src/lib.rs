@@ -14,6 +14,7 @@ mod deployments;
 mod error;
 mod packages;
 mod schedules;
+mod schedules_stuck;
 mod settings;
 mod users;
 

@@ -29,7 +29,7 @@ pub struct Deploy {
     no_follow: bool,
 }
 
-fn parse_run_mode(s: &str) -> Result<RunMode, String> {
+pub(super) fn parse_run_mode(s: &str) -> Result<RunMode, String> {
     RunMode::parse(s)
         .ok_or_else(|| format!("'{s}' is not a run mode: choose system, scanning-credential or logged-on-user"))
 }
@@ -57,7 +57,7 @@ pub struct OfflineArgs {
 
 impl OfflineArgs {
     /// The options given; the server fills in the rest.
-    fn request(&self) -> OptionsRequest {
+    pub(super) fn request(&self) -> OptionsRequest {
         OptionsRequest {
             wake_on_lan: self.wol.then_some(true),
             boot_secs: self.boot_secs,

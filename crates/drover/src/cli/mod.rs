@@ -4,6 +4,7 @@
 
 mod assets;
 mod client;
+mod configs;
 mod credentials;
 mod deploy;
 mod deployments;
@@ -11,6 +12,7 @@ mod logs;
 mod output;
 mod packages;
 mod retry;
+mod schedules;
 mod session;
 mod threads;
 mod users;
@@ -67,6 +69,13 @@ pub enum ClientCommand {
     /// Show this node's deployment threads (limit, running, queued), or set the limit
     /// live (admin).
     Threads(threads::Threads),
+    /// Schedules: when deployment configurations run (add, list, show, preview, rm).
+    #[command(subcommand)]
+    Schedule(schedules::Cmd),
+    /// Deployment configurations: a package deployed to assets on a schedule (add,
+    /// list, show, enable, disable, runs, rm).
+    #[command(subcommand)]
+    Config(configs::Cmd),
 }
 
 /// What every client command works with: the server connection and the output form.
@@ -106,6 +115,8 @@ pub async fn run(global: Global, cmd: ClientCommand) -> anyhow::Result<u8> {
         ClientCommand::RetryQueue => retry::run(&ctx).await,
         ClientCommand::User(c) => users::run(&ctx, c).await,
         ClientCommand::Threads(a) => threads::run(&ctx, a).await,
+        ClientCommand::Schedule(c) => schedules::run(&ctx, c).await,
+        ClientCommand::Config(c) => configs::run(&ctx, c).await,
     }
 }
 

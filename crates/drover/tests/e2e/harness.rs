@@ -106,24 +106,26 @@ async fn store_for(backend: Backend, data: &std::path::Path) -> Store {
         Backend::Sqlite => Store::connect(&format!("sqlite://{}?mode=rwc", data.join("drover.db").display()))
             .await
             .expect("sqlite store"),
-        Backend::Postgres => {
-            let admin = std::env::var("DROVER_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-                panic!("DROVER_TEST_POSTGRES_URL is not set: start a test server with `scripts/pg-test-server` and export its URL (the README's test command does both)")
-            });
-            let name = format!("drover_e2e_{:016x}", rand::random::<u64>());
-            sqlx::any::install_default_drivers();
-            let mut conn =
-                <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to test PostgreSQL");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            let url = match admin.rsplit_once('/') {
-                Some((base, _)) => format!("{base}/{name}"),
-                None => panic!("bad DROVER_TEST_POSTGRES_URL {admin}"),
-            };
-            Store::connect(&url).await.expect("postgres store")
-        }
+        Backend::Postgres => Store::connect(&postgres_database().await).await.expect("postgres store"),
+    }
+}
+
+/// A new, empty database on the test PostgreSQL (`DROVER_TEST_POSTGRES_URL`); its URL.
+pub async fn postgres_database() -> String {
+    let admin = std::env::var("DROVER_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!("DROVER_TEST_POSTGRES_URL is not set: start a test server with `scripts/pg-test-server` and export its URL (the README's test command does both)")
+    });
+    let name = format!("drover_e2e_{:016x}", rand::random::<u64>());
+    sqlx::any::install_default_drivers();
+    let mut conn =
+        <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to test PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("bad DROVER_TEST_POSTGRES_URL {admin}"),
     }
 }
 
@@ -135,6 +137,21 @@ impl Server {
     pub async fn start_with(backend: Backend, tune: impl FnOnce(&mut EngineConfig)) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         let store = store_for(backend, data.path()).await;
+        Self::start_on_store(store, data, tune).await
+    }
+
+    /// Another node over the database at `url`, with the credential key of `key_of`
+    /// (nodes of one database share `secret.key`).
+    pub async fn start_node(url: &str, key_of: Option<&Server>, tune: impl FnOnce(&mut EngineConfig)) -> Server {
+        let data = tempfile::tempdir().expect("tempdir");
+        if let Some(other) = key_of {
+            std::fs::copy(other.data.path().join("secret.key"), data.path().join("secret.key")).expect("copy key");
+        }
+        let store = Store::connect(url).await.expect("store");
+        Self::start_on_store(store, data, tune).await
+    }
+
+    async fn start_on_store(store: Store, data: tempfile::TempDir, tune: impl FnOnce(&mut EngineConfig)) -> Server {
         let mut cfg = EngineConfig::new(data.path().to_path_buf(), deployer_path());
         cfg.node_name = "test-node".into();
         cfg.liveness_interval = Duration::from_secs(2);

@@ -16,6 +16,7 @@ mod offline;
 mod releases;
 mod restart;
 mod run_modes;
+mod schedules;
 mod systemd;
 mod threads;
 mod timeouts;

@@ -14,6 +14,7 @@ use drover_api::packages::PackageRef;
 use drover_api::retry::Retry;
 use drover_domain::deployment::{Deployment, Executor, Target, TargetState};
 use drover_domain::ids::{DeploymentId, TargetId};
+use drover_domain::package::Package;
 use drover_store::NewDeployment;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -70,13 +71,19 @@ impl Engine {
             targets,
         };
         let (deployment, targets) = self.store().create_deployment(&new, now_ms()).await?;
+        self.start_targets(&deployment, &targets, pkg);
+        Ok((deployment, targets))
+    }
+
+    /// Starts the task that drives each target of a just-created deployment (a manual
+    /// one or one a configuration fired), `deployment_threads` at a time.
+    pub(crate) fn start_targets(&self, deployment: &Deployment, targets: &[Target], pkg: Package) {
         let pkg = Arc::new(pkg);
-        for t in &targets {
+        for t in targets {
             let engine = self.clone();
             let (t, d, p) = (t.clone(), deployment.clone(), pkg.clone());
             tokio::spawn(async move { engine.run_target(t, d, p).await });
         }
-        Ok((deployment, targets))
     }
 
     /// Cancels a deployment: queued targets end at once; running tasks are killed on

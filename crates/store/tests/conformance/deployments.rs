@@ -140,7 +140,7 @@ async fn world_again(s: &Store) -> World {
         package_id: pkg.id,
         package_name: "p".into(),
         package_version: "1".into(),
-        executor: Executor::Schedule("nightly".into()),
+        executor: Executor::Config("nightly".into()),
         run_mode: RunMode::System,
         options: DeployOptions::default(),
         targets: vec![(a.id, a.name)],

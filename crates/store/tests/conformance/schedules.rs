@@ -13,6 +13,7 @@ conformance!(
     a_disabled_config_is_never_due,
     concurrent_claims_of_one_run_have_one_winner,
     a_scheduled_deployment_is_created_once,
+    a_config_stuck_on_a_claimed_run_moves_on,
 );
 
 /// 2026-06-01T00:00:00Z
@@ -175,7 +176,7 @@ async fn a_scheduled_deployment_is_created_once(s: Store) {
         package_id: pkg.id,
         package_name: "hello".into(),
         package_version: "1".into(),
-        executor: drover_domain::deployment::Executor::Schedule("nightly".into()),
+        executor: drover_domain::deployment::Executor::Config("nightly".into()),
         run_mode: RunMode::System,
         options: DeployOptions::default(),
         targets: vec![],
@@ -185,10 +186,29 @@ async fn a_scheduled_deployment_is_created_once(s: Store) {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.is_some() ^ b.is_some(), "exactly one node starts the run");
     let (deployment, _) = a.or(b).unwrap();
-    assert_eq!((deployment.executor.to_string().as_str(), deployment.created_ms), ("schedule:nightly", fire + 5));
+    assert_eq!((deployment.executor.to_string().as_str(), deployment.created_ms), ("config:nightly", fire + 5));
     assert_eq!(s.list_deployments(10).await.unwrap().len(), 1, "the loser created nothing");
     let runs = s.config_runs(c.id).await.unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!((runs[0].fire_ms, runs[0].deployment_id), (fire, Some(deployment.id)));
     assert_eq!(s.config(c.id).await.unwrap().last_fire_ms, Some(fire));
+}
+
+async fn a_config_stuck_on_a_claimed_run_moves_on(s: Store) {
+    let sched = s.create_schedule(&daily("nightly"), 1).await.unwrap();
+    let c = s.create_config(&config("web servers", Some(sched.id), true), JUNE_1).await.unwrap();
+    let fire = c.next_fire_ms.unwrap();
+    let claim = RunClaim { config_id: c.id, fire_ms: fire, next_fire_ms: Some(fire + 24 * HOUR_MS), now_ms: fire };
+    assert!(!s.skip_claimed_run(&claim).await.unwrap(), "a run never claimed is not skipped");
+    assert!(s.claim_run(&claim).await.unwrap());
+    // A node whose clock is behind edits the schedule: the claimed time is next again.
+    s.update_schedule(sched.id, &daily("nightly"), fire - 1).await.unwrap();
+    assert_eq!(s.config(c.id).await.unwrap().next_fire_ms, Some(fire));
+    assert!(!s.claim_run(&claim).await.unwrap(), "the run is claimed already");
+    assert_eq!(s.due_configs(fire).await.unwrap().len(), 1, "stuck: due for a run that cannot be claimed");
+    assert!(s.skip_claimed_run(&claim).await.unwrap());
+    assert_eq!(s.config(c.id).await.unwrap().next_fire_ms, Some(fire + 24 * HOUR_MS));
+    assert!(s.due_configs(fire).await.unwrap().is_empty());
+    assert!(!s.skip_claimed_run(&claim).await.unwrap(), "once moved, a second skip changes nothing");
+    assert_eq!(s.config_runs(c.id).await.unwrap().len(), 1);
 }

@@ -5,6 +5,7 @@ mod credentials;
 mod deployments;
 mod node;
 mod packages;
+mod schedules;
 mod session;
 
 use axum::Router;
@@ -18,4 +19,5 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(packages::routes())
         .merge(deployments::routes())
         .merge(node::routes())
+        .merge(schedules::routes())
 }

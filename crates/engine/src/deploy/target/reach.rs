@@ -179,7 +179,7 @@ impl Engine {
                 TargetState::Cancelled,
                 FailureCode::TargetOverlap,
                 format!(
-                    "skipped: package '{}' is already deploying to asset '{asset}' (deployment {}, still {}); it never runs twice at once on one machine",
+                    "skipped for this run: package '{}' is already deploying to asset '{asset}' (deployment {}, still {}); it never runs twice at once on one machine",
                     d.package_name, o.deployment_id, o.state
                 ),
             )),
