@@ -8,7 +8,7 @@ mod credentials;
 mod deploy;
 mod deployments;
 mod logs;
-mod output;
+pub(crate) mod output;
 mod packages;
 mod retry;
 mod session;
