@@ -52,7 +52,10 @@ async fn a_logged_on_user_cannot_make_root_read_or_kill_for_them() {
     let line = serde_json::to_string(&stolen).unwrap();
     fleet.sh(host, &format!("umask 077; printf '%s\\n' '{line}' > /root/secret.jsonl"));
     // a root process whose command line names drover-deployer, in a group of its own
-    fleet.sh(host, "(setsid bash -c 'exec -a drover-deployer sleep 600' </dev/null >/dev/null 2>&1 & echo $! > /tmp/decoy.pid)");
+    fleet.sh(
+        host,
+        "(setsid bash -c 'exec -a drover-deployer sleep 600' </dev/null >/dev/null 2>&1 & echo $! > /tmp/decoy.pid)",
+    );
     fleet.sh(host, "chmod 644 /tmp/decoy.pid; test -d /proc/$(cat /tmp/decoy.pid)");
     fleet.run("login", host, &["alice"]);
     let (status, v) = server.import(PLANT, &[]).await;
@@ -111,7 +114,10 @@ async fn an_ssh_session_is_not_a_logged_on_user() {
     assert_eq!(t["state"], "failed", "{t:#}");
     assert_eq!(t["error_code"], "target.nobody_logged_on");
     let m = t["message"].as_str().unwrap();
-    assert!(m.contains("nobody is logged on") && m.contains("an SSH session does not count") && m.contains("alice"), "{m}");
+    assert!(
+        m.contains("nobody is logged on") && m.contains("an SSH session does not count") && m.contains("alice"),
+        "{m}"
+    );
     assert_eq!(fleet.exec(host, "test -e /tmp/ran-as").0, 1);
     // ops at the console: ops, not the SSH user listed first
     fleet.run("login", host, &["ops"]);
