@@ -1,5 +1,6 @@
-//! The steps the deployer does itself: condition, kill process and file copy. Each
-//! writes what it did to the step's log and ends with an exit code like a process.
+//! The steps the deployer does itself: condition and kill process (file copy is in
+//! `copy`). Each writes what it did to the step's log and ends with an exit code like a
+//! process.
 
 use crate::criteria;
 use crate::process::Limits;
@@ -8,12 +9,10 @@ use crate::steps::StepRun;
 use drover_proto::Criterion;
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn say(mut log: &File, line: &str) {
+pub(crate) fn say(mut log: &File, line: &str) {
     let _ = writeln!(log, "{line}");
 }
 
@@ -96,135 +95,10 @@ pub fn kill_process(name: &str, force: bool, children: bool, log: &File, limits:
     StepRun::code(0)
 }
 
-/// Where a copy lands: into a directory (an existing one or a path ending in `/`) under
-/// the source's file name, else at `dest` itself.
-fn target_path(source: &str, dest: &str) -> PathBuf {
-    let d = Path::new(dest);
-    if dest.ends_with('/') || d.is_dir() {
-        return d.join(Path::new(source).file_name().unwrap_or_default());
-    }
-    d.to_path_buf()
-}
-
-/// Copies `source` (a local path, downloaded already) to `dest` atomically: a temporary
-/// file beside it, synced, mode and owner set, then renamed over it. Without `mode` a
-/// replaced file keeps its mode (and owner), a new one gets 0644.
-pub fn file_copy(source: &str, dest: &str, mode: Option<&str>, owner: Option<&str>, log: &File) -> StepRun {
-    match copy(source, dest, mode, owner) {
-        Ok(to) => {
-            say(log, &format!("copied to {}", to.display()));
-            StepRun::code(0)
-        }
-        Err(m) => {
-            say(log, &m);
-            StepRun { message: m, ..StepRun::code(1) }
-        }
-    }
-}
-
-fn copy(source: &str, dest: &str, mode: Option<&str>, owner: Option<&str>) -> Result<PathBuf, String> {
-    let bits = match mode.map(str::trim) {
-        Some(m) => Some(
-            u32::from_str_radix(m, 8)
-                .ok()
-                .filter(|b| *b <= 0o7777)
-                .ok_or_else(|| format!("mode '{m}' is not an octal file mode such as 0644"))?,
-        ),
-        None => None,
-    };
-    let to = target_path(source, dest);
-    let dir = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let name = to.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.drover-{}", std::process::id()));
-    let result = write_temp(source, &tmp, &to, bits, owner).and_then(|()| {
-        std::fs::rename(&tmp, &to).map_err(|e| format!("cannot move the copy into {}: {e}", to.display()))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map(|()| to)
-}
-
-fn write_temp(source: &str, tmp: &Path, to: &Path, bits: Option<u32>, owner: Option<&str>) -> Result<(), String> {
-    let old = std::fs::metadata(to).ok();
-    let mut from = File::open(source).map_err(|e| format!("cannot read {source}: {e}"))?;
-    let mut out = File::create(tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::io::copy(&mut from, &mut out).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    out.sync_all().map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    let bits = bits.unwrap_or_else(|| old.as_ref().map_or(0o644, |m| m.mode() & 0o7777));
-    match owner.map(str::trim).filter(|o| !o.is_empty()) {
-        Some(o) => {
-            let out = Command::new("chown")
-                .arg(o)
-                .arg(tmp)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| format!("cannot run chown: {e}"))?;
-            if !out.status.success() {
-                let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
-                return Err(format!("chown {o} {} failed: {why}", to.display()));
-            }
-        }
-        // keep a replaced file's owner (only root may, and only root needs to)
-        None => {
-            if let Some(m) = &old {
-                let _ = std::os::unix::fs::chown(tmp, Some(m.uid()), Some(m.gid()));
-            }
-        }
-    }
-    // after chown, which clears setuid bits
-    std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(bits))
-        .map_err(|e| format!("cannot set mode {bits:o} on {}: {e}", to.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn copies_atomically_with_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("src.conf");
-        std::fs::write(&src, "hello").unwrap();
-        let log = File::create(dir.path().join("log")).unwrap();
-        let dest = dir.path().join("etc/app/app.conf");
-        let run = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), Some("0640"), None, &log);
-        assert_eq!(run.exit_code, Some(0), "{}", run.message);
-        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hello");
-        assert_eq!(std::fs::metadata(&dest).unwrap().mode() & 0o7777, 0o640);
-        // replacing keeps the mode; a directory destination takes the source's name
-        std::fs::write(&src, "again").unwrap();
-        let run = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), None, None, &log);
-        assert_eq!(run.exit_code, Some(0));
-        assert_eq!(std::fs::metadata(&dest).unwrap().mode() & 0o7777, 0o640);
-        let into = format!("{}/", dir.path().join("etc/app").display());
-        assert_eq!(file_copy(src.to_str().unwrap(), &into, None, None, &log).exit_code, Some(0));
-        assert_eq!(std::fs::read_to_string(dir.path().join("etc/app/src.conf")).unwrap(), "again");
-        let entries = std::fs::read_dir(dir.path().join("etc/app")).unwrap().count();
-        assert_eq!(entries, 2, "no temporary file is left");
-        let bad = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), Some("rw-r"), None, &log);
-        assert!(bad.exit_code == Some(1) && bad.message.contains("octal"), "{}", bad.message);
-        let nobody = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), None, Some("no-such-user-x"), &log);
-        assert!(nobody.exit_code == Some(1) && nobody.message.contains("chown"), "{}", nobody.message);
-        assert_eq!(std::fs::read_dir(dir.path().join("etc/app")).unwrap().count(), 2);
-    }
-
-    #[test]
-    fn copies_with_an_owner_when_root() {
-        let dir = tempfile::tempdir().unwrap();
-        if std::fs::metadata(dir.path()).unwrap().uid() != 0 {
-            return;
-        }
-        let src = dir.path().join("src");
-        std::fs::write(&src, "x").unwrap();
-        let log = File::create(dir.path().join("log")).unwrap();
-        let dest = dir.path().join("owned");
-        let run = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), Some("4750"), Some("nobody:nogroup"), &log);
-        assert_eq!(run.exit_code, Some(0), "{}", run.message);
-        let meta = std::fs::metadata(&dest).unwrap();
-        assert_eq!((meta.uid(), meta.mode() & 0o7777), (65534, 0o4750), "setuid survives the chown");
-    }
+    use std::process::Command;
 
     #[test]
     fn kill_process_ends_processes_by_exact_name() {

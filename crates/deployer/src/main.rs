@@ -11,6 +11,7 @@
 //! at the end) and `resume` (written by a reboot step: the 0-based step to resume at;
 //! when present it wins over the job's `start_at`; deleted at the end).
 
+mod copy;
 mod criteria;
 mod flow;
 mod inproc;
@@ -19,6 +20,7 @@ mod process;
 mod proctab;
 mod report;
 mod runner;
+mod safefs;
 mod share;
 mod steps;
 mod version;

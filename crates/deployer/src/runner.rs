@@ -1,15 +1,17 @@
 //! Runs a job: its steps from `start_at` (or the `resume` file a reboot step left),
 //! following each step's actions under the job's deadline; then removes what holds
-//! secrets or package files and reports the end.
+//! secrets or package files and reports the end. Its own files (pid, step logs,
+//! resume) are created through a handle on the work directory, never through a symlink.
 
 use crate::flow::{self, Flow};
 use crate::job::{self, BadJob, JOB};
 use crate::process::{self, Killed, Limits};
-use crate::report::{Reporter, now_ms};
+use crate::report::{RECORD, Reporter, now_ms};
+use crate::safefs::Dir;
 use crate::share::Share;
 use crate::steps::{self, StepRun};
 use drover_proto::{Event, FinalStatus, Job, Step, StepResult};
-use std::fs::File;
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,20 +25,37 @@ pub const EXIT_BAD_JOB: u8 = 3;
 const DRAIN: Duration = Duration::from_secs(10);
 
 pub fn run(dir: &Path) -> u8 {
-    if !dir.is_dir() {
-        eprintln!("drover-deployer: the work directory {} does not exist", dir.display());
+    let work = match Dir::open(dir) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!(
+                "drover-deployer: cannot open the work directory {} (it must be a directory, not a link): {e}",
+                dir.display()
+            );
+            return EXIT_BAD_JOB;
+        }
+    };
+    let pid = drover_proto::workdir::PID;
+    if let Err(e) = work.write_atomic(pid, std::process::id().to_string().as_bytes(), 0o644) {
+        eprintln!("drover-deployer: cannot write {}: {e}", dir.join(pid).display());
         return EXIT_BAD_JOB;
     }
-    let pid = dir.join(drover_proto::workdir::PID);
-    if let Err(e) = std::fs::write(&pid, std::process::id().to_string()) {
-        eprintln!("drover-deployer: cannot write {}: {e}", pid.display());
+    // the record is appended to by path (`report`): it must be a file of its own
+    if let Ok(Some(e)) = work.entry(OsStr::new(RECORD))
+        && e.kind != rustix::fs::FileType::RegularFile
+    {
+        eprintln!(
+            "drover-deployer: {} is not a regular file (a link?): refusing to write through it",
+            dir.join(RECORD).display()
+        );
+        let _ = work.remove(OsStr::new(pid));
         return EXIT_BAD_JOB;
     }
     let code = match job::load(dir) {
-        Ok(job) => run_job(dir, &job),
+        Ok(job) => run_job(dir, &work, &job),
         Err(bad) => bad_job(dir, bad),
     };
-    let _ = std::fs::remove_file(&pid);
+    let _ = work.remove(OsStr::new(pid));
     code
 }
 
@@ -71,7 +90,7 @@ enum End {
     },
 }
 
-fn run_job(dir: &Path, job: &Job) -> u8 {
+fn run_job(dir: &Path, work: &Dir, job: &Job) -> u8 {
     let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token) {
         Ok(r) => r,
         Err(e) => {
@@ -87,22 +106,23 @@ fn run_job(dir: &Path, job: &Job) -> u8 {
     });
     let left = u64::try_from(job.deadline_unix_ms.saturating_sub(now_ms())).unwrap_or(0);
     let deadline = Instant::now() + Duration::from_millis(left);
-    let start = resume_index(dir, job.steps.len()).unwrap_or(job.start_at);
-    let Finish { status, message, last_step, return_code } = match execute(job, dir, &mut reporter, start, deadline) {
-        End::Finished(finish) => finish,
-        End::Reboot { resume_at, delay_secs } => match reboot(dir, &mut reporter, resume_at, delay_secs) {
-            Ok(()) => return 0,
-            Err(message) => {
-                let last_step = resume_at.checked_sub(1);
-                Finish { status: FinalStatus::Failed, message, last_step, return_code: Some(0) }
-            }
-        },
-    };
+    let start = resume_index(work, job.steps.len()).unwrap_or(job.start_at);
+    let Finish { status, message, last_step, return_code } =
+        match execute(job, dir, work, &mut reporter, start, deadline) {
+            End::Finished(finish) => finish,
+            End::Reboot { resume_at, delay_secs } => match reboot(work, &mut reporter, resume_at, delay_secs) {
+                Ok(()) => return 0,
+                Err(message) => {
+                    let last_step = resume_at.checked_sub(1);
+                    Finish { status: FinalStatus::Failed, message, last_step, return_code: Some(0) }
+                }
+            },
+        };
     // The job (its tokens) and the package files go before the end is reported, so a
     // target the server sees as ended has none left.
-    let _ = std::fs::remove_file(dir.join(JOB));
+    let _ = work.remove(OsStr::new(JOB));
     let _ = std::fs::remove_dir_all(dir.join(drover_proto::workdir::FILES));
-    let _ = std::fs::remove_file(dir.join("resume"));
+    let _ = work.remove(OsStr::new(RESUME));
     reporter.send(Event::Finished { status, message, last_step, return_code });
     reporter.finish(DRAIN);
     match status {
@@ -112,22 +132,21 @@ fn run_job(dir: &Path, job: &Job) -> u8 {
     }
 }
 
+/// Where a reboot step records the step to resume at.
+const RESUME: &str = "resume";
+
 /// The step a reboot step asked to resume at, when its `resume` file is there.
-fn resume_index(dir: &Path, steps: usize) -> Option<usize> {
-    let text = std::fs::read_to_string(dir.join("resume")).ok()?;
+fn resume_index(work: &Dir, steps: usize) -> Option<usize> {
+    let text = String::from_utf8(work.read(RESUME).ok()?).ok()?;
     text.trim().parse().ok().filter(|i| *i <= steps)
 }
 
 /// Records where to resume, reports it, waits the delay and reboots. Returns only when
 /// the reboot command failed (with why); then the job ends failed.
-fn reboot(dir: &Path, reporter: &mut Reporter, resume_at: usize, delay_secs: u64) -> Result<(), String> {
-    let resume = dir.join("resume");
-    let written = File::create(&resume).and_then(|mut f| {
-        std::io::Write::write_all(&mut f, format!("{resume_at}\n").as_bytes())?;
-        f.sync_all()
-    });
-    if let Err(e) = written {
-        return Err(format!("cannot write {}, so the package could not resume: {e}", resume.display()));
+fn reboot(work: &Dir, reporter: &mut Reporter, resume_at: usize, delay_secs: u64) -> Result<(), String> {
+    if let Err(e) = work.write_atomic(RESUME, format!("{resume_at}\n").as_bytes(), 0o644) {
+        let path = work.path().join(RESUME);
+        return Err(format!("cannot write {}, so the package could not resume: {e}", path.display()));
     }
     reporter.send(Event::Rebooting { resume_at });
     reporter.flush(DRAIN);
@@ -140,14 +159,13 @@ fn reboot(dir: &Path, reporter: &mut Reporter, resume_at: usize, delay_secs: u64
             Err(e) => why.push(format!("cannot run `{cmd}`: {e}")),
         }
     }
-    let _ = std::fs::remove_file(&resume);
+    let _ = work.remove(OsStr::new(RESUME));
     Err(format!("the reboot step could not reboot the machine: {}", why.join("; ")))
 }
 
-fn execute(job: &Job, dir: &Path, reporter: &mut Reporter, start: usize, deadline: Instant) -> End {
+fn execute(job: &Job, dir: &Path, work: &Dir, reporter: &mut Reporter, start: usize, deadline: Instant) -> End {
     let share = Share::new(job, dir);
-    let logs = dir.join("steps");
-    let _ = std::fs::create_dir_all(&logs);
+    let logs = work.child_or_create(OsStr::new("steps"));
     let count = job.steps.len();
     let mut last: (Option<usize>, Option<i32>) = (None, None);
     let end =
@@ -162,10 +180,15 @@ fn execute(job: &Job, dir: &Path, reporter: &mut Reporter, start: usize, deadlin
             return end(FinalStatus::TimedOut, format!("the package's max duration ended before {named}"), last);
         }
         let seq = reporter.send(Event::StepStarted { index: i, name: step.name.clone() });
-        let log_path = logs.join(format!("{seq}.log"));
+        let log_name = format!("{seq}.log");
+        let log_path = dir.join("steps").join(&log_name);
         let started = Instant::now();
         let limits = Limits { step: step.timeout_secs.map(|s| started + Duration::from_secs(s)), deadline };
-        let run = match File::create(&log_path) {
+        let log = logs
+            .as_ref()
+            .map_err(|e| e.to_string())
+            .and_then(|l| l.create_fresh(OsStr::new(&log_name), 0o644).map_err(|e| e.to_string()));
+        let run = match log {
             Ok(log) => steps::execute(&step.kind, &share, &log, &limits),
             Err(e) => StepRun::failed(format!("cannot create the step's log {}: {e}", log_path.display())),
         };

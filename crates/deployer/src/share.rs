@@ -1,17 +1,21 @@
 //! Package files from the share: `{PackageShare}/rel/path` is looked up in the job's
 //! files, downloaded once per job into `<work_dir>/files/rel/path` (streamed to disk,
-//! size and SHA-256 checked) and replaced by that local path.
+//! size and SHA-256 checked) and replaced by that local path. The folders are made and
+//! the file written through directory handles, never through a symlink (`safefs`).
 
 use crate::process::Limits;
+use crate::safefs::{Dir, name_str};
 use drover_proto::{Job, JobFile, PACKAGE_SHARE};
+use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 pub struct Share<'a> {
     job: &'a Job,
-    dir: PathBuf,
+    work_dir: PathBuf,
     agent: ureq::Agent,
 }
 
@@ -22,7 +26,7 @@ impl<'a> Share<'a> {
             .http_status_as_error(false)
             .build()
             .new_agent();
-        Share { job, dir: work_dir.join(drover_proto::workdir::FILES), agent }
+        Share { job, work_dir: work_dir.to_path_buf(), agent }
     }
 
     /// `path` with `{PackageShare}/x` replaced by the local copy of `x` (downloaded now
@@ -38,9 +42,21 @@ impl<'a> Share<'a> {
         if rel.is_empty() || !safe {
             return Err(format!("the package file path '{rel}' is not a plain relative path"));
         }
-        let local = self.dir.join(rel);
-        if !local.is_file() {
-            self.download(file, &local, limits)?;
+        let rel = Path::new(rel);
+        let (Some(name), parent) = (rel.file_name(), rel.parent().unwrap_or(Path::new(""))) else {
+            return Err(format!("the package file path '{}' names no file", rel.display()));
+        };
+        let files = drover_proto::workdir::FILES;
+        let dir = Dir::open(&self.work_dir)
+            .and_then(|w| w.child_or_create(OsStr::new(files)))
+            .and_then(|f| f.descend(parent))
+            .map_err(|e| {
+                format!("cannot make the folder of '{}' under {files}/ in the work directory: {e}", rel.display())
+            })?;
+        let local = dir.path().join(name);
+        let present = dir.entry(name).ok().flatten().is_some_and(|e| e.kind == FileType::RegularFile);
+        if !present {
+            self.download(file, &dir, name, limits)?;
         }
         Ok(local.to_string_lossy().into_owned())
     }
@@ -52,7 +68,7 @@ impl<'a> Share<'a> {
         self.job.files.iter().map(|f| format!("'{}'", f.path)).collect::<Vec<_>>().join(", ")
     }
 
-    fn download(&self, f: &JobFile, local: &Path, limits: &Limits) -> Result<(), String> {
+    fn download(&self, f: &JobFile, dir: &Dir, name: &OsStr, limits: &Limits) -> Result<(), String> {
         let url = format!("{}/files/{}", self.job.share_url.trim_end_matches('/'), f.sha256);
         let fail = |m: String| format!("downloading package file '{}' from the share failed: {m}", f.path);
         let left = limits.remaining();
@@ -74,13 +90,10 @@ impl<'a> Share<'a> {
             let detail = if detail.trim().is_empty() { String::new() } else { format!(": {}", detail.trim()) };
             return Err(fail(format!("HTTP {} from {url}{detail}", resp.status())));
         }
-        if let Some(parent) = local.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
-        }
-        let mut part = local.as_os_str().to_owned();
-        part.push(".part");
-        let part = PathBuf::from(part);
-        let result = stream(resp.body_mut().as_reader(), &part, f.size);
+        let (mut out, part) = dir
+            .temp(&name_str(name))
+            .map_err(|e| fail(format!("cannot create a file in {}: {e}", dir.path().display())))?;
+        let result = stream(resp.body_mut().as_reader(), &mut out, f.size);
         let checked = result.map_err(fail).and_then(|(size, sha)| {
             if size == f.size && sha.eq_ignore_ascii_case(&f.sha256) {
                 Ok(())
@@ -93,19 +106,18 @@ impl<'a> Share<'a> {
                 )))
             }
         });
-        match checked.and_then(|()| std::fs::rename(&part, local).map_err(|e| fail(e.to_string()))) {
+        match checked.and_then(|()| dir.rename(&part, name).map_err(|e| fail(e.to_string()))) {
             Ok(()) => Ok(()),
             Err(e) => {
-                let _ = std::fs::remove_file(&part);
+                let _ = dir.remove(OsStr::new(&part));
                 Err(e)
             }
         }
     }
 }
 
-/// Copies `body` into `path` (synced), hashing as it goes; stops a byte past `want`.
-fn stream(mut body: impl Read, path: &Path, want: u64) -> Result<(u64, String), String> {
-    let mut out = std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+/// Copies `body` into `out` (synced), hashing as it goes; stops a byte past `want`.
+fn stream(mut body: impl Read, out: &mut std::fs::File, want: u64) -> Result<(u64, String), String> {
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 256 * 1024];
@@ -115,10 +127,10 @@ fn stream(mut body: impl Read, path: &Path, want: u64) -> Result<(u64, String), 
             break;
         }
         hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        out.write_all(&buf[..n]).map_err(|e| format!("writing the download: {e}"))?;
         size += n as u64;
     }
-    out.sync_all().map_err(|e| format!("writing {}: {e}", path.display()))?;
+    out.sync_all().map_err(|e| format!("writing the download: {e}"))?;
     Ok((size, hex::encode(hasher.finalize())))
 }
 
@@ -138,13 +150,13 @@ mod tests {
     fn streams_and_hashes() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
-        let (size, sha) = stream(&b"abc"[..], &p, 3).unwrap();
+        let (size, sha) = stream(&b"abc"[..], &mut std::fs::File::create(&p).unwrap(), 3).unwrap();
         assert_eq!(size, 3);
         assert_eq!(sha, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(sha256_file(&p).unwrap(), sha);
         // a body longer than announced is cut short, so it cannot fill the disk
         let big = vec![7u8; 300_000];
-        let (size, _) = stream(&big[..], &p, 10).unwrap();
+        let (size, _) = stream(&big[..], &mut std::fs::File::create(&p).unwrap(), 10).unwrap();
         assert!(size > 10 && size < 300_000);
     }
 }

@@ -2,6 +2,7 @@
 //! become one child process (`/bin/sh -c ...` or `sleep`), so timeouts apply alike;
 //! file copy, kill process, condition and reboot are done by the deployer itself.
 
+use crate::copy;
 use crate::inproc;
 use crate::process::{self, Killed, Limits};
 use crate::share::Share;
@@ -146,7 +147,7 @@ pub fn execute(kind: &StepKind, share: &Share<'_>, log: &File, limits: &Limits) 
         }
         StepKind::FileCopy { source, destination, mode, owner } => {
             return match local(source) {
-                Ok(l) => inproc::file_copy(&l, destination, mode.as_deref(), owner.as_deref(), log),
+                Ok(l) => copy::file_copy(&l, destination, mode.as_deref(), owner.as_deref(), log),
                 Err(m) => StepRun::failed(m),
             };
         }

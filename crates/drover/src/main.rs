@@ -42,7 +42,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cli::output::escape(&format!("{e:#}")));
             std::process::ExitCode::from(2)
         }
     }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod limits;
+mod links;
 mod server;
 mod software;
 mod support;

@@ -1,6 +1,7 @@
 //! `drover asset`: the computers of the inventory.
 
 use super::Ctx;
+use super::output::out;
 use super::output::{self, path_part};
 use drover_api::Done;
 use drover_api::Empty;
@@ -50,7 +51,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
         Cmd::Add { name, address, port, macs, credential } => {
             let body = AddAsset { asset: NewAsset { name, address, ssh_port: port, macs }, credential };
             let a: Asset = c.post("/assets", &body).await?;
-            ctx.print(&a, |a| println!("asset {} '{}' added", a.id, a.name))?;
+            ctx.print(&a, |a| out!("asset {} '{}' added", a.id, a.name))?;
         }
         Cmd::List => {
             let list: Vec<Asset> = c.get("/assets").await?;
@@ -64,11 +65,11 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
         }
         Cmd::Rm { asset } => {
             let done: Done = c.delete(&format!("/assets/{}", path_part(&asset))).await?;
-            ctx.print(&done, |_| println!("asset {asset} removed"))?;
+            ctx.print(&done, |_| out!("asset {asset} removed"))?;
         }
         Cmd::AcceptKey { asset } => {
             let done: Done = c.post(&format!("/assets/{}/accept-host-key", path_part(&asset)), &Empty {}).await?;
-            ctx.print(&done, |d| println!("{}", d.message))?;
+            ctx.print(&done, |d| out!("{}", d.message))?;
         }
     }
     Ok(0)

@@ -1,6 +1,7 @@
 //! `drover credential`: scanning credentials and where they apply.
 
 use super::Ctx;
+use super::output::out;
 use super::output::{self, read_stdin_line};
 use anyhow::Context;
 use drover_api::Done;
@@ -85,7 +86,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
             }
             ctx.print(&cred, |cred| {
                 let mapped = if global { ", mapped to every asset" } else { "" };
-                println!("credential {} '{}' added{mapped}", cred.id, cred.name);
+                out!("credential {} '{}' added{mapped}", cred.id, cred.name);
             })?;
         }
         Cmd::List => {
@@ -113,11 +114,11 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
                 _ => anyhow::bail!("give either --asset NAME or --global"),
             };
             let done: Done = c.post(&format!("/credentials/{credential}/mappings"), &mapping).await?;
-            ctx.print(&done, |d| println!("{}", d.message))?;
+            ctx.print(&done, |d| out!("{}", d.message))?;
         }
         Cmd::Rm { id } => {
             let done: Done = c.delete(&format!("/credentials/{id}")).await?;
-            ctx.print(&done, |_| println!("credential {id} removed"))?;
+            ctx.print(&done, |_| out!("credential {id} removed"))?;
         }
     }
     Ok(0)

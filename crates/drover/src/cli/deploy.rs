@@ -3,6 +3,7 @@
 use super::Ctx;
 use super::client::Client;
 use super::output;
+use super::output::out;
 use drover_api::assets::AssetRef;
 use drover_api::deployments::{DeployRequest, DeploymentView, OptionsRequest};
 use drover_api::packages::PackageRef;
@@ -79,7 +80,7 @@ pub async fn run(ctx: &Ctx, a: Deploy) -> anyhow::Result<u8> {
     let view: DeploymentView = ctx.client.post("/deployments", &req).await?;
     if !ctx.json {
         let d = &view.deployment;
-        println!(
+        out!(
             "deployment {} of {} {} to {} asset(s), run mode {}",
             d.id,
             d.package_name,
@@ -104,7 +105,7 @@ pub async fn follow(c: &Client, mut view: DeploymentView, json: bool) -> anyhow:
         for t in &view.targets {
             let key = (t.id.0, format!("{}|{}", t.state, t.message));
             if !json && !seen.contains(&key) {
-                println!("  {:<20} {:<12} {}", t.asset_name, t.state.as_str(), t.message);
+                out!("  {:<20} {:<12} {}", t.asset_name, t.state.as_str(), t.message);
                 seen.push(key);
             }
         }
@@ -118,7 +119,7 @@ pub async fn follow(c: &Client, mut view: DeploymentView, json: bool) -> anyhow:
     if json {
         output::print_json(&view)?;
     } else {
-        println!(
+        out!(
             "deployment {}: {} of {} target(s) succeeded; details: drover log --deployment {}",
             view.deployment.id,
             view.targets.len() - failed,

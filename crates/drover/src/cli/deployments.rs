@@ -1,6 +1,7 @@
 //! `drover deployment`: list, show, cancel and relaunch deployments.
 
 use super::deploy::follow;
+use super::output::out;
 use super::{Ctx, output};
 use drover_api::Empty;
 use drover_api::deployments::{Cancelled, DeploymentQuery, DeploymentView};
@@ -60,12 +61,12 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
         }
         Cmd::Cancel { id } => {
             let answer: Cancelled = c.post(&format!("/deployments/{id}/cancel"), &Empty {}).await?;
-            ctx.print(&answer, |a| println!("deployment {id}: {} target(s) cancelled", a.cancelled))?;
+            ctx.print(&answer, |a| out!("deployment {id}: {} target(s) cancelled", a.cancelled))?;
         }
         Cmd::Relaunch { id, no_follow } => {
             let view: DeploymentView = c.post(&format!("/deployments/{id}/relaunch"), &Empty {}).await?;
             if !ctx.json {
-                println!(
+                out!(
                     "deployment {} relaunches {} target(s) of deployment {id}",
                     view.deployment.id,
                     view.targets.len()

@@ -1,6 +1,7 @@
 //! `drover log`: deployment logs, per target its fields, steps and state changes.
 
 use super::Ctx;
+use super::output::out;
 use super::output::{opt, path_part, time};
 use drover_api::logs::{LogEntry, LogQuery};
 use drover_domain::asset::Asset;
@@ -42,7 +43,7 @@ pub async fn run(ctx: &Ctx, a: Log) -> anyhow::Result<u8> {
 fn print_log(entries: &[LogEntry]) {
     for e in entries {
         let t = &e.target;
-        println!(
+        out!(
             "{} deployment {} target {}  asset {}  package {} {}  executor {}",
             time(Some(t.updated_ms)),
             t.deployment_id,
@@ -52,7 +53,7 @@ fn print_log(entries: &[LogEntry]) {
             e.package_version,
             e.executor
         );
-        println!(
+        out!(
             "  state {}  last step {}  return code {}  run mode {}  deployer {}  server {}  credential {}",
             t.state,
             opt(&t.last_step),
@@ -62,9 +63,9 @@ fn print_log(entries: &[LogEntry]) {
             opt(&t.server),
             opt(&t.credential)
         );
-        println!("  message: {}{}", t.message, t.error_code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default());
+        out!("  message: {}{}", t.message, t.error_code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default());
         for st in &e.steps {
-            println!(
+            out!(
                 "  step {} '{}': exit {} {} in {} ms{}",
                 st.index + 1,
                 st.name,
@@ -75,12 +76,12 @@ fn print_log(entries: &[LogEntry]) {
             );
             let tail: Vec<&str> = st.output_tail.lines().rev().take(5).collect();
             for line in tail.into_iter().rev() {
-                println!("      | {line}");
+                out!("      | {line}");
             }
         }
         for ev in &e.events {
-            println!("  {} {:<12} {}", time(Some(ev.at_ms)), ev.state.as_str(), ev.message);
+            out!("  {} {:<12} {}", time(Some(ev.at_ms)), ev.state.as_str(), ev.message);
         }
-        println!();
+        out!();
     }
 }

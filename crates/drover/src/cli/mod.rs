@@ -9,7 +9,7 @@ mod credentials;
 mod deploy;
 mod deployments;
 mod logs;
-mod output;
+pub(crate) mod output;
 mod packages;
 mod retry;
 mod schedules;

@@ -1,6 +1,7 @@
 //! `drover retry-queue`: offline targets waiting for their next attempt.
 
 use super::Ctx;
+use super::output::out;
 use super::output::{table, time};
 use drover_api::retry::Retry;
 
@@ -13,7 +14,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<u8> {
 /// One line a target, next attempt first.
 fn print_queue(entries: &[Retry]) {
     if entries.is_empty() {
-        println!("the retry queue is empty");
+        out!("the retry queue is empty");
         return;
     }
     table(

@@ -2,6 +2,7 @@
 
 use super::Ctx;
 use super::client::{Saved, save};
+use super::output::out;
 use super::output::read_stdin_line;
 use anyhow::bail;
 use drover_api::Done;
@@ -32,7 +33,7 @@ pub async fn login(ctx: &Ctx, a: Login) -> anyhow::Result<u8> {
     let c = ctx.client.anonymous();
     let answer: LoggedIn = c.post("/session", &LoginBody { name: a.user.clone(), password }).await?;
     let path = save(&Saved { server: Some(c.server.clone()), token: Some(answer.token) })?;
-    println!("logged in to {} as {}; token saved in {}", c.server, answer.user.name, path.display());
+    out!("logged in to {} as {}; token saved in {}", c.server, answer.user.name, path.display());
     Ok(0)
 }
 
@@ -51,6 +52,6 @@ pub async fn passwd(ctx: &Ctx, a: Passwd) -> anyhow::Result<u8> {
         (current, new)
     };
     let _: Done = ctx.client.post("/me/password", &PasswordChange { current, new }).await?;
-    println!("password changed; log in again with `drover login`");
+    out!("password changed; log in again with `drover login`");
     Ok(0)
 }

@@ -1,6 +1,7 @@
 //! `drover threads`: this node's deployment threads, and changing the limit live.
 
 use super::Ctx;
+use super::output::out;
 use drover_api::threads::{SetThreads, ThreadsInfo};
 
 #[derive(clap::Args, Debug)]
@@ -14,6 +15,6 @@ pub async fn run(ctx: &Ctx, a: Threads) -> anyhow::Result<u8> {
         Some(n) => ctx.client.put("/threads", &SetThreads { threads: n }).await?,
         None => ctx.client.get("/threads").await?,
     };
-    ctx.print(&info, |i| println!("deployment threads {}: {} running, {} queued", i.threads, i.running, i.queued))?;
+    ctx.print(&info, |i| out!("deployment threads {}: {} running, {} queued", i.threads, i.running, i.queued))?;
     Ok(0)
 }

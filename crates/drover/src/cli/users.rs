@@ -1,6 +1,7 @@
 //! `drover user`: users of the API and the CLI.
 
 use super::Ctx;
+use super::output::out;
 use super::output::read_stdin_line;
 use drover_api::session::NewUser;
 use drover_domain::user::{Role, User};
@@ -25,7 +26,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
         Cmd::Add { name, role } => {
             let password = read_stdin_line("password")?;
             let u: User = ctx.client.post("/users", &NewUser { name, password, role }).await?;
-            ctx.print(&u, |u| println!("user {} created with role {}", u.name, u.role.as_str()))?;
+            ctx.print(&u, |u| out!("user {} created with role {}", u.name, u.role.as_str()))?;
         }
     }
     Ok(0)

@@ -137,3 +137,80 @@ async fn readme_tour_through_the_cli() {
     assert_eq!(code, 2);
     assert!(err.contains("admin"), "{err}");
 }
+
+const HOSTILE: &str = r#"
+name = "hostile"
+version = "1"
+run_mode = "system"
+rescan_after = true
+[[steps]]
+name = "noisy"
+type = "command"
+command = "printf 'before\\033[2Jafter\\n'"
+"#;
+
+/// What a hostile target (its host name, its step output) and a hostile folder (links
+/// out of it) can do to an admin's terminal and files through the CLI, and a closed pipe.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_escapes_control_characters_refuses_links_and_ends_quietly_on_a_closed_pipe() {
+    let fleet = Fleet::up(1);
+    let server = Server::start(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli { server: &server, config: dir.path().join("cli.json") };
+    let key = dir.path().join("key");
+    std::fs::write(&key, fleet.key()).unwrap();
+    cli.ok(&["login", "--password-stdin"], Some("admin-password\n"));
+    cli.ok(&["credential", "add", "root", "--user", "root", "--key-file", key.to_str().unwrap(), "--global"], None);
+    cli.ok(&["asset", "add", "web1", "--address", &fleet.hosts[0].ip], None);
+    // the target's own host name clears the screen when printed raw
+    fleet.sh(&fleet.hosts[0], "printf 'evil\\033[2Jhost' > /proc/sys/kernel/hostname");
+
+    // a package folder with a link out of it is refused, naming the link
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("files")).unwrap();
+    std::fs::write(pkg.join("package.toml"), HOSTILE).unwrap();
+    std::os::unix::fs::symlink(&key, pkg.join("files/id_ed25519")).unwrap();
+    let (code, out, err) = cli.run(&["package", "import", pkg.to_str().unwrap()], None);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("files/id_ed25519 is a symbolic link"), "{err}");
+    let (code, _, _) = cli.run(&["package", "show", "hostile"], None);
+    assert_eq!(code, 2, "nothing was imported");
+    std::os::unix::fs::symlink(&key, pkg.join("package.link")).unwrap();
+    std::fs::remove_file(pkg.join("files/id_ed25519")).unwrap();
+    std::fs::remove_file(pkg.join("package.toml")).unwrap();
+    std::os::unix::fs::symlink(pkg.join("package.link"), pkg.join("package.toml")).unwrap();
+    let (code, _, err) = cli.run(&["package", "import", pkg.to_str().unwrap()], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("package.toml is a symbolic link"), "{err}");
+    std::fs::remove_file(pkg.join("package.toml")).unwrap();
+    std::fs::write(pkg.join("package.toml"), HOSTILE).unwrap();
+    cli.ok(&["package", "import", pkg.to_str().unwrap()], None);
+
+    let out = cli.ok(&["deploy", "hostile", "--asset", "web1"], None);
+    assert!(out.contains("1 of 1 target(s) succeeded"), "{out}");
+    for args in [&["asset", "list"][..], &["log", "--asset", "web1"], &["asset", "show", "web1"]] {
+        let out = cli.ok(args, None);
+        assert!(!out.contains('\x1b'), "drover {args:?} printed a raw escape:\n{out}");
+    }
+    let log = cli.ok(&["log", "--asset", "web1"], None);
+    assert!(log.contains("before\\x1b[2Jafter"), "{log}");
+    let shown = cli.ok(&["asset", "show", "web1"], None);
+    assert!(shown.contains("evil\\u001b[2Jhost"), "the host name, escaped by JSON: {shown}");
+
+    // `drover log | head -1`: the reader goes away before drover writes
+    for args in [&["log", "--asset", "web1"][..], &["log", "--asset", "web1", "--json"], &["asset", "list"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_drover"))
+            .args(args)
+            .env("DROVER_SERVER", &server.url)
+            .env("DROVER_CLI_CONFIG", &cli.config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "drover {args:?} on a closed pipe: {err}");
+        assert!(err.is_empty(), "drover {args:?} on a closed pipe said: {err}");
+    }
+}

@@ -18,5 +18,6 @@ mod restart;
 mod run_modes;
 mod schedules;
 mod systemd;
+mod target_security;
 mod threads;
 mod timeouts;

@@ -72,8 +72,8 @@ async fn run_modes_decide_the_account() {
     assert_eq!(t["state"], "success", "{t:#}");
     assert_eq!(owner(2), "alice\nalice");
 
-    // the logged-on user, with a root credential
-    fleet.run("login", &fleet.hosts[3], &["alice"]);
+    // the logged-on user (at the local console, tty1), with a root credential
+    fleet.run("login", &fleet.hosts[3], &["alice", "--tty", "tty1"]);
     let t = deploy(&server, &h(3), "logged-on-user").await;
     assert_eq!(t["state"], "success", "{t:#}");
     assert_eq!(owner(3), "alice\nalice");

@@ -4,6 +4,7 @@
 mod recover;
 mod remote;
 mod reports;
+mod sessions;
 mod target;
 
 use crate::error::{EngineError, Result};

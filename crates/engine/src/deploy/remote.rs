@@ -2,6 +2,7 @@
 //! function that quotes a script and its positional arguments into a command line, and
 //! the parsing of what the scripts print. No value is ever formatted into a script's text.
 
+use crate::deploy::sessions::{self, LoginSession};
 use drover_domain::asset::{HostFacts, normalize_mac};
 use drover_domain::ids::TargetId;
 use drover_domain::package::{FinalAction, FinalActionKind};
@@ -62,8 +63,8 @@ pub(crate) struct Facts {
     pub os: Option<String>,
     pub arch: Option<String>,
     pub macs: Vec<String>,
-    /// Users with a session (utmp / logind), in the order listed.
-    pub sessions: Vec<String>,
+    /// Sessions (utmp / logind), in the order listed, with where they are.
+    pub sessions: Vec<LoginSession>,
     pub systemd: bool,
     pub start_stop_daemon: bool,
     /// The server's address as the target sees it (from `$SSH_CONNECTION`).
@@ -118,7 +119,8 @@ pub(crate) fn parse_facts(out: &str) -> Facts {
                     f.macs.push(m);
                 }
             }
-            "session" if !v.is_empty() && !f.sessions.iter().any(|s| s == v) => f.sessions.push(v.to_string()),
+            "who" => f.sessions.extend(sessions::parse_who(v)),
+            "logind" => f.sessions.extend(sessions::parse_logind(v)),
             "systemd" => f.systemd = true,
             "ssd" => f.start_stop_daemon = true,
             "client" => f.client_ip = some(),

@@ -7,12 +7,13 @@ fn quotes_single_quotes() {
 
 #[test]
 fn parses_facts() {
-    let out = "uid=1000\nuser=alice\nhome=/home/alice\nhostname=h1\narch=x86_64\nos=Debian GNU/Linux 12 (bookworm)\nmac=00:00:00:00:00:00\nmac=02:D0:01:00:00:01\nsession=bob\nsession=bob\nsession=carol\nssd=1\nclient=10.77.1.1\n";
+    let out = "uid=1000\nuser=alice\nhome=/home/alice\nhostname=h1\narch=x86_64\nos=Debian GNU/Linux 12 (bookworm)\nmac=00:00:00:00:00:00\nmac=02:D0:01:00:00:01\nwho=bob pts/0 2024-05-01 10:00 (192.0.2.7)\nwho=carol tty1 2024-05-01 09:00\nssd=1\nclient=10.77.1.1\n";
     let f = parse_facts(out);
     assert_eq!(f.uid, Some(1000));
     assert_eq!(f.home.as_deref(), Some("/home/alice"));
     assert_eq!(f.macs, vec!["02:d0:01:00:00:01"]);
-    assert_eq!(f.sessions, vec!["bob", "carol"]);
+    let users: Vec<(&str, bool)> = f.sessions.iter().map(|s| (s.user.as_str(), s.local)).collect();
+    assert_eq!(users, vec![("bob", false), ("carol", true)]);
     assert!(f.start_stop_daemon && !f.systemd);
     assert_eq!(f.client_ip.as_deref(), Some("10.77.1.1"));
     assert_eq!(Launcher::pick(&f, true), Launcher::StartStopDaemon);

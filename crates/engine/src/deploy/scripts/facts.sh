@@ -10,9 +10,18 @@ echo "arch=$(uname -m)"
 # shellcheck source=/dev/null
 if [ -r /etc/os-release ]; then ( . /etc/os-release; echo "os=${PRETTY_NAME:-$ID $VERSION_ID}" ); fi
 for f in /sys/class/net/*/address; do [ -r "$f" ] && read -r m <"$f" && echo "mac=$m"; done
-if command -v who >/dev/null 2>&1; then who | while read -r u _; do echo "session=$u"; done; fi
+# Sessions, with where they are (the engine picks the console user from them): utmp's
+# lines as `who=USER LINE DATE TIME [(HOST)]`, logind's as `logind=ID<TAB>Key=Value...`.
+if command -v who >/dev/null 2>&1; then LC_ALL=C who | while IFS= read -r l; do echo "who=$l"; done; fi
 if [ -d /run/systemd/system ]; then
-  if command -v loginctl >/dev/null 2>&1; then loginctl list-users --no-legend 2>/dev/null | while read -r _ u _; do echo "session=$u"; done; fi
+  if command -v loginctl >/dev/null 2>&1; then
+    loginctl list-sessions --no-legend 2>/dev/null | while read -r s _; do
+      printf 'logind=%s' "$s"
+      loginctl show-session "$s" -p Name -p Type -p Remote -p Seat -p TTY -p Class -p State -p TimestampMonotonic 2>/dev/null |
+        while IFS= read -r p; do printf '\t%s' "$p"; done
+      echo
+    done
+  fi
   if command -v systemd-run >/dev/null 2>&1; then echo systemd=1; fi
 fi
 if command -v start-stop-daemon >/dev/null 2>&1; then echo ssd=1; fi

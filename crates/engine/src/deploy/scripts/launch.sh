@@ -6,16 +6,25 @@
 # Arguments: DIR JOB PID TASK_PID RECORD DEPLOYER_LOG FILES (the work directory and its
 # file names), then DEPLOYER LAUNCHER (systemd-run | start-stop-daemon | setsid) UNIT
 # RUN_AS (a user to switch to, or empty).
+# With RUN_AS the work directory becomes that user's: it is made afresh (root's), the job
+# written into it, and only then given to them; what the script reads back from it (pid,
+# log) it reads as that user, so a link they plant there cannot make root read a file.
 set -e
 umask 077
 D=$1 job=$2 pid=$3 task_pid=$4 record=$5 log=$6
 shift 7
 deployer=$1 launcher=$2 unit=$3 user=$4
-mkdir -p "$D"
+mkdir -p "${D%/*}"
 chmod 755 "${D%/*}"
+# a directory someone else owns (a user's, from an earlier run) is not written into
+if [ -n "$user" ] || { [ -e "$D" ] && [ ! -O "$D" ]; }; then rm -rf "$D"; fi
+mkdir -p "$D"
 rm -f "$D/$pid" "$D/$task_pid" "$D/$record"
 cat >"$D/$job"
 if [ -n "$user" ]; then chown -R "$user" "$D"; fi
+as_user() {
+  if [ -n "$user" ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
 cd "$D"
 # shellcheck disable=SC2016 # expanded by the inner shell
 inner='exec "$0" run "$1" >>"$1/$2" 2>&1'
@@ -51,13 +60,13 @@ esac
 i=0
 while [ ! -s "$D/$pid" ] && [ ! -s "$D/$record" ] && [ ! -s "$D/$log" ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i + 1)); done
 if [ -s "$D/$pid" ]; then
-  read -r p <"$D/$pid" 2>/dev/null || true
+  p=$(as_user head -n 1 "$D/$pid" 2>/dev/null) || true
   echo "pid=$p"
 elif [ -s "$D/$record" ]; then
   echo "ended=1"
 else
   echo "the deployer did not start:" >&2
-  tail -c 2000 "$D/$log" >&2 || true
+  as_user tail -c 2000 "$D/$log" >&2 || true
   exit 1
 fi
 find "${D%/*}" -mindepth 1 -maxdepth 1 -type d -mtime +14 -exec rm -rf {} + 2>/dev/null || true

@@ -4,6 +4,7 @@
 use super::{ScriptError, Stop, run_script, ssh_stop, stop};
 use crate::Engine;
 use crate::deploy::remote::{self, Facts, Privilege};
+use crate::deploy::sessions;
 use drover_domain::FailureCode;
 use drover_domain::asset::Asset;
 use drover_domain::credential::{Credential, CredentialKind, CredentialSecret, SudoMode, credential_order};
@@ -130,22 +131,24 @@ pub(super) fn run_account(
         RunMode::System => Ok((None, Some(need_root("run mode system runs the task as root")?))),
         RunMode::ScanningCredential => Ok((None, None)),
         RunMode::LoggedOnUser => {
-            let user = facts
-                .sessions
-                .iter()
-                .find(|u| u.as_str() != "root")
-                .or(facts.sessions.first())
-                .ok_or_else(|| {
-                    stop(TargetState::Failed, FailureCode::NobodyLoggedOn, format!(
-                        "nobody is logged on to asset '{}', and the run mode is logged-on user: deploy when a user is logged on, or choose run mode system",
-                        a.asset.name
-                    ))
-                })?;
-            if *user == facts.user {
+            // the console or desktop user, by the rule in `sessions` (SSH sessions never count)
+            let user = sessions::console_user(&facts.sessions).ok_or_else(|| {
+                let remote = sessions::remote_only(&facts.sessions);
+                let seen = if remote.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (seen only over SSH or a remote terminal: {})", remote.join(", "))
+                };
+                stop(TargetState::Failed, FailureCode::NobodyLoggedOn, format!(
+                    "nobody is logged on at the console or desktop of asset '{}'{seen}, and the run mode is logged-on user; an SSH session does not count: deploy when a user is logged on locally, or choose run mode system",
+                    a.asset.name
+                ))
+            })?;
+            if user == facts.user {
                 return Ok((None, None));
             }
             let p = need_root("run mode logged-on user must switch to that user")?;
-            Ok(((user != "root").then(|| user.clone()), Some(p)))
+            Ok(((user != "root").then(|| user.to_string()), Some(p)))
         }
     }
 }

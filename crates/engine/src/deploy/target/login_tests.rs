@@ -31,13 +31,11 @@ fn access(user: &str, sudo: SudoMode) -> Access {
     }
 }
 
+/// Facts with these users logged on at local consoles (tty1, tty2, … in that order).
 fn facts(uid: u32, user: &str, sessions: &[&str]) -> Facts {
-    Facts {
-        uid: Some(uid),
-        user: user.into(),
-        sessions: sessions.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    }
+    let who: Vec<String> =
+        sessions.iter().enumerate().map(|(i, u)| format!("who={u} tty{} 2024-05-01 10:0{i}", i + 1)).collect();
+    Facts { uid: Some(uid), user: user.into(), ..crate::deploy::remote::parse_facts(&who.join("\n")) }
 }
 
 type Account = (Option<String>, Option<Privilege>);
@@ -95,7 +93,7 @@ fn logged_on_user_mode() {
         account(RunMode::LoggedOnUser, &facts(0, "root", &["bob"]), &root),
         Ok((as_user("bob"), Some(Privilege::Root)))
     );
-    // a non-root user is chosen over root
+    // a non-root user is chosen over root, though root logged on later
     let both = facts(0, "root", &["root", "carol"]);
     assert_eq!(account(RunMode::LoggedOnUser, &both, &root), Ok((as_user("carol"), Some(Privilege::Root))));
     // only root logged on: runs as root (no switch), which needs root
@@ -103,4 +101,18 @@ fn logged_on_user_mode() {
     assert_eq!(account(RunMode::LoggedOnUser, &only_root, &sudo), Ok((None, Some(Privilege::SudoNoPassword))));
     assert_eq!(account(RunMode::LoggedOnUser, &only_root, &plain), Err(FailureCode::NeedsRoot));
     assert_eq!(account(RunMode::LoggedOnUser, &facts(0, "root", &["root"]), &root), Ok((None, None)));
+}
+
+#[test]
+fn an_ssh_session_is_not_a_logged_on_user() {
+    let root = access("root", SudoMode::None);
+    let mut f = facts(0, "root", &[]);
+    f.sessions = crate::deploy::remote::parse_facts("who=bob pts/0 2024-05-01 10:00 (192.0.2.7)").sessions;
+    assert_eq!(account(RunMode::LoggedOnUser, &f, &root), Err(FailureCode::NobodyLoggedOn));
+    let msg = run_account(RunMode::LoggedOnUser, &f, &root).err().map(|s| s.message).unwrap_or_default();
+    assert!(msg.contains("nobody is logged on") && msg.contains("an SSH session does not count"), "{msg}");
+    assert!(msg.contains("bob"), "{msg}");
+    // the console user is chosen over an SSH user listed first
+    f.sessions.extend(crate::deploy::remote::parse_facts("who=carol tty1 2024-05-01 09:00").sessions);
+    assert_eq!(account(RunMode::LoggedOnUser, &f, &root), Ok((as_user("carol"), Some(Privilege::Root))));
 }
