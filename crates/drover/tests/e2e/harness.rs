@@ -140,7 +140,7 @@ impl Server {
         cfg.liveness_interval = Duration::from_secs(2);
         cfg.probe_timeout = Duration::from_secs(2);
         tune(&mut cfg);
-        let engine = Engine::open(store, cfg).expect("engine");
+        let engine = Engine::open(store, cfg).await.expect("engine");
         engine.ensure_first_admin(Some("admin-password".into()), drover_engine::now_ms()).await.expect("admin");
         // All addresses, so that hosts on every test bridge can call back.
         let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.expect("bind");
