@@ -133,6 +133,15 @@ impl Server {
     }
 
     pub async fn start_with(backend: Backend, tune: impl FnOnce(&mut EngineConfig)) -> Server {
+        Self::start_serving(backend, tune, drover_web::ServeLimits::default()).await
+    }
+
+    /// A server with its engine tuned and the HTTP server's limits given.
+    pub async fn start_serving(
+        backend: Backend,
+        tune: impl FnOnce(&mut EngineConfig),
+        limits: drover_web::ServeLimits,
+    ) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         let store = store_for(backend, data.path()).await;
         let mut cfg = EngineConfig::new(data.path().to_path_buf(), deployer_path());
@@ -148,7 +157,7 @@ impl Server {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let e = engine.clone();
         tokio::spawn(async move {
-            let _ = drover_web::serve(listener, e, async {
+            let _ = drover_web::serve_with(listener, e, limits, async {
                 let _ = rx.await;
             })
             .await;

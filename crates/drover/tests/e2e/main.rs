@@ -16,5 +16,6 @@ mod offline;
 mod releases;
 mod restart;
 mod run_modes;
+mod security;
 mod threads;
 mod timeouts;
