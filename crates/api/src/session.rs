@@ -31,3 +31,23 @@ pub struct NewUser {
     pub password: String,
     pub role: Role,
 }
+
+/// `GET /users` (admin): a user, whether they are disabled and since when they exist.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserEntry {
+    #[serde(flatten)]
+    pub user: User,
+    pub disabled: bool,
+    pub created_ms: i64,
+}
+
+/// `GET /me/tokens`: one of the caller's API tokens (never the token itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// Names the token for `DELETE /me/tokens/{id}`: the start of its hash.
+    pub id: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    /// The token this request was made with.
+    pub current: bool,
+}

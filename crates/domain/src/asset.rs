@@ -55,6 +55,12 @@ impl NewAsset {
         if self.name.is_empty() || self.name.len() > 200 {
             return Err("asset name must be 1 to 200 characters".into());
         }
+        if crate::package::is_all_digits(&self.name) {
+            return Err(format!("asset name '{}' must not be all digits: it would read as an asset id", self.name));
+        }
+        if self.name.chars().any(char::is_control) {
+            return Err("asset name must not hold control characters".into());
+        }
         if self.address.is_empty()
             || self.address.len() > 253
             || !self.address.chars().all(|c| c.is_ascii_alphanumeric() || ".-:_[]".contains(c))
@@ -100,5 +106,9 @@ mod tests {
         assert!(bad.validate().unwrap_err().contains("'a b'"));
         let mut bad_mac = NewAsset { name: "x".into(), address: "h".into(), ssh_port: 22, macs: vec!["zz".into()] };
         assert!(bad_mac.validate().unwrap_err().contains("'zz'"));
+        let mut digits = NewAsset { name: "123".into(), address: "h".into(), ssh_port: 22, macs: vec![] };
+        assert!(digits.validate().unwrap_err().contains("must not be all digits"));
+        let mut ctl = NewAsset { name: "a\x1b[2J".into(), address: "h".into(), ssh_port: 22, macs: vec![] };
+        assert!(ctl.validate().unwrap_err().contains("control characters"));
     }
 }

@@ -230,11 +230,37 @@ fn check_step_keys(i: usize, step: &toml::Value, problems: &mut Vec<String>) {
     }
 }
 
+/// The longest description.
+pub const MAX_DESCRIPTION: usize = 4096;
+/// The longest step name.
+pub const MAX_STEP_NAME: usize = 200;
+/// The most a step's fields may hold together (commands, parameters, criteria), as JSON.
+pub const MAX_STEP_BYTES: usize = 64 * 1024;
+/// The most steps a package has.
+pub const MAX_STEPS: usize = 1000;
+
+/// Whether a name would read as an id (all digits): such names are refused for assets
+/// and packages, so `show 123` always means id 123.
+pub fn is_all_digits(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_digit())
+}
+
 /// The rules a package obeys whatever way it was written.
 pub fn validate(def: &PackageDef, files: &[&str]) -> Result<(), PackageError> {
     let mut problems = Vec::new();
     if def.name.trim().is_empty() || def.name.len() > 200 {
         problems.push("'name' must be 1 to 200 characters".to_string());
+    } else if is_all_digits(def.name.trim()) {
+        problems.push(format!("'name' must not be all digits ('{}' would read as a package id)", def.name));
+    }
+    if def.description.len() > MAX_DESCRIPTION {
+        problems.push(format!(
+            "'description' has {} bytes: at most {MAX_DESCRIPTION} (put long documentation in a file of the package)",
+            def.description.len()
+        ));
+    }
+    if def.steps.len() > MAX_STEPS {
+        problems.push(format!("the package has {} steps: at most {MAX_STEPS}", def.steps.len()));
     }
     if def.version.trim().is_empty() || def.version.len() > 100 {
         problems.push("'version' must be 1 to 100 characters".to_string());
@@ -251,8 +277,14 @@ pub fn validate(def: &PackageDef, files: &[&str]) -> Result<(), PackageError> {
         let label = format!("step {} '{}'", i + 1, step.name);
         if step.name.trim().is_empty() {
             problems.push(format!("step {}: 'name' must not be empty", i + 1));
+        } else if step.name.len() > MAX_STEP_NAME {
+            problems.push(format!("step {}: 'name' has {} bytes, at most {MAX_STEP_NAME}", i + 1, step.name.len()));
         } else if !names.insert(step.name.as_str()) {
             problems.push(format!("{label}: another step has the same name"));
+        }
+        let size = serde_json::to_vec(&step.kind).map_or(0, |v| v.len());
+        if size > MAX_STEP_BYTES {
+            problems.push(format!("{label}: its fields hold {size} bytes, at most {MAX_STEP_BYTES} (put long scripts in a file of the package)"));
         }
         if step.success_codes.is_empty() {
             problems.push(format!("{label}: 'success_codes' must list at least one exit code"));

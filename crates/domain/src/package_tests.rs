@@ -90,3 +90,17 @@ fn run_mode_setting_text_is_its_file_name() {
     }
     assert_eq!(RunModeSetting::ScanningCredential.as_str(), "scanning-credential");
 }
+
+#[test]
+fn all_digit_names_and_oversized_text_are_refused() {
+    let err = parse_package(&GOOD.replace("name = \"hello\"", "name = \"123\""), &["conf/hello.conf"]).unwrap_err();
+    assert!(err.to_string().contains("must not be all digits"), "{err}");
+    let long = format!("description = \"{}\"\n{GOOD}", "d".repeat(MAX_DESCRIPTION + 1));
+    let err = parse_package(&long, &["conf/hello.conf"]).unwrap_err();
+    assert!(err.to_string().contains("'description' has 4097 bytes"), "{err}");
+    let big = GOOD.replace("command = \"echo hi\"", &format!("command = \"{}\"", "x".repeat(MAX_STEP_BYTES)));
+    let err = parse_package(&big, &["conf/hello.conf"]).unwrap_err();
+    assert!(err.to_string().contains("step 2 'run': its fields hold"), "{err}");
+    let name = GOOD.replace("name = \"run\"", &format!("name = \"{}\"", "n".repeat(MAX_STEP_NAME + 1)));
+    assert!(parse_package(&name, &["conf/hello.conf"]).unwrap_err().to_string().contains("at most 200"));
+}

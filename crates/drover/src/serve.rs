@@ -49,6 +49,15 @@ pub struct ServeArgs {
     /// Default seconds after a deployment starts when its retries end.
     #[arg(long, env = "DROVER_RETRY_EXPIRY_SECS", default_value_t = 86_400)]
     retry_expiry_secs: u64,
+    /// Largest package bundle, in MiB: the upload, and its files once expanded.
+    #[arg(long, env = "DROVER_MAX_BUNDLE_MB", default_value_t = 2048)]
+    max_bundle_mb: u64,
+    /// Most files in one package bundle.
+    #[arg(long, env = "DROVER_MAX_BUNDLE_FILES", default_value_t = 10_000)]
+    max_bundle_files: usize,
+    /// Hours an API token from a login stays valid.
+    #[arg(long, env = "DROVER_TOKEN_TTL_HOURS", default_value_t = 720)]
+    token_ttl_hours: u64,
 }
 
 fn default_deployer() -> anyhow::Result<PathBuf> {
@@ -97,15 +106,24 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = a.node_name {
         cfg.node_name = n;
     }
+    let bundle_bytes = a.max_bundle_mb.max(1) * 1024 * 1024;
+    cfg.bundle_limits = drover_engine::bundle::Limits {
+        max_upload_bytes: bundle_bytes,
+        max_expanded_bytes: bundle_bytes,
+        max_files: a.max_bundle_files.max(1),
+    };
+    cfg.token_ttl = Duration::from_secs(a.token_ttl_hours.max(1) * 3600);
     let backend = store.backend();
-    let engine = Engine::open(store, cfg)?;
+    let engine = Engine::open(store, cfg).await.map_err(|e| anyhow::anyhow!("cannot start: {e}"))?;
     let given = std::env::var("DROVER_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     let from_env = given.is_some();
-    if let Some(pw) = engine.ensure_first_admin(given, now_ms()).await?
+    if let Some(pw) = engine.ensure_first_admin(given, now_ms()).await.map_err(|e| anyhow::anyhow!("{e}"))?
         && !from_env
     {
         let file = data_dir.join("initial-admin-password");
-        write_private(&file, &pw)?;
+        // a stale file (or a planted symlink) goes; the new one is created, never followed
+        let _ = std::fs::remove_file(&file);
+        drover_engine::datadir::write_private(&file, format!("{pw}\n").as_bytes())?;
         eprintln!(
             "First start: created user 'admin' with password {pw}\n(also saved in {}; change it with `drover passwd` after logging in)",
             file.display()
@@ -145,13 +163,5 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     };
     drover_web::serve(listener, engine, shutdown).await?;
-    Ok(())
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    writeln!(f, "{text}")?;
     Ok(())
 }

@@ -17,6 +17,9 @@ pub enum EngineError {
     /// Logged in, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many failed logins: refused for a while.
+    #[error("{0}")]
+    Throttled(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -3,21 +3,26 @@
 
 pub mod auth;
 pub mod bundle;
+pub mod datadir;
 pub mod deploy;
 mod deployments;
 pub mod error;
 pub mod inventory;
 mod logs;
 pub mod packages;
+pub mod passwords;
 pub mod scheduler;
 mod schedules;
 pub mod secrets;
 pub mod share;
 pub mod threads;
+pub mod throttle;
 pub mod vault;
 pub mod wol;
 
+pub use auth::LoginAttempt;
 pub use error::{EngineError, Result};
+pub use packages::Upload;
 
 use drover_api::settings::Settings;
 use drover_api::threads::ThreadsInfo;
@@ -57,6 +62,10 @@ pub struct EngineConfig {
     pub wol_interface: Option<String>,
     /// Wake-on-LAN and retry options of a deployment that does not set them.
     pub default_options: drover_domain::deployment::DeployOptions,
+    /// How long an API token from a login stays valid.
+    pub token_ttl: Duration,
+    /// Limits of a package bundle: its upload, its expanded files, their count.
+    pub bundle_limits: bundle::Limits,
 }
 
 impl EngineConfig {
@@ -73,6 +82,8 @@ impl EngineConfig {
             log_retention: Duration::from_secs(90 * 24 * 3600),
             wol_interface: None,
             default_options: Default::default(),
+            token_ttl: Duration::from_millis(auth::TOKEN_LIFETIME_MS as u64),
+            bundle_limits: bundle::Limits::default(),
         }
     }
 }
@@ -105,14 +116,23 @@ struct Inner {
     waiters: Mutex<HashMap<drover_domain::ids::TargetId, Arc<Notify>>>,
     /// Running targets asked to stop, with the message to end them with.
     cancels: Mutex<HashMap<drover_domain::ids::TargetId, String>>,
+    /// Password hashing, bounded to the cores.
+    passwords: passwords::Passwords,
+    /// Failed logins per user name and client address.
+    throttle: Mutex<throttle::Throttle>,
+    /// Held while share files are added for a package or removed as unused, so an
+    /// import and a clean-up never race over one file.
+    share_lock: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
-    /// Opens the vault key and share in the data directory (creating them on first
-    /// start) and loads the deployer executable.
-    pub fn open(store: Store, cfg: EngineConfig) -> Result<Engine> {
+    /// Opens the vault key (checked against the database: a missing or different key
+    /// stops the start, see [`datadir::open_vault`]) and the share in the data directory
+    /// (creating them on first start), and loads the deployer executable. Share files no
+    /// package lists any more are removed.
+    pub async fn open(store: Store, cfg: EngineConfig) -> Result<Engine> {
         std::fs::create_dir_all(&cfg.data_dir)?;
-        let vault = Vault::open_or_create(&cfg.data_dir.join("secret.key"))?;
+        let vault = datadir::open_vault(&cfg.data_dir, &store).await?;
         let share = Share::open(cfg.data_dir.join("share"))?;
         let bytes = std::fs::read(&cfg.deployer_path).map_err(|e| {
             EngineError::Internal(format!(
@@ -122,7 +142,7 @@ impl Engine {
         })?;
         let deployer = DeployerBinary { sha256: secrets::sha256_hex(&bytes), bytes };
         let threads = threads::Threads::new(cfg.deployment_threads);
-        Ok(Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 store,
                 vault,
@@ -133,8 +153,17 @@ impl Engine {
                 listen_port: AtomicU16::new(0),
                 waiters: Mutex::new(HashMap::new()),
                 cancels: Mutex::new(HashMap::new()),
+                passwords: passwords::Passwords::default(),
+                throttle: Mutex::new(throttle::Throttle::default()),
+                share_lock: tokio::sync::Mutex::new(()),
             }),
-        })
+        };
+        engine.clean_uploads();
+        let removed = engine.gc_share().await?;
+        if removed > 0 {
+            tracing::info!("removed {removed} share file(s) no package uses");
+        }
+        Ok(engine)
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -148,6 +177,16 @@ impl Engine {
     }
     pub fn share(&self) -> &Share {
         &self.inner.share
+    }
+    pub(crate) fn passwords(&self) -> &passwords::Passwords {
+        &self.inner.passwords
+    }
+    pub(crate) fn share_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.share_lock
+    }
+    /// Runs `f` on the login throttle.
+    pub(crate) fn throttle<T>(&self, f: impl FnOnce(&mut throttle::Throttle) -> T) -> T {
+        f(&mut self.inner.throttle.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Deployment threads of this node: the limit and how many targets run and wait.

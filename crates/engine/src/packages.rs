@@ -1,12 +1,38 @@
-//! Importing and exporting packages with their files on the share.
+//! Importing and exporting packages with their files on the share, and removing share
+//! files no package uses any more.
 
-use crate::bundle::{read_bundle, write_bundle};
-use crate::error::Result;
+use crate::bundle::{Staged, unpack, write_bundle};
+use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
 use drover_api::packages::PackageRef;
 use drover_domain::ids::PackageId;
 use drover_domain::package::Package;
 use drover_proto::JobFile;
+use std::path::PathBuf;
+use tokio::io::AsyncWriteExt;
+
+/// A bundle being uploaded: a temporary file in the data directory, bounded by the
+/// configured upload size; removed when dropped.
+pub struct Upload {
+    file: tokio::fs::File,
+    path: tempfile::TempPath,
+    written: u64,
+    max: u64,
+}
+
+impl Upload {
+    /// Appends a chunk; refused once the upload passes its limit.
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.written += chunk.len() as u64;
+        if self.written > self.max {
+            return Err(EngineError::Invalid(format!(
+                "the bundle is larger than {} MiB (the server's --max-bundle-mb)",
+                self.max.div_ceil(1024 * 1024)
+            )));
+        }
+        Ok(self.file.write_all(chunk).await?)
+    }
+}
 
 impl Engine {
     pub async fn list_packages(&self) -> Result<Vec<Package>> {
@@ -21,23 +47,126 @@ impl Engine {
         })
     }
 
-    /// Deletes a package (its files stay on the share); returns it as it was.
+    /// Deletes a package, and the share files no other package uses; returns it as it
+    /// was.
     pub async fn delete_package(&self, r: &PackageRef) -> Result<Package> {
         let pkg = self.resolve_package(r, None).await?;
+        let _share = self.share_lock().lock().await;
         self.store().delete_package(pkg.id).await?;
+        for f in &pkg.files {
+            self.remove_if_unused(&f.sha256).await?;
+        }
         Ok(pkg)
     }
 
-    /// Stores a bundle's files on the share and the package in the store. A bundle that
-    /// does not validate stores nothing.
-    pub async fn import_bundle(&self, tar_gz: &[u8]) -> Result<Package> {
-        let bundle = read_bundle(tar_gz)?;
-        let mut files = Vec::new();
-        for (path, bytes) in &bundle.files {
-            let sha256 = self.share().put(bytes)?;
-            files.push(JobFile { path: path.clone(), sha256, size: bytes.len() as u64 });
+    async fn remove_if_unused(&self, sha256: &str) -> Result<bool> {
+        if self.store().file_in_use(sha256).await? {
+            return Ok(false);
         }
-        Ok(self.store().create_package(&bundle.def, &files, now_ms()).await?)
+        self.share().remove(sha256)?;
+        Ok(true)
+    }
+
+    /// Removes every share file no package lists; returns how many went.
+    pub async fn gc_share(&self) -> Result<usize> {
+        let _share = self.share_lock().lock().await;
+        let mut removed = 0;
+        for sha256 in self.share().list()? {
+            if self.remove_if_unused(&sha256).await? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn uploads_dir(&self) -> PathBuf {
+        self.config().data_dir.join("tmp")
+    }
+
+    /// Removes uploads and staging folders a previous run left behind.
+    pub(crate) fn clean_uploads(&self) {
+        let dir = self.uploads_dir();
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::create_dir_all(&dir);
+    }
+
+    /// A new upload in the data directory, for [`Engine::import_upload`].
+    pub async fn begin_upload(&self) -> Result<Upload> {
+        let dir = self.uploads_dir();
+        std::fs::create_dir_all(&dir)?;
+        let (file, path) = tempfile::Builder::new()
+            .prefix("upload-")
+            .tempfile_in(&dir)
+            .map_err(|e| EngineError::Internal(format!("cannot create an upload file: {e}")))?
+            .into_parts();
+        Ok(Upload {
+            file: tokio::fs::File::from_std(file),
+            path,
+            written: 0,
+            max: self.config().bundle_limits.max_upload_bytes,
+        })
+    }
+
+    /// Imports an uploaded bundle: it is expanded and validated off the async workers,
+    /// and only a bundle that validates and is not a duplicate reaches the share and the
+    /// store. A refused import writes nothing to the share.
+    pub async fn import_upload(&self, mut up: Upload) -> Result<Package> {
+        up.file.flush().await?;
+        let (path, staging, limits) = (up.path, self.uploads_dir(), self.config().bundle_limits);
+        let staged = tokio::task::spawn_blocking(move || -> Result<Staged> {
+            let file = std::fs::File::open(&path)?;
+            let staged = unpack(file, &staging, &limits);
+            drop(path);
+            staged
+        })
+        .await
+        .map_err(|e| EngineError::Internal(format!("bundle import: {e}")))??;
+        self.store_staged(staged).await
+    }
+
+    /// Imports a bundle held in memory (see [`Engine::import_upload`]).
+    pub async fn import_bundle(&self, tar_gz: &[u8]) -> Result<Package> {
+        let mut up = self.begin_upload().await?;
+        up.write(tar_gz).await?;
+        self.import_upload(up).await
+    }
+
+    async fn store_staged(&self, staged: Staged) -> Result<Package> {
+        let def = &staged.def;
+        if self.store().package_by_name(&def.name, Some(&def.version)).await.is_ok() {
+            return Err(EngineError::Conflict(format!(
+                "package '{}' version '{}' already exists: give the new one another version, or remove the old one first",
+                def.name, def.version
+            )));
+        }
+        let _share = self.share_lock().lock().await;
+        let share = self.share().clone();
+        let moves: Vec<(PathBuf, String)> = staged.files.iter().map(|f| (f.staged.clone(), f.sha256.clone())).collect();
+        let added = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
+            let mut added = Vec::new();
+            for (from, sha256) in moves {
+                if share.adopt(&from, &sha256)? {
+                    added.push(sha256);
+                }
+            }
+            Ok(added)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(format!("bundle import: {e}")))??;
+        let files: Vec<JobFile> = staged
+            .files
+            .iter()
+            .map(|f| JobFile { path: f.path.clone(), sha256: f.sha256.clone(), size: f.size })
+            .collect();
+        match self.store().create_package(def, &files, now_ms()).await {
+            Ok(pkg) => Ok(pkg),
+            Err(e) => {
+                for sha256 in &added {
+                    self.remove_if_unused(sha256).await?;
+                }
+                Err(e.into())
+            }
+        }
     }
 
     pub async fn export_bundle(&self, id: PackageId) -> Result<(Package, Vec<u8>)> {

@@ -40,10 +40,52 @@ impl Share {
 
     pub fn read(&self, sha256: &str) -> Result<Vec<u8>> {
         let path = self.path_of(sha256)?;
-        std::fs::read(&path).map_err(|e| missing(&path, e))
+        std::fs::read(&path).map_err(|e| missing(sha256, &path, e))
+    }
+
+    /// Moves a staged file (on the same file system) into the share under its hash,
+    /// unless the share already has it. Returns whether it was added.
+    pub fn adopt(&self, staged: &Path, sha256: &str) -> Result<bool> {
+        let path = self.path_of(sha256)?;
+        if path.exists() {
+            return Ok(false);
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::rename(staged, &path)?;
+        Ok(true)
+    }
+
+    /// Removes a file (gone already is fine).
+    pub fn remove(&self, sha256: &str) -> Result<()> {
+        match std::fs::remove_file(self.path_of(sha256)?) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The hashes of every file on the share.
+    pub fn list(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for dir in std::fs::read_dir(&self.root)? {
+            let dir = dir?;
+            if !dir.file_type()?.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(dir.path())? {
+                let name = f?.file_name().to_string_lossy().into_owned();
+                if self.path_of(&name).is_ok() {
+                    out.push(name);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
-fn missing(path: &Path, e: std::io::Error) -> EngineError {
-    EngineError::NotFound(format!("share file {} is missing: {e}", path.display()))
+/// The server log gets the path; the answer only the hash.
+fn missing(sha256: &str, path: &Path, e: std::io::Error) -> EngineError {
+    tracing::error!("share file {} is missing: {e}", path.display());
+    EngineError::NotFound(format!("share file {sha256} is missing on the server (see its log)"))
 }

@@ -24,24 +24,68 @@ impl std::fmt::Debug for Vault {
     }
 }
 
+/// The text sealed as the vault's check value.
+const CHECK_TEXT: &[u8] = b"drover vault check";
+const CHECK_AAD: &[u8] = b"drover-vault-check";
+
 impl Vault {
-    /// Loads the 32-byte key file, creating it (mode 0600) when it does not exist.
+    /// A vault over a 32-byte key read from `path` (named in the error).
+    pub fn from_key(key: &[u8], path: &Path) -> Result<Vault> {
+        let key = Key::try_from(key)
+            .map_err(|_| EngineError::Internal(format!("key file {} must hold exactly 32 bytes", path.display())))?;
+        Ok(Vault { cipher: XChaCha20Poly1305::new(&key) })
+    }
+
+    /// A new random key.
+    pub fn new_key() -> Vec<u8> {
+        let mut key = vec![0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        key
+    }
+
+    /// Loads the 32-byte key file, creating it (mode 0600) when it does not exist. The
+    /// server opens its key with [`crate::datadir::open_vault`], which also checks it
+    /// against the database.
     pub fn open_or_create(path: &Path) -> Result<Vault> {
         let key = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = vec![0u8; 32];
-                rand::rng().fill_bytes(&mut key);
-                write_private(path, &key)?;
+                let key = Vault::new_key();
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                crate::datadir::write_private(path, &key)?;
                 key
             }
             Err(e) => {
                 return Err(EngineError::Internal(format!("cannot read key file {}: {e}", path.display())));
             }
         };
-        let key = Key::try_from(key.as_slice())
-            .map_err(|_| EngineError::Internal(format!("key file {} must hold exactly 32 bytes", path.display())))?;
-        Ok(Vault { cipher: XChaCha20Poly1305::new(&key) })
+        Vault::from_key(&key, path)
+    }
+
+    /// The check value: a known text sealed with this key, as base64.
+    pub fn seal_check(&self) -> Result<String> {
+        use base64::Engine as _;
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(&XNonce::from(nonce), Payload { msg: CHECK_TEXT, aad: CHECK_AAD })
+            .map_err(|_| EngineError::Internal("encryption failed".into()))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode([nonce.as_slice(), &sealed].concat()))
+    }
+
+    /// Whether this key opens a check value made by [`Vault::seal_check`].
+    pub fn opens_check(&self, check: &str) -> bool {
+        use base64::Engine as _;
+        let Ok(blob) = base64::engine::general_purpose::STANDARD.decode(check) else { return false };
+        if blob.len() < NONCE_LEN {
+            return false;
+        }
+        let (nonce, sealed) = blob.split_at(NONCE_LEN);
+        let Ok(nonce) = XNonce::try_from(nonce) else { return false };
+        self.cipher.decrypt(&nonce, Payload { msg: sealed, aad: CHECK_AAD }).is_ok_and(|p| p == CHECK_TEXT)
     }
 
     pub fn seal(&self, id: CredentialId, secret: &CredentialSecret) -> Result<Vec<u8>> {
@@ -75,19 +119,6 @@ impl Vault {
 
 fn aad(id: CredentialId) -> Vec<u8> {
     format!("drover-credential:{id}").into_bytes()
-}
-
-/// Writes a file readable by its owner only.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ async fn engine(dir: &Path) -> Engine {
     let mut cfg = EngineConfig::new(dir.join("data"), deployer);
     cfg.node_name = "test-node".into();
     cfg.probe_timeout = Duration::from_millis(300);
-    Engine::open(store, cfg).unwrap()
+    Engine::open(store, cfg).await.unwrap()
 }
 
 /// A package `hello` and two assets nothing answers on.
@@ -125,7 +125,11 @@ async fn concurrent_ticks_and_two_engines_fire_once() {
     std::fs::copy(dir.path().join("deployer"), other.path().join("deployer")).unwrap();
     // a second node over the same database
     let store = Store::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("drover.db").display())).await.unwrap();
-    let b = Engine::open(store, EngineConfig::new(other.path().join("data"), other.path().join("deployer"))).unwrap();
+    // nodes share the database and so the key that seals credentials
+    std::fs::create_dir_all(other.path().join("data")).unwrap();
+    std::fs::copy(dir.path().join("data/secret.key"), other.path().join("data/secret.key")).unwrap();
+    let b =
+        Engine::open(store, EngineConfig::new(other.path().join("data"), other.path().join("deployer"))).await.unwrap();
     a.create_schedule(schedule("every minute", 1, "run_once")).await.unwrap();
     a.create_config(config("web", "every minute", true)).await.unwrap();
     let t0 = first_fire(&a, "web").await;

@@ -21,6 +21,7 @@ mod users;
 pub use deployments::{LogFilter, NewDeployment, TargetUpdate};
 pub use error::{Result, StoreError};
 pub use schedules::RunClaim;
+pub use users::{LoginRecord, TOKEN_ID_LEN, TokenRow, UserRow};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;

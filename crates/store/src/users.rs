@@ -7,6 +7,35 @@ use drover_domain::user::{Role, User};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+/// How many hex digits of a token's hash name it in lists (enough to tell tokens apart,
+/// far too few to find the token).
+pub const TOKEN_ID_LEN: usize = 16;
+
+/// What logging in needs of a user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginRecord {
+    pub user: User,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// A user as an admin lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub user: User,
+    pub disabled: bool,
+    pub created_ms: i64,
+}
+
+/// An API token as its owner lists it: never the token nor its full hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    /// The first [`TOKEN_ID_LEN`] hex digits of the token's hash.
+    pub id: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}
+
 fn user_from_row(row: &AnyRow) -> Result<User> {
     let role: String = row.try_get("role")?;
     Ok(User {
@@ -80,11 +109,11 @@ impl Store {
         Ok(())
     }
 
-    /// The user an unexpired token belongs to.
+    /// The user an unexpired token belongs to, unless the user is disabled.
     pub async fn user_by_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>> {
         let row = sqlx::query(
             "SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1 AND t.expires_ms > $2",
+             WHERE t.token_hash = $1 AND t.expires_ms > $2 AND u.disabled = 0",
         )
         .bind(token_hash)
         .bind(now_ms)
@@ -97,5 +126,107 @@ impl Store {
     pub async fn delete_token(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// The user, their password hash and whether they are disabled, for logging in.
+    pub async fn user_for_login(&self, name: &str) -> Result<Option<LoginRecord>> {
+        let row = sqlx::query("SELECT id, name, role, password_hash, disabled FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(LoginRecord {
+            user: user_from_row(&row)?,
+            password_hash: row.try_get("password_hash")?,
+            disabled: row.try_get::<i64, _>("disabled")? != 0,
+        }))
+    }
+
+    /// Every user, by name.
+    pub async fn list_users(&self) -> Result<Vec<UserRow>> {
+        let rows = sqlx::query("SELECT id, name, role, disabled, created_ms FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UserRow {
+                    user: user_from_row(row)?,
+                    disabled: row.try_get::<i64, _>("disabled")? != 0,
+                    created_ms: row.try_get("created_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Disables (and ends every token of) or enables a user.
+    pub async fn set_user_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::StoreError::NotFound(format!("no user with id {user}")));
+        }
+        if disabled {
+            sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a user and their tokens.
+    pub async fn delete_user(&self, user: UserId) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(user.0).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::StoreError::NotFound(format!("no user with id {user}")));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends every token of a user; returns how many there were.
+    pub async fn delete_tokens_of(&self, user: UserId) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// A user's tokens that have not expired at `now_ms`, newest first.
+    pub async fn tokens_of(&self, user: UserId, now_ms: i64) -> Result<Vec<TokenRow>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, created_ms, expires_ms FROM api_tokens WHERE user_id = $1 AND expires_ms > $2 \
+             ORDER BY created_ms DESC, token_hash",
+        )
+        .bind(user.0)
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let hash: String = row.try_get("token_hash")?;
+                Ok(TokenRow {
+                    id: hash.chars().take(TOKEN_ID_LEN).collect(),
+                    created_ms: row.try_get("created_ms")?,
+                    expires_ms: row.try_get("expires_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends the user's token whose hash starts with `id` (a [`TokenRow::id`]); false when
+    /// the user has none such.
+    pub async fn delete_token_of(&self, user: UserId, id: &str) -> Result<bool> {
+        if id.len() != TOKEN_ID_LEN || !id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+            return Ok(false);
+        }
+        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND token_hash LIKE $2")
+            .bind(user.0)
+            .bind(format!("{id}%"))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

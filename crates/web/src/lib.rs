@@ -6,37 +6,70 @@ mod agent;
 mod api;
 mod auth;
 mod error;
+mod extract;
+mod server;
 
 pub use error::ApiError;
+pub use server::ServeLimits;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::get;
 use drover_engine::Engine;
 use std::future::Future;
 use tokio::net::TcpListener;
 
-/// Largest request body: a package bundle upload.
-const MAX_BODY: usize = 1024 * 1024 * 1024;
+/// Largest request body of every route but the bundle upload (streamed to disk, bounded
+/// by the engine's bundle limits) and the deployer's report (its own bound).
+pub const MAX_JSON_BODY: usize = 64 * 1024;
 
 pub fn router(engine: Engine) -> Router {
+    router_with(engine, ServeLimits::default())
+}
+
+fn router_with(engine: Engine, limits: ServeLimits) -> Router {
     Router::new()
         .nest("/api/v1", api::routes())
         .merge(agent::routes())
         .route("/healthz", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .fallback(|| async {
+            extract::Rejection {
+                status: StatusCode::NOT_FOUND,
+                message: "no such route (the API is under /api/v1)".into(),
+            }
+        })
+        .method_not_allowed_fallback(|| async {
+            extract::Rejection {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                message: "this route does not take that method".into(),
+            }
+        })
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_idle_timeout))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(engine)
 }
 
-/// Serves until `shutdown` completes. The listener may be bound to port 0.
+/// Serves until `shutdown` completes, with the default [`ServeLimits`]. The listener may
+/// be bound to port 0.
 pub async fn serve(
     listener: TcpListener,
     engine: Engine,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, engine, ServeLimits::default(), shutdown).await
+}
+
+/// Serves until `shutdown` completes: requests in flight finish, idle connections close.
+pub async fn serve_with(
+    listener: TcpListener,
+    engine: Engine,
+    limits: ServeLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
         engine.set_listen_port(addr.port());
     }
-    axum::serve(listener, router(engine)).with_graceful_shutdown(shutdown).await
+    server::run(listener, router_with(engine, limits), limits, shutdown).await
 }

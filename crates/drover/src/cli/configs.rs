@@ -3,6 +3,7 @@
 
 use super::Ctx;
 use super::deploy::{OfflineArgs, parse_run_mode};
+use super::output::out;
 use super::output::{self, path_part};
 use drover_api::assets::AssetRef;
 use drover_api::schedules::{ConfigRequest, ConfigView};
@@ -105,12 +106,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
             };
             let v: ConfigView = c.post("/configs", &body).await?;
             ctx.print(&v, |v| {
-                println!(
-                    "deployment configuration {} '{}' added; next run {}",
-                    v.config.id,
-                    v.config.config.name,
-                    next(v)
-                )
+                out!("deployment configuration {} '{}' added; next run {}", v.config.id, v.config.config.name, next(v))
             })?;
         }
         Cmd::List => {
@@ -128,11 +124,11 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
         }
         Cmd::Enable { config } => {
             let v: ConfigView = c.post(&path(&config, "/enable"), &Empty {}).await?;
-            ctx.print(&v, |v| println!("'{}' enabled; next run {}", v.config.config.name, next(v)))?;
+            ctx.print(&v, |v| out!("'{}' enabled; next run {}", v.config.config.name, next(v)))?;
         }
         Cmd::Disable { config } => {
             let v: ConfigView = c.post(&path(&config, "/disable"), &Empty {}).await?;
-            ctx.print(&v, |v| println!("'{}' disabled", v.config.config.name))?;
+            ctx.print(&v, |v| out!("'{}' disabled", v.config.config.name))?;
         }
         Cmd::Runs { config } => {
             let runs: Vec<ConfigRun> = c.get(&path(&config, "/runs")).await?;
@@ -151,7 +147,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
         }
         Cmd::Rm { config } => {
             let done: Done = c.delete(&path(&config, "")).await?;
-            ctx.print(&done, |d| println!("{}", d.message))?;
+            ctx.print(&done, |d| out!("{}", d.message))?;
         }
     }
     Ok(0)

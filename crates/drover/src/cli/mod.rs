@@ -15,6 +15,7 @@ mod retry;
 mod schedules;
 mod session;
 mod threads;
+mod tokens;
 mod users;
 
 use clap::{Args, Subcommand};
@@ -63,9 +64,12 @@ pub enum ClientCommand {
     Log(logs::Log),
     /// Targets waiting in the retry queue (offline machines of deployments with --retry).
     RetryQueue,
-    /// Users of the API and the CLI.
+    /// Users of the API and the CLI (admin): add, list, disable, enable, rm, revoke.
     #[command(subcommand)]
     User(users::Cmd),
+    /// Your own API tokens: list, revoke.
+    #[command(subcommand)]
+    Token(tokens::Cmd),
     /// Show this node's deployment threads (limit, running, queued), or set the limit
     /// live (admin).
     Threads(threads::Threads),
@@ -114,6 +118,7 @@ pub async fn run(global: Global, cmd: ClientCommand) -> anyhow::Result<u8> {
         ClientCommand::Log(a) => logs::run(&ctx, a).await,
         ClientCommand::RetryQueue => retry::run(&ctx).await,
         ClientCommand::User(c) => users::run(&ctx, c).await,
+        ClientCommand::Token(c) => tokens::run(&ctx, c).await,
         ClientCommand::Threads(a) => threads::run(&ctx, a).await,
         ClientCommand::Schedule(c) => schedules::run(&ctx, c).await,
         ClientCommand::Config(c) => configs::run(&ctx, c).await,

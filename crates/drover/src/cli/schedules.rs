@@ -3,6 +3,7 @@
 //! domain's own parsing names the field of a bad value before anything is sent.
 
 use super::Ctx;
+use super::output::out;
 use super::output::{self, path_part};
 use anyhow::{Context, bail};
 use drover_api::Done;
@@ -233,7 +234,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
         Cmd::Add(a) => {
             let v: ScheduleView = c.post("/schedules", &a.schedule()?).await?;
             ctx.print(&v, |v| {
-                println!(
+                out!(
                     "schedule {} '{}' added: {}; next run {}",
                     v.record.id,
                     v.record.schedule.name,
@@ -265,14 +266,14 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
             let v: ScheduleView = c.get(&format!("/schedules/{}", path_part(&schedule))).await?;
             ctx.print(&v, |v| {
                 let s = &v.record.schedule;
-                println!("schedule {} '{}': {}", v.record.id, s.name, describe(s));
-                println!("  start   {} ({})", s.start.strftime("%Y-%m-%d %H:%M"), s.time_zone);
+                out!("schedule {} '{}': {}", v.record.id, s.name, describe(s));
+                out!("  start   {} ({})", s.start.strftime("%Y-%m-%d %H:%M"), s.time_zone);
                 if let Some(end) = &s.end {
-                    println!("  end     {}", serde_json::to_string(end).unwrap_or_default());
+                    out!("  end     {}", serde_json::to_string(end).unwrap_or_default());
                 }
-                println!("  missed  {}", serde_json::to_string(&s.missed).unwrap_or_default());
-                println!("  used by {}", if v.used_by.is_empty() { "-".into() } else { v.used_by.join(", ") });
-                println!("  next runs:");
+                out!("  missed  {}", serde_json::to_string(&s.missed).unwrap_or_default());
+                out!("  used by {}", if v.used_by.is_empty() { "-".into() } else { v.used_by.join(", ") });
+                out!("  next runs:");
                 print_runs(&v.next_runs);
             })?;
         }
@@ -283,7 +284,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
         }
         Cmd::Rm { schedule } => {
             let done: Done = c.delete(&format!("/schedules/{}", path_part(&schedule))).await?;
-            ctx.print(&done, |d| println!("{}", d.message))?;
+            ctx.print(&done, |d| out!("{}", d.message))?;
         }
     }
     Ok(0)
@@ -291,10 +292,10 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
 
 fn print_runs(runs: &[RunTime]) {
     if runs.is_empty() {
-        println!("    (no more runs)");
+        out!("    (no more runs)");
     }
     for r in runs {
-        println!("    {:<34} {}", r.local, r.utc);
+        out!("    {:<34} {}", r.local, r.utc);
     }
 }
 

@@ -135,9 +135,18 @@ impl Server {
     }
 
     pub async fn start_with(backend: Backend, tune: impl FnOnce(&mut EngineConfig)) -> Server {
+        Self::start_serving(backend, tune, drover_web::ServeLimits::default()).await
+    }
+
+    /// A server with its engine tuned and the HTTP server's limits given.
+    pub async fn start_serving(
+        backend: Backend,
+        tune: impl FnOnce(&mut EngineConfig),
+        limits: drover_web::ServeLimits,
+    ) -> Server {
         let data = tempfile::tempdir().expect("tempdir");
         let store = store_for(backend, data.path()).await;
-        Self::start_on_store(store, data, tune).await
+        Self::start_on_store(store, data, tune, limits).await
     }
 
     /// Another node over the database at `url`, with the credential key of `key_of`
@@ -148,16 +157,21 @@ impl Server {
             std::fs::copy(other.data.path().join("secret.key"), data.path().join("secret.key")).expect("copy key");
         }
         let store = Store::connect(url).await.expect("store");
-        Self::start_on_store(store, data, tune).await
+        Self::start_on_store(store, data, tune, drover_web::ServeLimits::default()).await
     }
 
-    async fn start_on_store(store: Store, data: tempfile::TempDir, tune: impl FnOnce(&mut EngineConfig)) -> Server {
+    async fn start_on_store(
+        store: Store,
+        data: tempfile::TempDir,
+        tune: impl FnOnce(&mut EngineConfig),
+        limits: drover_web::ServeLimits,
+    ) -> Server {
         let mut cfg = EngineConfig::new(data.path().to_path_buf(), deployer_path());
         cfg.node_name = "test-node".into();
         cfg.liveness_interval = Duration::from_secs(2);
         cfg.probe_timeout = Duration::from_secs(2);
         tune(&mut cfg);
-        let engine = Engine::open(store, cfg).expect("engine");
+        let engine = Engine::open(store, cfg).await.expect("engine");
         engine.ensure_first_admin(Some("admin-password".into()), drover_engine::now_ms()).await.expect("admin");
         // All addresses, so that hosts on every test bridge can call back.
         let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.expect("bind");
@@ -165,7 +179,7 @@ impl Server {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let e = engine.clone();
         tokio::spawn(async move {
-            let _ = drover_web::serve(listener, e, async {
+            let _ = drover_web::serve_with(listener, e, limits, async {
                 let _ = rx.await;
             })
             .await;

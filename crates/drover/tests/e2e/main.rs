@@ -17,6 +17,7 @@ mod releases;
 mod restart;
 mod run_modes;
 mod schedules;
+mod security;
 mod systemd;
 mod target_security;
 mod threads;

@@ -90,6 +90,7 @@ impl Engine {
     /// Cancels a deployment: queued targets end at once; running tasks are killed on
     /// their machines. Returns how many targets were still going.
     pub async fn cancel(&self, id: DeploymentId, by: &Executor) -> Result<usize> {
+        self.store().deployment(id).await?;
         let message = format!("cancelled by {by}");
         let mut n = 0;
         for t in self.store().targets_of(id).await? {

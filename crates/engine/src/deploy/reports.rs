@@ -10,15 +10,71 @@ use drover_domain::ids::{PackageId, TargetId};
 use drover_proto::{Event, FinalStatus, Report};
 use drover_store::TargetUpdate;
 
+/// The most reports one target may send (its `seq` is at most this): a package that
+/// loops with goto still ends well within it.
+pub const MAX_REPORTS_PER_TARGET: u64 = 2_000;
+/// The longest output tail kept of a step (the deployer sends at most 4 KiB).
+pub const MAX_OUTPUT_TAIL: usize = 8 * 1024;
+/// The longest message, step name or other text field of a report.
+pub const MAX_REPORT_TEXT: usize = 4 * 1024;
+
+/// Checks a report against the bounds and the package's steps (`steps`, how many it
+/// has); a report outside them is refused whole.
+pub fn check_report(r: &Report, steps: usize) -> Result<()> {
+    let bad = |m: String| Err(EngineError::Invalid(format!("report {} refused: {m}", r.seq)));
+    if r.seq == 0 || r.seq > MAX_REPORTS_PER_TARGET {
+        return bad(format!("its sequence number must be 1 to {MAX_REPORTS_PER_TARGET}"));
+    }
+    let step = |index: usize| {
+        if index < steps { Ok(()) } else { bad(format!("step index {index}, but the package has {steps} steps")) }
+    };
+    let text = |what: &str, s: &str, max: usize| {
+        if s.len() <= max { Ok(()) } else { bad(format!("its {what} has {} bytes (at most {max})", s.len())) }
+    };
+    match &r.event {
+        Event::Started { deployer_version, hostname, user, .. } => {
+            text("deployer version", deployer_version, MAX_REPORT_TEXT)?;
+            text("host name", hostname, MAX_REPORT_TEXT)?;
+            text("user", user, MAX_REPORT_TEXT)
+        }
+        Event::StepStarted { index, name } => {
+            step(*index)?;
+            text("step name", name, MAX_REPORT_TEXT)
+        }
+        Event::StepFinished(s) => {
+            step(s.index)?;
+            text("step name", &s.name, MAX_REPORT_TEXT)?;
+            text("output tail", &s.output_tail, MAX_OUTPUT_TAIL)?;
+            text("message", &s.message, MAX_REPORT_TEXT)
+        }
+        Event::Rebooting { resume_at } => {
+            if *resume_at <= steps {
+                Ok(())
+            } else {
+                bad(format!("resume at step {resume_at}, but the package has {steps} steps"))
+            }
+        }
+        Event::Finished { message, last_step, .. } => {
+            if let Some(i) = last_step {
+                step(*i)?;
+            }
+            text("message", message, MAX_REPORT_TEXT)
+        }
+    }
+}
+
 impl Engine {
+    /// The target a deployer's report token is valid for: checked before its report's
+    /// body is read.
+    pub async fn report_target(&self, token: &str) -> Result<TargetId> {
+        self.store().target_by_report_token(&token_hash(token)).await?.ok_or_else(report_forbidden)
+    }
+
     /// A report called back by a deployer with its target's report token.
     pub async fn report_from_deployer(&self, token: &str, report: Report) -> Result<()> {
-        let forbidden = || {
-            EngineError::Forbidden("this report token is not valid for that target (or the target has ended)".into())
-        };
-        let id = self.store().target_by_report_token(&token_hash(token)).await?.ok_or_else(forbidden)?;
+        let id = self.report_target(token).await?;
         if id != TargetId(report.target_id) {
-            return Err(forbidden());
+            return Err(report_forbidden());
         }
         self.apply_report(id, &report).await
     }
@@ -34,7 +90,12 @@ impl Engine {
         if pkg.files.iter().any(|f| f.sha256 == sha256) { Ok(()) } else { Err(forbidden()) }
     }
 
+    /// Applies a report that passes [`check_report`] against the target's package.
     pub(crate) async fn apply_report(&self, id: TargetId, r: &Report) -> Result<()> {
+        let target = self.store().target(id).await?;
+        let deployment = self.store().deployment(target.deployment_id).await?;
+        let steps = self.store().package(deployment.package_id).await?.def.steps.len();
+        check_report(r, steps)?;
         let at = r.at_unix_ms;
         match &r.event {
             Event::Started { pid, deployer_version, .. } => {
@@ -93,5 +154,43 @@ impl Engine {
         self.store().revoke_tokens(id).await?;
         self.wake(id);
         Ok(())
+    }
+}
+
+fn report_forbidden() -> EngineError {
+    EngineError::Forbidden("this report token is not valid for that target (or the target has ended)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drover_proto::StepResult;
+
+    fn finished(seq: u64, index: usize, tail: usize) -> Report {
+        Report {
+            target_id: 1,
+            seq,
+            at_unix_ms: 0,
+            event: Event::StepFinished(StepResult {
+                index,
+                name: "s".into(),
+                exit_code: Some(0),
+                success: true,
+                duration_ms: 1,
+                output_tail: "x".repeat(tail),
+                message: String::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn reports_out_of_bounds_are_refused() {
+        assert!(check_report(&finished(1, 0, 4096), 1).is_ok());
+        let err = check_report(&finished(1, 1, 0), 1).unwrap_err().to_string();
+        assert!(err.contains("step index 1, but the package has 1 steps"), "{err}");
+        assert!(check_report(&finished(1, 60_000, 0), 1).is_err());
+        assert!(check_report(&finished(1, 0, MAX_OUTPUT_TAIL + 1), 1).unwrap_err().to_string().contains("output tail"));
+        assert!(check_report(&finished(MAX_REPORTS_PER_TARGET + 1, 0, 0), 1).is_err());
+        assert!(check_report(&finished(0, 0, 0), 1).is_err());
     }
 }

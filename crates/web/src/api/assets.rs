@@ -2,9 +2,10 @@
 
 use crate::auth::{Admin, Operator, Viewer};
 use crate::error::ApiResult;
-use axum::extract::{Path, State};
+use crate::extract::{Json, Path};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use drover_api::Done;
 use drover_api::assets::{AddAsset, AssetRef};
 use drover_domain::asset::Asset;

@@ -2,9 +2,10 @@
 
 use crate::auth::Admin;
 use crate::error::ApiResult;
-use axum::extract::{Path, State};
+use crate::extract::{Json, Path};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use drover_api::Done;
 use drover_api::credentials::Mapping;
 use drover_domain::credential::{Credential, NewCredential};

@@ -3,9 +3,10 @@
 
 use crate::auth::{Operator, Viewer};
 use crate::error::ApiResult;
-use axum::extract::{Path, Query, State};
+use crate::extract::{Json, Path, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use drover_api::deployments::{Cancelled, DeployRequest, DeploymentQuery, DeploymentView};
 use drover_api::logs::{LogEntry, LogQuery};
 use drover_api::retry::Retry;

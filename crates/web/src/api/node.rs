@@ -2,9 +2,10 @@
 
 use crate::auth::{Admin, Viewer};
 use crate::error::ApiResult;
+use crate::extract::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use drover_api::settings::Settings;
 use drover_api::threads::{SetThreads, ThreadsInfo};
 use drover_engine::Engine;

@@ -2,20 +2,22 @@
 
 use crate::auth::{Operator, Viewer};
 use crate::error::ApiResult;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use crate::extract::{Json, Path};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
 use drover_api::Done;
 use drover_api::packages::PackageRef;
 use drover_domain::package::Package;
-use drover_engine::Engine;
+use drover_engine::{Engine, EngineError};
 
 pub(super) fn routes() -> Router<Engine> {
     Router::new()
-        .route("/packages", get(list).post(import))
+        .route("/packages", get(list).post(import).layer(DefaultBodyLimit::disable()))
         .route("/packages/{package}", get(show).delete(remove))
         .route("/packages/{package}/bundle", get(export))
 }
@@ -24,9 +26,19 @@ async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<Pa
     Ok(Json(engine.list_packages().await?))
 }
 
-/// The body is a bundle (`.tar.gz` with package.toml and files/).
-async fn import(State(engine): State<Engine>, _o: Operator, body: Bytes) -> ApiResult<Json<Package>> {
-    Ok(Json(engine.import_bundle(&body).await?))
+/// The body is a bundle (`.tar.gz` with package.toml and files/), streamed to a file
+/// in the data directory (bounded by the engine's bundle limits), never held in memory.
+async fn import(State(engine): State<Engine>, _o: Operator, body: Body) -> ApiResult<Json<Package>> {
+    use http_body_util::BodyExt;
+    let mut upload = engine.begin_upload().await?;
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| EngineError::Invalid(format!("the upload broke off: {e}")))?;
+        if let Ok(chunk) = frame.into_data() {
+            upload.write(&chunk).await?;
+        }
+    }
+    Ok(Json(engine.import_upload(upload).await?))
 }
 
 async fn show(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>) -> ApiResult<Json<Package>> {
