@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod deploy;
 mod deployments;
 pub mod error;
+pub mod host_keys;
 pub mod inventory;
 mod logs;
 pub mod packages;
@@ -55,6 +56,9 @@ pub struct EngineConfig {
     pub wol_interface: Option<String>,
     /// Wake-on-LAN and retry options of a deployment that does not set them.
     pub default_options: drover_domain::deployment::DeployOptions,
+    /// A key credential may pin an unknown host's key at its first login (a private-key
+    /// login reveals nothing an impostor could reuse). Password credentials never do.
+    pub tofu_for_keys: bool,
 }
 
 impl EngineConfig {
@@ -71,6 +75,7 @@ impl EngineConfig {
             log_retention: Duration::from_secs(90 * 24 * 3600),
             wol_interface: None,
             default_options: Default::default(),
+            tofu_for_keys: true,
         }
     }
 }
@@ -189,6 +194,7 @@ impl Engine {
             probe_timeout_secs: c.probe_timeout.as_secs(),
             liveness_secs: c.liveness_interval.as_secs(),
             log_retention_days: c.log_retention.as_secs() / 86_400,
+            tofu_for_keys: c.tofu_for_keys,
         }
     }
 
