@@ -182,3 +182,49 @@ impl Engine {
         Ok((self.store().list_host_keys().await?, self.store().list_host_authorities().await?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pin(key: &str, source: PinSource) -> HostKey {
+        HostKey {
+            address: "10.0.0.1".into(),
+            port: 22,
+            key: key.into(),
+            fingerprint: String::new(),
+            source,
+            pinned_by: None,
+            pinned_ms: 0,
+        }
+    }
+
+    #[test]
+    fn passwords_need_an_admin_pin_or_a_certificate_authority() {
+        let none = HostTrust { pins: vec![], authorities: vec![] };
+        assert!(!none.allows_passwords());
+        let key = none.policy(false, true);
+        assert!(key.trust_first_use && key.pinned.is_empty(), "a key credential may pin an unknown host");
+        assert!(!none.policy(false, false).trust_first_use, "unless tofu_for_keys is off");
+        assert!(!none.policy(true, true).trust_first_use, "a password never pins");
+
+        let first = HostTrust { pins: vec![pin("ssh-ed25519 A", PinSource::FirstUse)], authorities: vec![] };
+        assert!(!first.allows_passwords(), "a first-use pin is not an admin's");
+        assert_eq!(first.policy(false, true).pinned, vec!["ssh-ed25519 A".to_string()]);
+        assert!(!first.policy(false, true).trust_first_use, "a pin is never replaced on first use");
+        assert!(first.policy(true, true).pinned.is_empty(), "passwords do not accept the first-use pin");
+
+        let admin = HostTrust {
+            pins: vec![pin("ssh-ed25519 A", PinSource::FirstUse), pin("ssh-rsa B", PinSource::KnownHosts)],
+            authorities: vec![],
+        };
+        assert!(admin.allows_passwords());
+        assert_eq!(admin.policy(true, true).pinned, vec!["ssh-rsa B".to_string()]);
+        assert_eq!(admin.policy(false, true).pinned.len(), 2);
+
+        let ca = HostTrust { pins: vec![], authorities: vec!["ssh-ed25519 CA".into()] };
+        assert!(ca.allows_passwords());
+        let p = ca.policy(true, true);
+        assert!(!p.trust_first_use && p.pinned.is_empty() && p.authorities.len() == 1, "only a certificate will do");
+    }
+}
