@@ -232,3 +232,51 @@ async fn a_range_mapping_is_tried_inside_the_range_only() {
     assert_eq!(outside["error_code"], "target.no_credential", "{outside:#}");
     assert_no_password_attempt(&sshd_log(&fleet, h2)[before..], "outside the range");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_certificate_from_a_trusted_authority_lets_the_password_through() {
+    let fleet = Fleet::up(2);
+    let (h1, h2) = (&fleet.hosts[0], &fleet.hosts[1]);
+    // a CA (made here) signs both hosts' keys; their sshd present the certificates
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = |args: &[&str]| {
+        let out = std::process::Command::new("ssh-keygen").args(args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "ssh-keygen {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    keygen(&["-q", "-t", "ed25519", "-N", "", "-f", "ca"]);
+    for h in [h1, h2] {
+        let host_pub = dir.path().join(format!("{}.pub", h.name));
+        std::fs::write(&host_pub, fleet.sh(h, "cat /etc/ssh/drover_host_ed25519_key.pub")).unwrap();
+        keygen(&["-q", "-s", "ca", "-I", &h.name, "-h", "-n", &h.ip, host_pub.to_str().unwrap()]);
+        let cert = dir.path().join(format!("{}-cert.pub", h.name));
+        let (code, out) = fleet.exec_input(h, "cat > /etc/ssh/drover_host_ed25519_key-cert.pub", &cert);
+        assert_eq!(code, 0, "{out}");
+        fleet.sh(
+            h,
+            "echo 'HostCertificate /etc/ssh/drover_host_ed25519_key-cert.pub' >> /etc/ssh/sshd_config && kill -HUP $(cat /run/sshd.pid)",
+        );
+    }
+    let ca_pub = std::fs::read_to_string(dir.path().join("ca.pub")).unwrap().trim().to_string();
+    let server = Server::start(Backend::Sqlite).await;
+    server.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
+    server.import(&hello_package(""), &[("conf/hello.conf", CONF)]).await;
+    let id = server.get("/credentials").await[0]["id"].as_i64().unwrap();
+    server.post(&format!("/credentials/{id}/mappings"), json!({"global": true})).await;
+    for (name, ip) in [("h1", &h1.ip), ("h2", &h2.ip)] {
+        let (status, v) = server.call(Method::POST, "/assets", Some(json!({"name": name, "address": ip}))).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    // the authority covers h1 only
+    let (status, v) =
+        server.call(Method::POST, "/host-keys/authorities", Some(json!({"key": ca_pub, "hosts": "bad pattern"}))).await;
+    assert_eq!(status, 422, "{v}");
+    let ca = server.post("/host-keys/authorities", json!({"key": ca_pub, "hosts": h1.ip})).await;
+    assert!(ca["fingerprint"].as_str().unwrap().starts_with("SHA256:"), "{ca}");
+    let t = deploy_one(&server, "h1").await;
+    assert_eq!((t["state"].as_str(), t["credential"].as_str()), (Some("success"), Some("root")), "{t:#}");
+    assert!(server.get("/host-keys").await["keys"].as_array().unwrap().is_empty(), "a certificate pins nothing");
+    let before = sshd_log(&fleet, h2).len();
+    let t = deploy_one(&server, "h2").await;
+    assert_eq!(t["error_code"], "ssh.host_key_unknown", "{t:#}");
+    assert_no_password_attempt(&sshd_log(&fleet, h2)[before..], "a host the authority does not cover");
+}
