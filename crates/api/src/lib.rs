@@ -6,6 +6,7 @@
 pub mod assets;
 pub mod credentials;
 pub mod deployments;
+pub mod host_keys;
 pub mod logs;
 pub mod packages;
 pub mod retry;

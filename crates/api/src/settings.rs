@@ -13,4 +13,7 @@ pub struct Settings {
     pub probe_timeout_secs: u64,
     pub liveness_secs: u64,
     pub log_retention_days: u64,
+    /// Key credentials pin an unknown host's key at first login (`--tofu-for-keys`).
+    #[serde(default)]
+    pub tofu_for_keys: bool,
 }

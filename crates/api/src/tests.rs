@@ -37,9 +37,17 @@ fn a_deploy_request_reads_names_ids_and_flat_options() {
 }
 
 #[test]
-fn a_mapping_without_asset_is_global() {
-    assert_eq!(serde_json::from_value::<Mapping>(json!({})).unwrap(), Mapping::global(0));
-    assert_eq!(serde_json::to_value(Mapping::global(2)).unwrap(), json!({"priority": 2}));
+fn a_mapping_names_its_scope() {
+    assert_eq!(serde_json::from_value::<Mapping>(json!({})).unwrap(), Mapping::default(), "no scope: refused later");
+    assert_eq!(serde_json::to_value(Mapping::global(2)).unwrap(), json!({"global": true, "priority": 2}));
+    assert_eq!(
+        serde_json::to_value(Mapping::to_range("10.0.0.0/24", 0)).unwrap(),
+        json!({"range": "10.0.0.0/24", "priority": 0})
+    );
+    assert_eq!(
+        serde_json::to_value(Mapping::to_domain("corp.example", 1)).unwrap(),
+        json!({"domain": "corp.example", "priority": 1})
+    );
     let m: Mapping = serde_json::from_value(json!({"asset": "fallback", "priority": 5})).unwrap();
     assert_eq!(m, Mapping::to_asset(AssetRef::Name("fallback".into()), 5));
 }

@@ -1,6 +1,6 @@
 //! Scanning credentials: who drover logs in as, and how it becomes root.
 
-use crate::ids::{AssetId, CredentialId};
+use crate::ids::CredentialId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -13,6 +13,15 @@ pub struct Credential {
     pub kind: CredentialKind,
     pub sudo: SudoMode,
     pub created_ms: i64,
+}
+
+impl Credential {
+    /// Whether using it sends a password to the host: a password login, or a sudo
+    /// password on `sudo -S`'s standard input. Such a credential goes only to hosts whose
+    /// key an admin pinned or a configured certificate authority vouches for.
+    pub fn sends_password(&self) -> bool {
+        self.kind == CredentialKind::Password || self.sudo == SudoMode::Password
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,59 +148,11 @@ impl NewCredential {
     }
 }
 
-/// Where a credential applies. Asset mappings are tried before global ones; within a
-/// scope, lower `priority` first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CredentialMapping {
-    pub credential_id: CredentialId,
-    pub asset_id: Option<AssetId>,
-    pub priority: i64,
-}
-
-/// The order in which credentials are tried for one asset.
-pub fn credential_order(asset: AssetId, mappings: &[CredentialMapping]) -> Vec<CredentialId> {
-    let mut relevant: Vec<&CredentialMapping> =
-        mappings.iter().filter(|m| m.asset_id.is_none() || m.asset_id == Some(asset)).collect();
-    relevant.sort_by_key(|m| (m.asset_id.is_none(), m.priority, m.credential_id));
-    let mut out: Vec<CredentialId> = Vec::new();
-    for m in relevant {
-        if !out.contains(&m.credential_id) {
-            out.push(m.credential_id);
-        }
-    }
-    out
-}
+pub use crate::scope::{CredentialMapping, Scope, credential_order};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn asset_mappings_come_before_global_ones() {
-        let m = |c, a: Option<i64>, p| CredentialMapping {
-            credential_id: CredentialId(c),
-            asset_id: a.map(AssetId),
-            priority: p,
-        };
-        let maps = [m(1, None, 0), m(2, Some(5), 1), m(3, Some(5), 0), m(4, Some(6), 0), m(3, None, 1)];
-        assert_eq!(credential_order(AssetId(5), &maps), vec![CredentialId(3), CredentialId(2), CredentialId(1)]);
-        assert_eq!(credential_order(AssetId(9), &maps), vec![CredentialId(1), CredentialId(3)]);
-    }
-
-    #[test]
-    fn credential_order_ties_duplicates_and_nothing_mapped() {
-        let m = |c, a: Option<i64>, p| CredentialMapping {
-            credential_id: CredentialId(c),
-            asset_id: a.map(AssetId),
-            priority: p,
-        };
-        assert!(credential_order(AssetId(1), &[]).is_empty());
-        assert!(credential_order(AssetId(1), &[m(1, Some(2), 0)]).is_empty(), "another asset's mapping");
-        // equal priority: lower credential id first; a credential mapped twice is tried once,
-        // at its asset mapping's place
-        let maps = [m(7, Some(1), 0), m(4, Some(1), 0), m(7, None, 0), m(2, None, 5)];
-        assert_eq!(credential_order(AssetId(1), &maps), vec![CredentialId(4), CredentialId(7), CredentialId(2)]);
-    }
 
     #[test]
     fn secret_debug_is_redacted() {

@@ -38,6 +38,9 @@ pub enum FailureCode {
     SshUnreachable,
     SshTimeout,
     SshHostKeyMismatch,
+    /// The host's key is not pinned by an admin (nor vouched for by a configured
+    /// certificate authority), so no password was sent, and no key credential could pin it.
+    SshHostKeyUnknown,
     SshAuthFailed,
     SshBadKey,
     SshProtocol,
@@ -45,7 +48,7 @@ pub enum FailureCode {
 
 impl FailureCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [FailureCode; 20] = [
+    pub const ALL: [FailureCode; 21] = [
         Self::TargetOffline,
         Self::TargetOverlap,
         Self::NoCredential,
@@ -60,6 +63,7 @@ impl FailureCode {
         Self::SshUnreachable,
         Self::SshTimeout,
         Self::SshHostKeyMismatch,
+        Self::SshHostKeyUnknown,
         Self::SshAuthFailed,
         Self::SshBadKey,
         Self::SshProtocol,
@@ -88,6 +92,7 @@ impl FailureCode {
             Self::SshUnreachable => "ssh.unreachable",
             Self::SshTimeout => "ssh.timeout",
             Self::SshHostKeyMismatch => "ssh.host_key_mismatch",
+            Self::SshHostKeyUnknown => "ssh.host_key_unknown",
             Self::SshAuthFailed => "ssh.auth_failed",
             Self::SshBadKey => "ssh.bad_key",
             Self::SshProtocol => "ssh.protocol",

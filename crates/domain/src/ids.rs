@@ -17,4 +17,15 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(AssetId, CredentialId, PackageId, DeploymentId, TargetId, UserId, ScheduleId, DeployConfigId);
+id_type!(
+    AssetId,
+    CredentialId,
+    PackageId,
+    DeploymentId,
+    TargetId,
+    UserId,
+    ScheduleId,
+    DeployConfigId,
+    MappingId,
+    AuthorityId
+);

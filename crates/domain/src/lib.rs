@@ -7,9 +7,11 @@ pub mod deploy_config;
 pub mod deployment;
 pub mod executor;
 pub mod failure;
+pub mod host_key;
 pub mod ids;
 pub mod package;
 pub mod schedule;
+pub mod scope;
 pub mod time;
 pub mod user;
 

@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// Hours an API token from a login stays valid.
     #[arg(long, env = "DROVER_TOKEN_TTL_HOURS", default_value_t = 720)]
     token_ttl_hours: u64,
+    /// Whether a key credential pins an unknown host's key at its first login (passwords
+    /// never go to a host whose key an admin did not pin).
+    #[arg(long, env = "DROVER_TOFU_FOR_KEYS", default_value_t = true, action = clap::ArgAction::Set)]
+    tofu_for_keys: bool,
 }
 
 fn default_deployer() -> anyhow::Result<PathBuf> {
@@ -99,6 +103,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     cfg.liveness_interval = Duration::from_secs(a.liveness_secs.max(1));
     cfg.log_retention = Duration::from_secs(a.log_retention_days.max(1) * 24 * 3600);
     cfg.wol_interface = a.wol_interface;
+    cfg.tofu_for_keys = a.tofu_for_keys;
     cfg.default_options.boot_secs = a.boot_secs;
     cfg.default_options.retry_interval_secs = a.retry_interval_secs;
     cfg.default_options.retry_expiry_secs = a.retry_expiry_secs;

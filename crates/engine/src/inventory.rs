@@ -3,9 +3,11 @@
 use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
 use drover_api::assets::AssetRef;
+use drover_api::credentials::Mapping;
 use drover_domain::asset::{Asset, NewAsset};
 use drover_domain::credential::{Credential, CredentialMapping, NewCredential};
-use drover_domain::ids::{AssetId, CredentialId};
+use drover_domain::ids::{AssetId, CredentialId, MappingId};
+use drover_domain::scope::{Domain, IpRange, Scope};
 
 impl Engine {
     /// Every credential (never a secret).
@@ -42,16 +44,40 @@ impl Engine {
         Ok(cred)
     }
 
-    /// Maps a credential globally (`asset = None`) or to one asset.
-    pub async fn map_credential(&self, credential: CredentialId, asset: Option<AssetId>, priority: i64) -> Result<()> {
+    /// Maps a credential to the scope the request names (exactly one of asset, IP
+    /// range, domain, global). Admin only: the caller checks the role.
+    pub async fn map_credential(&self, credential: CredentialId, m: &Mapping) -> Result<CredentialMapping> {
         self.store().credential(credential).await?;
-        if let Some(a) = asset {
-            self.store().asset(a).await?;
+        let given = usize::from(m.asset.is_some())
+            + usize::from(m.range.is_some())
+            + usize::from(m.domain.is_some())
+            + usize::from(m.global);
+        if given != 1 {
+            return Err(EngineError::Invalid(
+                "name exactly one scope: asset, range (10.0.0.0/24 or 10.0.0.5-10.0.0.40), domain (corp.example) or global (true)".into(),
+            ));
         }
-        Ok(self
-            .store()
-            .add_mapping(&CredentialMapping { credential_id: credential, asset_id: asset, priority })
-            .await?)
+        let scope = if let Some(a) = &m.asset {
+            Scope::Asset(self.resolve_asset(a).await?.id)
+        } else if let Some(r) = &m.range {
+            Scope::IpRange(IpRange::parse(r).map_err(EngineError::Invalid)?)
+        } else if let Some(d) = &m.domain {
+            Scope::Domain(Domain::parse(d).map_err(EngineError::Invalid)?)
+        } else {
+            Scope::Global
+        };
+        let mapping = CredentialMapping { id: None, credential_id: credential, scope, priority: m.priority };
+        Ok(self.store().add_mapping(&mapping).await?)
+    }
+
+    /// The mappings of one credential.
+    pub async fn credential_mappings(&self, credential: CredentialId) -> Result<Vec<CredentialMapping>> {
+        self.store().credential(credential).await?;
+        Ok(self.store().mappings_of(credential).await?)
+    }
+
+    pub async fn unmap_credential(&self, credential: CredentialId, mapping: MappingId) -> Result<()> {
+        Ok(self.store().delete_mapping(credential, mapping).await?)
     }
 
     /// Adds an asset, mapping the named credential to it when given.
@@ -63,7 +89,7 @@ impl Engine {
         };
         let asset = self.store().create_asset(&new, now_ms()).await?;
         if let Some(c) = cred {
-            self.map_credential(c.id, Some(asset.id), 0).await?;
+            self.map_credential(c.id, &Mapping::to_asset(AssetRef::Id(asset.id.0), 0)).await?;
         }
         Ok(asset)
     }
@@ -87,12 +113,5 @@ impl Engine {
                 Err(_) => self.store().asset_by_name(name).await?,
             },
         })
-    }
-
-    /// Forgets the pinned host key, so the next connection pins the key it finds.
-    /// For machines that were reinstalled; a changed key is otherwise refused.
-    pub async fn accept_new_host_key(&self, asset: AssetId) -> Result<()> {
-        self.store().asset(asset).await?;
-        Ok(self.store().clear_host_key(asset).await?)
     }
 }

@@ -7,6 +7,7 @@ pub mod datadir;
 pub mod deploy;
 mod deployments;
 pub mod error;
+pub mod host_keys;
 pub mod inventory;
 mod logs;
 pub mod packages;
@@ -66,6 +67,9 @@ pub struct EngineConfig {
     pub token_ttl: Duration,
     /// Limits of a package bundle: its upload, its expanded files, their count.
     pub bundle_limits: bundle::Limits,
+    /// A key credential may pin an unknown host's key at its first login (a private-key
+    /// login reveals nothing an impostor could reuse). Password credentials never do.
+    pub tofu_for_keys: bool,
 }
 
 impl EngineConfig {
@@ -84,6 +88,7 @@ impl EngineConfig {
             default_options: Default::default(),
             token_ttl: Duration::from_millis(auth::TOKEN_LIFETIME_MS as u64),
             bundle_limits: bundle::Limits::default(),
+            tofu_for_keys: true,
         }
     }
 }
@@ -230,6 +235,7 @@ impl Engine {
             probe_timeout_secs: c.probe_timeout.as_secs(),
             liveness_secs: c.liveness_interval.as_secs(),
             log_retention_days: c.log_retention.as_secs() / 86_400,
+            tofu_for_keys: c.tofu_for_keys,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Connecting, verifying the host key, logging in, and running commands.
 
 use crate::SshError;
+use crate::host_key::{Decision, HostKeyPolicy, Verified, decide, key_algorithms};
 use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{ChannelMsg, Disconnect};
@@ -26,15 +27,6 @@ impl std::fmt::Debug for Auth {
             Auth::Key { .. } => "Auth::Key(<redacted>)",
         })
     }
-}
-
-/// Which host key to accept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostKeyPolicy {
-    /// Only this key (an OpenSSH public key line, `ssh-ed25519 AAAA…`).
-    Pinned(String),
-    /// Any key; the caller pins [`Session::host_key`] afterwards.
-    TrustOnFirstUse,
 }
 
 #[derive(Debug, Clone)]
@@ -66,17 +58,22 @@ pub struct Session {
     host: String,
     host_key: String,
     fingerprint: String,
+    verified: Verified,
 }
 
 /// What the key exchange saw, shared with the handler that russh owns.
 #[derive(Default)]
 struct Seen {
     key: Option<(String, String)>,
-    mismatch: Option<SshError>,
+    verified: Option<Verified>,
+    refused: Option<SshError>,
 }
 
 struct Client {
+    /// The host as connected to (a certificate must name it).
     host: String,
+    /// `host:port`, for messages.
+    host_port: String,
     policy: HostKeyPolicy,
     seen: Arc<Mutex<Seen>>,
 }
@@ -92,28 +89,28 @@ impl client::Handler for Client {
         let line = key.to_openssh().map_err(|e| russh::Error::from(russh::keys::Error::from(e)))?;
         let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.key = Some((line, fingerprint.clone()));
-        match &self.policy {
-            HostKeyPolicy::TrustOnFirstUse => Ok(true),
-            HostKeyPolicy::Pinned(expected) => {
-                let same = PublicKey::from_openssh(expected).is_ok_and(|p| p.key_data() == key.key_data());
-                if !same {
-                    // Returning false ends the connection here: authentication never starts.
-                    seen.mismatch = Some(SshError::HostKeyMismatch {
-                        host: self.host.clone(),
-                        expected_fingerprint: fingerprint_of(expected)
-                            .unwrap_or_else(|_| "(unreadable pinned key)".into()),
-                        presented_fingerprint: fingerprint,
-                    });
-                }
-                Ok(same)
+        seen.key = Some((line, fingerprint));
+        match decide(&self.policy, &self.host, &self.host_port, server_key) {
+            Decision::Accept(v) => {
+                seen.verified = Some(v);
+                Ok(true)
+            }
+            Decision::Refuse(e) => {
+                // Returning false ends the connection here: authentication never starts.
+                seen.refused = Some(e);
+                Ok(false)
             }
         }
     }
 }
 
-fn config() -> Arc<client::Config> {
+fn config(policy: &HostKeyPolicy) -> Arc<client::Config> {
     let mut preferred = russh::Preferred::default();
+    let keys = key_algorithms(policy, &preferred.key);
+    if !policy.authorities.is_empty() {
+        preferred.host_key_certificates = keys.clone().into();
+    }
+    preferred.key = keys.into();
     // curve25519 first: about a third of the CPU of the post-quantum hybrids per handshake.
     let mut kex: Vec<russh::kex::Name> = preferred.kex.to_vec();
     kex.sort_by_key(|k| *k != russh::kex::CURVE25519);
@@ -135,6 +132,31 @@ pub async fn probe(host: &str, port: u16, timeout: Duration) -> bool {
     matches!(tokio::time::timeout(timeout, TcpStream::connect((host, port))).await, Ok(Ok(_)))
 }
 
+/// The host key `host:port` presents now (OpenSSH line, fingerprint), read from the key
+/// exchange; the connection ends before authentication, so nothing is sent to the host.
+pub async fn host_key_of(host: &str, port: u16, timeout: Duration) -> Result<(String, String), SshError> {
+    let unreachable = |reason: String| SshError::Unreachable { host: host.to_string(), port, reason };
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(unreachable(e.to_string())),
+        Err(_) => return Err(unreachable(format!("no answer within {} s", timeout.as_secs()))),
+    };
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let policy = HostKeyPolicy::default();
+    let handler = Client {
+        host: host.to_string(),
+        host_port: format!("{host}:{port}"),
+        policy: policy.clone(),
+        seen: seen.clone(),
+    };
+    let exchange = client::connect_stream(config(&policy), stream, handler);
+    let _ = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| SshError::Timeout { what: format!("SSH key exchange with {host}:{port}") })?;
+    let key = seen.lock().unwrap_or_else(|e| e.into_inner()).key.clone();
+    key.ok_or_else(|| SshError::Protocol(format!("{host}:{port} presented no host key")))
+}
+
 /// `SHA256:…` of an OpenSSH public key line, as `ssh-keygen -lf` prints it.
 pub fn fingerprint_of(openssh_public_key_line: &str) -> Result<String, SshError> {
     let key = PublicKey::from_openssh(openssh_public_key_line.trim())
@@ -154,12 +176,17 @@ impl Session {
             }
         };
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let handler = Client { host: format!("{host}:{port}"), policy: opts.host_key.clone(), seen: seen.clone() };
+        let handler = Client {
+            host: host.clone(),
+            host_port: format!("{host}:{port}"),
+            policy: opts.host_key.clone(),
+            seen: seen.clone(),
+        };
         let login = async {
-            let connected = client::connect_stream(config(), stream, handler).await;
-            let mismatch = seen.lock().unwrap_or_else(|e| e.into_inner()).mismatch.take();
-            if let Some(m) = mismatch {
-                return Err(m);
+            let connected = client::connect_stream(config(&opts.host_key), stream, handler).await;
+            let refused = seen.lock().unwrap_or_else(|e| e.into_inner()).refused.take();
+            if let Some(e) = refused {
+                return Err(e);
             }
             let mut handle = connected.map_err(protocol)?;
             authenticate(&mut handle, opts).await?;
@@ -168,13 +195,16 @@ impl Session {
         let handle = tokio::time::timeout(opts.connect_timeout, login)
             .await
             .map_err(|_| SshError::Timeout { what: format!("SSH handshake and login at {host}:{port}") })??;
-        let (host_key, fingerprint) = seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .key
-            .clone()
-            .ok_or_else(|| SshError::Protocol("the server presented no host key".into()))?;
-        Ok(Session { handle, host: format!("{host}:{port}"), host_key, fingerprint })
+        let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        let (Some((host_key, fingerprint)), Some(verified)) = (seen.key.clone(), seen.verified.clone()) else {
+            return Err(SshError::Protocol("the server presented no host key".into()));
+        };
+        Ok(Session { handle, host: format!("{host}:{port}"), host_key, fingerprint, verified })
+    }
+
+    /// How the host key was trusted: pinned, certificate, or first use (pin it then).
+    pub fn verified(&self) -> &Verified {
+        &self.verified
     }
 
     /// The server's host key as an OpenSSH public key line.

@@ -1,15 +1,20 @@
-//! Assets: the inventory, the SSH host key pinned at first contact, and learnt facts.
+//! Assets: the inventory and learnt facts. An asset shows the host key pinned for its
+//! address and port (`host_keys`), which outlives the asset row.
 
 use crate::deployments::final_states_sql;
 use crate::error::{corrupt, unique_as};
 use crate::{Result, Store, StoreError};
 use drover_domain::asset::{Asset, HostFacts, NewAsset};
-use drover_domain::ids::AssetId;
+use drover_domain::ids::{AssetId, CredentialId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str = "id, name, address, ssh_port, macs, host_key, host_key_fingerprint, hostname, os, arch, \
-                       last_seen_ms, created_ms";
+const COLUMNS: &str = "id, name, address, ssh_port, macs, \
+     (SELECT k.key FROM host_keys k WHERE k.address = LOWER(assets.address) AND k.port = assets.ssh_port \
+      ORDER BY k.key_type LIMIT 1) AS host_key, \
+     (SELECT k.fingerprint FROM host_keys k WHERE k.address = LOWER(assets.address) AND k.port = assets.ssh_port \
+      ORDER BY k.key_type LIMIT 1) AS host_key_fingerprint, \
+     hostname, os, arch, last_seen_ms, created_ms";
 
 fn macs_json(macs: &[String]) -> Result<String> {
     serde_json::to_string(macs).map_err(|e| StoreError::Other(format!("cannot encode MAC addresses: {e}")))
@@ -41,10 +46,9 @@ fn not_found(id: AssetId) -> StoreError {
 impl Store {
     /// Adds an asset; the name is unique.
     pub async fn create_asset(&self, a: &NewAsset, now_ms: i64) -> Result<Asset> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO assets (name, address, ssh_port, macs, created_ms) VALUES ($1, $2, $3, $4, $5) \
-             RETURNING {COLUMNS}"
-        )))
+        let row = sqlx::query(
+            "INSERT INTO assets (name, address, ssh_port, macs, created_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
         .bind(&a.name)
         .bind(&a.address)
         .bind(i64::from(a.ssh_port))
@@ -53,7 +57,7 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(unique_as(|| format!("an asset named '{}' already exists", a.name)))?;
-        asset_from_row(&row)
+        self.asset(AssetId(row.try_get("id")?)).await
     }
 
     /// All assets, by name.
@@ -110,24 +114,24 @@ impl Store {
         Ok(())
     }
 
-    /// Pins the SSH host key (OpenSSH line) and its fingerprint.
-    pub async fn pin_host_key(&self, id: AssetId, key: &str, fingerprint: &str) -> Result<()> {
-        let done = sqlx::query("UPDATE assets SET host_key = $1, host_key_fingerprint = $2 WHERE id = $3")
-            .bind(key)
-            .bind(fingerprint)
+    /// The credential that last logged in to the asset.
+    pub async fn last_credential(&self, id: AssetId) -> Result<Option<CredentialId>> {
+        let row = sqlx::query("SELECT last_credential_id FROM assets WHERE id = $1")
             .bind(id.0)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        Ok(row.try_get::<Option<i64>, _>("last_credential_id")?.map(CredentialId))
     }
 
-    /// Forgets the pinned host key: the next connection pins a new one.
-    pub async fn clear_host_key(&self, id: AssetId) -> Result<()> {
-        let done = sqlx::query("UPDATE assets SET host_key = NULL, host_key_fingerprint = NULL WHERE id = $1")
+    /// Remembers the credential that logged in to the asset, to try it first next time.
+    pub async fn set_last_credential(&self, id: AssetId, credential: CredentialId) -> Result<()> {
+        sqlx::query("UPDATE assets SET last_credential_id = $1 WHERE id = $2")
+            .bind(credential.0)
             .bind(id.0)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
+        Ok(())
     }
 
     /// Records what a connection learnt: known facts replace the stored ones, unknown

@@ -3,7 +3,8 @@
 use crate::error::{corrupt, db_error, unique_as};
 use crate::{Result, Store, StoreError};
 use drover_domain::credential::{Credential, CredentialKind, CredentialMapping, SudoMode};
-use drover_domain::ids::{AssetId, CredentialId};
+use drover_domain::ids::{AssetId, CredentialId, MappingId};
+use drover_domain::scope::{Domain, IpRange, Scope};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -105,48 +106,93 @@ impl Store {
         Ok(())
     }
 
-    /// Maps a credential to an asset, or globally (`asset_id = None`). One mapping per
-    /// (credential, asset).
-    pub async fn add_mapping(&self, m: &CredentialMapping) -> Result<()> {
-        let scope = || match m.asset_id {
-            Some(a) => format!("asset {a}"),
-            None => "all assets".to_string(),
-        };
-        sqlx::query("INSERT INTO credential_mappings (credential_id, asset_id, priority) VALUES ($1, $2, $3)")
-            .bind(m.credential_id.0)
-            .bind(m.asset_id.map(|a| a.0))
-            .bind(m.priority)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| {
-                db_error(
-                    e,
-                    || format!("credential {} is already mapped to {}", m.credential_id, scope()),
-                    || format!("credential {} or {} not found", m.credential_id, scope()),
-                )
-            })?;
-        Ok(())
+    /// Adds a mapping; one per (credential, scope). Returns it with its id.
+    pub async fn add_mapping(&self, m: &CredentialMapping) -> Result<CredentialMapping> {
+        let (asset, value) = scope_columns(&m.scope);
+        let row = sqlx::query(
+            "INSERT INTO credential_mappings (credential_id, asset_id, priority, scope, scope_value) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(m.credential_id.0)
+        .bind(asset)
+        .bind(m.priority)
+        .bind(m.scope.kind())
+        .bind(value)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            db_error(
+                e,
+                || format!("credential {} is already mapped to {}", m.credential_id, m.scope),
+                || format!("credential {} or {} not found", m.credential_id, m.scope),
+            )
+        })?;
+        Ok(CredentialMapping { id: Some(MappingId(row.try_get("id")?)), ..m.clone() })
     }
 
-    /// The asset's own mappings, then the global ones; by priority, then credential id
-    /// within each (the order `credential_order` uses).
-    pub async fn mappings_for(&self, asset: AssetId) -> Result<Vec<CredentialMapping>> {
-        let rows = sqlx::query(
-            "SELECT credential_id, asset_id, priority FROM credential_mappings \
-             WHERE asset_id = $1 OR asset_id IS NULL \
-             ORDER BY CASE WHEN asset_id IS NULL THEN 1 ELSE 0 END, priority, credential_id",
-        )
-        .bind(asset.0)
+    /// Every mapping of every credential (the domain decides which apply to an asset).
+    pub async fn all_mappings(&self) -> Result<Vec<CredentialMapping>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MAPPING_COLUMNS} FROM credential_mappings ORDER BY credential_id, id"
+        )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CredentialMapping {
-                    credential_id: CredentialId(row.try_get("credential_id")?),
-                    asset_id: row.try_get::<Option<i64>, _>("asset_id")?.map(AssetId),
-                    priority: row.try_get("priority")?,
-                })
-            })
-            .collect()
+        rows.iter().map(mapping_from_row).collect()
     }
+
+    /// The mappings of one credential, oldest first.
+    pub async fn mappings_of(&self, credential: CredentialId) -> Result<Vec<CredentialMapping>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MAPPING_COLUMNS} FROM credential_mappings WHERE credential_id = $1 ORDER BY id"
+        )))
+        .bind(credential.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(mapping_from_row).collect()
+    }
+
+    /// Removes one mapping of the credential.
+    pub async fn delete_mapping(&self, credential: CredentialId, id: MappingId) -> Result<()> {
+        let done = sqlx::query("DELETE FROM credential_mappings WHERE id = $1 AND credential_id = $2")
+            .bind(id.0)
+            .bind(credential.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("credential {credential} has no mapping {id}")));
+        }
+        Ok(())
+    }
+}
+
+const MAPPING_COLUMNS: &str = "id, credential_id, asset_id, priority, scope, scope_value";
+
+/// `asset_id` and `scope_value` of a scope.
+fn scope_columns(scope: &Scope) -> (Option<i64>, Option<String>) {
+    match scope {
+        Scope::Asset(a) => (Some(a.0), None),
+        Scope::IpRange(r) => (None, Some(r.to_string())),
+        Scope::Domain(d) => (None, Some(d.as_str().to_string())),
+        Scope::Global => (None, None),
+    }
+}
+
+fn mapping_from_row(row: &AnyRow) -> Result<CredentialMapping> {
+    let kind: String = row.try_get("scope")?;
+    let asset: Option<i64> = row.try_get("asset_id")?;
+    let value: Option<String> = row.try_get("scope_value")?;
+    let value = || value.clone().ok_or_else(|| corrupt("mapping scope value", "NULL"));
+    let scope = match kind.as_str() {
+        "asset" => Scope::Asset(AssetId(asset.ok_or_else(|| corrupt("mapping asset", "NULL"))?)),
+        "ip_range" => Scope::IpRange(IpRange::parse(&value()?).map_err(|e| corrupt("mapping IP range", e))?),
+        "domain" => Scope::Domain(Domain::parse(&value()?).map_err(|e| corrupt("mapping domain", e))?),
+        "global" => Scope::Global,
+        other => return Err(corrupt("mapping scope", other)),
+    };
+    Ok(CredentialMapping {
+        id: Some(MappingId(row.try_get("id")?)),
+        credential_id: CredentialId(row.try_get("credential_id")?),
+        scope,
+        priority: row.try_get("priority")?,
+    })
 }

@@ -12,6 +12,7 @@ mod assets;
 mod credentials;
 mod deployments;
 mod error;
+mod host_keys;
 mod packages;
 mod schedules;
 mod schedules_stuck;

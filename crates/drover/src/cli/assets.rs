@@ -4,8 +4,8 @@ use super::Ctx;
 use super::output::out;
 use super::output::{self, path_part};
 use drover_api::Done;
-use drover_api::Empty;
 use drover_api::assets::AddAsset;
+use drover_api::host_keys::{TrustAnswer, TrustKey};
 use drover_domain::asset::{Asset, NewAsset};
 
 #[derive(clap::Subcommand, Debug)]
@@ -38,10 +38,24 @@ pub enum Cmd {
         /// Asset name or id.
         asset: String,
     },
-    /// Accept a changed SSH host key (after a reinstall): the next connection pins it.
+    /// Pin the SSH host key the asset's address presents now (admin). Without
+    /// --fingerprint it only shows the fingerprint; compare it with the machine's own
+    /// (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and run again with it.
+    TrustKey {
+        /// Asset name or id.
+        asset: String,
+        /// The SHA256:… fingerprint the host must present.
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
+    /// Replace the pinned host key with the one presented now, after a reinstall (admin);
+    /// with --fingerprint, only if the host presents that key.
     AcceptKey {
         /// Asset name or id.
         asset: String,
+        /// The SHA256:… fingerprint the host must present.
+        #[arg(long)]
+        fingerprint: Option<String>,
     },
 }
 
@@ -67,9 +81,15 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
             let done: Done = c.delete(&format!("/assets/{}", path_part(&asset))).await?;
             ctx.print(&done, |_| out!("asset {asset} removed"))?;
         }
-        Cmd::AcceptKey { asset } => {
-            let done: Done = c.post(&format!("/assets/{}/accept-host-key", path_part(&asset)), &Empty {}).await?;
-            ctx.print(&done, |d| out!("{}", d.message))?;
+        Cmd::TrustKey { asset, fingerprint } => {
+            let body = TrustKey { fingerprint };
+            let a: TrustAnswer = c.post(&format!("/assets/{}/trust-host-key", path_part(&asset)), &body).await?;
+            ctx.print(&a, |a| out!("{}", a.message))?;
+        }
+        Cmd::AcceptKey { asset, fingerprint } => {
+            let body = TrustKey { fingerprint };
+            let a: TrustAnswer = c.post(&format!("/assets/{}/accept-host-key", path_part(&asset)), &body).await?;
+            ctx.print(&a, |a| out!("{}", a.message))?;
         }
     }
     Ok(0)

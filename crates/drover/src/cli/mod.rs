@@ -8,6 +8,7 @@ mod configs;
 mod credentials;
 mod deploy;
 mod deployments;
+mod host_keys;
 mod logs;
 pub(crate) mod output;
 mod packages;
@@ -50,6 +51,9 @@ pub enum ClientCommand {
     /// Assets (computers).
     #[command(subcommand)]
     Asset(assets::Cmd),
+    /// Pinned SSH host keys and trusted host certificate authorities (admin).
+    #[command(subcommand)]
+    HostKey(host_keys::Cmd),
     /// Packages.
     #[command(subcommand)]
     Package(packages::Cmd),
@@ -112,6 +116,7 @@ pub async fn run(global: Global, cmd: ClientCommand) -> anyhow::Result<u8> {
         ClientCommand::Passwd(a) => session::passwd(&ctx, a).await,
         ClientCommand::Credential(c) => credentials::run(&ctx, c).await,
         ClientCommand::Asset(c) => assets::run(&ctx, c).await,
+        ClientCommand::HostKey(c) => host_keys::run(&ctx, c).await,
         ClientCommand::Package(c) => packages::run(&ctx, c).await,
         ClientCommand::Deploy(a) => deploy::run(&ctx, a).await,
         ClientCommand::Deployment(c) => deployments::run(&ctx, c).await,
@@ -144,19 +149,41 @@ mod tests {
     }
 
     #[test]
-    fn credential_map_needs_one_of_asset_and_global() {
+    fn credential_map_needs_exactly_one_scope() {
         let map = |args: &[&str]| match parse(args).map(|c| c.command) {
-            Ok(ClientCommand::Credential(credentials::Cmd::Map { asset, global, .. })) => Ok((asset, global)),
+            Ok(ClientCommand::Credential(credentials::Cmd::Map { scope, priority, .. })) => {
+                Ok((scope.asset, scope.range, scope.domain, scope.global, priority))
+            }
             Ok(other) => panic!("{other:?}"),
             Err(e) => Err(e.kind()),
         };
-        assert_eq!(map(&["credential", "map", "3", "--global"]), Ok((None, true)));
-        assert_eq!(map(&["credential", "map", "3", "--asset", "web1"]), Ok((Some("web1".into()), false)));
+        assert_eq!(map(&["credential", "map", "3", "--global"]), Ok((None, None, None, true, 0)));
+        assert_eq!(
+            map(&["credential", "map", "3", "--asset", "web1"]),
+            Ok((Some("web1".into()), None, None, false, 0))
+        );
+        assert_eq!(
+            map(&["credential", "map", "3", "--range", "10.0.0.5-10.0.0.40", "--priority", "2"]),
+            Ok((None, Some("10.0.0.5-10.0.0.40".into()), None, false, 2))
+        );
+        assert_eq!(
+            map(&["credential", "map", "3", "--domain", "corp.example"]),
+            Ok((None, None, Some("corp.example".into()), false, 0))
+        );
         assert_eq!(
             map(&["credential", "map", "3", "--asset", "web1", "--global"]),
             Err(clap::error::ErrorKind::ArgumentConflict)
         );
+        assert_eq!(
+            map(&["credential", "map", "3", "--range", "10.0.0.0/8", "--domain", "x.example"]),
+            Err(clap::error::ErrorKind::ArgumentConflict)
+        );
         assert_eq!(map(&["credential", "map", "3"]), Err(clap::error::ErrorKind::MissingRequiredArgument));
+        assert!(parse(&["credential", "unmap", "3", "--mapping", "4"]).is_ok());
+        assert!(parse(&["credential", "unmap", "3", "--range", "10.0.0.0/8"]).is_ok());
+        assert!(parse(&["credential", "unmap", "3", "--mapping", "4", "--global"]).is_err());
+        assert!(parse(&["host-key", "add-ca", "ssh-ed25519 AAAA c", "--hosts", "*.corp.example,10.0.0.0/8"]).is_ok());
+        assert!(parse(&["asset", "trust-key", "web1", "--fingerprint", "SHA256:x"]).is_ok());
     }
 
     #[test]

@@ -19,6 +19,24 @@ pub struct Fleet {
 
 pub const ROOT_PASSWORD: &str = "drover-root";
 
+/// Every host of the fleets up in this process: (ip, fleet id, host name), so that the
+/// harness can pin a host's key the admin way when a test adds an asset for it.
+static HOSTS: std::sync::Mutex<Vec<(String, String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// The known_hosts line (`IP ssh-ed25519 AAAA…`) of the fleet host at `ip`, read from the
+/// host itself; None when no fleet of this process has a host there.
+pub fn known_host_line(ip: &str) -> Option<String> {
+    let (id, name) = HOSTS.lock().unwrap().iter().find(|h| h.0 == ip).map(|h| (h.1.clone(), h.2.clone()))?;
+    let out = Command::new(script())
+        .args(["exec", "--id", &id, &name, "--", "cat", "/etc/ssh/drover_host_ed25519_key.pub"])
+        .output()
+        .expect("fleet exec");
+    assert!(out.status.success(), "cannot read the host key of {name}: {}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8_lossy(&out.stdout);
+    let mut fields = key.split_whitespace();
+    Some(format!("{ip} {} {}", fields.next()?, fields.next()?))
+}
+
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testfleet/fleet")
 }
@@ -70,7 +88,8 @@ impl Fleet {
                     .unwrap_or_default();
                 Host { name: c[0].into(), ip: c[1].into(), mac: c[2].into(), release }
             })
-            .collect();
+            .collect::<Vec<Host>>();
+        HOSTS.lock().unwrap().extend(hosts.iter().map(|h| (h.ip.clone(), id.clone(), h.name.clone())));
         Fleet { id, dir, hosts }
     }
 
@@ -138,6 +157,11 @@ impl Fleet {
         format!("drvbr{}", self.id)
     }
 
+    /// The fleet's hosts as OpenSSH known_hosts lines, read from the hosts.
+    pub fn known_hosts(&self) -> String {
+        self.hosts.iter().filter_map(|h| known_host_line(&h.ip)).map(|l| l + "\n").collect()
+    }
+
     pub fn key(&self) -> String {
         std::fs::read_to_string(self.dir.join("id_ed25519")).expect("fleet key")
     }
@@ -152,6 +176,7 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
+        HOSTS.lock().unwrap_or_else(|e| e.into_inner()).retain(|h| h.1 != self.id);
         let _ = Command::new(script()).args(["down", "--id", &self.id]).output();
     }
 }

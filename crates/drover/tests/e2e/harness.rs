@@ -227,9 +227,21 @@ impl Api {
         (status, v)
     }
 
+    /// A request that must succeed. Adding an asset for a fleet host (`POST /assets`)
+    /// also pins that host's key as an admin would, importing its known_hosts line:
+    /// password credentials go only to hosts whose key an admin pinned. Tests of unpinned
+    /// hosts add their assets with [`Api::call`].
     pub async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let address = (method == reqwest::Method::POST && path == "/assets")
+            .then(|| body.as_ref().and_then(|b| b["address"].as_str().map(str::to_string)))
+            .flatten();
         let (status, v) = self.call(method.clone(), path, body).await;
         assert!((200..300).contains(&status), "{method} {path} → {status}: {v}");
+        if let Some(line) = address.as_deref().and_then(crate::fleet::known_host_line) {
+            let (status, pinned) =
+                self.call(reqwest::Method::POST, "/host-keys/import", Some(json!({"known_hosts": line}))).await;
+            assert_eq!(status, 200, "pinning the key of {line}: {pinned}");
+        }
         v
     }
 

@@ -178,6 +178,7 @@ fn ssh_failure(e: &SshError) -> FailureCode {
         SshError::Unreachable { .. } => FailureCode::SshUnreachable,
         SshError::Timeout { .. } => FailureCode::SshTimeout,
         SshError::HostKeyMismatch { .. } => FailureCode::SshHostKeyMismatch,
+        SshError::HostKeyUnknown { .. } => FailureCode::SshHostKeyUnknown,
         SshError::AuthFailed { .. } => FailureCode::SshAuthFailed,
         SshError::BadKey(_) => FailureCode::SshBadKey,
         SshError::Protocol(_) => FailureCode::SshProtocol,
@@ -192,7 +193,7 @@ fn ssh_stop(asset: &Asset, e: SshError) -> Stop {
     let mut message = format!("asset '{}': {e}", asset.name);
     if matches!(e, SshError::HostKeyMismatch { .. }) {
         message.push_str(&format!(
-            ". If the machine was reinstalled, accept its new key with `drover asset accept-key {}`",
+            ". If the machine was reinstalled, an admin checks its new key on the machine and accepts it with `drover asset accept-key {} --fingerprint SHA256:…`",
             asset.name
         ));
     }
@@ -210,6 +211,7 @@ mod tests {
             SshError::Unreachable { host: s(), port: 22, reason: s() },
             SshError::Timeout { what: s() },
             SshError::HostKeyMismatch { host: s(), expected_fingerprint: s(), presented_fingerprint: s() },
+            SshError::HostKeyUnknown { host: s(), fingerprint: s() },
             SshError::AuthFailed { user: s(), host: s(), method: s() },
             SshError::BadKey(s()),
             SshError::Protocol(s()),

@@ -1,10 +1,78 @@
 use crate::conformance;
 use drover_domain::asset::{HostFacts, NewAsset};
 use drover_domain::credential::{CredentialKind, CredentialMapping, SudoMode, credential_order};
+use drover_domain::host_key::{HostKey, PinSource};
 use drover_domain::ids::{AssetId, CredentialId};
+use drover_domain::scope::{Domain, IpRange, Scope, Target};
+
+fn m(credential_id: CredentialId, scope: Scope, priority: i64) -> CredentialMapping {
+    CredentialMapping { id: None, credential_id, scope, priority }
+}
 use drover_store::{Store, StoreError};
 
-conformance!(assets, credentials_and_mappings, mapping_order_and_conflicts, missing_things_are_not_found);
+conformance!(
+    assets,
+    credentials_and_mappings,
+    mapping_order_and_conflicts,
+    missing_things_are_not_found,
+    host_keys_belong_to_the_address,
+    host_authorities
+);
+
+fn pin(address: &str, key: &str, source: PinSource) -> HostKey {
+    HostKey {
+        address: address.into(),
+        port: 22,
+        key: key.into(),
+        fingerprint: format!("SHA256:{key}"),
+        source,
+        pinned_by: source.by_admin().then(|| "admin".to_string()),
+        pinned_ms: 3,
+    }
+}
+
+async fn host_keys_belong_to_the_address(s: Store) {
+    let a = s.create_asset(&new_asset("web1"), 1).await.unwrap();
+    assert!(s.pin_host_key_first_use(&pin("10.0.0.1", "ssh-ed25519 FIRST", PinSource::FirstUse)).await.unwrap());
+    assert!(
+        !s.pin_host_key_first_use(&pin("10.0.0.1", "ssh-ed25519 OTHER", PinSource::FirstUse)).await.unwrap(),
+        "a first-use pin never replaces a pin"
+    );
+    assert_eq!(s.asset(a.id).await.unwrap().host_key.as_deref(), Some("ssh-ed25519 FIRST"));
+    // removing and adding the asset again keeps the pin
+    s.delete_asset(a.id).await.unwrap();
+    let again = s.create_asset(&new_asset("web1"), 2).await.unwrap();
+    assert_eq!(again.host_key.as_deref(), Some("ssh-ed25519 FIRST"));
+    // an import adds a key of another type and replaces one of the same type
+    s.pin_host_key(&pin("10.0.0.1", "ssh-rsa RSA", PinSource::KnownHosts), false).await.unwrap();
+    s.pin_host_key(&pin("10.0.0.1", "ssh-ed25519 ADMIN", PinSource::KnownHosts), false).await.unwrap();
+    let keys = s.host_keys("10.0.0.1", 22).await.unwrap();
+    let got: Vec<(&str, PinSource)> = keys.iter().map(|k| (k.key.as_str(), k.source)).collect();
+    assert_eq!(got, vec![("ssh-ed25519 ADMIN", PinSource::KnownHosts), ("ssh-rsa RSA", PinSource::KnownHosts)]);
+    // an admin's trust replaces them all; other ports and addresses are apart
+    s.pin_host_key(&pin("10.0.0.1", "ssh-ed25519 NEW", PinSource::Admin), true).await.unwrap();
+    assert_eq!(s.host_keys("10.0.0.1", 22).await.unwrap().len(), 1);
+    assert!(s.host_keys("10.0.0.1", 2222).await.unwrap().is_empty());
+    assert!(s.host_keys("10.0.0.2", 22).await.unwrap().is_empty());
+    assert_eq!(s.host_keys("10.0.0.1", 22).await.unwrap()[0].pinned_by.as_deref(), Some("admin"));
+    assert_eq!(s.list_host_keys().await.unwrap().len(), 1);
+    // the credential that last worked, forgotten when the credential goes
+    let c = s.create_credential("c", "root", CredentialKind::Password, SudoMode::None, |_| vec![1], 1).await.unwrap();
+    s.set_last_credential(again.id, c.id).await.unwrap();
+    assert_eq!(s.last_credential(again.id).await.unwrap(), Some(c.id));
+    s.delete_credential(c.id).await.unwrap();
+    assert_eq!(s.last_credential(again.id).await.unwrap(), None);
+}
+
+async fn host_authorities(s: Store) {
+    let ca = s.add_host_authority("ssh-ed25519 CA", "SHA256:ca", "*.corp.example", 4).await.unwrap();
+    assert_eq!((ca.hosts.as_str(), ca.created_ms), ("*.corp.example", 4));
+    let dup = s.add_host_authority("ssh-ed25519 CA", "SHA256:ca", "*", 5).await.unwrap_err();
+    assert!(matches!(dup, StoreError::Conflict(ref m) if m.contains("SHA256:ca")), "{dup:?}");
+    assert_eq!(s.list_host_authorities().await.unwrap(), vec![ca.clone()]);
+    s.delete_host_authority(ca.id).await.unwrap();
+    assert!(matches!(s.delete_host_authority(ca.id).await, Err(StoreError::NotFound(_))));
+}
 
 fn new_asset(name: &str) -> NewAsset {
     NewAsset { name: name.into(), address: "10.0.0.1".into(), ssh_port: 22, macs: vec!["aa:bb:cc:dd:ee:ff".into()] }
@@ -23,12 +91,11 @@ async fn assets(s: Store) {
     let names: Vec<String> = s.list_assets().await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, ["app1", "web1"]);
 
-    s.pin_host_key(a.id, "ssh-ed25519 AAAA", "SHA256:x").await.unwrap();
+    s.pin_host_key(&pin("10.0.0.1", "ssh-ed25519 AAAA", PinSource::Admin), true).await.unwrap();
     let pinned = s.asset_by_name("web1").await.unwrap();
     assert_eq!(pinned.host_key.as_deref(), Some("ssh-ed25519 AAAA"));
-    assert_eq!(pinned.host_key_fingerprint.as_deref(), Some("SHA256:x"));
-    s.clear_host_key(a.id).await.unwrap();
-    assert!(s.asset(a.id).await.unwrap().host_key.is_none());
+    assert_eq!(pinned.host_key_fingerprint.as_deref(), Some("SHA256:ssh-ed25519 AAAA"));
+    assert_eq!(s.last_credential(a.id).await.unwrap(), None);
 
     let facts = HostFacts {
         hostname: Some("h".into()),
@@ -83,18 +150,20 @@ async fn credentials_and_mappings(s: Store) {
 
     let a = s.create_asset(&new_asset("web1"), 1).await.unwrap();
     let b = s.create_asset(&new_asset("web2"), 1).await.unwrap();
-    s.add_mapping(&CredentialMapping { credential_id: c.id, asset_id: None, priority: 0 }).await.unwrap();
-    s.add_mapping(&CredentialMapping { credential_id: k.id, asset_id: Some(a.id), priority: 1 }).await.unwrap();
-    let again =
-        s.add_mapping(&CredentialMapping { credential_id: k.id, asset_id: Some(a.id), priority: 2 }).await.unwrap_err();
+    let global = s.add_mapping(&m(c.id, Scope::Global, 0)).await.unwrap();
+    assert!(global.id.is_some());
+    s.add_mapping(&m(k.id, Scope::Asset(a.id), 1)).await.unwrap();
+    let again = s.add_mapping(&m(k.id, Scope::Asset(a.id), 2)).await.unwrap_err();
     assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
-    let mut for_a: Vec<(CredentialId, Option<AssetId>)> =
-        s.mappings_for(a.id).await.unwrap().into_iter().map(|m| (m.credential_id, m.asset_id)).collect();
-    for_a.sort();
-    assert_eq!(for_a, vec![(c.id, None), (k.id, Some(a.id))]);
-    assert_eq!(s.mappings_for(b.id).await.unwrap().len(), 1, "only the global one");
+    let order = |asset: &drover_domain::asset::Asset, maps: &[CredentialMapping]| {
+        credential_order(Target { id: asset.id, address: &asset.address }, maps, None)
+    };
+    let all = s.all_mappings().await.unwrap();
+    assert_eq!(order(&a, &all), vec![k.id, c.id]);
+    assert_eq!(order(&b, &all), vec![c.id], "only the global one");
+    assert_eq!(s.mappings_of(k.id).await.unwrap().len(), 1);
     s.delete_credential(k.id).await.unwrap();
-    assert_eq!(s.mappings_for(a.id).await.unwrap().len(), 1, "its mappings went with it");
+    assert_eq!(s.all_mappings().await.unwrap().len(), 1, "its mappings went with it");
     assert!(matches!(s.credential(k.id).await, Err(StoreError::NotFound(_))));
 }
 
@@ -108,38 +177,60 @@ async fn mapping_order_and_conflicts(s: Store) {
     let [c1, c2, c3, c4] = creds[..] else { unreachable!() };
     let a = s.create_asset(&new_asset("web1"), 1).await.unwrap().id;
     let other = s.create_asset(&new_asset("web2"), 1).await.unwrap().id;
-    let m = |credential_id, asset_id, priority| CredentialMapping { credential_id, asset_id, priority };
-    for mapping in [m(c1, None, 0), m(c2, Some(a), 1), m(c3, Some(a), 0), m(c4, Some(other), 0), m(c3, None, 1)] {
-        s.add_mapping(&mapping).await.unwrap();
+    let range = |r: &str| Scope::IpRange(IpRange::parse(r).unwrap());
+    let domain = |d: &str| Scope::Domain(Domain::parse(d).unwrap());
+    let maps = [
+        m(c1, Scope::Global, 0),
+        m(c2, Scope::Asset(a), 1),
+        m(c3, range("10.0.0.0/24"), 0),
+        m(c4, Scope::Asset(other), 0),
+        m(c3, Scope::Global, 1),
+        m(c4, domain("corp.example"), 0),
+    ];
+    for mapping in &maps {
+        s.add_mapping(mapping).await.unwrap();
     }
-    let got = s.mappings_for(a).await.unwrap();
-    assert_eq!(
-        got,
-        vec![m(c3, Some(a), 0), m(c2, Some(a), 1), m(c1, None, 0), m(c3, None, 1)],
-        "the asset's own mappings by priority, then the global ones; never another asset's"
-    );
-    assert_eq!(credential_order(a, &got), vec![c3, c2, c1]);
+    let got = s.all_mappings().await.unwrap();
+    let strip = |v: Vec<CredentialMapping>| -> Vec<CredentialMapping> {
+        v.into_iter().map(|m| CredentialMapping { id: None, ..m }).collect()
+    };
+    let mut want = maps.to_vec();
+    want.sort_by_key(|m| m.credential_id);
+    assert_eq!(strip(got.clone()), want, "scopes survive the round trip");
+    assert_eq!(credential_order(Target { id: a, address: "10.0.0.1" }, &got, None), vec![c2, c3, c1]);
+    assert_eq!(credential_order(Target { id: a, address: "10.0.0.1" }, &got, Some(c1)), vec![c1, c2, c3]);
 
-    let dup = s.add_mapping(&m(c1, None, 5)).await.unwrap_err();
-    assert_eq!(dup, StoreError::Conflict(format!("credential {c1} is already mapped to all assets")));
-    let dup = s.add_mapping(&m(c2, Some(a), 0)).await.unwrap_err();
+    let dup = s.add_mapping(&m(c1, Scope::Global, 5)).await.unwrap_err();
+    assert_eq!(dup, StoreError::Conflict(format!("credential {c1} is already mapped to every asset (global)")));
+    let dup = s.add_mapping(&m(c2, Scope::Asset(a), 0)).await.unwrap_err();
     assert_eq!(dup, StoreError::Conflict(format!("credential {c2} is already mapped to asset {a}")));
-    let missing = s.add_mapping(&m(CredentialId(999), Some(a), 0)).await.unwrap_err();
+    let dup = s.add_mapping(&m(c3, range("10.0.0.0/24"), 3)).await.unwrap_err();
+    assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
+    s.add_mapping(&m(c3, range("10.0.0.0/25"), 3)).await.unwrap();
+    let missing = s.add_mapping(&m(CredentialId(999), Scope::Asset(a), 0)).await.unwrap_err();
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing:?}");
-    let missing = s.add_mapping(&m(c1, Some(AssetId(999)), 0)).await.unwrap_err();
+    let missing = s.add_mapping(&m(c1, Scope::Asset(AssetId(999)), 0)).await.unwrap_err();
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing:?}");
 
     s.delete_asset(a).await.unwrap();
-    let left = s.mappings_for(a).await.unwrap();
-    assert_eq!(left, vec![m(c1, None, 0), m(c3, None, 1)], "the asset's mappings went with it");
-    assert_eq!(s.mappings_for(other).await.unwrap()[0], m(c4, Some(other), 0));
+    assert!(
+        s.all_mappings().await.unwrap().iter().all(|m| m.scope != Scope::Asset(a)),
+        "the asset's mappings went with it"
+    );
+    let c4_maps = s.mappings_of(c4).await.unwrap();
+    assert_eq!(c4_maps.len(), 2);
+    s.delete_mapping(c4, c4_maps[0].id.unwrap()).await.unwrap();
+    assert_eq!(strip(s.mappings_of(c4).await.unwrap()), vec![m(c4, domain("corp.example"), 0)]);
+    let gone = s.delete_mapping(c4, c4_maps[0].id.unwrap()).await.unwrap_err();
+    assert!(matches!(gone, StoreError::NotFound(_)), "{gone:?}");
+    let other_cred = s.delete_mapping(c1, s.mappings_of(c4).await.unwrap()[0].id.unwrap()).await.unwrap_err();
+    assert!(matches!(other_cred, StoreError::NotFound(_)), "another credential's mapping: {other_cred:?}");
 }
 
 async fn missing_things_are_not_found(s: Store) {
     let nf = |r: Result<(), StoreError>| assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
     let (a, c) = (AssetId(404), CredentialId(404));
-    nf(s.pin_host_key(a, "k", "f").await);
-    nf(s.clear_host_key(a).await);
+    nf(s.last_credential(a).await.map(drop));
     nf(s.record_facts(a, &HostFacts::default(), 1).await);
     nf(s.delete_asset(a).await);
     nf(s.delete_credential(c).await);

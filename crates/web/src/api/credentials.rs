@@ -8,15 +8,16 @@ use axum::extract::State;
 use axum::routing::{delete, get, post};
 use drover_api::Done;
 use drover_api::credentials::Mapping;
-use drover_domain::credential::{Credential, NewCredential};
-use drover_domain::ids::CredentialId;
+use drover_domain::credential::{Credential, CredentialMapping, NewCredential};
+use drover_domain::ids::{CredentialId, MappingId};
 use drover_engine::Engine;
 
 pub(super) fn routes() -> Router<Engine> {
     Router::new()
         .route("/credentials", get(list).post(create))
         .route("/credentials/{id}", delete(remove))
-        .route("/credentials/{id}/mappings", post(map))
+        .route("/credentials/{id}/mappings", post(map).get(mappings))
+        .route("/credentials/{id}/mappings/{mapping}", delete(unmap))
 }
 
 async fn list(State(engine): State<Engine>, _a: Admin) -> ApiResult<Json<Vec<Credential>>> {
@@ -36,20 +37,33 @@ async fn remove(State(engine): State<Engine>, _a: Admin, Path(id): Path<i64>) ->
     Ok(Json(Done::new(format!("credential {id} removed"))))
 }
 
-/// Maps the credential to one asset, or to every asset when the body names none.
+/// Maps the credential to the scope the body names: an asset, an IP range, a domain, or
+/// every asset (`global: true`).
 async fn map(
+    State(engine): State<Engine>,
+    Admin(admin): Admin,
+    Path(id): Path<i64>,
+    Json(m): Json<Mapping>,
+) -> ApiResult<Json<CredentialMapping>> {
+    let mapping = engine.map_credential(CredentialId(id), &m).await?;
+    tracing::info!(by = %admin.name, credential = id, scope = %mapping.scope, "credential mapped");
+    Ok(Json(mapping))
+}
+
+async fn mappings(
     State(engine): State<Engine>,
     _a: Admin,
     Path(id): Path<i64>,
-    Json(m): Json<Mapping>,
+) -> ApiResult<Json<Vec<CredentialMapping>>> {
+    Ok(Json(engine.credential_mappings(CredentialId(id)).await?))
+}
+
+async fn unmap(
+    State(engine): State<Engine>,
+    Admin(admin): Admin,
+    Path((id, mapping)): Path<(i64, i64)>,
 ) -> ApiResult<Json<Done>> {
-    let asset = match &m.asset {
-        Some(r) => Some(engine.resolve_asset(r).await?),
-        None => None,
-    };
-    engine.map_credential(CredentialId(id), asset.as_ref().map(|a| a.id), m.priority).await?;
-    Ok(Json(Done::new(match asset {
-        Some(a) => format!("credential {id} mapped to asset '{}'", a.name),
-        None => format!("credential {id} mapped to every asset"),
-    })))
+    engine.unmap_credential(CredentialId(id), MappingId(mapping)).await?;
+    tracing::info!(by = %admin.name, credential = id, mapping, "credential mapping removed");
+    Ok(Json(Done::new(format!("mapping {mapping} of credential {id} removed"))))
 }

@@ -3,6 +3,7 @@
 mod assets;
 mod credentials;
 mod deployments;
+mod host_keys;
 mod node;
 mod packages;
 mod schedules;
@@ -18,6 +19,7 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(assets::routes())
         .merge(packages::routes())
         .merge(deployments::routes())
+        .merge(host_keys::routes())
         .merge(node::routes())
         .merge(schedules::routes())
 }

@@ -1,5 +1,6 @@
-//! Logging in: the asset's credentials in order, the `Access` kept to reconnect, which
-//! account the task runs as (`run_account`) and how scripts get root through sudo.
+//! Logging in: the credentials mapped to the asset in order, only where the host's key is
+//! trusted enough for them; the `Access` kept to reconnect, which account the task runs as
+//! (`run_account`) and how scripts get root through sudo.
 
 use super::{ScriptError, Stop, run_script, ssh_stop, stop};
 use crate::Engine;
@@ -9,7 +10,9 @@ use drover_domain::FailureCode;
 use drover_domain::asset::Asset;
 use drover_domain::credential::{Credential, CredentialKind, CredentialSecret, SudoMode, credential_order};
 use drover_domain::deployment::{RunMode, TargetState};
-use drover_ssh::{Auth, ConnectOptions, HostKeyPolicy, Session, SshError};
+use drover_domain::host_key::{HostKey, PinSource};
+use drover_domain::scope::Target;
+use drover_ssh::{Auth, ConnectOptions, HostKeyPolicy, Session, SshError, Verified};
 
 /// A logged-in way to the target, kept to reconnect for checks.
 pub(super) struct Access {
@@ -35,59 +38,102 @@ impl Access {
 }
 
 impl Engine {
-    /// Tries the asset's credentials in order. A changed host key stops at once, before
-    /// any credential is sent.
+    /// Tries the credentials mapped to the asset, in the order `credential_order` gives.
+    /// A credential that sends a password goes only to a host whose key an admin pinned
+    /// (or a trusted CA vouches for); otherwise it is skipped, unsent. A key credential may
+    /// pin an unknown host's key on first use when `tofu_for_keys` allows. A changed host
+    /// key stops at once, before any credential is sent.
     pub(super) async fn log_in(&self, asset: Asset) -> Result<(Session, Access), Stop> {
-        let mappings = self.store().mappings_for(asset.id).await?;
-        let order = credential_order(asset.id, &mappings);
+        let mappings = self.store().all_mappings().await?;
+        let last = self.store().last_credential(asset.id).await?;
+        let order = credential_order(Target { id: asset.id, address: &asset.address }, &mappings, last);
         if order.is_empty() {
             return Err(stop(
                 TargetState::Failed,
                 FailureCode::NoCredential,
-                format!("no scanning credential is mapped to asset '{}': map one globally or to the asset", asset.name),
+                format!(
+                    "no scanning credential is mapped to asset '{}' ({}): an admin maps one to the asset, its IP range, its domain, or globally (drover credential map)",
+                    asset.name, asset.address
+                ),
             ));
         }
         let mut refused = Vec::new();
+        let mut unsent = Vec::new();
+        let mut presented: Option<String> = None;
         for id in order {
             let credential = self.store().credential(id).await?;
+            let trust = self.host_trust(&asset.address, asset.ssh_port).await?;
+            if credential.sends_password() && !trust.allows_passwords() {
+                unsent.push(format!("'{}'", credential.name));
+                continue;
+            }
             let secret = self.vault().open(id, &self.store().sealed_secret(id).await?)?;
             let access = Access { asset: asset.clone(), credential, secret };
-            match self.connect(&access).await {
+            let policy = trust.policy(access.credential.sends_password(), self.config().tofu_for_keys);
+            match self.connect_with(&access, policy).await {
                 Ok(session) => {
-                    if access.asset.host_key.is_none() {
-                        self.store().pin_host_key(asset.id, session.host_key(), session.host_key_fingerprint()).await?;
+                    if *session.verified() == Verified::FirstUse {
+                        let pin = HostKey {
+                            address: asset.address.clone(),
+                            port: asset.ssh_port,
+                            key: session.host_key().to_string(),
+                            fingerprint: session.host_key_fingerprint().to_string(),
+                            source: PinSource::FirstUse,
+                            pinned_by: None,
+                            pinned_ms: crate::now_ms(),
+                        };
+                        self.store().pin_host_key_first_use(&pin).await?;
                     }
+                    self.store().set_last_credential(asset.id, id).await?;
                     return Ok((session, access));
                 }
                 Err(e @ (SshError::AuthFailed { .. } | SshError::BadKey(_))) => {
                     refused.push(format!("'{}' (user {}): {e}", access.credential.name, access.credential.username));
                 }
+                Err(SshError::HostKeyUnknown { fingerprint, .. }) => {
+                    unsent.push(format!("'{}'", access.credential.name));
+                    presented = Some(fingerprint);
+                }
                 Err(e) => return Err(ssh_stop(&asset, e)),
             }
         }
-        Err(stop(
-            TargetState::Failed,
-            FailureCode::SshAuthFailed,
-            format!(
-                "authentication failed on asset '{}' ({}) with every mapped credential: {}. Check the user name, password or key, and that the account may log in over SSH",
-                asset.name,
-                asset.address,
-                refused.join("; ")
-            ),
-        ))
+        if refused.is_empty() {
+            return Err(host_key_unknown(&asset, &unsent, presented.as_deref()));
+        }
+        let mut message = format!(
+            "authentication failed on asset '{}' ({}) with every mapped credential: {}. Check the user name, password or key, and that the account may log in over SSH",
+            asset.name,
+            asset.address,
+            refused.join("; ")
+        );
+        if !unsent.is_empty() {
+            message.push_str(&format!(
+                ". Not sent, because no admin pinned the host's key: {} (drover asset trust-key {})",
+                unsent.join(", "),
+                asset.name
+            ));
+        }
+        Err(stop(TargetState::Failed, FailureCode::SshAuthFailed, message))
     }
 
+    /// Connects again with a credential that logged in before: only to a key pinned for
+    /// the address (by an admin when the credential sends a password) or a certificate of
+    /// a trusted CA; never pins.
     pub(super) async fn connect(&self, a: &Access) -> Result<Session, SshError> {
+        let trust = self
+            .host_trust(&a.asset.address, a.asset.ssh_port)
+            .await
+            .map_err(|e| SshError::Protocol(format!("cannot read the pinned host keys: {e}")))?;
+        self.connect_with(a, trust.policy(a.credential.sends_password(), false)).await
+    }
+
+    async fn connect_with(&self, a: &Access, host_key: HostKeyPolicy) -> Result<Session, SshError> {
         let auth = match a.credential.kind {
             CredentialKind::Password => Auth::Password(a.secret.password.clone().unwrap_or_default()),
             CredentialKind::Key => Auth::Key {
                 private_key_pem: a.secret.private_key.clone().unwrap_or_default(),
                 passphrase: a.secret.passphrase.clone(),
             },
-        };
-        let host_key = match &a.asset.host_key {
-            Some(k) => HostKeyPolicy::Pinned(k.clone()),
-            None => HostKeyPolicy::TrustOnFirstUse,
         };
         let opts = ConnectOptions {
             host: a.asset.address.clone(),
@@ -99,6 +145,22 @@ impl Engine {
         };
         Session::connect(&opts).await
     }
+}
+
+/// `ssh.host_key_unknown`: nothing could be sent; the message says what the admin runs.
+fn host_key_unknown(asset: &Asset, unsent: &[String], presented: Option<&str>) -> Stop {
+    let seen = presented.map(|f| format!(" It presented {f}.")).unwrap_or_default();
+    stop(
+        TargetState::Failed,
+        FailureCode::SshHostKeyUnknown,
+        format!(
+            "the SSH host key of asset '{name}' ({addr}:{port}) is not pinned by an admin, so no password was sent to it (credentials not used: {creds}).{seen} An admin checks the fingerprint on the machine (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and pins it with `drover asset trust-key {name} --fingerprint SHA256:…` (without --fingerprint it shows what the host presents), or imports a known_hosts file with `drover host-key import FILE`, or trusts the host's certificate authority with `drover host-key add-ca`",
+            name = asset.name,
+            addr = asset.address,
+            port = asset.ssh_port,
+            creds = unsent.join(", "),
+        ),
+    )
 }
 
 /// Proves that sudo accepts the credential before anything else goes through it, with
