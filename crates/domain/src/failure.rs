@@ -15,6 +15,8 @@ pub enum FailureCode {
     NoCredential,
     /// The run mode needs root and the credential has no way to it.
     NeedsRoot,
+    /// The target's architecture has no deployer build on this server.
+    UnsupportedArch,
     /// sudo refused the credential's user (wrong password, no sudo rights).
     SudoFailed,
     /// Run mode logged-on user, and nobody is logged on.
@@ -48,11 +50,12 @@ pub enum FailureCode {
 
 impl FailureCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [FailureCode; 21] = [
+    pub const ALL: [FailureCode; 22] = [
         Self::TargetOffline,
         Self::TargetOverlap,
         Self::NoCredential,
         Self::NeedsRoot,
+        Self::UnsupportedArch,
         Self::SudoFailed,
         Self::NobodyLoggedOn,
         Self::TaskVanished,
@@ -79,6 +82,7 @@ impl FailureCode {
             Self::TargetOverlap => "target.overlap",
             Self::NoCredential => "target.no_credential",
             Self::NeedsRoot => "target.needs_root",
+            Self::UnsupportedArch => "target.unsupported_arch",
             Self::SudoFailed => "target.sudo_failed",
             Self::NobodyLoggedOn => "target.nobody_logged_on",
             Self::TaskVanished => "target.task_vanished",

@@ -25,7 +25,9 @@ pub struct ServeArgs {
     /// Targets deployed to at once by this node.
     #[arg(long, env = "DROVER_THREADS", default_value_t = 20)]
     threads: usize,
-    /// The deployer executable put on targets (default: drover-deployer next to drover).
+    /// The deployer put on targets: a static executable, or a folder of
+    /// `drover-deployer-*` builds, one per architecture (default: drover-deployer next
+    /// to drover).
     #[arg(long, env = "DROVER_DEPLOYER")]
     deployer: Option<PathBuf>,
     /// Name of this server node in logs.

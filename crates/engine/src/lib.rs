@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bundle;
 pub mod datadir;
 pub mod deploy;
+mod deployers;
 mod deployments;
 pub mod error;
 pub mod host_keys;
@@ -55,7 +56,8 @@ pub struct EngineConfig {
     /// While a task runs, how often the server checks over SSH that it is still alive
     /// when no report arrives.
     pub liveness_interval: Duration,
-    /// The deployer executable put on targets.
+    /// The deployer put on targets: one executable, or a folder of `drover-deployer-*`
+    /// builds, one per architecture.
     pub deployer_path: PathBuf,
     /// Deployment logs are deleted this long after their deployment finished.
     pub log_retention: Duration,
@@ -96,13 +98,6 @@ impl EngineConfig {
 /// The deployment threads a node may have.
 const THREAD_LIMITS: std::ops::RangeInclusive<usize> = 1..=10_000;
 
-/// The deployer build this server puts on targets.
-#[derive(Debug)]
-pub(crate) struct DeployerBinary {
-    pub bytes: Vec<u8>,
-    pub sha256: String,
-}
-
 /// Cheap to clone; every clone is the same engine.
 #[derive(Clone)]
 pub struct Engine {
@@ -114,7 +109,8 @@ struct Inner {
     vault: Vault,
     share: Share,
     cfg: EngineConfig,
-    deployer: DeployerBinary,
+    /// The deployer builds put on targets, by architecture.
+    deployers: deployers::Deployers,
     threads: threads::Threads,
     listen_port: AtomicU16,
     /// Wakes the task that waits for a target when a report for it arrives.
@@ -139,13 +135,7 @@ impl Engine {
         std::fs::create_dir_all(&cfg.data_dir)?;
         let vault = datadir::open_vault(&cfg.data_dir, &store).await?;
         let share = Share::open(cfg.data_dir.join("share"))?;
-        let bytes = std::fs::read(&cfg.deployer_path).map_err(|e| {
-            EngineError::Internal(format!(
-                "cannot read the deployer executable {} ({e}): build it with `cargo build --release -p drover-deployer` or pass --deployer",
-                cfg.deployer_path.display()
-            ))
-        })?;
-        let deployer = DeployerBinary { sha256: secrets::sha256_hex(&bytes), bytes };
+        let deployers = deployers::Deployers::load(&cfg.deployer_path)?;
         let threads = threads::Threads::new(cfg.deployment_threads);
         let engine = Engine {
             inner: Arc::new(Inner {
@@ -153,7 +143,7 @@ impl Engine {
                 vault,
                 share,
                 cfg,
-                deployer,
+                deployers,
                 threads,
                 listen_port: AtomicU16::new(0),
                 waiters: Mutex::new(HashMap::new()),

@@ -22,7 +22,10 @@ const MINUTE: i64 = 60_000;
 async fn engine(dir: &Path) -> Engine {
     let deployer = dir.join("deployer");
     if !deployer.exists() {
-        std::fs::write(&deployer, b"not run: no target is reached").unwrap();
+        // never run (no target is reached): an x86_64 ELF header is all the engine reads
+        let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0".to_vec();
+        elf.extend(0x3e_u16.to_le_bytes());
+        std::fs::write(&deployer, elf).unwrap();
     }
     let store = Store::connect(&format!("sqlite://{}?mode=rwc", dir.join("drover.db").display())).await.unwrap();
     let mut cfg = EngineConfig::new(dir.join("data"), deployer);

@@ -267,3 +267,48 @@ fn only_the_static_deployer_starts_on_debian_11() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("statically linked") || text.contains("not a dynamic executable"), "ldd: {text}");
 }
+
+/// An x86_64 machine and a server whose deployer folder has builds for other
+/// architectures only: the target ends at once with `target.unsupported_arch`, and
+/// nothing is put on the machine. With the x86_64 build added to the folder, the same
+/// deployment succeeds: the server picks each machine's build by its architecture.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_machine_without_a_deployer_for_its_architecture_ends_at_once() {
+    let fleet = Fleet::up(1);
+    let h = &fleet.hosts[0];
+    let folder = tempfile::tempdir().unwrap();
+    // an aarch64 ELF header: all the server reads of a build it never runs here
+    let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0".to_vec();
+    elf.extend(0xb7_u16.to_le_bytes());
+    std::fs::write(folder.path().join("drover-deployer-aarch64"), &elf).unwrap();
+    let pkg = "name = \"arch\"\nversion = \"1\"\n[[steps]]\nname = \"mark\"\ntype = \"command\"\ncommand = \"echo ran >> /tmp/arch-ran\"\n";
+
+    let dir = folder.path().to_path_buf();
+    let server = Server::start_with(Backend::Sqlite, |c| c.deployer_path = dir).await;
+    server.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
+    server.post("/assets", json!({"name": h.name, "address": h.ip, "credential": "root"})).await;
+    assert_eq!(server.import(pkg, &[]).await.0, 200);
+    let started = std::time::Instant::now();
+    let done = server.deploy_and_wait(json!({"package": "arch", "assets": [h.name]}), Duration::from_secs(60)).await;
+    let t = &done["targets"][0];
+    assert_eq!(t["state"], "failed", "{done:#}");
+    let log = server.log(done["deployment"]["id"].as_i64().unwrap()).await;
+    assert_eq!(log[0]["error_code"], "target.unsupported_arch", "{log:#?}");
+    let message = t["message"].as_str().unwrap();
+    assert!(message.contains("x86_64") && message.contains("aarch64") && message.contains("--deployer"), "{message}");
+    // at once: no wait for a task that cannot start (the launch would wait up to 30 s)
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    let (_, left) = fleet.exec(h, "ls /var/lib/drover/bin /tmp/arch-ran 2>&1");
+    assert!(!left.contains("drover-deployer") && left.contains("No such file"), "{left}");
+    drop(server);
+
+    std::fs::copy(deployer_path(), folder.path().join("drover-deployer-x86_64")).unwrap();
+    let dir = folder.path().to_path_buf();
+    let server = Server::start_with(Backend::Sqlite, |c| c.deployer_path = dir).await;
+    server.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
+    server.post("/assets", json!({"name": h.name, "address": h.ip, "credential": "root"})).await;
+    assert_eq!(server.import(pkg, &[]).await.0, 200);
+    let done = server.deploy_and_wait(json!({"package": "arch", "assets": [h.name]}), Duration::from_secs(60)).await;
+    assert_eq!(done["targets"][0]["state"], "success", "{done:#}");
+    assert_eq!(fleet.sh(h, "cat /tmp/arch-ran").trim(), "ran");
+}

@@ -69,9 +69,10 @@ pub(crate) struct Facts {
     pub start_stop_daemon: bool,
     /// The server's address as the target sees it (from `$SSH_CONNECTION`).
     pub client_ip: Option<String>,
-    /// This deployer build is already under /var/lib/drover, and under ~/.drover.
-    pub deployer_in_root_dir: bool,
-    pub deployer_in_home_dir: bool,
+    /// The deployer files (`bin/drover-deployer-<hash>`) already under /var/lib/drover,
+    /// and under ~/.drover.
+    pub deployers_in_root_dir: Vec<String>,
+    pub deployers_in_home_dir: Vec<String>,
 }
 
 impl Facts {
@@ -86,14 +87,15 @@ impl Facts {
     }
 }
 
-/// Learns the host, and whether the deployer with this hash is there.
-pub(crate) fn facts(deployer_sha256: &str) -> Call {
-    facts_under(workdir::ROOT_BASE, deployer_sha256)
+/// Learns the host, and which of the deployers with these hashes are there.
+pub(crate) fn facts<'a>(deployer_sha256s: impl IntoIterator<Item = &'a str>) -> Call {
+    facts_under(workdir::ROOT_BASE, deployer_sha256s)
 }
 
 /// [`facts`] with another root base (tests).
-pub(crate) fn facts_under(root_base: &str, deployer_sha256: &str) -> Call {
-    let args = vec![root_base.to_string(), workdir::HOME_BASE.to_string(), workdir::deployer_file(deployer_sha256)];
+pub(crate) fn facts_under<'a>(root_base: &str, deployer_sha256s: impl IntoIterator<Item = &'a str>) -> Call {
+    let mut args = vec![root_base.to_string(), workdir::HOME_BASE.to_string()];
+    args.extend(deployer_sha256s.into_iter().map(workdir::deployer_file));
     Call { script: &FACTS, args }
 }
 
@@ -124,8 +126,11 @@ pub(crate) fn parse_facts(out: &str) -> Facts {
             "systemd" => f.systemd = true,
             "ssd" => f.start_stop_daemon = true,
             "client" => f.client_ip = some(),
-            "deployer" if v == "root" => f.deployer_in_root_dir = true,
-            "deployer" if v == "home" => f.deployer_in_home_dir = true,
+            "deployer" => match v.split_once(':') {
+                Some(("root", file)) => f.deployers_in_root_dir.push(file.to_string()),
+                Some(("home", file)) => f.deployers_in_home_dir.push(file.to_string()),
+                _ => {}
+            },
             _ => {}
         }
     }

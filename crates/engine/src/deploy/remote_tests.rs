@@ -17,9 +17,10 @@ fn parses_facts() {
     assert!(f.start_stop_daemon && !f.systemd);
     assert_eq!(f.client_ip.as_deref(), Some("10.77.1.1"));
     assert_eq!(Launcher::pick(&f, true), Launcher::StartStopDaemon);
-    assert!(!f.deployer_in_root_dir && !f.deployer_in_home_dir);
-    let f = parse_facts("deployer=home\nhome=\n");
-    assert!(f.deployer_in_home_dir && !f.deployer_in_root_dir);
+    assert!(f.deployers_in_root_dir.is_empty() && f.deployers_in_home_dir.is_empty());
+    let f = parse_facts("deployer=home:bin/drover-deployer-0123\nhome=\n");
+    assert_eq!(f.deployers_in_home_dir, ["bin/drover-deployer-0123"]);
+    assert!(f.deployers_in_root_dir.is_empty());
     assert_eq!(f.home, None);
 }
 

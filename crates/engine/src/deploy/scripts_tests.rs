@@ -99,16 +99,17 @@ fn facts_prints_the_host_and_finds_the_deployer_in_home() {
     let sha = "0123456789abcdef0123456789abcdef";
     write_exec(&home.join(".drover").join(drover_proto::workdir::deployer_file(sha)), "#!/bin/sh\n");
     let home_s = home.to_string_lossy().into_owned();
-    let out = run(&facts_under(&root_base.to_string_lossy(), sha), b"", &[("HOME", &home_s)]);
+    let out = run(&facts_under(&root_base.to_string_lossy(), ["ffff", sha]), b"", &[("HOME", &home_s)]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let f = parse_facts(&text(&out.stdout));
     assert!(f.uid.is_some() && !f.user.is_empty(), "{}", text(&out.stdout));
     assert_eq!(f.home.as_deref(), Some(home_s.as_str()));
     assert!(f.arch.is_some() && f.hostname.is_some(), "{}", text(&out.stdout));
-    assert!(f.deployer_in_home_dir && !f.deployer_in_root_dir, "{}", text(&out.stdout));
+    assert_eq!(f.deployers_in_home_dir, [drover_proto::workdir::deployer_file(sha)], "{}", text(&out.stdout));
+    assert!(f.deployers_in_root_dir.is_empty(), "{}", text(&out.stdout));
     // another build is not taken for this one
-    let out = run(&facts_under(&root_base.to_string_lossy(), "ffff"), b"", &[("HOME", &home_s)]);
-    assert!(!parse_facts(&text(&out.stdout)).deployer_in_home_dir);
+    let out = run(&facts_under(&root_base.to_string_lossy(), ["ffff"]), b"", &[("HOME", &home_s)]);
+    assert!(parse_facts(&text(&out.stdout)).deployers_in_home_dir.is_empty());
 }
 
 #[test]

@@ -1,8 +1,10 @@
-# Learns the host as the login user, and whether this deployer build is installed.
+# Learns the host as the login user, and which of this server's deployer builds are
+# installed.
 # Shell built-ins where they do (`read` instead of `cat`): every process costs the
 # target a fork and an exec, and a deployment runs this once per target.
-# Arguments: ROOT_BASE HOME_BASE DEPLOYER_FILE (relative to a base)
-root_base=$1 home_base=$2 deployer=$3
+# Arguments: ROOT_BASE HOME_BASE DEPLOYER_FILE... (relative to a base; one per build)
+root_base=$1 home_base=$2
+shift 2
 id | { read -r ids; u=${ids#uid=}; echo "uid=${u%%(*}"; u=${ids#*(}; echo "user=${u%%)*}"; }
 echo "home=$HOME"
 if read -r h </proc/sys/kernel/hostname 2>/dev/null; then echo "hostname=$h"; else echo "hostname=$(hostname)"; fi
@@ -26,5 +28,7 @@ if [ -d /run/systemd/system ]; then
 fi
 if command -v start-stop-daemon >/dev/null 2>&1; then echo ssd=1; fi
 echo "client=${SSH_CONNECTION%% *}"
-if [ -x "$root_base/$deployer" ]; then echo deployer=root; fi
-if [ -n "$HOME" ] && [ -x "$HOME/$home_base/$deployer" ]; then echo deployer=home; fi
+for deployer in "$@"; do
+  if [ -x "$root_base/$deployer" ]; then echo "deployer=root:$deployer"; fi
+  if [ -n "$HOME" ] && [ -x "$HOME/$home_base/$deployer" ]; then echo "deployer=home:$deployer"; fi
+done

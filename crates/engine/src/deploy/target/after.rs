@@ -30,7 +30,7 @@ impl Engine {
             Err(e) => return note(format!("rescan and final action skipped: asset '{}': {e}", a.asset.name)).await,
         };
         if pkg.def.rescan_after {
-            let facts = exec(&session, &a.asset, &remote::facts(&self.inner.deployer.sha256), None, &[]).await;
+            let facts = exec(&session, &a.asset, &remote::facts(self.inner.deployers.hashes()), None, &[]).await;
             note(match facts {
                 Ok(out) => {
                     let f = remote::parse_facts(&out);

@@ -23,10 +23,22 @@ impl Engine {
         d: &Deployment,
         pkg: &Package,
     ) -> Result<Task, Stop> {
-        let sha256 = &self.inner.deployer.sha256;
-        let out = exec(session, &a.asset, &remote::facts(sha256), None, &[]).await?;
+        let out = exec(session, &a.asset, &remote::facts(self.inner.deployers.hashes()), None, &[]).await?;
         let facts = remote::parse_facts(&out);
         self.store().record_facts(a.asset.id, &facts.host_facts(), now_ms()).await?;
+        let arch = facts.arch.as_deref().unwrap_or("unknown");
+        let Some(build) = self.inner.deployers.for_arch(arch) else {
+            return Err(stop(
+                TargetState::Failed,
+                FailureCode::UnsupportedArch,
+                format!(
+                    "asset '{}' is a {arch} machine and this server has no deployer for {arch} (it has {}): build drover-deployer for {arch} (static, e.g. `cargo build --release -p drover-deployer --target {arch}-unknown-linux-musl` on a machine that has that target), put it in the folder given to --deployer, restart the server and deploy again; nothing was put on the machine",
+                    a.asset.name,
+                    self.inner.deployers.arches().join(", ")
+                ),
+            ));
+        };
+        let sha256 = &build.sha256;
 
         let (run_as, privilege) = run_account(d.run_mode, &facts, a)?;
         if let Some(p) = privilege.as_ref().filter(|p| p.is_sudo()) {
@@ -52,10 +64,10 @@ impl Engine {
             }
         };
         let deployer = remote::deployer_path(&base, sha256);
-        let present = if in_root_dir { facts.deployer_in_root_dir } else { facts.deployer_in_home_dir };
-        if !present {
+        let installed = if in_root_dir { &facts.deployers_in_root_dir } else { &facts.deployers_in_home_dir };
+        if !installed.contains(&drover_proto::workdir::deployer_file(sha256)) {
             let upload = remote::upload(&base, &deployer, sha256);
-            exec(session, &a.asset, &upload, privilege.as_ref(), &self.inner.deployer.bytes).await?;
+            exec(session, &a.asset, &upload, privilege.as_ref(), &build.bytes).await?;
         }
 
         let server_url = self.server_url(&facts)?;

@@ -22,7 +22,7 @@ impl Engine {
     /// older server as `"$HOME/.drover"/targets/N`).
     async fn home_base(&self, a: &Access) -> Option<String> {
         let session = self.connect(a).await.ok()?;
-        let out = super::exec(&session, &a.asset, &remote::facts(&self.inner.deployer.sha256), None, &[]).await;
+        let out = super::exec(&session, &a.asset, &remote::facts(self.inner.deployers.hashes()), None, &[]).await;
         session.close().await;
         let home = remote::parse_facts(&out.ok()?).home?;
         Some(remote::base_dir(false, &home))
