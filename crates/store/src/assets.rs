@@ -8,14 +8,14 @@ use drover_domain::ids::AssetId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str = "id, name, address, ssh_port, macs, host_key, host_key_fingerprint, hostname, os, arch, \
+pub(crate) const COLUMNS: &str = "id, name, address, ssh_port, macs, host_key, host_key_fingerprint, hostname, os, arch, \
                        last_seen_ms, created_ms";
 
 fn macs_json(macs: &[String]) -> Result<String> {
     serde_json::to_string(macs).map_err(|e| StoreError::Other(format!("cannot encode MAC addresses: {e}")))
 }
 
-fn asset_from_row(row: &AnyRow) -> Result<Asset> {
+pub(crate) fn asset_from_row(row: &AnyRow) -> Result<Asset> {
     let port: i64 = row.try_get("ssh_port")?;
     let macs: String = row.try_get("macs")?;
     Ok(Asset {

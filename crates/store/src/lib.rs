@@ -8,18 +8,22 @@
 //! an argument (`now_ms`), never read here. The conformance suite in
 //! `tests/conformance` runs every test on both backends.
 
+mod asset_search;
 mod assets;
+mod audit;
 mod credentials;
 mod deployments;
 mod error;
 mod packages;
 mod schedules;
+mod sessions;
 mod settings;
 mod users;
 
 pub use deployments::{LogFilter, NewDeployment, TargetUpdate};
 pub use error::{Result, StoreError};
 pub use schedules::RunClaim;
+pub use sessions::LoginFailures;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;

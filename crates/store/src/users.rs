@@ -7,7 +7,7 @@ use drover_domain::user::{Role, User};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-fn user_from_row(row: &AnyRow) -> Result<User> {
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
     let role: String = row.try_get("role")?;
     Ok(User {
         id: UserId(row.try_get("id")?),
