@@ -5,6 +5,8 @@ use crate::error::{EngineError, Result};
 use crate::secrets::{new_token, token_hash};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use drover_domain::audit::AuditAction;
+use drover_domain::executor::Executor;
 use drover_domain::user::{Role, User};
 
 /// How long an API token from `login` stays valid.
@@ -33,20 +35,35 @@ impl Engine {
         Ok(Some(password))
     }
 
-    pub async fn create_user(&self, name: &str, password: &str, role: Role, now_ms: i64) -> Result<User> {
+    /// Adds a user (`by`: the admin who adds it, for the audit log).
+    pub async fn create_user(
+        &self,
+        by: &Executor,
+        name: &str,
+        password: &str,
+        role: Role,
+        now_ms: i64,
+    ) -> Result<User> {
         if name.trim().is_empty() || password.len() < 8 {
             return Err(EngineError::Invalid("a user needs a name and a password of at least 8 characters".into()));
         }
-        Ok(self.store().create_user(name.trim(), &hash_password(password)?, role, now_ms).await?)
+        let user = self.store().create_user(name.trim(), &hash_password(password)?, role, now_ms).await?;
+        self.audit_done(by, AuditAction::UserAdd, &format!("user '{}' with role {}", user.name, user.role.as_str()))
+            .await;
+        Ok(user)
+    }
+
+    /// The user, when the name and password are right.
+    pub(crate) async fn check_password(&self, name: &str, password: &str) -> Result<Option<User>> {
+        Ok(self.store().user_with_hash(name).await?.filter(|(_, hash)| verify_password(password, hash)).map(|(u, _)| u))
     }
 
     /// Checks a name and password and returns a new API token.
     pub async fn login(&self, name: &str, password: &str, now_ms: i64) -> Result<(User, String)> {
-        let wrong = || EngineError::Unauthorized("wrong user name or password".into());
-        let (user, hash) = self.store().user_with_hash(name).await?.ok_or_else(wrong)?;
-        if !verify_password(password, &hash) {
-            return Err(wrong());
-        }
+        let user = self
+            .check_password(name, password)
+            .await?
+            .ok_or_else(|| EngineError::Unauthorized("wrong user name or password".into()))?;
         let token = new_token();
         self.store().create_token(user.id, &token_hash(&token), now_ms, now_ms + TOKEN_LIFETIME_MS).await?;
         Ok((user, token))

@@ -4,7 +4,9 @@ use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
 use drover_api::assets::AssetRef;
 use drover_domain::asset::{Asset, NewAsset};
+use drover_domain::audit::AuditAction;
 use drover_domain::credential::{Credential, CredentialMapping, NewCredential};
+use drover_domain::executor::Executor;
 use drover_domain::ids::{AssetId, CredentialId};
 
 impl Engine {
@@ -14,11 +16,14 @@ impl Engine {
     }
 
     /// Deletes a credential with its secret and mappings.
-    pub async fn delete_credential(&self, id: CredentialId) -> Result<()> {
-        Ok(self.store().delete_credential(id).await?)
+    pub async fn delete_credential(&self, by: &Executor, id: CredentialId) -> Result<()> {
+        let cred = self.store().credential(id).await?;
+        self.store().delete_credential(id).await?;
+        self.audit_done(by, AuditAction::CredentialDelete, &format!("credential {id} '{}'", cred.name)).await;
+        Ok(())
     }
 
-    pub async fn add_credential(&self, new: NewCredential) -> Result<Credential> {
+    pub async fn add_credential(&self, by: &Executor, new: NewCredential) -> Result<Credential> {
         let kind = new.validate().map_err(EngineError::Invalid)?;
         let vault = self.vault().clone();
         let secret = new.secret.clone();
@@ -39,11 +44,27 @@ impl Engine {
             let _ = self.store().delete_credential(cred.id).await;
             return Err(e);
         }
+        let detail = format!("credential {} '{}' for user '{}'", cred.id, cred.name, cred.username);
+        self.audit_done(by, AuditAction::CredentialAdd, &detail).await;
         Ok(cred)
     }
 
     /// Maps a credential globally (`asset = None`) or to one asset.
-    pub async fn map_credential(&self, credential: CredentialId, asset: Option<AssetId>, priority: i64) -> Result<()> {
+    pub async fn map_credential(
+        &self,
+        by: &Executor,
+        credential: CredentialId,
+        asset: Option<AssetId>,
+        priority: i64,
+    ) -> Result<()> {
+        self.add_mapping(credential, asset, priority).await?;
+        let to = asset.map_or("every asset".to_string(), |a| format!("asset {a}"));
+        let detail = format!("credential {credential} to {to}, priority {priority}");
+        self.audit_done(by, AuditAction::CredentialMap, &detail).await;
+        Ok(())
+    }
+
+    async fn add_mapping(&self, credential: CredentialId, asset: Option<AssetId>, priority: i64) -> Result<()> {
         self.store().credential(credential).await?;
         if let Some(a) = asset {
             self.store().asset(a).await?;
@@ -63,7 +84,7 @@ impl Engine {
         };
         let asset = self.store().create_asset(&new, now_ms()).await?;
         if let Some(c) = cred {
-            self.map_credential(c.id, Some(asset.id), 0).await?;
+            self.add_mapping(c.id, Some(asset.id), 0).await?;
         }
         Ok(asset)
     }
@@ -91,8 +112,11 @@ impl Engine {
 
     /// Forgets the pinned host key, so the next connection pins the key it finds.
     /// For machines that were reinstalled; a changed key is otherwise refused.
-    pub async fn accept_new_host_key(&self, asset: AssetId) -> Result<()> {
-        self.store().asset(asset).await?;
-        Ok(self.store().clear_host_key(asset).await?)
+    pub async fn accept_new_host_key(&self, by: &Executor, asset: AssetId) -> Result<()> {
+        let a = self.store().asset(asset).await?;
+        self.store().clear_host_key(asset).await?;
+        let old = a.host_key_fingerprint.as_deref().unwrap_or("none");
+        self.audit_done(by, AuditAction::AcceptHostKey, &format!("asset {} '{}', old key {old}", a.id, a.name)).await;
+        Ok(())
     }
 }

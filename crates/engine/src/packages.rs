@@ -4,6 +4,8 @@ use crate::bundle::{read_bundle, write_bundle};
 use crate::error::Result;
 use crate::{Engine, now_ms};
 use drover_api::packages::PackageRef;
+use drover_domain::audit::AuditAction;
+use drover_domain::executor::Executor;
 use drover_domain::ids::PackageId;
 use drover_domain::package::Package;
 use drover_proto::JobFile;
@@ -22,22 +24,27 @@ impl Engine {
     }
 
     /// Deletes a package (its files stay on the share); returns it as it was.
-    pub async fn delete_package(&self, r: &PackageRef) -> Result<Package> {
+    pub async fn delete_package(&self, by: &Executor, r: &PackageRef) -> Result<Package> {
         let pkg = self.resolve_package(r, None).await?;
         self.store().delete_package(pkg.id).await?;
+        let detail = format!("package {} '{}' version {}", pkg.id, pkg.def.name, pkg.def.version);
+        self.audit_done(by, AuditAction::PackageDelete, &detail).await;
         Ok(pkg)
     }
 
     /// Stores a bundle's files on the share and the package in the store. A bundle that
     /// does not validate stores nothing.
-    pub async fn import_bundle(&self, tar_gz: &[u8]) -> Result<Package> {
+    pub async fn import_bundle(&self, by: &Executor, tar_gz: &[u8]) -> Result<Package> {
         let bundle = read_bundle(tar_gz)?;
         let mut files = Vec::new();
         for (path, bytes) in &bundle.files {
             let sha256 = self.share().put(bytes)?;
             files.push(JobFile { path: path.clone(), sha256, size: bytes.len() as u64 });
         }
-        Ok(self.store().create_package(&bundle.def, &files, now_ms()).await?)
+        let pkg = self.store().create_package(&bundle.def, &files, now_ms()).await?;
+        let detail = format!("package {} '{}' version {}", pkg.id, pkg.def.name, pkg.def.version);
+        self.audit_done(by, AuditAction::PackageImport, &detail).await;
+        Ok(pkg)
     }
 
     pub async fn export_bundle(&self, id: PackageId) -> Result<(Package, Vec<u8>)> {

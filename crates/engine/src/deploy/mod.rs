@@ -12,6 +12,7 @@ use drover_api::assets::AssetRef;
 use drover_api::deployments::{DeployRequest, OptionsRequest};
 use drover_api::packages::PackageRef;
 use drover_api::retry::Retry;
+use drover_domain::audit::AuditAction;
 use drover_domain::deployment::{Deployment, Executor, Target, TargetState};
 use drover_domain::ids::{DeploymentId, TargetId};
 use drover_store::NewDeployment;
@@ -70,6 +71,14 @@ impl Engine {
             targets,
         };
         let (deployment, targets) = self.store().create_deployment(&new, now_ms()).await?;
+        let detail = format!(
+            "deployment {}: package '{}' version {} to {} asset(s)",
+            deployment.id,
+            deployment.package_name,
+            deployment.package_version,
+            targets.len()
+        );
+        self.audit_done(&deployment.executor, AuditAction::Deploy, &detail).await;
         let pkg = Arc::new(pkg);
         for t in &targets {
             let engine = self.clone();
@@ -99,6 +108,7 @@ impl Engine {
             self.wake(t.id);
             n += 1;
         }
+        self.audit_done(by, AuditAction::Cancel, &format!("deployment {id}: {n} target(s) stopped")).await;
         Ok(n)
     }
 
@@ -126,7 +136,12 @@ impl Engine {
             run_mode: Some(d.run_mode),
             options: OptionsRequest::all(d.options),
         };
-        self.deploy(req, executor).await
+        let by = executor.clone();
+        let (deployment, targets) = self.deploy(req, executor).await?;
+        let detail =
+            format!("deployment {id} relaunched as deployment {} ({} target(s))", deployment.id, targets.len());
+        self.audit_done(&by, AuditAction::Relaunch, &detail).await;
+        Ok((deployment, targets))
     }
 
     /// A cancel request for a running target, taken once.

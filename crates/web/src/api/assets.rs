@@ -2,12 +2,14 @@
 
 use crate::auth::{Admin, Operator, Viewer};
 use crate::error::ApiResult;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use drover_api::Done;
-use drover_api::assets::{AddAsset, AssetRef};
+use drover_api::assets::{AddAsset, AssetQuery, AssetRef};
 use drover_domain::asset::Asset;
+use drover_domain::executor::Executor;
 use drover_engine::Engine;
 
 pub(super) fn routes() -> Router<Engine> {
@@ -17,8 +19,13 @@ pub(super) fn routes() -> Router<Engine> {
         .route("/assets/{asset}/accept-host-key", post(accept_key))
 }
 
-async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<Asset>>> {
-    Ok(Json(engine.list_assets().await?))
+/// Without parameters, every asset (a JSON array); with any search parameter, one page
+/// of the search as `{total, assets}`.
+async fn list(State(engine): State<Engine>, _v: Viewer, Query(q): Query<AssetQuery>) -> ApiResult<Response> {
+    if q.is_empty() {
+        return Ok(Json(engine.list_assets().await?).into_response());
+    }
+    Ok(Json(engine.search_assets(&q).await?).into_response())
 }
 
 async fn create(State(engine): State<Engine>, _o: Operator, Json(c): Json<AddAsset>) -> ApiResult<Json<Asset>> {
@@ -40,7 +47,7 @@ async fn accept_key(
     Path(asset): Path<String>,
 ) -> ApiResult<Json<Done>> {
     let a = engine.resolve_asset(&AssetRef::Name(asset)).await?;
-    engine.accept_new_host_key(a.id).await?;
+    engine.accept_new_host_key(&Executor::user(&admin.name), a.id).await?;
     tracing::warn!(by = %admin.name, asset = %a.name, old = ?a.host_key_fingerprint, "pinned host key cleared");
     Ok(Json(Done::new(format!("the next connection to '{}' pins the key it presents", a.name))))
 }

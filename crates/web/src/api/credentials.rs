@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use drover_api::Done;
 use drover_api::credentials::Mapping;
 use drover_domain::credential::{Credential, NewCredential};
+use drover_domain::executor::Executor;
 use drover_domain::ids::CredentialId;
 use drover_engine::Engine;
 
@@ -24,21 +25,21 @@ async fn list(State(engine): State<Engine>, _a: Admin) -> ApiResult<Json<Vec<Cre
 
 async fn create(
     State(engine): State<Engine>,
-    _a: Admin,
+    Admin(admin): Admin,
     Json(new): Json<NewCredential>,
 ) -> ApiResult<Json<Credential>> {
-    Ok(Json(engine.add_credential(new).await?))
+    Ok(Json(engine.add_credential(&Executor::user(&admin.name), new).await?))
 }
 
-async fn remove(State(engine): State<Engine>, _a: Admin, Path(id): Path<i64>) -> ApiResult<Json<Done>> {
-    engine.delete_credential(CredentialId(id)).await?;
+async fn remove(State(engine): State<Engine>, Admin(admin): Admin, Path(id): Path<i64>) -> ApiResult<Json<Done>> {
+    engine.delete_credential(&Executor::user(&admin.name), CredentialId(id)).await?;
     Ok(Json(Done::new(format!("credential {id} removed"))))
 }
 
 /// Maps the credential to one asset, or to every asset when the body names none.
 async fn map(
     State(engine): State<Engine>,
-    _a: Admin,
+    Admin(admin): Admin,
     Path(id): Path<i64>,
     Json(m): Json<Mapping>,
 ) -> ApiResult<Json<Done>> {
@@ -46,7 +47,9 @@ async fn map(
         Some(r) => Some(engine.resolve_asset(r).await?),
         None => None,
     };
-    engine.map_credential(CredentialId(id), asset.as_ref().map(|a| a.id), m.priority).await?;
+    engine
+        .map_credential(&Executor::user(&admin.name), CredentialId(id), asset.as_ref().map(|a| a.id), m.priority)
+        .await?;
     Ok(Json(Done::new(match asset {
         Some(a) => format!("credential {id} mapped to asset '{}'", a.name),
         None => format!("credential {id} mapped to every asset"),

@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use drover_api::Done;
 use drover_api::packages::PackageRef;
+use drover_domain::executor::Executor;
 use drover_domain::package::Package;
 use drover_engine::Engine;
 
@@ -25,8 +26,8 @@ async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<Pa
 }
 
 /// The body is a bundle (`.tar.gz` with package.toml and files/).
-async fn import(State(engine): State<Engine>, _o: Operator, body: Bytes) -> ApiResult<Json<Package>> {
-    Ok(Json(engine.import_bundle(&body).await?))
+async fn import(State(engine): State<Engine>, Operator(user): Operator, body: Bytes) -> ApiResult<Json<Package>> {
+    Ok(Json(engine.import_bundle(&Executor::user(&user.name), &body).await?))
 }
 
 async fn show(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>) -> ApiResult<Json<Package>> {
@@ -46,7 +47,11 @@ async fn export(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>)
     ))
 }
 
-async fn remove(State(engine): State<Engine>, _o: Operator, Path(p): Path<String>) -> ApiResult<Json<Done>> {
-    let pkg = engine.delete_package(&PackageRef::parse(&p)).await?;
+async fn remove(
+    State(engine): State<Engine>,
+    Operator(user): Operator,
+    Path(p): Path<String>,
+) -> ApiResult<Json<Done>> {
+    let pkg = engine.delete_package(&Executor::user(&user.name), &PackageRef::parse(&p)).await?;
     Ok(Json(Done::new(format!("package {} '{}' version {} removed", pkg.id, pkg.def.name, pkg.def.version))))
 }

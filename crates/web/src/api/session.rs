@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use drover_api::Done;
 use drover_api::session::{LoggedIn, Login, NewUser, PasswordChange};
+use drover_domain::executor::Executor;
 use drover_domain::user::User;
 use drover_engine::{Engine, now_ms};
 
@@ -49,7 +50,7 @@ async fn create_user(
     Admin(admin): Admin,
     Json(u): Json<NewUser>,
 ) -> ApiResult<Json<User>> {
-    let user = engine.create_user(&u.name, &u.password, u.role, now_ms()).await?;
+    let user = engine.create_user(&Executor::user(&admin.name), &u.name, &u.password, u.role, now_ms()).await?;
     tracing::info!(by = %admin.name, user = %user.name, role = user.role.as_str(), "user created");
     Ok(Json(user))
 }
