@@ -1,10 +1,12 @@
 //! drover's HTTP server: the JSON API under `/api/v1`, the deployer callback under
-//! `/agent/v1` and the package share under `/share/v1`. Handlers only translate HTTP to
-//! engine calls; every route but `/healthz` needs a token.
+//! `/agent/v1`, the package share under `/share/v1` and the web console at `/`. Handlers
+//! only translate HTTP to engine calls; every route but `/healthz`, `/login` and the
+//! console's static files needs a token or a console session.
 
 mod agent;
 mod api;
 mod auth;
+mod console;
 mod error;
 
 pub use error::ApiError;
@@ -24,6 +26,8 @@ pub fn router(engine: Engine) -> Router {
         .nest("/api/v1", api::routes())
         .merge(agent::routes())
         .route("/healthz", get(|| async { "ok" }))
+        .merge(console::routes())
+        .fallback(console::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(engine)
@@ -38,5 +42,7 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         engine.set_listen_port(addr.port());
     }
-    axum::serve(listener, router(engine)).with_graceful_shutdown(shutdown).await
+    // The client address is what the console's login throttling counts per address.
+    let app = router(engine).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
