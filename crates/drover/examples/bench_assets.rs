@@ -4,8 +4,8 @@
 //! p50/p95. A benchmark prints figures; it asserts nothing.
 //!
 //! `cargo run --release -p drover --example bench-assets [-- N]` (N requests per kind,
-//! default 200). Needs a deployer executable (any file) at `DROVER_DEPLOYER` or the
-//! default build path; only its bytes are read.
+//! default 200). The engine only reads the deployer file's bytes here: `DROVER_DEPLOYER`,
+//! else the benchmark's own executable.
 
 use drover_engine::{Engine, EngineConfig, now_ms};
 use drover_store::Store;
@@ -56,9 +56,12 @@ async fn main() -> anyhow::Result<()> {
     pool.close().await;
     println!("inserted {ASSETS} assets in {:.1} s", started.elapsed().as_secs_f64());
 
-    let deployer =
-        std::env::var("DROVER_DEPLOYER").unwrap_or_else(|_| std::env::current_exe().unwrap().display().to_string());
-    let engine = Engine::open(store, EngineConfig::new(data.path().to_path_buf(), deployer.into()))?;
+    // only the file's bytes are read: any file will do when no deployer is named
+    let deployer = match std::env::var("DROVER_DEPLOYER") {
+        Ok(p) => std::path::PathBuf::from(p),
+        Err(_) => std::env::current_exe()?,
+    };
+    let engine = Engine::open(store, EngineConfig::new(data.path().to_path_buf(), deployer))?;
     engine.ensure_first_admin(Some("bench-password".into()), now_ms()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -142,7 +142,7 @@ async fn list(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Query(q):
     ];
     let mut columns: Vec<Column> =
         labels.iter().map(|(c, label, value)| column(&q, *c, label, value, sort, desc)).collect();
-    columns.push(column(&q, AssetColumn::LastSeen, "Last seen", &String::new(), sort, desc));
+    columns.push(column(&q, AssetColumn::LastSeen, "Last seen", "", sort, desc));
     let pages = ((result.total + PAGE - 1) / PAGE).max(1);
     let (sort_s, dir_s) = (sort.as_str().to_string(), if desc { "desc" } else { "asc" }.to_string());
     let rows = result

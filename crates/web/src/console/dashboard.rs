@@ -94,10 +94,9 @@ pub(super) async fn show(State(engine): State<Engine>, ViewerPage(s): ViewerPage
         })
         .collect();
     let (ok, bad) = per_day.values().fold((0, 0), |(a, b), (o, f)| (a + o, b + f));
-    let rate = if ok + bad == 0 {
-        "no finished targets".into()
-    } else {
-        format!("{}% of {} targets", ok * 100 / (ok + bad), ok + bad)
+    let rate = match (ok * 100).checked_div(ok + bad) {
+        None => "no finished targets".to_string(),
+        Some(pct) => format!("{pct}% of {} targets", ok + bad),
     };
     let mut failing: Vec<(String, i64, usize)> = failing.into_iter().map(|((n, id), c)| (n, id, c)).collect();
     failing.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
