@@ -301,9 +301,26 @@ async fn logins_are_throttled_and_pages_need_a_session() {
         .unwrap();
     assert_eq!(resp.status(), 429);
     assert!(resp.text().await.unwrap().contains("too many failed logins"));
+    // one throttle and one audit log with the API: the harness's own API login, the five
+    // failures, and the lockout as it began (the refused sixth attempt is not an entry)
     let (total, log) = server.engine.audit_page(0, 50).await.unwrap();
-    assert_eq!(total, 6);
-    assert_eq!(log[0].action.as_str(), "login_locked");
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["login_locked", "login_failed", "login_failed", "login_failed", "login_failed", "login_failed", "login"]
+    );
+    assert_eq!(total, 7);
+    assert!(log[0].detail.starts_with("console, from 127.0.0.1:"), "{}", log[0].detail);
+    assert!(log[0].detail.contains("user 'admin'") && log[0].detail.contains("address 127.0.0.1"), "{}", log[0].detail);
+    assert!(log[6].detail.starts_with("api"), "{}", log[6].detail);
+    // the API's login counts against the same lockout
+    let resp = http
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"name": "admin", "password": "admin-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
     // the API answers JSON 404s, the console a page
     let resp = http.get(format!("{base}/api/v1/nope")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
