@@ -2,6 +2,8 @@
 //! no database, network or SSH (package validation, target states, credential order, schedule arithmetic).
 
 pub mod asset;
+pub mod asset_search;
+pub mod audit;
 pub mod credential;
 pub mod deploy_config;
 pub mod deployment;

@@ -7,6 +7,8 @@ use crate::passwords::check_new_password;
 use crate::secrets::{new_token, token_hash};
 use crate::throttle::Subject;
 use drover_api::session::{TokenInfo, UserEntry};
+use drover_domain::audit::AuditAction;
+use drover_domain::executor::Executor;
 use drover_domain::user::{Role, User};
 use std::net::IpAddr;
 
@@ -44,7 +46,15 @@ impl Engine {
         Ok(Some(password))
     }
 
-    pub async fn create_user(&self, name: &str, password: &str, role: Role, now_ms: i64) -> Result<User> {
+    /// Adds a user (`by`: the admin who adds it, for the audit log).
+    pub async fn create_user(
+        &self,
+        by: &Executor,
+        name: &str,
+        password: &str,
+        role: Role,
+        now_ms: i64,
+    ) -> Result<User> {
         let name = name.trim();
         if name.is_empty() || name.len() > MAX_USER_NAME || name.chars().any(char::is_control) {
             return Err(EngineError::Invalid(format!(
@@ -53,19 +63,29 @@ impl Engine {
         }
         check_new_password(password)?;
         let hash = self.passwords().hash(password).await?;
-        Ok(self.store().create_user(name, &hash, role, now_ms).await?)
+        let user = self.store().create_user(name, &hash, role, now_ms).await?;
+        self.audit_done(by, AuditAction::UserAdd, &format!("user '{}' with role {}", user.name, user.role.as_str()))
+            .await;
+        Ok(user)
     }
 
-    /// Checks a name and password and returns a new API token. Refused while the user
-    /// name or the client address is locked out after repeated failures; an unknown
-    /// name costs as much time as a wrong password.
-    pub async fn login(&self, a: LoginAttempt<'_>) -> Result<(User, String)> {
+    /// Checks a login attempt made through `via` (`api`, `console`): refused while the
+    /// user name or the client address is locked out after repeated failures (one
+    /// throttle for every way in); an unknown name costs as much time as a wrong
+    /// password. Every failure, and every lockout when it begins, goes to the audit log.
+    pub(crate) async fn check_login(&self, a: LoginAttempt<'_>, via: &str) -> Result<User> {
+        let actor = Executor::user(a.name);
+        let from = match a.client {
+            Some(ip) => format!("{via}, from {ip}"),
+            None => via.to_string(),
+        };
         let mut subjects = vec![Subject::User(a.name.to_string())];
         if let Some(ip) = a.client {
             subjects.push(Subject::addr(ip));
         }
         if let Err((subject, until)) = self.throttle(|t| t.check(&subjects, a.now_ms)) {
             let minutes = (until - a.now_ms + 59_999) / 60_000;
+            tracing::info!(%subject, via, "login refused during a lockout");
             return Err(EngineError::Throttled(format!(
                 "too many failed logins for {subject}: try again after {} (in {minutes} min)",
                 drover_domain::time::utc(until)
@@ -76,27 +96,38 @@ impl Engine {
         let record = match record {
             Some(r) if ok => r,
             _ => {
-                for (subject, until) in self.throttle(|t| t.fail(&subjects, a.now_ms)) {
-                    tracing::warn!(
-                        %subject,
-                        until = %drover_domain::time::utc(until),
-                        "login locked out after repeated failures"
-                    );
+                self.audit(&actor, AuditAction::LoginFailed, &from, a.now_ms).await?;
+                let locked = self.throttle(|t| t.fail(&subjects, a.now_ms));
+                if let Some((_, until)) = locked.first() {
+                    let until = drover_domain::time::utc(*until);
+                    let who = locked.iter().map(|(s, _)| s.to_string()).collect::<Vec<_>>().join(" and ");
+                    tracing::warn!(subjects = %who, %until, "login locked out after repeated failures");
+                    let detail = format!("{from}: {who} locked out until {until} after repeated failures");
+                    self.audit(&actor, AuditAction::LoginLocked, &detail, a.now_ms).await?;
                 }
                 return Err(EngineError::Unauthorized("wrong user name or password".into()));
             }
         };
         if record.disabled {
+            self.audit(&actor, AuditAction::LoginFailed, &format!("{from}: the user is disabled"), a.now_ms).await?;
             return Err(EngineError::Forbidden(format!(
                 "user '{}' is disabled: ask an admin to enable it (drover user enable)",
                 record.user.name
             )));
         }
         self.throttle(|t| t.succeed(&subjects[0]));
+        self.audit(&actor, AuditAction::Login, &from, a.now_ms).await?;
+        Ok(record.user)
+    }
+
+    /// Checks a name and password (see [`Engine::check_login`]) and returns a new API
+    /// token.
+    pub async fn login(&self, a: LoginAttempt<'_>) -> Result<(User, String)> {
+        let user = self.check_login(a, "api").await?;
         let token = new_token();
         let ttl = self.config().token_ttl.as_millis() as i64;
-        self.store().create_token(record.user.id, &token_hash(&token), a.now_ms, a.now_ms + ttl).await?;
-        Ok((record.user, token))
+        self.store().create_token(user.id, &token_hash(&token), a.now_ms, a.now_ms + ttl).await?;
+        Ok((user, token))
     }
 
     /// The user a token belongs to.
@@ -118,7 +149,9 @@ impl Engine {
         }
         check_new_password(new)?;
         let hash = self.passwords().hash(new).await?;
-        Ok(self.store().set_password_hash(user.id, &hash).await?)
+        self.store().set_password_hash(user.id, &hash).await?;
+        self.audit_done(&Executor::user(&user.name), AuditAction::PasswordChanged, "own password").await;
+        Ok(())
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {
@@ -166,6 +199,8 @@ impl Engine {
         }
         self.store().set_user_disabled(target.user.id, disabled).await?;
         tracing::warn!(by = %by.name, user = %target.user.name, disabled, "user account changed");
+        let action = if disabled { AuditAction::UserDisable } else { AuditAction::UserEnable };
+        self.audit_done(&Executor::user(&by.name), action, &format!("user '{}'", target.user.name)).await;
         Ok(target.user)
     }
 
@@ -175,14 +210,19 @@ impl Engine {
         self.keep_an_admin(&target, by).await?;
         self.store().delete_user(target.user.id).await?;
         tracing::warn!(by = %by.name, user = %target.user.name, "user deleted");
+        let detail = format!("user '{}' with role {}", target.user.name, target.user.role.as_str());
+        self.audit_done(&Executor::user(&by.name), AuditAction::UserDelete, &detail).await;
         Ok(target.user)
     }
 
-    /// Ends every API token of a user; returns how many.
+    /// Ends every API token and console session of a user; returns how many tokens.
     pub async fn revoke_user_tokens(&self, name: &str, by: &User) -> Result<u64> {
         let target = self.user_named(name).await?;
         let n = self.store().delete_tokens_of(target.user.id).await?;
+        self.store().delete_sessions_of(target.user.id).await?;
         tracing::warn!(by = %by.name, user = %target.user.name, tokens = n, "tokens revoked");
+        let detail = format!("{n} API tokens and every console session of user '{}'", target.user.name);
+        self.audit_done(&Executor::user(&by.name), AuditAction::TokensRevoke, &detail).await;
         Ok(n)
     }
 
@@ -206,6 +246,7 @@ impl Engine {
     /// Ends one of the caller's own tokens by its id (from [`Engine::my_tokens`]).
     pub async fn revoke_my_token(&self, user: &User, id: &str) -> Result<()> {
         if self.store().delete_token_of(user.id, id).await? {
+            self.audit_done(&Executor::user(&user.name), AuditAction::TokensRevoke, &format!("own token {id}")).await;
             Ok(())
         } else {
             Err(EngineError::NotFound(format!("you have no token '{id}' (see drover token list)")))

@@ -6,6 +6,8 @@ use crate::{Engine, now_ms};
 use drover_api::assets::AssetRef;
 use drover_api::host_keys::{ImportAnswer, TrustAnswer};
 use drover_domain::asset::Asset;
+use drover_domain::audit::AuditAction;
+use drover_domain::executor::Executor;
 use drover_domain::host_key::{HostAuthority, HostKey, PinSource, parse_known_hosts, validate_host_patterns};
 use drover_domain::ids::AuthorityId;
 use drover_ssh::{HostKeyPolicy, fingerprint_of, host_key_of};
@@ -51,6 +53,14 @@ impl HostTrust {
     }
 }
 
+/// The name a pin records as who made it.
+fn pinner(by: &Executor) -> String {
+    match by {
+        Executor::User(name) => name.clone(),
+        other => other.to_string(),
+    }
+}
+
 impl Engine {
     pub(crate) async fn host_trust(&self, address: &str, port: u16) -> Result<HostTrust> {
         let pins = self.store().host_keys(address, port).await?;
@@ -73,8 +83,9 @@ impl Engine {
         r: &AssetRef,
         fingerprint: Option<&str>,
         pin: bool,
-        admin: &str,
+        by: &Executor,
     ) -> Result<TrustAnswer> {
+        let admin = pinner(by);
         let asset = self.resolve_asset(r).await?;
         let (key, presented) = host_key_of(&asset.address, asset.ssh_port, self.config().connect_timeout)
             .await
@@ -111,8 +122,11 @@ impl Engine {
                 ),
             ));
         }
-        self.pin_admin(&asset, &key, &presented, admin).await?;
+        self.pin_admin(&asset, &key, &presented, &admin).await?;
         tracing::warn!(by = %admin, asset = %asset.name, old = ?previous, new = %presented, "host key pinned by an admin");
+        let old = previous.as_deref().unwrap_or("none");
+        let detail = format!("asset '{}' ({}:{}): {presented}, was {old}", asset.name, asset.address, asset.ssh_port);
+        self.audit_done(by, AuditAction::HostKeyTrust, &detail).await;
         Ok(answer(
             true,
             format!("host key {presented} pinned for '{}' ({}:{})", asset.name, asset.address, asset.ssh_port),
@@ -134,7 +148,8 @@ impl Engine {
 
     /// Pins every plain key line of an OpenSSH `known_hosts` text and trusts its
     /// `@cert-authority` lines (an admin action); says which lines it skipped and why.
-    pub async fn import_known_hosts(&self, text: &str, admin: &str) -> Result<ImportAnswer> {
+    pub async fn import_known_hosts(&self, by: &Executor, text: &str) -> Result<ImportAnswer> {
+        let admin = pinner(by);
         let parsed = parse_known_hosts(text);
         let mut answer = ImportAnswer { pinned: Vec::new(), authorities: Vec::new(), skipped: parsed.skipped };
         for (address, port, line) in parsed.keys {
@@ -151,31 +166,43 @@ impl Engine {
                 key,
                 fingerprint,
                 source: PinSource::KnownHosts,
-                pinned_by: Some(admin.to_string()),
+                pinned_by: Some(admin.clone()),
                 pinned_ms: now_ms(),
             };
             self.store().pin_host_key(&pin, false).await?;
             answer.pinned.push(pin);
         }
         for (hosts, key) in parsed.authorities {
-            match self.add_host_authority(&key, &hosts).await {
+            match self.add_host_authority(by, &key, &hosts).await {
                 Ok(a) => answer.authorities.push(a),
                 Err(e) => answer.skipped.push(format!("@cert-authority {hosts}: {e}")),
             }
         }
         tracing::warn!(by = %admin, pinned = answer.pinned.len(), authorities = answer.authorities.len(), "known_hosts imported");
+        let detail = format!(
+            "{} host keys pinned, {} authorities added, {} lines skipped",
+            answer.pinned.len(),
+            answer.authorities.len(),
+            answer.skipped.len()
+        );
+        self.audit_done(by, AuditAction::KnownHostsImport, &detail).await;
         Ok(answer)
     }
 
     /// Trusts a CA's host certificates for the hosts the patterns match.
-    pub async fn add_host_authority(&self, key: &str, hosts: &str) -> Result<HostAuthority> {
+    pub async fn add_host_authority(&self, by: &Executor, key: &str, hosts: &str) -> Result<HostAuthority> {
         validate_host_patterns(hosts).map_err(EngineError::Invalid)?;
         let (key, fingerprint) = key_and_fingerprint(key)?;
-        Ok(self.store().add_host_authority(&key, &fingerprint, hosts.trim(), now_ms()).await?)
+        let ca = self.store().add_host_authority(&key, &fingerprint, hosts.trim(), now_ms()).await?;
+        let detail = format!("host CA {} for {}", ca.fingerprint, ca.hosts);
+        self.audit_done(by, AuditAction::HostCaAdd, &detail).await;
+        Ok(ca)
     }
 
-    pub async fn remove_host_authority(&self, id: AuthorityId) -> Result<()> {
-        Ok(self.store().delete_host_authority(id).await?)
+    pub async fn remove_host_authority(&self, by: &Executor, id: AuthorityId) -> Result<()> {
+        self.store().delete_host_authority(id).await?;
+        self.audit_done(by, AuditAction::HostCaRemove, &format!("host CA {id}")).await;
+        Ok(())
     }
 
     pub async fn list_host_keys(&self) -> Result<(Vec<HostKey>, Vec<HostAuthority>)> {

@@ -5,7 +5,9 @@ use crate::{Engine, now_ms};
 use drover_api::assets::AssetRef;
 use drover_api::credentials::Mapping;
 use drover_domain::asset::{Asset, NewAsset};
+use drover_domain::audit::AuditAction;
 use drover_domain::credential::{Credential, CredentialMapping, NewCredential};
+use drover_domain::executor::Executor;
 use drover_domain::ids::{AssetId, CredentialId, MappingId};
 use drover_domain::scope::{Domain, IpRange, Scope};
 
@@ -16,11 +18,14 @@ impl Engine {
     }
 
     /// Deletes a credential with its secret and mappings.
-    pub async fn delete_credential(&self, id: CredentialId) -> Result<()> {
-        Ok(self.store().delete_credential(id).await?)
+    pub async fn delete_credential(&self, by: &Executor, id: CredentialId) -> Result<()> {
+        let cred = self.store().credential(id).await?;
+        self.store().delete_credential(id).await?;
+        self.audit_done(by, AuditAction::CredentialDelete, &format!("credential {id} '{}'", cred.name)).await;
+        Ok(())
     }
 
-    pub async fn add_credential(&self, new: NewCredential) -> Result<Credential> {
+    pub async fn add_credential(&self, by: &Executor, new: NewCredential) -> Result<Credential> {
         let kind = new.validate().map_err(EngineError::Invalid)?;
         let vault = self.vault().clone();
         let secret = new.secret.clone();
@@ -41,12 +46,27 @@ impl Engine {
             let _ = self.store().delete_credential(cred.id).await;
             return Err(e);
         }
+        let detail = format!("credential {} '{}' for user '{}'", cred.id, cred.name, cred.username);
+        self.audit_done(by, AuditAction::CredentialAdd, &detail).await;
         Ok(cred)
     }
 
     /// Maps a credential to the scope the request names (exactly one of asset, IP
-    /// range, domain, global). Admin only: the caller checks the role.
-    pub async fn map_credential(&self, credential: CredentialId, m: &Mapping) -> Result<CredentialMapping> {
+    /// range, domain, global). Admin only: the caller checks the role. `by` goes to the
+    /// audit log.
+    pub async fn map_credential(
+        &self,
+        by: &Executor,
+        credential: CredentialId,
+        m: &Mapping,
+    ) -> Result<CredentialMapping> {
+        let mapping = self.add_mapping(credential, m).await?;
+        let detail = format!("credential {credential} to {}, priority {}", mapping.scope, mapping.priority);
+        self.audit_done(by, AuditAction::CredentialMap, &detail).await;
+        Ok(mapping)
+    }
+
+    async fn add_mapping(&self, credential: CredentialId, m: &Mapping) -> Result<CredentialMapping> {
         self.store().credential(credential).await?;
         let given = usize::from(m.asset.is_some())
             + usize::from(m.range.is_some())
@@ -76,8 +96,10 @@ impl Engine {
         Ok(self.store().mappings_of(credential).await?)
     }
 
-    pub async fn unmap_credential(&self, credential: CredentialId, mapping: MappingId) -> Result<()> {
-        Ok(self.store().delete_mapping(credential, mapping).await?)
+    pub async fn unmap_credential(&self, by: &Executor, credential: CredentialId, mapping: MappingId) -> Result<()> {
+        self.store().delete_mapping(credential, mapping).await?;
+        self.audit_done(by, AuditAction::CredentialUnmap, &format!("credential {credential}, mapping {mapping}")).await;
+        Ok(())
     }
 
     /// Adds an asset, mapping the named credential to it when given.
@@ -89,7 +111,7 @@ impl Engine {
         };
         let asset = self.store().create_asset(&new, now_ms()).await?;
         if let Some(c) = cred {
-            self.map_credential(c.id, &Mapping::to_asset(AssetRef::Id(asset.id.0), 0)).await?;
+            self.add_mapping(c.id, &Mapping::to_asset(AssetRef::Id(asset.id.0), 0)).await?;
         }
         Ok(asset)
     }

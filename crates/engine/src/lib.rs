@@ -1,6 +1,8 @@
 //! drover's services over the store, the SSH transport and the package share. The web
 //! layer and the CLI call these; nothing here knows HTTP.
 
+mod asset_search;
+mod audit;
 pub mod auth;
 pub mod bundle;
 pub mod datadir;
@@ -16,6 +18,7 @@ pub mod passwords;
 pub mod scheduler;
 mod schedules;
 pub mod secrets;
+pub mod sessions;
 pub mod share;
 pub mod threads;
 pub mod throttle;
@@ -190,12 +193,15 @@ impl Engine {
     }
 
     /// Changes the deployment threads of this node, live; the change outlives a restart.
-    pub async fn set_threads(&self, n: usize) -> Result<ThreadsInfo> {
+    pub async fn set_threads(&self, by: &drover_domain::executor::Executor, n: usize) -> Result<ThreadsInfo> {
         if !THREAD_LIMITS.contains(&n) {
             return Err(EngineError::Invalid(format!("deployment threads must be 1 to 10000, not {n}")));
         }
+        let before = self.threads().threads;
         self.store().set_setting(&self.threads_key(), &n.to_string()).await?;
         self.inner.threads.set_limit(n);
+        let detail = format!("node {}: {before} → {n}", self.config().node_name);
+        self.audit_done(by, drover_domain::audit::AuditAction::ThreadsChange, &detail).await;
         Ok(self.threads())
     }
 

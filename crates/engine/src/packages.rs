@@ -5,6 +5,8 @@ use crate::bundle::{Staged, unpack, write_bundle};
 use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
 use drover_api::packages::PackageRef;
+use drover_domain::audit::AuditAction;
+use drover_domain::executor::Executor;
 use drover_domain::ids::PackageId;
 use drover_domain::package::Package;
 use drover_proto::JobFile;
@@ -32,6 +34,11 @@ impl Upload {
         }
         Ok(self.file.write_all(chunk).await?)
     }
+
+    /// How many bytes were written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
 }
 
 impl Engine {
@@ -49,13 +56,15 @@ impl Engine {
 
     /// Deletes a package, and the share files no other package uses; returns it as it
     /// was.
-    pub async fn delete_package(&self, r: &PackageRef) -> Result<Package> {
+    pub async fn delete_package(&self, by: &Executor, r: &PackageRef) -> Result<Package> {
         let pkg = self.resolve_package(r, None).await?;
         let _share = self.share_lock().lock().await;
         self.store().delete_package(pkg.id).await?;
         for f in &pkg.files {
             self.remove_if_unused(&f.sha256).await?;
         }
+        let detail = format!("package {} '{}' version {}", pkg.id, pkg.def.name, pkg.def.version);
+        self.audit_done(by, AuditAction::PackageDelete, &detail).await;
         Ok(pkg)
     }
 
@@ -110,7 +119,7 @@ impl Engine {
     /// Imports an uploaded bundle: it is expanded and validated off the async workers,
     /// and only a bundle that validates and is not a duplicate reaches the share and the
     /// store. A refused import writes nothing to the share.
-    pub async fn import_upload(&self, mut up: Upload) -> Result<Package> {
+    pub async fn import_upload(&self, by: &Executor, mut up: Upload) -> Result<Package> {
         up.file.flush().await?;
         let (path, staging, limits) = (up.path, self.uploads_dir(), self.config().bundle_limits);
         let staged = tokio::task::spawn_blocking(move || -> Result<Staged> {
@@ -121,14 +130,17 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Internal(format!("bundle import: {e}")))??;
-        self.store_staged(staged).await
+        let pkg = self.store_staged(staged).await?;
+        let detail = format!("package {} '{}' version {}", pkg.id, pkg.def.name, pkg.def.version);
+        self.audit_done(by, AuditAction::PackageImport, &detail).await;
+        Ok(pkg)
     }
 
     /// Imports a bundle held in memory (see [`Engine::import_upload`]).
-    pub async fn import_bundle(&self, tar_gz: &[u8]) -> Result<Package> {
+    pub async fn import_bundle(&self, by: &Executor, tar_gz: &[u8]) -> Result<Package> {
         let mut up = self.begin_upload().await?;
         up.write(tar_gz).await?;
-        self.import_upload(up).await
+        self.import_upload(by, up).await
     }
 
     async fn store_staged(&self, staged: Staged) -> Result<Package> {

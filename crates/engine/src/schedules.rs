@@ -6,7 +6,9 @@
 use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
 use drover_api::schedules::{ConfigRequest, ConfigView, RunTime, ScheduleView};
+use drover_domain::audit::AuditAction;
 use drover_domain::deploy_config::{ConfigOptions, ConfigRun, DeployConfig, NewDeployConfig, TargetSelection};
+use drover_domain::executor::Executor;
 use drover_domain::ids::{DeployConfigId, ScheduleId};
 use drover_domain::schedule::{Schedule, ScheduleRecord, time_zone};
 use jiff::Timestamp;
@@ -53,10 +55,12 @@ impl Engine {
     }
 
     /// Stores a schedule that validates at `now`; every problem is named by its field.
-    pub async fn create_schedule(&self, schedule: Schedule) -> Result<ScheduleView> {
+    pub async fn create_schedule(&self, by: &Executor, schedule: Schedule) -> Result<ScheduleView> {
         let now = now_ms();
         schedule.validate(instant(now)?).map_err(invalid)?;
         let record = self.store().create_schedule(&schedule, now).await?;
+        let detail = format!("schedule {} '{}'", record.id, record.schedule.name);
+        self.audit_done(by, AuditAction::ScheduleCreate, &detail).await;
         self.schedule_view(record, SHOWN_RUNS).await
     }
 
@@ -91,18 +95,22 @@ impl Engine {
 
     /// Replaces a schedule's definition; its enabled configurations next fire at its
     /// first run from now.
-    pub async fn update_schedule(&self, r: &str, schedule: Schedule) -> Result<ScheduleView> {
+    pub async fn update_schedule(&self, by: &Executor, r: &str, schedule: Schedule) -> Result<ScheduleView> {
         let id = self.resolve_schedule(r).await?.id;
         let now = now_ms();
         schedule.validate(instant(now)?).map_err(invalid)?;
         let record = self.store().update_schedule(id, &schedule, now).await?;
+        let detail = format!("schedule {} '{}'", record.id, record.schedule.name);
+        self.audit_done(by, AuditAction::ScheduleUpdate, &detail).await;
         self.schedule_view(record, SHOWN_RUNS).await
     }
 
     /// Deletes a schedule; refused, naming them, while configurations use it.
-    pub async fn delete_schedule(&self, r: &str) -> Result<ScheduleRecord> {
+    pub async fn delete_schedule(&self, by: &Executor, r: &str) -> Result<ScheduleRecord> {
         let record = self.resolve_schedule(r).await?;
         self.store().delete_schedule(record.id).await?;
+        let detail = format!("schedule {} '{}'", record.id, record.schedule.name);
+        self.audit_done(by, AuditAction::ScheduleDelete, &detail).await;
         Ok(record)
     }
 
@@ -122,7 +130,7 @@ impl Engine {
 
     /// Stores a configuration: its schedule, package (and version) and assets must
     /// exist, and its run mode and options validate as a manual deployment's would.
-    pub async fn create_config(&self, req: ConfigRequest) -> Result<ConfigView> {
+    pub async fn create_config(&self, by: &Executor, req: ConfigRequest) -> Result<ConfigView> {
         let name = req.name.trim().to_string();
         if name.is_empty() {
             return Err(EngineError::Invalid("name: must not be empty".into()));
@@ -166,6 +174,8 @@ impl Engine {
             enabled: req.enabled,
         };
         let config = self.store().create_config(&new, now_ms()).await?;
+        let detail = format!("configuration {} '{}'", config.id, config.config.name);
+        self.audit_done(by, AuditAction::ConfigCreate, &detail).await;
         self.config_view(config).await
     }
 
@@ -185,23 +195,26 @@ impl Engine {
     }
 
     /// Enables a configuration: it next fires at its schedule's first run from now.
-    pub async fn enable_config(&self, r: &str) -> Result<ConfigView> {
+    pub async fn enable_config(&self, by: &Executor, r: &str) -> Result<ConfigView> {
         let id = self.resolve_config(r).await?.id;
         let c = self.store().enable_config(id, now_ms()).await?;
+        self.audit_done(by, AuditAction::ConfigEnable, &format!("configuration {} '{}'", c.id, c.config.name)).await;
         self.config_view(c).await
     }
 
     /// Disables a configuration: it fires no more until enabled.
-    pub async fn disable_config(&self, r: &str) -> Result<ConfigView> {
+    pub async fn disable_config(&self, by: &Executor, r: &str) -> Result<ConfigView> {
         let id = self.resolve_config(r).await?.id;
         let c = self.store().disable_config(id, now_ms()).await?;
+        self.audit_done(by, AuditAction::ConfigDisable, &format!("configuration {} '{}'", c.id, c.config.name)).await;
         self.config_view(c).await
     }
 
     /// Deletes a configuration and its run records; its deployments stay in the log.
-    pub async fn delete_config(&self, r: &str) -> Result<DeployConfig> {
+    pub async fn delete_config(&self, by: &Executor, r: &str) -> Result<DeployConfig> {
         let c = self.resolve_config(r).await?;
         self.store().delete_config(c.id).await?;
+        self.audit_done(by, AuditAction::ConfigDelete, &format!("configuration {} '{}'", c.id, c.config.name)).await;
         Ok(c)
     }
 

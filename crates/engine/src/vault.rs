@@ -16,6 +16,8 @@ const NONCE_LEN: usize = 24;
 #[derive(Clone)]
 pub struct Vault {
     cipher: XChaCha20Poly1305,
+    /// A key for MACs (the console's CSRF tokens), derived from the vault key.
+    mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Vault {
@@ -33,7 +35,13 @@ impl Vault {
     pub fn from_key(key: &[u8], path: &Path) -> Result<Vault> {
         let key = Key::try_from(key)
             .map_err(|_| EngineError::Internal(format!("key file {} must hold exactly 32 bytes", path.display())))?;
-        Ok(Vault { cipher: XChaCha20Poly1305::new(&key) })
+        let mac_key = crate::sessions::hmac_sha256(key.as_slice(), b"drover mac key");
+        Ok(Vault { cipher: XChaCha20Poly1305::new(&key), mac_key })
+    }
+
+    /// The key for MACs derived from the vault key.
+    pub(crate) fn mac_key(&self) -> &[u8; 32] {
+        &self.mac_key
     }
 
     /// A new random key.

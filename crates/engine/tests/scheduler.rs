@@ -16,6 +16,11 @@ use drover_store::Store;
 use std::path::Path;
 use std::time::Duration;
 
+/// Who acts in these tests, for the audit log.
+fn by() -> Executor {
+    Executor::user("admin")
+}
+
 const MINUTE: i64 = 60_000;
 
 /// An engine over the SQLite database in `dir` (opened again by a restart).
@@ -41,7 +46,7 @@ async fn fixtures(e: &Engine) {
         &[],
     )
     .unwrap();
-    e.import_bundle(&drover_engine::bundle::write_bundle(&def, &[]).unwrap()).await.unwrap();
+    e.import_bundle(&by(), &drover_engine::bundle::write_bundle(&def, &[]).unwrap()).await.unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     for name in ["a1", "a2"] {
         let asset = NewAsset { name: name.into(), address: "127.0.0.1".into(), ssh_port: port, macs: vec![] };
@@ -96,8 +101,8 @@ async fn a_minute_schedule_fires_once_per_fire_time() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path()).await;
     fixtures(&e).await;
-    e.create_schedule(schedule("every minute", 1, "skip")).await.unwrap();
-    e.create_config(config("web", "every minute", true)).await.unwrap();
+    e.create_schedule(&by(), schedule("every minute", 1, "skip")).await.unwrap();
+    e.create_config(&by(), config("web", "every minute", true)).await.unwrap();
     let t0 = first_fire(&e, "web").await;
 
     assert!(e.tick(t0 - 1).await.unwrap().started.is_empty(), "not yet due");
@@ -133,8 +138,8 @@ async fn concurrent_ticks_and_two_engines_fire_once() {
     std::fs::copy(dir.path().join("data/secret.key"), other.path().join("data/secret.key")).unwrap();
     let b =
         Engine::open(store, EngineConfig::new(other.path().join("data"), other.path().join("deployer"))).await.unwrap();
-    a.create_schedule(schedule("every minute", 1, "run_once")).await.unwrap();
-    a.create_config(config("web", "every minute", true)).await.unwrap();
+    a.create_schedule(&by(), schedule("every minute", 1, "run_once")).await.unwrap();
+    a.create_config(&by(), config("web", "every minute", true)).await.unwrap();
     let t0 = first_fire(&a, "web").await;
     for minute in 0..3 {
         let at = t0 + minute * MINUTE + 200;
@@ -153,8 +158,8 @@ async fn down_over_three_runs(missed: &str) -> (Vec<(i64, bool)>, i64, i64) {
     let t0 = {
         let e = engine(dir.path()).await;
         fixtures(&e).await;
-        e.create_schedule(schedule("ten", 10, missed)).await.unwrap();
-        e.create_config(config("web", "ten", true)).await.unwrap();
+        e.create_schedule(&by(), schedule("ten", 10, missed)).await.unwrap();
+        e.create_config(&by(), config("web", "ten", true)).await.unwrap();
         let t0 = first_fire(&e, "web").await;
         assert_eq!(e.tick(t0 + 1000).await.unwrap().started.len(), 1);
         t0
@@ -192,18 +197,18 @@ async fn a_disabled_config_never_fires() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path()).await;
     fixtures(&e).await;
-    e.create_schedule(schedule("every minute", 1, "run_once")).await.unwrap();
-    let off = e.create_config(config("off", "every minute", false)).await.unwrap();
+    e.create_schedule(&by(), schedule("every minute", 1, "run_once")).await.unwrap();
+    let off = e.create_config(&by(), config("off", "every minute", false)).await.unwrap();
     assert_eq!(off.config.next_fire_ms, None);
-    e.create_config(config("on", "every minute", true)).await.unwrap();
+    e.create_config(&by(), config("on", "every minute", true)).await.unwrap();
     let t0 = first_fire(&e, "on").await;
-    e.disable_config("on").await.unwrap();
+    e.disable_config(&by(), "on").await.unwrap();
     for minute in 0..5 {
         assert_eq!(e.tick(t0 + minute * MINUTE).await.unwrap(), Default::default());
     }
     assert!(e.list_deployments(&Default::default()).await.unwrap().is_empty());
     assert!(e.show_config("on").await.unwrap().next_run.is_none());
-    let on = e.enable_config("on").await.unwrap();
+    let on = e.enable_config(&by(), "on").await.unwrap();
     assert!(on.next_run.is_some() && on.config.config.enabled);
 }
 
@@ -212,8 +217,8 @@ async fn gone_assets_are_skipped_and_a_config_without_any_records_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path()).await;
     fixtures(&e).await;
-    e.create_schedule(schedule("every minute", 1, "run_once")).await.unwrap();
-    e.create_config(config("web", "every minute", true)).await.unwrap();
+    e.create_schedule(&by(), schedule("every minute", 1, "run_once")).await.unwrap();
+    e.create_config(&by(), config("web", "every minute", true)).await.unwrap();
     let t0 = first_fire(&e, "web").await;
     e.delete_asset(&AssetRef::Name("a1".into())).await.unwrap();
     let r = e.tick(t0).await.unwrap();
@@ -245,39 +250,43 @@ async fn bad_input_names_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path()).await;
     fixtures(&e).await;
-    let m = invalid(e.create_schedule(schedule("zero", 0, "skip")).await);
+    let m = invalid(e.create_schedule(&by(), schedule("zero", 0, "skip")).await);
     assert!(m.contains("kind.every"), "{m}");
     let mut zone = schedule("zone", 5, "skip");
     zone.time_zone = "Mars/Olympus".into();
-    assert!(invalid(e.create_schedule(zone).await).contains("time_zone"));
+    assert!(invalid(e.create_schedule(&by(), zone).await).contains("time_zone"));
     let mut once = schedule("once", 5, "skip");
     once.kind = drover_domain::schedule::ScheduleKind::Once;
-    assert!(invalid(e.create_schedule(once).await).contains("start: a one-time schedule must start in the future"));
+    assert!(
+        invalid(e.create_schedule(&by(), once).await).contains("start: a one-time schedule must start in the future")
+    );
     let m = invalid(e.preview_schedule("1", 0).await);
     assert!(m.contains("n:"), "{m}");
 
-    e.create_schedule(schedule("used", 5, "skip")).await.unwrap();
+    e.create_schedule(&by(), schedule("used", 5, "skip")).await.unwrap();
     assert_eq!(e.preview_schedule("used", 3).await.unwrap().len(), 3);
-    e.create_config(config("web", "used", true)).await.unwrap();
-    e.create_config(config("db", "used", false)).await.unwrap();
-    match e.delete_schedule("used").await {
+    e.create_config(&by(), config("web", "used", true)).await.unwrap();
+    e.create_config(&by(), config("db", "used", false)).await.unwrap();
+    match e.delete_schedule(&by(), "used").await {
         Err(EngineError::Conflict(m)) => assert!(m.contains("'db', 'web'"), "{m}"),
         other => panic!("{other:?}"),
     }
     let mut c = config("x", "used", true);
     c.package = "nope".into();
-    assert!(matches!(e.create_config(c).await, Err(EngineError::NotFound(m)) if m.starts_with("package:")));
+    assert!(matches!(e.create_config(&by(), c).await, Err(EngineError::NotFound(m)) if m.starts_with("package:")));
     let mut c = config("x", "used", true);
     c.version = Some("9".into());
-    assert!(matches!(e.create_config(c).await, Err(EngineError::NotFound(m)) if m.starts_with("version:")));
+    assert!(matches!(e.create_config(&by(), c).await, Err(EngineError::NotFound(m)) if m.starts_with("version:")));
     let mut c = config("x", "used", true);
     c.assets.push(AssetRef::Name("ghost".into()));
-    assert!(matches!(e.create_config(c).await, Err(EngineError::NotFound(m)) if m.starts_with("assets:")));
+    assert!(matches!(e.create_config(&by(), c).await, Err(EngineError::NotFound(m)) if m.starts_with("assets:")));
     let mut c = config("x", "nothing", true);
-    assert!(matches!(e.create_config(c.clone()).await, Err(EngineError::NotFound(m)) if m.starts_with("schedule:")));
+    assert!(
+        matches!(e.create_config(&by(), c.clone()).await, Err(EngineError::NotFound(m)) if m.starts_with("schedule:"))
+    );
     c.schedule = None;
-    assert!(invalid(e.create_config(c).await).starts_with("schedule:"));
+    assert!(invalid(e.create_config(&by(), c).await).starts_with("schedule:"));
     let mut c = config("x", "used", true);
     c.options.boot_secs = Some(99_999);
-    assert!(invalid(e.create_config(c).await).starts_with("options:"));
+    assert!(invalid(e.create_config(&by(), c).await).starts_with("options:"));
 }

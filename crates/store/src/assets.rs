@@ -9,7 +9,7 @@ use drover_domain::ids::{AssetId, CredentialId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str = "id, name, address, ssh_port, macs, \
+pub(crate) const COLUMNS: &str = "id, name, address, ssh_port, macs, \
      (SELECT k.key FROM host_keys k WHERE k.address = LOWER(assets.address) AND k.port = assets.ssh_port \
       ORDER BY k.key_type LIMIT 1) AS host_key, \
      (SELECT k.fingerprint FROM host_keys k WHERE k.address = LOWER(assets.address) AND k.port = assets.ssh_port \
@@ -20,7 +20,7 @@ fn macs_json(macs: &[String]) -> Result<String> {
     serde_json::to_string(macs).map_err(|e| StoreError::Other(format!("cannot encode MAC addresses: {e}")))
 }
 
-fn asset_from_row(row: &AnyRow) -> Result<Asset> {
+pub(crate) fn asset_from_row(row: &AnyRow) -> Result<Asset> {
     let port: i64 = row.try_get("ssh_port")?;
     let macs: String = row.try_get("macs")?;
     Ok(Asset {

@@ -8,7 +8,9 @@
 //! an argument (`now_ms`), never read here. The conformance suite in
 //! `tests/conformance` runs every test on both backends.
 
+mod asset_search;
 mod assets;
+mod audit;
 mod credentials;
 mod deployments;
 mod error;
@@ -16,6 +18,7 @@ mod host_keys;
 mod packages;
 mod schedules;
 mod schedules_stuck;
+mod sessions;
 mod settings;
 mod users;
 

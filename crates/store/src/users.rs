@@ -36,7 +36,7 @@ pub struct TokenRow {
     pub expires_ms: i64,
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User> {
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
     let role: String = row.try_get("role")?;
     Ok(User {
         id: UserId(row.try_get("id")?),
@@ -158,7 +158,7 @@ impl Store {
             .collect()
     }
 
-    /// Disables (and ends every token of) or enables a user.
+    /// Disables (and ends every token and console session of) or enables a user.
     pub async fn set_user_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
@@ -171,15 +171,17 @@ impl Store {
         }
         if disabled {
             sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM console_sessions WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Deletes a user and their tokens.
+    /// Deletes a user, their tokens and their console sessions.
     pub async fn delete_user(&self, user: UserId) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM console_sessions WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(user.0).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(crate::StoreError::NotFound(format!("no user with id {user}")));

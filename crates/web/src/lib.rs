@@ -1,10 +1,12 @@
 //! drover's HTTP server: the JSON API under `/api/v1`, the deployer callback under
-//! `/agent/v1` and the package share under `/share/v1`. Handlers only translate HTTP to
-//! engine calls; every route but `/healthz` needs a token.
+//! `/agent/v1`, the package share under `/share/v1` and the web console at `/`. Handlers
+//! only translate HTTP to engine calls; every route but `/healthz`, `/login` and the
+//! console's static files needs a token or a console session.
 
 mod agent;
 mod api;
 mod auth;
+mod console;
 mod error;
 mod extract;
 mod server;
@@ -20,8 +22,9 @@ use drover_engine::Engine;
 use std::future::Future;
 use tokio::net::TcpListener;
 
-/// Largest request body of every route but the bundle upload (streamed to disk, bounded
-/// by the engine's bundle limits) and the deployer's report (its own bound).
+/// Largest request body of every route (the console's url-encoded forms included) but
+/// the bundle uploads of the API and the console (streamed to disk, bounded by the
+/// engine's bundle limits) and the deployer's report (its own bound).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
 pub fn router(engine: Engine) -> Router {
@@ -33,12 +36,8 @@ fn router_with(engine: Engine, limits: ServeLimits) -> Router {
         .nest("/api/v1", api::routes())
         .merge(agent::routes())
         .route("/healthz", get(|| async { "ok" }))
-        .fallback(|| async {
-            extract::Rejection {
-                status: StatusCode::NOT_FOUND,
-                message: "no such route (the API is under /api/v1)".into(),
-            }
-        })
+        .merge(console::routes())
+        .fallback(console::not_found)
         .method_not_allowed_fallback(|| async {
             extract::Rejection {
                 status: StatusCode::METHOD_NOT_ALLOWED,

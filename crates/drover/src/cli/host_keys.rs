@@ -2,6 +2,7 @@
 
 use super::Ctx;
 use super::output;
+use super::output::out;
 use anyhow::Context;
 use drover_api::Done;
 use drover_api::host_keys::{AddAuthority, HostKeys, ImportAnswer, ImportKnownHosts};
@@ -50,7 +51,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
                     }),
                 );
                 if !l.authorities.is_empty() {
-                    println!();
+                    out!();
                     output::table(
                         &["CA", "FINGERPRINT", "HOSTS"],
                         l.authorities.iter().map(|a| vec![a.id.to_string(), a.fingerprint.clone(), a.hosts.clone()]),
@@ -67,25 +68,23 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
             let a: ImportAnswer = c.post("/host-keys/import", &ImportKnownHosts { known_hosts: text }).await?;
             ctx.print(&a, |a| {
                 for k in &a.pinned {
-                    println!("pinned {}:{} {}", k.address, k.port, k.fingerprint);
+                    out!("pinned {}:{} {}", k.address, k.port, k.fingerprint);
                 }
                 for ca in &a.authorities {
-                    println!("trusted certificate authority {} for {}", ca.fingerprint, ca.hosts);
+                    out!("trusted certificate authority {} for {}", ca.fingerprint, ca.hosts);
                 }
                 for s in &a.skipped {
-                    println!("skipped {s}");
+                    out!("skipped {s}");
                 }
             })?;
         }
         Cmd::AddCa { key, hosts } => {
             let ca: HostAuthority = c.post("/host-keys/authorities", &AddAuthority { key, hosts }).await?;
-            ctx.print(&ca, |ca| {
-                println!("certificate authority {} ({}) trusted for {}", ca.id, ca.fingerprint, ca.hosts)
-            })?;
+            ctx.print(&ca, |ca| out!("certificate authority {} ({}) trusted for {}", ca.id, ca.fingerprint, ca.hosts))?;
         }
         Cmd::RemoveCa { id } => {
             let done: Done = c.delete(&format!("/host-keys/authorities/{id}")).await?;
-            ctx.print(&done, |d| println!("{}", d.message))?;
+            ctx.print(&done, |d| out!("{}", d.message))?;
         }
     }
     Ok(0)

@@ -9,6 +9,7 @@ mod harness;
 
 mod cancel;
 mod cli;
+mod console;
 mod credentials;
 mod deploy;
 mod faults;

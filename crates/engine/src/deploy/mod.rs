@@ -13,6 +13,7 @@ use drover_api::assets::AssetRef;
 use drover_api::deployments::{DeployRequest, OptionsRequest};
 use drover_api::packages::PackageRef;
 use drover_api::retry::Retry;
+use drover_domain::audit::AuditAction;
 use drover_domain::deployment::{Deployment, Executor, Target, TargetState};
 use drover_domain::ids::{DeploymentId, TargetId};
 use drover_domain::package::Package;
@@ -72,6 +73,14 @@ impl Engine {
             targets,
         };
         let (deployment, targets) = self.store().create_deployment(&new, now_ms()).await?;
+        let detail = format!(
+            "deployment {}: package '{}' version {} to {} asset(s)",
+            deployment.id,
+            deployment.package_name,
+            deployment.package_version,
+            targets.len()
+        );
+        self.audit_done(&deployment.executor, AuditAction::Deploy, &detail).await;
         self.start_targets(&deployment, &targets, pkg);
         Ok((deployment, targets))
     }
@@ -108,6 +117,7 @@ impl Engine {
             self.wake(t.id);
             n += 1;
         }
+        self.audit_done(by, AuditAction::Cancel, &format!("deployment {id}: {n} target(s) stopped")).await;
         Ok(n)
     }
 
@@ -135,7 +145,12 @@ impl Engine {
             run_mode: Some(d.run_mode),
             options: OptionsRequest::all(d.options),
         };
-        self.deploy(req, executor).await
+        let by = executor.clone();
+        let (deployment, targets) = self.deploy(req, executor).await?;
+        let detail =
+            format!("deployment {id} relaunched as deployment {} ({} target(s))", deployment.id, targets.len());
+        self.audit_done(&by, AuditAction::Relaunch, &detail).await;
+        Ok((deployment, targets))
     }
 
     /// A cancel request for a running target, taken once.

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod backends;
+mod console;
 mod deployments;
 mod inventory;
 mod packages;

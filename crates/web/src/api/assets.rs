@@ -3,14 +3,16 @@
 
 use crate::auth::{Admin, Operator, Viewer};
 use crate::error::ApiResult;
-use crate::extract::{Json, Path};
+use crate::extract::{Json, Path, Query};
 use axum::Router;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use drover_api::Done;
-use drover_api::assets::{AddAsset, AssetRef};
+use drover_api::assets::{AddAsset, AssetQuery, AssetRef};
 use drover_api::host_keys::{TrustAnswer, TrustKey};
 use drover_domain::asset::Asset;
+use drover_domain::executor::Executor;
 use drover_domain::user::Role;
 use drover_engine::{Engine, EngineError};
 
@@ -22,8 +24,13 @@ pub(super) fn routes() -> Router<Engine> {
         .route("/assets/{asset}/trust-host-key", post(trust_key))
 }
 
-async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<Asset>>> {
-    Ok(Json(engine.list_assets().await?))
+/// Without parameters, every asset (a JSON array); with any search parameter, one page
+/// of the search as `{total, assets}`.
+async fn list(State(engine): State<Engine>, _v: Viewer, Query(q): Query<AssetQuery>) -> ApiResult<Response> {
+    if q.is_empty() {
+        return Ok(Json(engine.list_assets().await?).into_response());
+    }
+    Ok(Json(engine.search_assets(&q).await?).into_response())
 }
 
 /// An operator adds assets; mapping a credential to one (`credential`) is an admin's
@@ -61,7 +68,11 @@ async fn trust_key(
     Json(t): Json<TrustKey>,
 ) -> ApiResult<Json<TrustAnswer>> {
     let pin = t.fingerprint.is_some();
-    Ok(Json(engine.trust_host_key(&AssetRef::Name(asset), t.fingerprint.as_deref(), pin, &admin.name).await?))
+    Ok(Json(
+        engine
+            .trust_host_key(&AssetRef::Name(asset), t.fingerprint.as_deref(), pin, &Executor::user(&admin.name))
+            .await?,
+    ))
 }
 
 /// Replaces the pinned key with the one the host presents now (after a reinstall); with
@@ -72,5 +83,9 @@ async fn accept_key(
     Path(asset): Path<String>,
     Json(t): Json<TrustKey>,
 ) -> ApiResult<Json<TrustAnswer>> {
-    Ok(Json(engine.trust_host_key(&AssetRef::Name(asset), t.fingerprint.as_deref(), true, &admin.name).await?))
+    Ok(Json(
+        engine
+            .trust_host_key(&AssetRef::Name(asset), t.fingerprint.as_deref(), true, &Executor::user(&admin.name))
+            .await?,
+    ))
 }

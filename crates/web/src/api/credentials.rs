@@ -9,6 +9,7 @@ use axum::routing::{delete, get, post};
 use drover_api::Done;
 use drover_api::credentials::Mapping;
 use drover_domain::credential::{Credential, CredentialMapping, NewCredential};
+use drover_domain::executor::Executor;
 use drover_domain::ids::{CredentialId, MappingId};
 use drover_engine::Engine;
 
@@ -26,14 +27,14 @@ async fn list(State(engine): State<Engine>, _a: Admin) -> ApiResult<Json<Vec<Cre
 
 async fn create(
     State(engine): State<Engine>,
-    _a: Admin,
+    Admin(admin): Admin,
     Json(new): Json<NewCredential>,
 ) -> ApiResult<Json<Credential>> {
-    Ok(Json(engine.add_credential(new).await?))
+    Ok(Json(engine.add_credential(&Executor::user(&admin.name), new).await?))
 }
 
-async fn remove(State(engine): State<Engine>, _a: Admin, Path(id): Path<i64>) -> ApiResult<Json<Done>> {
-    engine.delete_credential(CredentialId(id)).await?;
+async fn remove(State(engine): State<Engine>, Admin(admin): Admin, Path(id): Path<i64>) -> ApiResult<Json<Done>> {
+    engine.delete_credential(&Executor::user(&admin.name), CredentialId(id)).await?;
     Ok(Json(Done::new(format!("credential {id} removed"))))
 }
 
@@ -45,7 +46,7 @@ async fn map(
     Path(id): Path<i64>,
     Json(m): Json<Mapping>,
 ) -> ApiResult<Json<CredentialMapping>> {
-    let mapping = engine.map_credential(CredentialId(id), &m).await?;
+    let mapping = engine.map_credential(&Executor::user(&admin.name), CredentialId(id), &m).await?;
     tracing::info!(by = %admin.name, credential = id, scope = %mapping.scope, "credential mapped");
     Ok(Json(mapping))
 }
@@ -63,7 +64,7 @@ async fn unmap(
     Admin(admin): Admin,
     Path((id, mapping)): Path<(i64, i64)>,
 ) -> ApiResult<Json<Done>> {
-    engine.unmap_credential(CredentialId(id), MappingId(mapping)).await?;
+    engine.unmap_credential(&Executor::user(&admin.name), CredentialId(id), MappingId(mapping)).await?;
     tracing::info!(by = %admin.name, credential = id, mapping, "credential mapping removed");
     Ok(Json(Done::new(format!("mapping {mapping} of credential {id} removed"))))
 }

@@ -7,6 +7,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use drover_api::Done;
 use drover_api::host_keys::{AddAuthority, HostKeys, ImportAnswer, ImportKnownHosts};
+use drover_domain::executor::Executor;
 use drover_domain::host_key::HostAuthority;
 use drover_domain::ids::AuthorityId;
 use drover_engine::Engine;
@@ -29,7 +30,7 @@ async fn import(
     Admin(admin): Admin,
     Json(body): Json<ImportKnownHosts>,
 ) -> ApiResult<Json<ImportAnswer>> {
-    Ok(Json(engine.import_known_hosts(&body.known_hosts, &admin.name).await?))
+    Ok(Json(engine.import_known_hosts(&Executor::user(&admin.name), &body.known_hosts).await?))
 }
 
 async fn add_authority(
@@ -37,7 +38,7 @@ async fn add_authority(
     Admin(admin): Admin,
     Json(body): Json<AddAuthority>,
 ) -> ApiResult<Json<HostAuthority>> {
-    let ca = engine.add_host_authority(&body.key, &body.hosts).await?;
+    let ca = engine.add_host_authority(&Executor::user(&admin.name), &body.key, &body.hosts).await?;
     tracing::warn!(by = %admin.name, ca = %ca.fingerprint, hosts = %ca.hosts, "host certificate authority trusted");
     Ok(Json(ca))
 }
@@ -47,7 +48,7 @@ async fn remove_authority(
     Admin(admin): Admin,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Done>> {
-    engine.remove_host_authority(AuthorityId(id)).await?;
+    engine.remove_host_authority(&Executor::user(&admin.name), AuthorityId(id)).await?;
     tracing::warn!(by = %admin.name, id, "host certificate authority removed");
     Ok(Json(Done::new(format!("certificate authority {id} removed"))))
 }

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::routing::get;
 use drover_api::settings::Settings;
 use drover_api::threads::{SetThreads, ThreadsInfo};
+use drover_domain::executor::Executor;
 use drover_engine::Engine;
 
 pub(super) fn routes() -> Router<Engine> {
@@ -25,7 +26,7 @@ async fn set_threads(
     Admin(admin): Admin,
     Json(b): Json<SetThreads>,
 ) -> ApiResult<Json<ThreadsInfo>> {
-    let info = engine.set_threads(b.threads).await?;
+    let info = engine.set_threads(&Executor::user(&admin.name), b.threads).await?;
     tracing::info!(by = %admin.name, threads = b.threads, "deployment threads changed");
     Ok(Json(info))
 }

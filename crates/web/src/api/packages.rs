@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use drover_api::Done;
 use drover_api::packages::PackageRef;
+use drover_domain::executor::Executor;
 use drover_domain::package::Package;
 use drover_engine::{Engine, EngineError};
 
@@ -28,7 +29,7 @@ async fn list(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Json<Vec<Pa
 
 /// The body is a bundle (`.tar.gz` with package.toml and files/), streamed to a file
 /// in the data directory (bounded by the engine's bundle limits), never held in memory.
-async fn import(State(engine): State<Engine>, _o: Operator, body: Body) -> ApiResult<Json<Package>> {
+async fn import(State(engine): State<Engine>, Operator(user): Operator, body: Body) -> ApiResult<Json<Package>> {
     use http_body_util::BodyExt;
     let mut upload = engine.begin_upload().await?;
     let mut body = body;
@@ -38,7 +39,7 @@ async fn import(State(engine): State<Engine>, _o: Operator, body: Body) -> ApiRe
             upload.write(&chunk).await?;
         }
     }
-    Ok(Json(engine.import_upload(upload).await?))
+    Ok(Json(engine.import_upload(&Executor::user(&user.name), upload).await?))
 }
 
 async fn show(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>) -> ApiResult<Json<Package>> {
@@ -58,7 +59,11 @@ async fn export(State(engine): State<Engine>, _v: Viewer, Path(p): Path<String>)
     ))
 }
 
-async fn remove(State(engine): State<Engine>, _o: Operator, Path(p): Path<String>) -> ApiResult<Json<Done>> {
-    let pkg = engine.delete_package(&PackageRef::parse(&p)).await?;
+async fn remove(
+    State(engine): State<Engine>,
+    Operator(user): Operator,
+    Path(p): Path<String>,
+) -> ApiResult<Json<Done>> {
+    let pkg = engine.delete_package(&Executor::user(&user.name), &PackageRef::parse(&p)).await?;
     Ok(Json(Done::new(format!("package {} '{}' version {} removed", pkg.id, pkg.def.name, pkg.def.version))))
 }

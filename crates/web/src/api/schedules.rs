@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use drover_api::Done;
 use drover_api::schedules::{ConfigRequest, ConfigView, PreviewQuery, RunTime, ScheduleView};
 use drover_domain::deploy_config::ConfigRun;
+use drover_domain::executor::Executor;
 use drover_domain::schedule::Schedule;
 use drover_engine::{Engine, EngineError};
 
@@ -37,10 +38,10 @@ async fn list_schedules(State(engine): State<Engine>, _v: Viewer) -> ApiResult<J
 
 async fn create_schedule(
     State(engine): State<Engine>,
-    _o: Operator,
+    Operator(user): Operator,
     b: Result<Json<Schedule>, JsonRejection>,
 ) -> ApiResult<Json<ScheduleView>> {
-    Ok(Json(engine.create_schedule(body(b)?).await?))
+    Ok(Json(engine.create_schedule(&Executor::user(&user.name), body(b)?).await?))
 }
 
 async fn show_schedule(
@@ -53,15 +54,19 @@ async fn show_schedule(
 
 async fn update_schedule(
     State(engine): State<Engine>,
-    _o: Operator,
+    Operator(user): Operator,
     Path(id): Path<String>,
     b: Result<Json<Schedule>, JsonRejection>,
 ) -> ApiResult<Json<ScheduleView>> {
-    Ok(Json(engine.update_schedule(&id, body(b)?).await?))
+    Ok(Json(engine.update_schedule(&Executor::user(&user.name), &id, body(b)?).await?))
 }
 
-async fn delete_schedule(State(engine): State<Engine>, _o: Operator, Path(id): Path<String>) -> ApiResult<Json<Done>> {
-    let s = engine.delete_schedule(&id).await?;
+async fn delete_schedule(
+    State(engine): State<Engine>,
+    Operator(user): Operator,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Done>> {
+    let s = engine.delete_schedule(&Executor::user(&user.name), &id).await?;
     Ok(Json(Done::new(format!("schedule {} '{}' removed", s.id, s.schedule.name))))
 }
 
@@ -80,30 +85,42 @@ async fn list_configs(State(engine): State<Engine>, _v: Viewer) -> ApiResult<Jso
 
 async fn create_config(
     State(engine): State<Engine>,
-    _o: Operator,
+    Operator(user): Operator,
     b: Result<Json<ConfigRequest>, JsonRejection>,
 ) -> ApiResult<Json<ConfigView>> {
-    Ok(Json(engine.create_config(body(b)?).await?))
+    Ok(Json(engine.create_config(&Executor::user(&user.name), body(b)?).await?))
 }
 
 async fn show_config(State(engine): State<Engine>, _v: Viewer, Path(id): Path<String>) -> ApiResult<Json<ConfigView>> {
     Ok(Json(engine.show_config(&id).await?))
 }
 
-async fn delete_config(State(engine): State<Engine>, _o: Operator, Path(id): Path<String>) -> ApiResult<Json<Done>> {
-    let c = engine.delete_config(&id).await?;
+async fn delete_config(
+    State(engine): State<Engine>,
+    Operator(user): Operator,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Done>> {
+    let c = engine.delete_config(&Executor::user(&user.name), &id).await?;
     Ok(Json(Done::new(format!(
         "deployment configuration {} '{}' removed; its deployments stay in the log",
         c.id, c.config.name
     ))))
 }
 
-async fn enable(State(engine): State<Engine>, _o: Operator, Path(id): Path<String>) -> ApiResult<Json<ConfigView>> {
-    Ok(Json(engine.enable_config(&id).await?))
+async fn enable(
+    State(engine): State<Engine>,
+    Operator(user): Operator,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConfigView>> {
+    Ok(Json(engine.enable_config(&Executor::user(&user.name), &id).await?))
 }
 
-async fn disable(State(engine): State<Engine>, _o: Operator, Path(id): Path<String>) -> ApiResult<Json<ConfigView>> {
-    Ok(Json(engine.disable_config(&id).await?))
+async fn disable(
+    State(engine): State<Engine>,
+    Operator(user): Operator,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConfigView>> {
+    Ok(Json(engine.disable_config(&Executor::user(&user.name), &id).await?))
 }
 
 async fn runs(State(engine): State<Engine>, _v: Viewer, Path(id): Path<String>) -> ApiResult<Json<Vec<ConfigRun>>> {

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
 use drover_api::Done;
 use drover_api::session::{LoggedIn, Login, NewUser, PasswordChange, TokenInfo, UserEntry};
+use drover_domain::executor::Executor;
 use drover_domain::user::User;
 use drover_engine::{Engine, LoginAttempt, now_ms};
 
@@ -85,7 +86,7 @@ async fn create_user(
     Admin(admin): Admin,
     Json(u): Json<NewUser>,
 ) -> ApiResult<Json<User>> {
-    let user = engine.create_user(&u.name, &u.password, u.role, now_ms()).await?;
+    let user = engine.create_user(&Executor::user(&admin.name), &u.name, &u.password, u.role, now_ms()).await?;
     tracing::info!(by = %admin.name, user = %user.name, role = user.role.as_str(), "user created");
     Ok(Json(user))
 }

@@ -1,0 +1,60 @@
+//! Searching the asset list: a case-insensitive substring filter per column, a sort
+//! column and direction, and a page. The store runs it as SQL.
+
+use serde::{Deserialize, Serialize};
+
+/// The columns the asset list can be filtered and sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetColumn {
+    #[default]
+    Name,
+    Address,
+    Hostname,
+    Os,
+    Arch,
+    LastSeen,
+}
+
+impl AssetColumn {
+    pub const ALL: [AssetColumn; 6] = [Self::Name, Self::Address, Self::Hostname, Self::Os, Self::Arch, Self::LastSeen];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Address => "address",
+            Self::Hostname => "hostname",
+            Self::Os => "os",
+            Self::Arch => "arch",
+            Self::LastSeen => "last_seen",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether a substring filter applies to it (text columns).
+    pub fn is_text(self) -> bool {
+        self != Self::LastSeen
+    }
+}
+
+/// A search of the asset list. Empty filters match everything.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AssetSearch {
+    /// Per text column, a substring the column must contain (ignoring case).
+    pub filters: Vec<(AssetColumn, String)>,
+    pub sort: AssetColumn,
+    pub descending: bool,
+    pub offset: i64,
+    /// At most this many assets (the store clamps it to 1..=10 000 for a page).
+    pub limit: i64,
+}
+
+impl AssetSearch {
+    /// The filter on `column`, if any.
+    pub fn filter(&self, column: AssetColumn) -> Option<&str> {
+        self.filters.iter().find(|(c, v)| *c == column && !v.trim().is_empty()).map(|(_, v)| v.as_str())
+    }
+}

@@ -1,0 +1,117 @@
+//! Benchmark: the asset list over 100,000 assets in SQLite. Inserts them (one
+//! transaction), starts the real server on port 0 and times search + page requests —
+//! the JSON API's `GET /api/v1/assets?…` and the console's `/assets?…` page — and prints
+//! p50/p95. A benchmark prints figures; it asserts nothing.
+//!
+//! `cargo run --release -p drover --example bench-assets [-- N]` (N requests per kind,
+//! default 200). The engine only reads the deployer file's bytes here: `DROVER_DEPLOYER`,
+//! else the benchmark's own executable.
+
+use drover_engine::{Engine, EngineConfig, now_ms};
+use drover_store::Store;
+use std::time::{Duration, Instant};
+
+const ASSETS: usize = 100_000;
+const OSES: [&str; 4] = ["Debian 12", "Debian 11", "Ubuntu 24.04", "Rocky 9"];
+const ARCHES: [&str; 2] = ["x86_64", "aarch64"];
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let data = tempfile::tempdir()?;
+    let url = format!("sqlite://{}?mode=rwc", data.path().join("drover.db").display());
+    let store = Store::connect(&url).await?;
+
+    let started = Instant::now();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await?;
+    let mut tx = pool.begin().await?;
+    for chunk in (0..ASSETS).collect::<Vec<_>>().chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|i| {
+                format!(
+                    "('host-{i:06}', '10.{}.{}.{}', 22, '[]', 'host-{i:06}.example.net', '{}', '{}', {}, 1)",
+                    i / 65536 % 256,
+                    i / 256 % 256,
+                    i % 256,
+                    OSES[i % OSES.len()],
+                    ARCHES[i % ARCHES.len()],
+                    1_700_000_000_000i64 + *i as i64 * 1000
+                )
+            })
+            .collect();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO assets (name, address, ssh_port, macs, hostname, os, arch, last_seen_ms, created_ms) VALUES {}",
+            values.join(", ")
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    pool.close().await;
+    println!("inserted {ASSETS} assets in {:.1} s", started.elapsed().as_secs_f64());
+
+    // only the file's bytes are read: any file will do when no deployer is named
+    let deployer = match std::env::var("DROVER_DEPLOYER") {
+        Ok(p) => std::path::PathBuf::from(p),
+        Err(_) => std::env::current_exe()?,
+    };
+    let engine = Engine::open(store, EngineConfig::new(data.path().to_path_buf(), deployer)).await?;
+    engine.ensure_first_admin(Some("bench-password".into()), now_ms()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let e = engine.clone();
+    tokio::spawn(async move { drover_web::serve(listener, e, std::future::pending()).await });
+
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let token: serde_json::Value = http
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"name": "admin", "password": "bench-password"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["token"].as_str().unwrap_or_default().to_string();
+    let login =
+        http.post(format!("{base}/login")).form(&[("name", "admin"), ("password", "bench-password")]).send().await?;
+    let cookie = login.headers()["set-cookie"].to_str()?.split(';').next().unwrap_or_default().to_string();
+
+    let queries = [
+        "sort=name&dir=asc&offset=0",
+        "name=host-09&sort=name&offset=50",
+        "os=debian&sort=os&dir=desc&offset=5000",
+        "arch=aarch64&name=7&sort=last_seen&offset=100",
+        "hostname=example&sort=address&offset=99950",
+        "name=zzz-no-match",
+    ];
+    for (kind, path) in [("api", "/api/v1/assets?limit=50&"), ("console", "/assets?")] {
+        let mut times = Vec::with_capacity(n);
+        let mut total = 0;
+        for i in 0..n {
+            let q = queries[i % queries.len()];
+            let mut rb = http.get(format!("{base}{path}{q}"));
+            rb = if kind == "api" { rb.bearer_auth(&token) } else { rb.header("cookie", &cookie) };
+            let t = Instant::now();
+            let resp = rb.send().await?;
+            let status = resp.status();
+            let body = resp.bytes().await?;
+            times.push(t.elapsed());
+            anyhow::ensure!(status.is_success(), "{kind} {q}: {status}");
+            total += body.len();
+        }
+        times.sort();
+        println!(
+            "{kind:8} {n} search+page requests: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} KiB answered)",
+            percentile(&times, 0.5).as_secs_f64() * 1000.0,
+            percentile(&times, 0.95).as_secs_f64() * 1000.0,
+            times[times.len() - 1].as_secs_f64() * 1000.0,
+            total / 1024
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! The asset list (a search box per column, sort, 50 a page, tick boxes, "all results of
+//! this search", Deploy Package) and the asset page (facts, host key, deployments).
+
+use super::session::{AdminPage, CsrfForm, Session, ViewerPage};
+use super::{Nav, PageResult, render, time};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use drover_api::assets::{AssetQuery, AssetRef};
+use drover_api::logs::LogQuery;
+use drover_domain::asset_search::AssetColumn;
+use drover_engine::{Engine, EngineError};
+use serde::Deserialize;
+
+/// Assets per page.
+pub(crate) const PAGE: i64 = 50;
+
+pub(super) fn routes() -> Router<Engine> {
+    Router::new()
+        .route("/assets", get(list))
+        .route("/assets/{id}", get(show))
+        .route("/assets/{id}/trust-key", post(trust_key))
+}
+
+/// The asset list's query string: the column filters, sort, page, and the package a
+/// "Deploy Now" preselected.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub arch: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub dir: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+    #[serde(default)]
+    pub package: String,
+}
+
+impl ListQuery {
+    /// The filters, sort and page as the engine's search.
+    pub fn search(&self, offset: i64, limit: i64) -> AssetQuery {
+        let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        AssetQuery {
+            name: some(&self.name),
+            address: some(&self.address),
+            hostname: some(&self.hostname),
+            os: some(&self.os),
+            arch: some(&self.arch),
+            sort: some(&self.sort),
+            dir: some(&self.dir),
+            offset: Some(offset),
+            limit: Some(limit),
+        }
+    }
+
+    /// The filter fields (and the preselected package) as query pairs.
+    pub fn filter_pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("name", &self.name),
+            ("address", &self.address),
+            ("hostname", &self.hostname),
+            ("os", &self.os),
+            ("arch", &self.arch),
+            ("package", &self.package),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k, v.clone()))
+        .collect()
+    }
+
+    fn link(&self, sort: &str, dir: &str, page: i64) -> String {
+        let mut pairs = self.filter_pairs();
+        pairs.push(("sort", sort.to_string()));
+        pairs.push(("dir", dir.to_string()));
+        pairs.push(("page", page.to_string()));
+        format!("/assets?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
+    }
+}
+
+struct Column {
+    key: &'static str,
+    label: &'static str,
+    value: String,
+    sort_link: String,
+    /// ` ▲`/` ▼` on the sorted column.
+    arrow: &'static str,
+    aria_sort: &'static str,
+    searchable: bool,
+}
+
+struct Row {
+    id: i64,
+    name: String,
+    address: String,
+    hostname: String,
+    os: String,
+    arch: String,
+    last_seen: String,
+}
+
+#[derive(Template)]
+#[template(path = "assets.html")]
+struct ListPage {
+    nav: Nav,
+    columns: Vec<Column>,
+    rows: Vec<Row>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    prev: String,
+    next: String,
+    sort: String,
+    dir: String,
+    package: String,
+    error: String,
+}
+
+async fn list(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Query(q): Query<ListQuery>) -> PageResult {
+    let page = q.page.unwrap_or(1).max(1);
+    let sort = AssetColumn::parse(&q.sort).unwrap_or_default();
+    let desc = q.dir == "desc";
+    let (result, error) = match engine.search_assets(&q.search((page - 1) * PAGE, PAGE)).await {
+        Ok(r) => (r, String::new()),
+        Err(drover_engine::EngineError::Invalid(m)) => (drover_api::assets::AssetPage { total: 0, assets: vec![] }, m),
+        Err(e) => return Err(e.into()),
+    };
+    let labels = [
+        (AssetColumn::Name, "Name", &q.name),
+        (AssetColumn::Address, "Address", &q.address),
+        (AssetColumn::Hostname, "Host name", &q.hostname),
+        (AssetColumn::Os, "OS", &q.os),
+        (AssetColumn::Arch, "Arch", &q.arch),
+    ];
+    let mut columns: Vec<Column> =
+        labels.iter().map(|(c, label, value)| column(&q, *c, label, value, sort, desc)).collect();
+    columns.push(column(&q, AssetColumn::LastSeen, "Last seen", "", sort, desc));
+    let pages = ((result.total + PAGE - 1) / PAGE).max(1);
+    let (sort_s, dir_s) = (sort.as_str().to_string(), if desc { "desc" } else { "asc" }.to_string());
+    let rows = result
+        .assets
+        .into_iter()
+        .map(|a| Row {
+            id: a.id.0,
+            name: a.name,
+            address: a.address,
+            hostname: a.hostname.unwrap_or_default(),
+            os: a.os.unwrap_or_default(),
+            arch: a.arch.unwrap_or_default(),
+            last_seen: time(a.last_seen_ms),
+        })
+        .collect();
+    Ok(render(&ListPage {
+        nav: s.nav("assets"),
+        columns,
+        rows,
+        total: result.total,
+        page,
+        pages,
+        prev: if page > 1 { q.link(&sort_s, &dir_s, page - 1) } else { String::new() },
+        next: if page < pages { q.link(&sort_s, &dir_s, page + 1) } else { String::new() },
+        sort: sort_s,
+        dir: dir_s,
+        package: q.package.clone(),
+        error,
+    }))
+}
+
+fn column(q: &ListQuery, c: AssetColumn, label: &'static str, value: &str, sort: AssetColumn, desc: bool) -> Column {
+    let sorted = c == sort;
+    let next_dir = if sorted && !desc { "desc" } else { "asc" };
+    Column {
+        key: c.as_str(),
+        label,
+        value: value.to_string(),
+        sort_link: q.link(c.as_str(), next_dir, 1),
+        arrow: match (sorted, desc) {
+            (false, _) => "",
+            (true, false) => " ▲",
+            (true, true) => " ▼",
+        },
+        aria_sort: match (sorted, desc) {
+            (false, _) => "none",
+            (true, false) => "ascending",
+            (true, true) => "descending",
+        },
+        searchable: c.is_text(),
+    }
+}
+
+struct HistoryRow {
+    deployment: i64,
+    target: i64,
+    package: String,
+    state: &'static str,
+    last_step: String,
+    return_code: String,
+    message: String,
+    when: String,
+}
+
+#[derive(Template)]
+#[template(path = "asset.html")]
+struct AssetPage {
+    nav: Nav,
+    id: i64,
+    name: String,
+    facts: Vec<(&'static str, String)>,
+    history: Vec<HistoryRow>,
+    /// What the host-key form answered (a fingerprint to check, or the pin made).
+    key_notice: String,
+    key_error: String,
+}
+
+async fn show(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Path(id): Path<i64>) -> PageResult {
+    asset_page(&engine, &s, id, String::new(), String::new()).await
+}
+
+async fn asset_page(engine: &Engine, s: &Session, id: i64, key_notice: String, key_error: String) -> PageResult {
+    let a = engine.resolve_asset(&AssetRef::Id(id)).await?;
+    let log = engine.log(&LogQuery { asset: Some(id), limit: 200, ..Default::default() }).await?;
+    let or_none = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    let facts = vec![
+        ("Address", format!("{}:{}", a.address, a.ssh_port)),
+        ("Host name", or_none(a.hostname)),
+        ("Operating system", or_none(a.os)),
+        ("Architecture", or_none(a.arch)),
+        ("MAC addresses", if a.macs.is_empty() { "—".into() } else { a.macs.join(", ") }),
+        ("Pinned host key", or_none(a.host_key_fingerprint)),
+        ("Last seen", or_none(a.last_seen_ms.map(|t| time(Some(t))))),
+        ("Added", time(Some(a.created_ms))),
+    ];
+    let history = log
+        .into_iter()
+        .map(|e| HistoryRow {
+            deployment: e.target.deployment_id.0,
+            target: e.target.id.0,
+            package: format!("{} {}", e.package_name, e.package_version),
+            state: e.target.state.as_str(),
+            last_step: e.target.last_step.unwrap_or_default(),
+            return_code: e.target.return_code.map(|c| c.to_string()).unwrap_or_default(),
+            message: e.target.message,
+            when: time(Some(e.target.finished_ms.unwrap_or(e.target.updated_ms))),
+        })
+        .collect();
+    let status = if key_error.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let page = AssetPage { nav: s.nav("assets"), id: a.id.0, name: a.name, facts, history, key_notice, key_error };
+    Ok((status, render(&page)).into_response())
+}
+
+#[derive(Deserialize)]
+struct TrustForm {
+    #[serde(default)]
+    fingerprint: String,
+}
+
+/// Admins: without a fingerprint, reads the key the machine presents and shows its
+/// fingerprint (nothing is pinned); with the fingerprint the machine itself shows, pins
+/// that key (as `drover asset accept-key --fingerprint`).
+async fn trust_key(
+    State(engine): State<Engine>,
+    AdminPage(s): AdminPage,
+    Path(id): Path<i64>,
+    f: CsrfForm<TrustForm>,
+) -> PageResult {
+    let fingerprint = f.value.fingerprint.trim().to_string();
+    let pin = !fingerprint.is_empty();
+    let wanted = pin.then_some(fingerprint.as_str());
+    match engine.trust_host_key(&AssetRef::Id(id), wanted, pin, &s.actor()).await {
+        Ok(answer) => asset_page(&engine, &s, id, answer.message, String::new()).await,
+        Err(EngineError::Invalid(m)) => asset_page(&engine, &s, id, String::new(), m).await,
+        Err(e) => Err(e.into()),
+    }
+}
