@@ -140,11 +140,11 @@ impl Reporter {
         }
     }
 
-    /// Lets the queued reports go out: waits until they are delivered (or refused), at
-    /// most until the give-up time.
+    /// Lets the queued reports go out: waits until they are delivered (or given up), at
+    /// most until the give-up time, and at least 10 s for reports still in flight.
     pub fn finish(&mut self) {
         let left = u64::try_from(self.give_up_ms.saturating_sub(now_ms())).unwrap_or(0);
-        self.finish_within(Duration::from_millis(left));
+        self.finish_within(Duration::from_millis(left).max(Duration::from_secs(10)));
     }
 
     /// Lets the queued reports go out, waiting at most `wait`.
@@ -185,19 +185,27 @@ fn post_all(rx: &Receiver<String>, url: &str, token: &str, handled: &AtomicU64, 
         .new_agent();
     let auth = format!("Bearer {token}");
     let mut refused = false;
+    // past the give-up time (or once a report was given up), one try each until one is
+    // delivered; before it, a report is tried until it is taken
+    let mut gave_up = false;
     while let Ok(line) = rx.recv() {
         let mut attempt = 0;
         while !refused {
             match post(&agent, url, &auth, &line) {
-                Sent::Done | Sent::Rejected => break,
+                Sent::Done | Sent::Rejected => {
+                    gave_up = false;
+                    break;
+                }
                 Sent::Refused => refused = true,
                 Sent::Retry => {
                     attempt += 1;
                     let now = now_ms();
-                    let Some(at) = next_try_ms(now, attempt, give_up_ms) else {
-                        if attempt == 1 || now < give_up_ms {
-                            eprintln!("drover-deployer: gave up posting report; it stays in {RECORD}");
+                    let next = if gave_up { None } else { next_try_ms(now, attempt, give_up_ms) };
+                    let Some(at) = next else {
+                        if !gave_up {
+                            eprintln!("drover-deployer: gave up posting reports; they stay in {RECORD}");
                         }
+                        gave_up = true;
                         break;
                     };
                     std::thread::sleep(Duration::from_millis(u64::try_from(at - now).unwrap_or(0)));

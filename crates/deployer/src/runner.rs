@@ -99,7 +99,9 @@ enum End {
 fn run_job(dir: &Path, work: &Dir, job: &Job) -> u8 {
     // undelivered reports are tried until the deadline plus a grace: the server takes
     // them late from a machine it could not reach
-    let give_up = job.deadline_unix_ms.saturating_add(i64::try_from(REPORT_GRACE.as_millis()).unwrap_or(i64::MAX));
+    let give_up = job.report_until_unix_ms.unwrap_or_else(|| {
+        job.deadline_unix_ms.saturating_add(i64::try_from(REPORT_GRACE.as_millis()).unwrap_or(i64::MAX))
+    });
     let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token, give_up) {
         Ok(r) => r,
         Err(e) => {

@@ -139,7 +139,7 @@ impl Engine {
         for check in checks {
             let (t, learned) = check.await.map_err(|e| EngineError::Internal(format!("reconciliation: {e}")))??;
             match learned {
-                Some(Learned::Known(now)) if now.state == TargetState::Success => already_succeeded.push(now),
+                Some(Learned::Known(now)) if now.state == TargetState::Success => already_succeeded.push(*now),
                 Some(Learned::StillRunning) => still_running.push(t),
                 _ => again.push(AssetRef::Id(t.asset_id.0)),
             }

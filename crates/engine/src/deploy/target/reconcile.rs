@@ -16,7 +16,7 @@ use drover_domain::time::utc;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Learned {
     /// Its outcome is known (learned now, or before): the target as it stands.
-    Known(Target),
+    Known(Box<Target>),
     /// Its deployer still runs on the machine (still running steps or delivering its
     /// reports): not known yet.
     StillRunning,
@@ -36,7 +36,7 @@ impl Engine {
     pub(crate) async fn reconcile(&self, id: TargetId, why: &str) -> Result<Learned> {
         let t = self.store().target(id).await?;
         if !t.state.outcome_unknown(t.error_code.as_deref()) {
-            return Ok(Learned::Known(t));
+            return Ok(Learned::Known(Box::new(t)));
         }
         let asset = self.store().asset(t.asset_id).await?;
         if !drover_ssh::probe(&asset.address, asset.ssh_port, self.config().probe_timeout).await {
@@ -49,7 +49,7 @@ impl Engine {
         let alive = self.check_task(&access, &task, &t).await.map_err(engine_error)?;
         let now = self.store().target(id).await?;
         if !now.state.outcome_unknown(now.error_code.as_deref()) {
-            return Ok(Learned::Known(now)); // the record had its end
+            return Ok(Learned::Known(Box::new(now))); // the record had its end
         }
         match alive {
             None => Ok(Learned::Unknown(format!("asset '{}' could not be reached over SSH", asset.name))),
@@ -66,8 +66,8 @@ impl Engine {
                 let learned = self.store().transition(id, TargetState::Failed, &message, code, now_ms()).await?;
                 self.store().revoke_tokens(id).await?;
                 match learned {
-                    Some(t) => Ok(Learned::Known(t)),
-                    None => Ok(Learned::Known(self.store().target(id).await?)),
+                    Some(t) => Ok(Learned::Known(Box::new(t))),
+                    None => Ok(Learned::Known(Box::new(self.store().target(id).await?))),
                 }
             }
         }
