@@ -68,6 +68,21 @@ pub struct DeploymentView {
     pub targets: Vec<Target>,
 }
 
+/// The answer of `POST /deployments/{id}/relaunch`: the new deployment, and the targets
+/// of the old one that were not relaunched because their machine, reached first, showed
+/// what their task really did (their outcome had been unknown).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Relaunched {
+    #[serde(flatten)]
+    pub view: DeploymentView,
+    /// Targets whose task turned out to have succeeded: not run again.
+    #[serde(default)]
+    pub already_succeeded: Vec<Target>,
+    /// Targets whose deployer still runs on the machine: not run again.
+    #[serde(default)]
+    pub still_running: Vec<Target>,
+}
+
 /// `GET /deployments?limit=N`: the newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentQuery {

@@ -1,7 +1,10 @@
 //! Reports: each is appended to `record.jsonl` (flushed and synced) and then posted to
 //! the server by a background thread, in order, so a slow or unreachable server never
-//! holds up the steps. A failed post never stops the job: the server collects the
-//! record over SSH.
+//! holds up the steps. A report that cannot be delivered (no network, the server down
+//! or answering 503 because its database is) is tried again with backoff until the
+//! job's deadline plus [`REPORT_GRACE`], the next ones waiting behind it; the server
+//! takes each once by its sequence number. Past that, the record stays: the server
+//! collects it over SSH when it reaches the machine.
 
 use drover_proto::{Event, Report};
 use std::fs::File;
@@ -15,6 +18,28 @@ use std::time::{Duration, Instant};
 
 pub use drover_proto::workdir::RECORD;
 
+/// How long after the job's deadline undelivered reports are still tried: the server
+/// gives a task 10 s past its max duration, then keeps a machine it could not reach as
+/// "outcome unknown" and takes its late reports.
+pub const REPORT_GRACE: Duration = Duration::from_secs(10 * 60);
+
+/// The wait before try `attempt` (0-based) of one report: at once, then 250 ms doubling
+/// up to 5 s.
+pub fn backoff(attempt: u32) -> Duration {
+    if attempt == 0 {
+        return Duration::ZERO;
+    }
+    let ms = 250u64.saturating_mul(1u64 << (attempt - 1).min(16));
+    Duration::from_millis(ms.min(5_000))
+}
+
+/// When (epoch ms) try `attempt` of a report whose previous try was at `now_ms` comes,
+/// or None when that is past `give_up_ms` (the deadline plus the grace).
+pub fn next_try_ms(now_ms: i64, attempt: u32, give_up_ms: i64) -> Option<i64> {
+    let at = now_ms.saturating_add(i64::try_from(backoff(attempt).as_millis()).unwrap_or(i64::MAX));
+    (at <= give_up_ms).then_some(at)
+}
+
 pub struct Reporter {
     record: File,
     target_id: i64,
@@ -24,6 +49,8 @@ pub struct Reporter {
     /// Reports queued, and reports the poster is done with (sent or given up).
     queued: u64,
     handled: Arc<AtomicU64>,
+    /// When undelivered reports are given up (epoch ms).
+    give_up_ms: i64,
 }
 
 pub fn now_ms() -> i64 {
@@ -38,8 +65,14 @@ pub fn last_seq(record: &str) -> u64 {
 
 impl Reporter {
     /// Opens (or continues, after a restart) the record in `dir`; reports are posted to
-    /// `{server_url}/agent/v1/report` with `token`.
-    pub fn open(dir: &Path, target_id: i64, server_url: &str, token: &str) -> std::io::Result<Reporter> {
+    /// `{server_url}/agent/v1/report` with `token`, and tried until `give_up_ms` (epoch).
+    pub fn open(
+        dir: &Path,
+        target_id: i64,
+        server_url: &str,
+        token: &str,
+        give_up_ms: i64,
+    ) -> std::io::Result<Reporter> {
         let path = dir.join(RECORD);
         let seq = last_seq(&std::fs::read_to_string(&path).unwrap_or_default());
         let mut record = File::options().create(true).read(true).append(true).open(&path)?;
@@ -58,9 +91,19 @@ impl Reporter {
         let token = token.to_string();
         let handled = Arc::new(AtomicU64::new(0));
         let done = Arc::clone(&handled);
-        let poster =
-            std::thread::Builder::new().name("reports".into()).spawn(move || post_all(&rx, &url, &token, &done))?;
-        Ok(Reporter { record, target_id, seq, queue: Some(queue), poster: Some(poster), queued: 0, handled })
+        let poster = std::thread::Builder::new()
+            .name("reports".into())
+            .spawn(move || post_all(&rx, &url, &token, &done, give_up_ms))?;
+        Ok(Reporter {
+            record,
+            target_id,
+            seq,
+            queue: Some(queue),
+            poster: Some(poster),
+            queued: 0,
+            handled,
+            give_up_ms,
+        })
     }
 
     /// Records and queues one report; returns its `seq`.
@@ -97,8 +140,15 @@ impl Reporter {
         }
     }
 
+    /// Lets the queued reports go out: waits until they are delivered (or given up), at
+    /// most until the give-up time, and at least 10 s for reports still in flight.
+    pub fn finish(&mut self) {
+        let left = u64::try_from(self.give_up_ms.saturating_sub(now_ms())).unwrap_or(0);
+        self.finish_within(Duration::from_millis(left).max(Duration::from_secs(10)));
+    }
+
     /// Lets the queued reports go out, waiting at most `wait`.
-    pub fn finish(&mut self, wait: Duration) {
+    pub fn finish_within(&mut self, wait: Duration) {
         self.queue = None;
         let Some(poster) = self.poster.take() else {
             return;
@@ -125,38 +175,41 @@ enum Sent {
     Retry,
 }
 
-/// The poster thread: every report in order, a few quick retries each; once the server
-/// could not be reached, one attempt per report until it answers again.
-fn post_all(rx: &Receiver<String>, url: &str, token: &str, handled: &AtomicU64) {
+/// The poster thread: every report in order, each tried with [`backoff`] until it is
+/// delivered or rejected, or until `give_up_ms`; after that, one try each.
+fn post_all(rx: &Receiver<String>, url: &str, token: &str, handled: &AtomicU64, give_up_ms: i64) {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
         .http_status_as_error(false)
         .build()
         .new_agent();
     let auth = format!("Bearer {token}");
-    let mut reachable = true;
     let mut refused = false;
+    // past the give-up time (or once a report was given up), one try each until one is
+    // delivered; before it, a report is tried until it is taken
+    let mut gave_up = false;
     while let Ok(line) = rx.recv() {
-        let waits: &[u64] = if refused {
-            &[]
-        } else if reachable {
-            &[0, 250, 1000]
-        } else {
-            &[0]
-        };
-        reachable = false;
-        for wait in waits {
-            std::thread::sleep(Duration::from_millis(*wait));
+        let mut attempt = 0;
+        while !refused {
             match post(&agent, url, &auth, &line) {
                 Sent::Done | Sent::Rejected => {
-                    reachable = true;
+                    gave_up = false;
                     break;
                 }
-                Sent::Refused => {
-                    refused = true;
-                    break;
+                Sent::Refused => refused = true,
+                Sent::Retry => {
+                    attempt += 1;
+                    let now = now_ms();
+                    let next = if gave_up { None } else { next_try_ms(now, attempt, give_up_ms) };
+                    let Some(at) = next else {
+                        if !gave_up {
+                            eprintln!("drover-deployer: gave up posting reports; they stay in {RECORD}");
+                        }
+                        gave_up = true;
+                        break;
+                    };
+                    std::thread::sleep(Duration::from_millis(u64::try_from(at - now).unwrap_or(0)));
                 }
-                Sent::Retry => {}
             }
         }
         handled.fetch_add(1, Ordering::SeqCst);
@@ -195,14 +248,14 @@ mod tests {
     #[test]
     fn numbering_continues_after_a_torn_line() {
         let dir = tempfile::tempdir().unwrap();
-        let mut r = Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t").unwrap();
+        let mut r = Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", 0).unwrap();
         assert_eq!(r.send(Event::StepStarted { index: 0, name: "a".into() }), 1);
         assert_eq!(r.send(Event::StepStarted { index: 1, name: "b".into() }), 2);
-        r.finish(Duration::ZERO);
+        r.finish();
         let path = dir.path().join(RECORD);
         let mut f = File::options().append(true).open(&path).unwrap();
         f.write_all(br#"{"target_id":9,"seq":3,"at_un"#).unwrap();
-        let mut r = Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t").unwrap();
+        let mut r = Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", 0).unwrap();
         let done = Event::Finished {
             status: FinalStatus::Success,
             message: String::new(),
@@ -210,11 +263,66 @@ mod tests {
             return_code: None,
         };
         assert_eq!(r.send(done), 3);
-        r.finish(Duration::ZERO);
+        r.finish();
         let text = std::fs::read_to_string(&path).unwrap();
         let seqs: Vec<u64> =
             text.lines().filter_map(|l| serde_json::from_str::<Report>(l).ok()).map(|r| r.seq).collect();
         assert_eq!(seqs, [1, 2, 3]);
         assert_eq!(last_seq(&text), 3);
+    }
+
+    #[test]
+    fn undelivered_reports_back_off_until_the_deadline_and_grace() {
+        let waits: Vec<u64> = (0..9).map(|a| backoff(a).as_millis() as u64).collect();
+        assert_eq!(waits, [0, 250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(5), "no overflow");
+        let deadline = 1_000_000;
+        let give_up = deadline + REPORT_GRACE.as_millis() as i64;
+        // long after the deadline, still within the grace: tried every 5 s
+        assert_eq!(next_try_ms(deadline + 60_000, 12, give_up), Some(deadline + 65_000));
+        assert_eq!(next_try_ms(100, 1, give_up), Some(350));
+        // a try that would come after the grace is not made
+        assert_eq!(next_try_ms(give_up - 1_000, 7, give_up), None);
+        assert_eq!(next_try_ms(give_up, 0, give_up), Some(give_up));
+    }
+
+    /// A server that answers 503 twice (its database away), then takes the report: the
+    /// report is posted again until it is taken, and the next one waits behind it.
+    #[test]
+    fn a_report_is_resent_until_taken_in_order() {
+        use std::io::BufRead;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for (i, conn) in listener.incoming().take(4).enumerate() {
+                let mut conn = conn.unwrap();
+                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut len = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                seen.push(serde_json::from_slice::<Report>(&body).unwrap().seq);
+                let status = if i < 2 { "503 Service Unavailable" } else { "200 OK" };
+                let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}");
+                conn.write_all(answer.as_bytes()).unwrap();
+            }
+            seen
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Reporter::open(dir.path(), 9, &url, "t", now_ms() + 30_000).unwrap();
+        r.send(Event::StepStarted { index: 0, name: "a".into() });
+        r.send(Event::StepStarted { index: 1, name: "b".into() });
+        r.finish();
+        assert_eq!(server.join().unwrap(), [1, 1, 1, 2]);
     }
 }

@@ -6,7 +6,7 @@
 use crate::flow::{self, Flow};
 use crate::job::{self, BadJob, JOB};
 use crate::process::{self, Killed, Limits};
-use crate::report::{RECORD, Reporter, now_ms};
+use crate::report::{RECORD, REPORT_GRACE, Reporter, now_ms};
 use crate::safefs::Dir;
 use crate::share::Share;
 use crate::steps::{self, StepRun};
@@ -21,7 +21,7 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_TIMED_OUT: u8 = 2;
 pub const EXIT_BAD_JOB: u8 = 3;
 
-/// How long the end waits for queued reports to reach the server.
+/// How long a reboot step waits for queued reports to reach the server.
 const DRAIN: Duration = Duration::from_secs(10);
 
 pub fn run(dir: &Path) -> u8 {
@@ -63,12 +63,18 @@ pub fn run(dir: &Path) -> u8 {
 fn bad_job(dir: &Path, bad: BadJob) -> u8 {
     eprintln!("drover-deployer: {}", bad.message);
     if let Some(to) = bad.report_to
-        && let Ok(mut reporter) = Reporter::open(dir, to.target_id, &to.server_url, &to.report_token)
+        && let Ok(mut reporter) = Reporter::open(
+            dir,
+            to.target_id,
+            &to.server_url,
+            &to.report_token,
+            now_ms() + i64::try_from(REPORT_GRACE.as_millis()).unwrap_or(i64::MAX),
+        )
     {
         let _ = std::fs::remove_file(dir.join(JOB));
         let message = bad.message;
         reporter.send(Event::Finished { status: FinalStatus::Failed, message, last_step: None, return_code: None });
-        reporter.finish(DRAIN);
+        reporter.finish();
     }
     EXIT_BAD_JOB
 }
@@ -91,7 +97,12 @@ enum End {
 }
 
 fn run_job(dir: &Path, work: &Dir, job: &Job) -> u8 {
-    let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token) {
+    // undelivered reports are tried until the deadline plus a grace: the server takes
+    // them late from a machine it could not reach
+    let give_up = job.report_until_unix_ms.unwrap_or_else(|| {
+        job.deadline_unix_ms.saturating_add(i64::try_from(REPORT_GRACE.as_millis()).unwrap_or(i64::MAX))
+    });
+    let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token, give_up) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("drover-deployer: cannot open the record in {}: {e}", dir.display());
@@ -124,7 +135,7 @@ fn run_job(dir: &Path, work: &Dir, job: &Job) -> u8 {
     let _ = std::fs::remove_dir_all(dir.join(drover_proto::workdir::FILES));
     let _ = work.remove(OsStr::new(RESUME));
     reporter.send(Event::Finished { status, message, last_step, return_code });
-    reporter.finish(DRAIN);
+    reporter.finish();
     match status {
         FinalStatus::Success => 0,
         FinalStatus::Failed => EXIT_FAILED,

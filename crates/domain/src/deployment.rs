@@ -94,6 +94,10 @@ impl TargetState {
     }
 
     /// Whether the state machine allows going from `self` to `next`.
+    ///
+    /// One exception to "final states never change" is kept apart in [`Self::can_learn`]:
+    /// a target that ended while its machine could not be reached (code
+    /// `target.unreachable_outcome_unknown`) did not really end.
     pub fn can_become(self, next: TargetState) -> bool {
         use TargetState::*;
         if self.is_final() {
@@ -108,6 +112,31 @@ impl TargetState {
             WaitingRetry => matches!(self, Queued | Waking | Connecting),
             Success | Failed | TimedOut | Offline | Cancelled => true,
         }
+    }
+
+    /// Whether a target in `self` whose outcome is unknown (it ended `timed_out` with
+    /// code `target.unreachable_outcome_unknown`, its machine unreachable) may become
+    /// `next` once its task's true outcome is learned: from the deployer's late report or
+    /// its record read over SSH. Only `timed_out` is such a state, and it becomes what
+    /// the task did: `success`, `failed`, or `timed_out` (the deployer stopped it at its
+    /// deadline). The learned state carries a known code (or none), so it never changes
+    /// again.
+    pub fn can_learn(self, next: TargetState) -> bool {
+        self == TargetState::TimedOut
+            && matches!(next, TargetState::Success | TargetState::Failed | TargetState::TimedOut)
+    }
+
+    /// Whether a target in `self` with `error_code` may become `next`: the state machine
+    /// ([`Self::can_become`]) or, for an unknown outcome, what can be learned
+    /// ([`Self::can_learn`]).
+    pub fn can_become_with(self, error_code: Option<&str>, next: TargetState) -> bool {
+        self.can_become(next)
+            || (error_code == Some(crate::FailureCode::UnreachableOutcomeUnknown.as_str()) && self.can_learn(next))
+    }
+
+    /// Whether a target with this state and code ended without its outcome being known.
+    pub fn outcome_unknown(self, error_code: Option<&str>) -> bool {
+        self == TargetState::TimedOut && error_code == Some(crate::FailureCode::UnreachableOutcomeUnknown.as_str())
     }
 }
 
@@ -280,6 +309,31 @@ mod tests {
         assert!(TargetState::Connecting.can_become(TargetState::Waking));
         assert!(TargetState::WaitingRetry.can_become(TargetState::Connecting));
         assert!(!TargetState::Running.can_become(TargetState::Waking));
+    }
+
+    #[test]
+    fn an_unknown_outcome_may_be_learned_once() {
+        use TargetState::*;
+        let unknown = Some(crate::FailureCode::UnreachableOutcomeUnknown.as_str());
+        let known = Some(crate::FailureCode::MaxDuration.as_str());
+        for next in [Success, Failed, TimedOut] {
+            assert!(TimedOut.can_become_with(unknown, next), "{next}");
+            // a timed-out target whose outcome is known stays as it is
+            assert!(!TimedOut.can_become_with(known, next), "{next}");
+            assert!(!TimedOut.can_become_with(None, next), "{next}");
+        }
+        for next in [Queued, Waking, Connecting, Running, WaitingRetry, Offline, Cancelled] {
+            assert!(!TimedOut.can_become_with(unknown, next), "{next}");
+        }
+        // only timed_out carries an unknown outcome; other finals never change
+        for s in [Success, Failed, Offline, Cancelled] {
+            assert!(TargetState::ALL.iter().all(|n| !s.can_become_with(unknown, *n)), "{s}");
+        }
+        assert!(TimedOut.outcome_unknown(unknown));
+        assert!(!TimedOut.outcome_unknown(known));
+        assert!(!Failed.outcome_unknown(unknown));
+        // the ordinary machine is unchanged by the code
+        assert!(Queued.can_become_with(unknown, Connecting));
     }
 
     #[test]

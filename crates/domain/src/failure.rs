@@ -25,6 +25,9 @@ pub enum FailureCode {
     TaskVanished,
     /// The task ran past the package's max duration.
     MaxDuration,
+    /// The machine could not be reached when the target ended: whether its task
+    /// succeeded is not known yet (learned when drover reaches it again).
+    UnreachableOutcomeUnknown,
     /// Cancelled by a user.
     Cancelled,
     /// A script drover runs on the target (facts, upload, launch) failed.
@@ -50,7 +53,7 @@ pub enum FailureCode {
 
 impl FailureCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [FailureCode; 22] = [
+    pub const ALL: [FailureCode; 23] = [
         Self::TargetOffline,
         Self::TargetOverlap,
         Self::NoCredential,
@@ -60,6 +63,7 @@ impl FailureCode {
         Self::NobodyLoggedOn,
         Self::TaskVanished,
         Self::MaxDuration,
+        Self::UnreachableOutcomeUnknown,
         Self::Cancelled,
         Self::RemoteCommandFailed,
         Self::StepFailed,
@@ -87,6 +91,7 @@ impl FailureCode {
             Self::NobodyLoggedOn => "target.nobody_logged_on",
             Self::TaskVanished => "target.task_vanished",
             Self::MaxDuration => "target.max_duration",
+            Self::UnreachableOutcomeUnknown => "target.unreachable_outcome_unknown",
             Self::Cancelled => "target.cancelled",
             Self::RemoteCommandFailed => "target.remote_command_failed",
             Self::ServerInternal => "server.internal",

@@ -166,6 +166,9 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     });
     // fires the deployment configurations that are due, once a second
     let _scheduler = engine.spawn_scheduler(Duration::from_secs(1), now_ms);
+    // every minute: the targets of the last 24 h whose machine was unreachable when they
+    // ended have their true outcome read from the machine, once it answers
+    let _reconciler = engine.spawn_reconciler(Duration::from_secs(60), Duration::from_secs(24 * 3600), now_ms);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

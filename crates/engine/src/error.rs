@@ -20,6 +20,9 @@ pub enum EngineError {
     /// Too many failed logins: refused for a while.
     #[error("{0}")]
     Throttled(String),
+    /// The database cannot be used for now (restarting, busy, disk full): try again.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -29,6 +32,14 @@ impl From<StoreError> for EngineError {
         match e {
             StoreError::NotFound(m) => EngineError::NotFound(m),
             StoreError::Conflict(m) => EngineError::Conflict(m),
+            StoreError::Unavailable(m) => {
+                // the database's own words (addresses, paths) go to the log only
+                tracing::warn!("database unavailable: {m}");
+                EngineError::Unavailable(
+                    "the server cannot use its database for now (restarting, busy or full): try again in a moment"
+                        .into(),
+                )
+            }
             StoreError::Other(m) => EngineError::Internal(m),
         }
     }

@@ -31,6 +31,10 @@ pub struct Job {
     /// Step number (0-based) to start at; after a reboot step it is the one after it.
     #[serde(default)]
     pub start_at: usize,
+    /// Until when (Unix milliseconds) the deployer keeps trying reports it could not
+    /// deliver; absent: the deadline plus the deployer's own grace (10 minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_until_unix_ms: Option<i64>,
 }
 
 /// One package file: where steps name it and what its content hashes to.

@@ -1,4 +1,5 @@
-//! The store's error: not found, conflict (a uniqueness or state rule), or anything else.
+//! The store's error: not found, conflict (a uniqueness or state rule), the database
+//! unavailable for now (worth retrying), or anything else.
 
 /// What a store call failed with. `NotFound` and `Conflict` carry a message for users.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -7,15 +8,47 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The database cannot be used for now (connection lost or refused, PostgreSQL
+    /// restarting, SQLite busy or its disk full): the same call may work later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
     Other(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same call later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Other(e.to_string())
+        if is_transient(&e) { StoreError::Unavailable(e.to_string()) } else { StoreError::Other(e.to_string()) }
+    }
+}
+
+/// Errors that say the database is away for now rather than that the call is wrong:
+/// I/O and pool errors, PostgreSQL's connection exceptions (class 08), shutdowns and
+/// restarts (57P01-57P03), insufficient resources (class 53: disk full, out of
+/// memory), and SQLite's busy, locked and full (result codes 5, 6 and 13, extended too).
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+            if code.starts_with("08") || code.starts_with("53") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+            {
+                return true;
+            }
+            // SQLite: the primary result code is the low byte of an extended one
+            code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 13))
+        }
+        _ => false,
     }
 }
 

@@ -25,6 +25,7 @@ impl IntoResponse for ApiError {
             EngineError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             EngineError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            EngineError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             EngineError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let error = match &self.0 {

@@ -34,6 +34,7 @@ pub fn job(server_url: &str, share_url: &str, steps: Value, files: Vec<JobFile>)
         share_token: "share-secret".into(),
         deadline_unix_ms: now_ms() + 60_000,
         start_at: 0,
+        report_until_unix_ms: Some(0),
     }
 }
 

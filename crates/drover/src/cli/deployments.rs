@@ -4,7 +4,7 @@ use super::deploy::follow;
 use super::output::out;
 use super::{Ctx, output};
 use drover_api::Empty;
-use drover_api::deployments::{Cancelled, DeploymentQuery, DeploymentView};
+use drover_api::deployments::{Cancelled, DeploymentQuery, DeploymentView, Relaunched};
 use drover_domain::deployment::Deployment;
 
 #[derive(clap::Subcommand, Debug)]
@@ -64,13 +64,20 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
             ctx.print(&answer, |a| out!("deployment {id}: {} target(s) cancelled", a.cancelled))?;
         }
         Cmd::Relaunch { id, no_follow } => {
-            let view: DeploymentView = c.post(&format!("/deployments/{id}/relaunch"), &Empty {}).await?;
+            let answer: Relaunched = c.post(&format!("/deployments/{id}/relaunch"), &Empty {}).await?;
+            let view = answer.view;
             if !ctx.json {
                 out!(
                     "deployment {} relaunches {} target(s) of deployment {id}",
                     view.deployment.id,
                     view.targets.len()
                 );
+                for t in &answer.already_succeeded {
+                    out!("  {}: already succeeded (learned from the machine): not run again", t.asset_name);
+                }
+                for t in &answer.still_running {
+                    out!("  {}: its deployer still runs there: not run again", t.asset_name);
+                }
             }
             if no_follow {
                 if ctx.json {

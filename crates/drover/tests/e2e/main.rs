@@ -15,6 +15,7 @@ mod deploy;
 mod faults;
 mod final_actions;
 mod offline;
+mod partitions;
 mod releases;
 mod restart;
 mod run_modes;

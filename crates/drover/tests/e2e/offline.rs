@@ -192,7 +192,7 @@ async fn a_host_cut_off_mid_deployment_times_out_and_the_others_finish() {
     let t = &ts[1];
     assert_eq!(
         (t["state"].as_str(), t["error_code"].as_str()),
-        (Some("timed_out"), Some("target.max_duration")),
+        (Some("timed_out"), Some("target.unreachable_outcome_unknown")),
         "{t:#}"
     );
     assert!(t["message"].as_str().unwrap().contains("could not be reached"), "{t:#}");

@@ -7,10 +7,12 @@ mod reports;
 mod sessions;
 mod target;
 
+use target::Learned;
+
 use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
 use drover_api::assets::AssetRef;
-use drover_api::deployments::{DeployRequest, OptionsRequest};
+use drover_api::deployments::{DeployRequest, DeploymentView, OptionsRequest, Relaunched};
 use drover_api::packages::PackageRef;
 use drover_api::retry::Retry;
 use drover_domain::audit::AuditAction;
@@ -122,20 +124,51 @@ impl Engine {
     }
 
     /// Deploys again, with the same package and run mode, to the targets of a deployment
-    /// that failed, were offline or timed out.
-    pub async fn relaunch(&self, id: DeploymentId, executor: Executor) -> Result<(Deployment, Vec<Target>)> {
+    /// that failed, were offline or timed out. Targets whose outcome was unknown (their
+    /// machine unreachable when they ended) are reconciled first: those whose task
+    /// succeeded, or still runs, are not run again, and are listed as such.
+    pub async fn relaunch(&self, id: DeploymentId, executor: Executor) -> Result<Relaunched> {
         let d = self.store().deployment(id).await?;
-        let again: Vec<AssetRef> = self
-            .store()
-            .targets_of(id)
-            .await?
-            .into_iter()
-            .filter(|t| matches!(t.state, TargetState::Failed | TargetState::Offline | TargetState::TimedOut))
-            .map(|t| AssetRef::Id(t.asset_id.0))
-            .collect();
+        let why = format!("before relaunching deployment {id}");
+        let mut checks = Vec::new();
+        for t in self.store().targets_of(id).await? {
+            if !matches!(t.state, TargetState::Failed | TargetState::Offline | TargetState::TimedOut) {
+                continue;
+            }
+            let engine = self.clone();
+            let why = why.clone();
+            checks.push(tokio::spawn(async move {
+                if !t.state.outcome_unknown(t.error_code.as_deref()) {
+                    return Ok((t, None));
+                }
+                let learned = engine.reconcile(t.id, &why).await?;
+                Ok::<_, EngineError>((t, Some(learned)))
+            }));
+        }
+        let (mut again, mut already_succeeded, mut still_running) = (Vec::new(), Vec::new(), Vec::new());
+        for check in checks {
+            let (t, learned) = check.await.map_err(|e| EngineError::Internal(format!("reconciliation: {e}")))??;
+            match learned {
+                Some(Learned::Known(now)) if now.state == TargetState::Success => already_succeeded.push(*now),
+                Some(Learned::StillRunning) => still_running.push(t),
+                _ => again.push(AssetRef::Id(t.asset_id.0)),
+            }
+        }
         if again.is_empty() {
+            let names = |v: &[Target]| v.iter().map(|t| format!("'{}'", t.asset_name)).collect::<Vec<_>>().join(", ");
+            let mut why = Vec::new();
+            if !already_succeeded.is_empty() {
+                why.push(format!(
+                    "the task on {} turned out to have succeeded (learned now from the machine)",
+                    names(&already_succeeded)
+                ));
+            }
+            if !still_running.is_empty() {
+                why.push(format!("the deployer still runs on {}", names(&still_running)));
+            }
+            let why = if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) };
             return Err(EngineError::Invalid(format!(
-                "deployment {id} has no failed, offline or timed-out targets to relaunch"
+                "deployment {id} has no failed, offline or timed-out targets to relaunch{why}"
             )));
         }
         let req = DeployRequest {
@@ -150,7 +183,45 @@ impl Engine {
         let detail =
             format!("deployment {id} relaunched as deployment {} ({} target(s))", deployment.id, targets.len());
         self.audit_done(&by, AuditAction::Relaunch, &detail).await;
-        Ok((deployment, targets))
+        Ok(Relaunched { view: DeploymentView { deployment, targets }, already_succeeded, still_running })
+    }
+
+    /// Reconciles the targets that ended with their outcome unknown in the `window`
+    /// before `now_ms` (the background check: every minute, the last 24 hours): each
+    /// machine that answers has its task's record read and its true outcome set.
+    /// Returns how many targets were learned.
+    pub async fn reconcile_recent(&self, now_ms: i64, window: std::time::Duration) -> Result<usize> {
+        let since = now_ms.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+        let mut learned = 0;
+        for t in self.store().outcome_unknown_targets(since).await? {
+            match self.reconcile(t.id, "the background check of targets whose machine was unreachable").await {
+                Ok(Learned::Known(_)) => learned += 1,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(target_id = %t.id, "cannot reconcile target: {e}"),
+            }
+        }
+        Ok(learned)
+    }
+
+    /// Runs [`Engine::reconcile_recent`] every `every`, over the last `window`, with the
+    /// time `now` gives.
+    pub fn spawn_reconciler(
+        &self,
+        every: std::time::Duration,
+        window: std::time::Duration,
+        now: fn() -> i64,
+    ) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match engine.reconcile_recent(now(), window).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("learned the outcome of {n} target(s) whose machine was unreachable"),
+                    Err(e) => tracing::warn!("reconciling targets: {e}"),
+                }
+            }
+        })
     }
 
     /// A cancel request for a running target, taken once.

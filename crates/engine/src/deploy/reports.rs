@@ -7,6 +7,7 @@ use crate::{Engine, now_ms};
 use drover_domain::FailureCode;
 use drover_domain::deployment::{StepRecord, TargetState};
 use drover_domain::ids::{PackageId, TargetId};
+use drover_domain::time::utc;
 use drover_proto::{Event, FinalStatus, Report};
 use drover_store::TargetUpdate;
 
@@ -63,6 +64,15 @@ pub fn check_report(r: &Report, steps: usize) -> Result<()> {
     }
 }
 
+/// How a report reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// Posted by the deployer.
+    Callback,
+    /// Read from the task's record over SSH.
+    Record,
+}
+
 impl Engine {
     /// The target a deployer's report token is valid for: checked before its report's
     /// body is read.
@@ -76,7 +86,7 @@ impl Engine {
         if id != TargetId(report.target_id) {
             return Err(report_forbidden());
         }
-        self.apply_report(id, &report).await
+        self.apply_report(id, &report, Via::Callback).await
     }
 
     /// Which share file a share token may read: Ok only for a file of the package of
@@ -90,8 +100,10 @@ impl Engine {
         if pkg.files.iter().any(|f| f.sha256 == sha256) { Ok(()) } else { Err(forbidden()) }
     }
 
-    /// Applies a report that passes [`check_report`] against the target's package.
-    pub(crate) async fn apply_report(&self, id: TargetId, r: &Report) -> Result<()> {
+    /// Applies a report that passes [`check_report`] against the target's package. An end
+    /// reported for a target whose outcome was unknown (its machine unreachable when it
+    /// ended) sets the true outcome, with a log entry saying when and how it was learned.
+    pub(crate) async fn apply_report(&self, id: TargetId, r: &Report, via: Via) -> Result<()> {
         let target = self.store().target(id).await?;
         let deployment = self.store().deployment(target.deployment_id).await?;
         let steps = self.store().package(deployment.package_id).await?.def.steps.len();
@@ -136,13 +148,34 @@ impl Engine {
                     FinalStatus::TimedOut => (TargetState::TimedOut, Some(FailureCode::MaxDuration)),
                 };
                 let message = if message.is_empty() { "finished".to_string() } else { message.clone() };
-                self.end_target(id, state, &message, code).await?;
+                let unknown = target.state.outcome_unknown(target.error_code.as_deref());
+                let learned =
+                    self.store().transition(id, state, &message, code.map(FailureCode::as_str), now_ms()).await?;
+                if unknown && learned.is_some() {
+                    let how = match via {
+                        Via::Callback => {
+                            "from the deployer's report, which reached the server once the machine could reach it again"
+                        }
+                        Via::Record => {
+                            "from the task's record on the machine, read over SSH once it could be reached again"
+                        }
+                    };
+                    let note = format!(
+                        "outcome learned at {} {how}: {state} (it had ended timed_out because the machine could not be reached)",
+                        utc(now_ms())
+                    );
+                    self.store().note(id, &note, now_ms()).await?;
+                }
+                self.store().revoke_tokens(id).await?;
+                self.wake(id);
             }
         }
         Ok(())
     }
 
-    /// Moves a target to a final state (once), revokes its tokens and wakes its task.
+    /// Moves a target to a final state (once), revokes its tokens and wakes its task. A
+    /// target that ends with its outcome unknown keeps its report token (its share token
+    /// ends with any final state), so that the deployer's late reports are taken.
     pub(crate) async fn end_target(
         &self,
         id: TargetId,
@@ -151,7 +184,9 @@ impl Engine {
         code: Option<FailureCode>,
     ) -> Result<()> {
         self.store().transition(id, state, message, code.map(FailureCode::as_str), now_ms()).await?;
-        self.store().revoke_tokens(id).await?;
+        if code != Some(FailureCode::UnreachableOutcomeUnknown) {
+            self.store().revoke_tokens(id).await?;
+        }
         self.wake(id);
         Ok(())
     }

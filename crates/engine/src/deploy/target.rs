@@ -6,7 +6,10 @@ mod after;
 mod launch;
 mod login;
 mod reach;
+mod reconcile;
 mod watch;
+
+pub(crate) use reconcile::Learned;
 
 use super::remote::{self, Call, Privilege};
 use crate::{Engine, now_ms};
@@ -27,16 +30,27 @@ struct Stop {
     state: TargetState,
     message: String,
     code: FailureCode,
+    /// The store could not be used: the target did not end, the driver picks it up
+    /// again when the store is back.
+    store_down: bool,
 }
 
 fn stop(state: TargetState, code: FailureCode, message: impl Into<String>) -> Stop {
-    Stop { state, message: message.into(), code }
+    Stop { state, message: message.into(), code, store_down: false }
 }
 
 impl From<crate::EngineError> for Stop {
     fn from(e: crate::EngineError) -> Self {
-        stop(TargetState::Failed, FailureCode::ServerInternal, e.to_string())
+        let store_down = matches!(e, crate::EngineError::Unavailable(_));
+        Stop { store_down, ..stop(TargetState::Failed, FailureCode::ServerInternal, e.to_string()) }
     }
+}
+
+/// The wait before try `attempt` (1-based) of a store call that found the database
+/// unavailable: 250 ms doubling up to 5 s, and so on while it stays away.
+pub(crate) fn store_backoff(attempt: u32) -> Duration {
+    let ms = 250u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
+    Duration::from_millis(ms.min(5_000))
 }
 
 impl From<drover_store::StoreError> for Stop {
@@ -66,23 +80,65 @@ impl Engine {
         self.run(t, d, pkg, true).await
     }
 
-    /// Drives (or resumes) a target and records how it ended.
-    async fn run(self, t: Target, d: Deployment, pkg: Arc<Package>, resume: bool) {
+    /// Drives (or resumes) a target and records how it ended. When the store cannot be
+    /// used (PostgreSQL restarting, SQLite busy or full), the target does not fail: once
+    /// the store is back, it is picked up as after a server restart (a running task is
+    /// watched again and its record collected, so nothing runs twice and no report is
+    /// lost).
+    async fn run(self, mut t: Target, d: Deployment, pkg: Arc<Package>, mut resume: bool) {
         let notify = self.waiter(t.id);
-        let driven = if resume {
-            let _thread = self.inner.threads.acquire(d.id.0 as u64).await;
-            self.resume(&t, &pkg, &notify).await
-        } else {
-            self.drive(&t, &d, &pkg, &notify).await
-        };
-        if let Err(s) = driven
-            && let Err(e) = self.end_target(t.id, s.state, &s.message, Some(s.code)).await
-        {
-            tracing::error!(target_id = %t.id, "cannot record the end of target: {e}");
+        loop {
+            let driven = if resume {
+                let _thread = self.inner.threads.acquire(d.id.0 as u64).await;
+                self.resume(&t, &pkg, &notify).await
+            } else {
+                self.drive(&t, &d, &pkg, &notify).await
+            };
+            match driven {
+                Ok(()) => break,
+                Err(s) if s.store_down => {
+                    tracing::warn!(target_id = %t.id, "the store is unavailable ({}); the target waits for it", s.message);
+                    let Some(current) = self.store_retry(|| self.store().target(t.id)).await else { break };
+                    if current.state.is_final() {
+                        break;
+                    }
+                    resume = current.state == TargetState::Running;
+                    t = current;
+                }
+                Err(s) => {
+                    self.store_retry(|| self.end_target(t.id, s.state, &s.message, Some(s.code))).await;
+                    break;
+                }
+            }
         }
         self.drop_waiter(t.id);
-        if let Err(e) = self.store().finish_deployment_if_done(d.id, now_ms()).await {
-            tracing::error!(deployment = %d.id, "cannot close deployment: {e}");
+        self.store_retry(|| self.store().finish_deployment_if_done(d.id, now_ms())).await;
+    }
+
+    /// Runs a store call until the store answers: again with [`store_backoff`] while it
+    /// is unavailable. Any other error is logged and yields None.
+    pub(crate) async fn store_retry<T, E, F, Fut>(&self, mut call: F) -> Option<T>
+    where
+        E: Into<crate::EngineError>,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match call().await.map_err(Into::into) {
+                Ok(v) => return Some(v),
+                Err(crate::EngineError::Unavailable(m)) => {
+                    attempt += 1;
+                    if attempt == 1 || attempt % 20 == 0 {
+                        tracing::warn!("the store is unavailable ({m}); trying again (attempt {attempt})");
+                    }
+                    tokio::time::sleep(store_backoff(attempt)).await;
+                }
+                Err(e) => {
+                    tracing::error!("store call failed: {e}");
+                    return None;
+                }
+            }
         }
     }
 
@@ -97,6 +153,16 @@ impl Engine {
         _thread: crate::threads::Thread<'_>,
     ) -> Result<(), Stop> {
         let (session, access) = self.log_in(asset).await?;
+        // what earlier tasks on this machine did, while it could not be reached, is
+        // learned before anything new runs there
+        let why = format!("deployment {} reached the machine", d.id);
+        if let Err(e) = self.reconcile_asset(access.asset.id, &why).await {
+            if matches!(e, crate::EngineError::Unavailable(_)) {
+                session.close().await;
+                return Err(e.into());
+            }
+            tracing::warn!(target_id = %t.id, "cannot reconcile earlier targets of asset '{}': {e}", access.asset.name);
+        }
         let update = TargetUpdate {
             credential: Some(access.credential.name.clone()),
             server: Some(self.config().node_name.clone()),
@@ -203,6 +269,17 @@ fn ssh_stop(asset: &Asset, e: SshError) -> Stop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_outages_are_retried_with_backoff() {
+        let waits: Vec<u64> = (1..=8).map(|a| store_backoff(a).as_millis() as u64).collect();
+        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+        assert_eq!(store_backoff(u32::MAX), Duration::from_secs(5));
+        let down: Stop = crate::EngineError::Unavailable("restarting".into()).into();
+        assert!(down.store_down, "an unavailable store does not end the target");
+        let other: Stop = crate::EngineError::Internal("x".into()).into();
+        assert!(!other.store_down);
+    }
 
     #[test]
     fn ssh_errors_keep_their_own_codes() {

@@ -2,6 +2,7 @@
 
 use super::{TARGET_COLUMNS, TargetUpdate, final_states_sql, steps, target_from_row};
 use crate::{Result, Store, StoreError};
+use drover_domain::FailureCode;
 use drover_domain::deployment::{Target, TargetState};
 use drover_domain::ids::{DeploymentId, PackageId, TargetId};
 use sqlx::Row;
@@ -82,17 +83,20 @@ impl Store {
         next_attempt_ms: Option<i64>,
         now_ms: i64,
     ) -> Result<Option<Target>> {
-        let sources: Vec<String> =
-            TargetState::ALL.iter().filter(|s| s.can_become(state)).map(|s| format!("'{}'", s.as_str())).collect();
-        if sources.is_empty() {
-            self.target(id).await?;
-            return Ok(None);
-        }
+        let names = |ok: &dyn Fn(TargetState) -> bool| {
+            let v: Vec<String> =
+                TargetState::ALL.iter().filter(|s| ok(**s)).map(|s| format!("'{}'", s.as_str())).collect();
+            if v.is_empty() { "NULL".to_string() } else { v.join(", ") }
+        };
+        // the state machine, and what may be learned of a target whose outcome is unknown
+        let sources = names(&|s| s.can_become(state));
+        let learned = names(&|s| s.can_learn(state));
+        let unknown = FailureCode::UnreachableOutcomeUnknown.as_str();
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE targets SET state = $1, message = $2, error_code = $3, updated_ms = $4, finished_ms = $5, \
-             attempts = attempts + $7, next_attempt_ms = $8 WHERE id = $6 AND state IN ({}) RETURNING {TARGET_COLUMNS}",
-            sources.join(", ")
+             attempts = attempts + $7, next_attempt_ms = $8 WHERE id = $6 AND (state IN ({sources}) \
+             OR (state IN ({learned}) AND error_code = '{unknown}')) RETURNING {TARGET_COLUMNS}"
         )))
         .bind(state.as_str())
         .bind(message)
@@ -159,12 +163,15 @@ impl Store {
         if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 
-    /// The target a report token belongs to, while the target is not final and its
-    /// tokens are not revoked.
+    /// The target a report token belongs to, while its tokens are not revoked and the
+    /// target is not final, or ended with its outcome unknown (so that the deployer's
+    /// late reports are taken).
     pub async fn target_by_report_token(&self, hash: &str) -> Result<Option<TargetId>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM targets WHERE report_token_hash = $1 AND tokens_revoked = 0 AND state NOT IN {}",
-            final_states_sql()
+            "SELECT id FROM targets WHERE report_token_hash = $1 AND tokens_revoked = 0 AND (state NOT IN {} \
+             OR error_code = '{}')",
+            final_states_sql(),
+            FailureCode::UnreachableOutcomeUnknown.as_str()
         )))
         .bind(hash)
         .fetch_optional(&self.pool)
@@ -187,6 +194,25 @@ impl Store {
             Some(r) => Ok(Some((TargetId(r.try_get("id")?), PackageId(r.try_get("package_id")?)))),
             None => Ok(None),
         }
+    }
+
+    /// Targets that ended with their outcome unknown (`target.unreachable_outcome_unknown`)
+    /// at or after `since_ms`, oldest first: the ones to reconcile.
+    pub async fn outcome_unknown_targets(&self, since_ms: i64) -> Result<Vec<Target>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM targets WHERE error_code = $1 AND finished_ms >= $2 ORDER BY id"
+        )))
+        .bind(FailureCode::UnreachableOutcomeUnknown.as_str())
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(target_from_row)
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|t| t.state.outcome_unknown(t.error_code.as_deref()))
+            .collect())
     }
 
     /// Targets not in a final state, oldest first (for recovery after a restart).

@@ -11,6 +11,7 @@ conformance!(
     steps_logs_and_retention,
     events_at_one_instant_keep_their_order,
     one_final_state_wins_a_race,
+    an_unknown_outcome_is_learned_once,
     tokens_come_back_only_when_set_again,
     finished_targets_free_assets_and_packages,
     listing_and_empty_deployments,
@@ -399,4 +400,27 @@ async fn settings_outlive_the_connection(s: Store) {
     s.set_setting("threads:n2", "9").await.unwrap();
     assert_eq!(s.setting("threads:n1").await.unwrap().as_deref(), Some("7"));
     assert_eq!(s.setting("threads:n2").await.unwrap().as_deref(), Some("9"));
+}
+
+/// A target that ended with its outcome unknown may become what its task did, once; its
+/// report token stays valid until then; the reconciler finds it.
+async fn an_unknown_outcome_is_learned_once(s: Store) {
+    let w = world(s, &["a", "b"]).await;
+    let (id, known) = (w.targets[0].id, w.targets[1].id);
+    let unknown = Some(drover_domain::FailureCode::UnreachableOutcomeUnknown.as_str());
+    w.s.set_tokens(id, "rt-unknown", "st-unknown").await.unwrap();
+    w.s.transition(id, TargetState::TimedOut, "unreachable", unknown, 200).await.unwrap().unwrap();
+    w.s.transition(known, TargetState::TimedOut, "killed", Some("target.max_duration"), 200).await.unwrap().unwrap();
+    assert_eq!(w.s.target_by_report_token("rt-unknown").await.unwrap(), Some(id));
+    assert_eq!(w.s.target_by_share_token("st-unknown").await.unwrap(), None, "no share token past the end");
+    let found: Vec<_> = w.s.outcome_unknown_targets(150).await.unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(found, [id]);
+    assert!(w.s.outcome_unknown_targets(201).await.unwrap().is_empty(), "outside the window");
+    // a known timed_out never changes; nor does an unknown one become offline
+    assert!(w.s.transition(known, TargetState::Success, "late", None, 300).await.unwrap().is_none());
+    assert!(w.s.transition(id, TargetState::Offline, "no", None, 300).await.unwrap().is_none());
+    let learned = w.s.transition(id, TargetState::Success, "all steps done", None, 300).await.unwrap().unwrap();
+    assert_eq!((learned.state, learned.error_code), (TargetState::Success, None));
+    assert!(w.s.transition(id, TargetState::Failed, "again", None, 400).await.unwrap().is_none(), "learned once");
+    assert!(w.s.outcome_unknown_targets(0).await.unwrap().is_empty());
 }

@@ -69,12 +69,12 @@ async fn cancel(
     Ok(Json(Cancelled { ok: true, cancelled: n }))
 }
 
-/// Deploys again to the failed, offline and timed-out targets, with the same options.
+/// Deploys again to the failed, offline and timed-out targets, with the same options;
+/// those whose task turns out to have succeeded are listed, not run again.
 async fn relaunch(
     State(engine): State<Engine>,
     Operator(user): Operator,
     Path(id): Path<i64>,
-) -> ApiResult<Json<DeploymentView>> {
-    let (deployment, targets) = engine.relaunch(DeploymentId(id), executor(&user)).await?;
-    Ok(Json(DeploymentView { deployment, targets }))
+) -> ApiResult<Json<drover_api::deployments::Relaunched>> {
+    Ok(Json(engine.relaunch(DeploymentId(id), executor(&user)).await?))
 }

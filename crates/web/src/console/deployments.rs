@@ -303,8 +303,8 @@ async fn relaunch(
     Path(id): Path<i64>,
     _f: CsrfForm<Ignored>,
 ) -> PageResult {
-    let (d, _) = engine.relaunch(DeploymentId(id), s.actor()).await?;
-    Ok(Redirect::to(&format!("/deployments/{}", d.id.0)).into_response())
+    let r = engine.relaunch(DeploymentId(id), s.actor()).await?;
+    Ok(Redirect::to(&format!("/deployments/{}", r.view.deployment.id.0)).into_response())
 }
 
 struct RetryRow {

@@ -109,6 +109,14 @@ impl IntoResponse for ConsoleError {
                 EngineError::Conflict(m) => (StatusCode::CONFLICT, "Conflict", m),
                 EngineError::Throttled(m) => (StatusCode::TOO_MANY_REQUESTS, "Too many requests", m),
                 EngineError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid request", m),
+                EngineError::Unavailable(m) => {
+                    tracing::warn!("storage unavailable: {m}");
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Storage unavailable",
+                        "The database did not answer; try again in a moment (the server log says more).".to_string(),
+                    )
+                }
                 EngineError::Internal(m) => {
                     tracing::error!("internal error: {m}");
                     (

@@ -13,6 +13,9 @@ use drover_proto::{Job, PROTOCOL_VERSION};
 use drover_ssh::Session;
 use drover_store::TargetUpdate;
 
+/// How long past its deadline a deployer keeps trying undelivered reports.
+const REPORT_GRACE_MS: i64 = 10 * 60 * 1000;
+
 impl Engine {
     /// Learns the target, puts the deployer and the job there and starts the task.
     pub(super) async fn create_task(
@@ -87,6 +90,9 @@ impl Engine {
             share_token,
             deadline_unix_ms: now_ms() + (pkg.def.max_duration_secs as i64) * 1000,
             start_at: 0,
+            // undelivered reports are tried 10 minutes past the deadline: the server takes
+            // them late from a machine it could not reach
+            report_until_unix_ms: Some(now_ms() + (pkg.def.max_duration_secs as i64) * 1000 + REPORT_GRACE_MS),
         };
         let job_json = serde_json::to_vec(&job)
             .map_err(|e| stop(TargetState::Failed, FailureCode::ServerInternal, e.to_string()))?;

@@ -5,8 +5,10 @@
 use super::login::Access;
 use super::{DEADLINE_GRACE, SCRIPT_TIMEOUT, Stop, Task, stop};
 use crate::deploy::remote::{self, Call};
+use crate::deploy::reports::Via;
 use crate::{Engine, now_ms};
 use drover_domain::FailureCode;
+use drover_domain::asset::Asset;
 use drover_domain::deployment::{Target, TargetState};
 use drover_domain::package::Package;
 use drover_ssh::SshError;
@@ -28,6 +30,31 @@ impl Engine {
         Some(remote::base_dir(false, &home))
     }
 
+    /// The way back to a target's task from what its log recorded (credential and work
+    /// directory); Err says why there is none.
+    pub(super) async fn reattach(&self, t: &Target, asset: &Asset) -> Result<Result<(Access, Task), String>, Stop> {
+        let (Some(name), Some(dir)) = (t.credential.clone(), t.work_dir.clone()) else {
+            return Ok(Err("it had not recorded its credential and work directory".into()));
+        };
+        let Ok(credential) = self.store().credential_by_name(&name).await else {
+            return Ok(Err("its credential is gone".into()));
+        };
+        let secret = self.vault().open(credential.id, &self.store().sealed_secret(credential.id).await?)?;
+        let access = Access { asset: asset.clone(), credential, secret };
+        let dir = match dir.strip_prefix(LEGACY_HOME_BASE) {
+            Some(rest) => match self.home_base(&access).await {
+                Some(base) => format!("{base}{rest}"),
+                None => return Ok(Err("its home directory could not be learnt".into())),
+            },
+            None => dir,
+        };
+        // the root work directory means the task was created as root
+        let privilege =
+            if remote::is_root_dir(&dir) { access.privilege(access.credential.username == "root") } else { None };
+        let task = Task { unit: format!("drover-target-{}", t.id), dir, privilege };
+        Ok(Ok((access, task)))
+    }
+
     pub(super) async fn resume(&self, t: &Target, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
         let asset = self.store().asset(t.asset_id).await?;
         let lost = |what: &str| {
@@ -40,29 +67,13 @@ impl Engine {
                 ),
             )
         };
-        let (Some(name), Some(dir)) = (t.credential.clone(), t.work_dir.clone()) else {
-            return Err(lost("it had not recorded its credential and work directory"));
-        };
-        let credential = self.store().credential_by_name(&name).await.map_err(|_| lost("its credential is gone"))?;
-        let secret = self.vault().open(credential.id, &self.store().sealed_secret(credential.id).await?)?;
-        let access = Access { asset: asset.clone(), credential, secret };
-        let dir = match dir.strip_prefix(LEGACY_HOME_BASE) {
-            Some(rest) => {
-                let base =
-                    self.home_base(&access).await.ok_or_else(|| lost("its home directory could not be learnt"))?;
-                format!("{base}{rest}")
-            }
-            None => dir,
-        };
-        // the root work directory means the task was created as root
-        let privilege =
-            if remote::is_root_dir(&dir) { access.privilege(access.credential.username == "root") } else { None };
-        let task = Task { unit: format!("drover-target-{}", t.id), dir, privilege };
+        let (access, task) = self.reattach(t, &asset).await?.map_err(|why| lost(&why))?;
         let events = self.store().events_of(t.id).await?;
         let started = events.iter().find(|e| e.state == TargetState::Running).map_or_else(now_ms, |e| e.at_ms);
         let left_ms = started + (pkg.def.max_duration_secs as i64) * 1000 - now_ms();
         let deadline = Instant::now() + Duration::from_millis(left_ms.max(0) as u64) + DEADLINE_GRACE;
-        if self.check_task(&access, &task, t).await == Some(false) && !self.store().target(t.id).await?.state.is_final()
+        if self.check_task(&access, &task, t).await? == Some(false)
+            && !self.store().target(t.id).await?.state.is_final()
         {
             return Err(stop(
                 TargetState::Failed,
@@ -90,7 +101,7 @@ impl Engine {
         let mut unreachable_noted = false;
         loop {
             if let Some(message) = self.take_cancel(t.id) {
-                let how = match self.end_task(a, task, t).await {
+                let how = match self.end_task(a, task, t).await? {
                     Ok(()) => "the task and its processes were killed".to_string(),
                     Err(e) => format!("the asset could not be reached to end the task ({e})"),
                 };
@@ -102,7 +113,7 @@ impl Engine {
             tokio::select! {
                 _ = notify.notified() => {}
                 _ = sleep(self.config().liveness_interval) => {
-                    let alive = self.check_task(a, task, t).await;
+                    let alive = self.check_task(a, task, t).await?;
                     if alive.is_none() && !unreachable_noted {
                         unreachable_noted = true;
                         let m = format!(
@@ -124,45 +135,64 @@ impl Engine {
                     }
                 }
                 _ = sleep_until(deadline) => {
-                    let ended = self.end_task(a, task, t).await;
+                    let ended = self.end_task(a, task, t).await?;
                     if self.store().target(t.id).await?.state.is_final() {
                         return Ok(());
                     }
-                    let how = match ended {
-                        Ok(()) => "the task and its processes were killed".to_string(),
-                        Err(e) => format!("the asset could not be reached to end the task ({e})"),
-                    };
-                    return Err(stop(TargetState::TimedOut, FailureCode::MaxDuration,
-                        format!("ran longer than the package's max duration of {max_secs} s; {how}")));
+                    return Err(match ended {
+                        Ok(()) => stop(TargetState::TimedOut, FailureCode::MaxDuration, format!(
+                            "ran longer than the package's max duration of {max_secs} s; the task and its processes were killed"
+                        )),
+                        // The task may have gone on and ended well: the deployer stops it
+                        // at the deadline itself and keeps its record, which is read when
+                        // the machine is reached again.
+                        Err(e) => stop(TargetState::TimedOut, FailureCode::UnreachableOutcomeUnknown, format!(
+                            "asset '{}' could not be reached at the max duration of {max_secs} s ({e}), so whether its task succeeded is not known yet; \
+                             the deployer stops it at that deadline by itself, and drover reads its record when it reaches the machine again \
+                             (a relaunch, another deployment to it, or the check of unreachable targets every minute)",
+                            a.asset.name
+                        )),
+                    });
                 }
             }
         }
     }
 
     /// Collects the record over SSH and tells whether the task still runs (None: the
-    /// asset could not be reached, so nothing is known).
-    async fn check_task(&self, a: &Access, task: &Task, t: &Target) -> Option<bool> {
-        self.on_task(a, task, t, &remote::check(&task.dir)).await.ok()
+    /// asset could not be reached, so nothing is known). Err: the store is unavailable.
+    pub(super) async fn check_task(&self, a: &Access, task: &Task, t: &Target) -> Result<Option<bool>, Stop> {
+        Ok(self.on_task(a, task, t, &remote::check(&task.dir)).await?.ok())
     }
 
     /// Kills the task on the target and collects what it recorded.
-    async fn end_task(&self, a: &Access, task: &Task, t: &Target) -> Result<(), SshError> {
-        self.on_task(a, task, t, &remote::kill(&task.dir, &task.unit)).await.map(|_| ())
+    async fn end_task(&self, a: &Access, task: &Task, t: &Target) -> Result<Result<(), SshError>, Stop> {
+        Ok(self.on_task(a, task, t, &remote::kill(&task.dir, &task.unit)).await?.map(|_| ()))
     }
 
     /// Runs a script that prints the task's record on its own connection, applies the
-    /// reports it finds, and tells whether the task was alive.
-    async fn on_task(&self, a: &Access, task: &Task, t: &Target, call: &Call) -> Result<bool, SshError> {
-        let session = self.connect(a).await?;
+    /// reports it finds, and tells whether the task was alive. The outer error: a report
+    /// could not be stored because the store is unavailable (so what the record says is
+    /// not known to the server yet).
+    async fn on_task(&self, a: &Access, task: &Task, t: &Target, call: &Call) -> Result<Result<bool, SshError>, Stop> {
+        let session = match self.connect(a).await {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
         let (cmd, stdin) = remote::command(call, task.privilege.as_ref());
         let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await;
         session.close().await;
-        let (reports, alive) = remote::parse_record(&String::from_utf8_lossy(&out?.stdout));
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => return Ok(Err(e)),
+        };
+        let (reports, alive) = remote::parse_record(&String::from_utf8_lossy(&out.stdout));
         for r in &reports {
-            if let Err(e) = self.apply_report(t.id, r).await {
-                tracing::warn!(target_id = %t.id, "collected report not applied: {e}");
+            match self.apply_report(t.id, r, Via::Record).await {
+                Ok(()) => {}
+                Err(e @ crate::EngineError::Unavailable(_)) => return Err(e.into()),
+                Err(e) => tracing::warn!(target_id = %t.id, "collected report not applied: {e}"),
             }
         }
-        Ok(alive)
+        Ok(Ok(alive))
     }
 }
