@@ -267,6 +267,9 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<SoftwareChange>> {
         let mut tx = self.pool.begin().await?;
+        // a write first, so that SQLite takes the write lock at once (a read first would
+        // have to upgrade its lock later and could fail as "database is locked")
+        sqlx::query("UPDATE assets SET last_seen_ms = last_seen_ms WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
         let row = sqlx::query("SELECT last_scan_ok_ms FROM assets WHERE id = $1")
             .bind(id.0)
             .fetch_optional(&mut *tx)

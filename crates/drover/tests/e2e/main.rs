@@ -18,6 +18,7 @@ mod offline;
 mod releases;
 mod restart;
 mod run_modes;
+mod scan;
 mod schedules;
 mod security;
 mod systemd;

@@ -8,10 +8,12 @@ mod trigger;
 
 use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
+use drover_api::assets::AssetRef;
 use drover_api::scan::{ScanReport, ScannedHost};
 use drover_domain::audit::AuditAction;
 use drover_domain::executor::Executor;
 use drover_domain::ids::ScanTargetId;
+use drover_domain::inventory::{Interface, Software, SoftwareChange};
 use drover_domain::scan::{NewScanTarget, ScanSpec, ScanTarget};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,24 @@ const PROBES_AT_ONCE: usize = 128;
 const SCANS_AT_ONCE: usize = 16;
 
 impl Engine {
+    /// The asset's installed software; `name` filters by a substring of the name.
+    pub async fn asset_software(&self, r: &AssetRef, name: Option<&str>) -> Result<Vec<Software>> {
+        let a = self.resolve_asset(r).await?;
+        Ok(self.store().asset_software(a.id, name).await?)
+    }
+
+    /// The asset's software changes between scans, newest first.
+    pub async fn software_history(&self, r: &AssetRef) -> Result<Vec<SoftwareChange>> {
+        let a = self.resolve_asset(r).await?;
+        Ok(self.store().software_history(a.id).await?)
+    }
+
+    /// The asset's interfaces as the last scan saw them.
+    pub async fn asset_interfaces(&self, r: &AssetRef) -> Result<Vec<Interface>> {
+        let a = self.resolve_asset(r).await?;
+        Ok(self.store().asset_interfaces(a.id).await?)
+    }
+
     pub async fn list_scan_targets(&self) -> Result<Vec<ScanTarget>> {
         Ok(self.store().list_scan_targets().await?)
     }
