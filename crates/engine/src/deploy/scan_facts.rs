@@ -57,7 +57,7 @@ pub(crate) fn parse_scan(out: &str) -> ScanFacts {
             "cpu_model" => f.cpu_model = some(),
             "cpu_count" => f.cpu_count = v.trim().parse().ok().filter(|n| *n > 0),
             "mem_kb" => f.memory_bytes = v.trim().parse::<i64>().ok().map(|kb| kb.saturating_mul(1024)),
-            "uptime" => uptime = v.trim().parse().ok(),
+            "uptime" => uptime = v.split_whitespace().next().and_then(|u| u.parse().ok()),
             "now" => now = v.trim().parse().ok(),
             "machine_id" => f.machine_id = some(),
             "pm" => f.package_manager = some(),

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const ALL: [&Script; 8] =
-    [&FACTS, &UPLOAD, &LAUNCH, &CHECK, &KILL, &FINAL_ACTION, &SUDO_CHECK, &super::scan_facts::SCAN];
+    [&FACTS, &UPLOAD, &LAUNCH, &CHECK, &KILL, &FINAL_ACTION, &SUDO_CHECK, &crate::deploy::scan_facts::SCAN];
 
 fn scripts_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/deploy/scripts")
