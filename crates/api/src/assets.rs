@@ -29,7 +29,7 @@ pub struct AddAsset {
     pub credential: Option<String>,
 }
 
-/// `GET /assets?name=…&address=…&hostname=…&os=…&arch=…&sort=name&dir=asc&offset=0&limit=50`:
+/// `GET /assets?name=…&address=…&hostname=…&os=…&arch=…&domain=…&software=…&sort=name&dir=asc&offset=0&limit=50`:
 /// one page of a search of the asset list (filters are case-insensitive substrings).
 /// Without any of these parameters, `GET /assets` answers the whole list as before.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +44,13 @@ pub struct AssetQuery {
     pub os: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
-    /// `name` (default), `address`, `hostname`, `os`, `arch` or `last_seen`.
+    /// The DNS domain a scan found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Assets with an installed package whose name contains this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<String>,
+    /// `name` (default), `address`, `hostname`, `os`, `arch`, `domain` or `last_seen`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<String>,
     /// `asc` (default) or `desc`.
@@ -73,7 +79,7 @@ impl AssetQuery {
         let sort = match self.sort.as_deref().filter(|s| !s.is_empty()) {
             None => AssetColumn::Name,
             Some(s) => AssetColumn::parse(s).ok_or_else(|| {
-                format!("sort '{s}' is not a column: use name, address, hostname, os, arch or last_seen")
+                format!("sort '{s}' is not a column: use name, address, hostname, os, arch, domain or last_seen")
             })?,
         };
         let descending = match self.dir.as_deref().filter(|s| !s.is_empty()) {
@@ -91,11 +97,13 @@ impl AssetQuery {
             (AssetColumn::Hostname, &self.hostname),
             (AssetColumn::Os, &self.os),
             (AssetColumn::Arch, &self.arch),
+            (AssetColumn::Domain, &self.domain),
         ]
         .into_iter()
         .filter_map(|(c, v)| v.as_ref().filter(|v| !v.trim().is_empty()).map(|v| (c, v.clone())))
         .collect();
-        Ok(AssetSearch { filters, sort, descending, offset: self.offset.unwrap_or(0).max(0), limit })
+        let software = self.software.clone().filter(|s| !s.trim().is_empty());
+        Ok(AssetSearch { filters, sort, descending, offset: self.offset.unwrap_or(0).max(0), limit, software })
     }
 }
 

@@ -10,6 +10,7 @@ pub mod host_keys;
 pub mod logs;
 pub mod packages;
 pub mod retry;
+pub mod scan;
 pub mod schedules;
 pub mod session;
 pub mod settings;

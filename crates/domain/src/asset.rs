@@ -21,6 +21,9 @@ pub struct Asset {
     pub arch: Option<String>,
     pub last_seen_ms: Option<i64>,
     pub created_ms: i64,
+    /// What inventory scans learnt (empty until the first scan).
+    #[serde(flatten)]
+    pub facts: crate::inventory::AssetFacts,
 }
 
 /// What a user gives to add an asset.

@@ -13,11 +13,13 @@ pub enum AssetColumn {
     Hostname,
     Os,
     Arch,
+    Domain,
     LastSeen,
 }
 
 impl AssetColumn {
-    pub const ALL: [AssetColumn; 6] = [Self::Name, Self::Address, Self::Hostname, Self::Os, Self::Arch, Self::LastSeen];
+    pub const ALL: [AssetColumn; 7] =
+        [Self::Name, Self::Address, Self::Hostname, Self::Os, Self::Arch, Self::Domain, Self::LastSeen];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -26,6 +28,7 @@ impl AssetColumn {
             Self::Hostname => "hostname",
             Self::Os => "os",
             Self::Arch => "arch",
+            Self::Domain => "domain",
             Self::LastSeen => "last_seen",
         }
     }
@@ -50,6 +53,9 @@ pub struct AssetSearch {
     pub offset: i64,
     /// At most this many assets (the store clamps it to 1..=10 000 for a page).
     pub limit: i64,
+    /// Only assets with an installed package whose name contains this (ignoring case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<String>,
 }
 
 impl AssetSearch {

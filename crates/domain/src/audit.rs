@@ -41,10 +41,15 @@ pub enum AuditAction {
     ConfigEnable,
     ConfigDisable,
     ConfigDelete,
+    ScanTargetAdd,
+    ScanTargetRemove,
+    ScanTargetEnable,
+    ScanTargetDisable,
+    ScanRun,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 37] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -77,6 +82,11 @@ impl AuditAction {
         Self::ConfigEnable,
         Self::ConfigDisable,
         Self::ConfigDelete,
+        Self::ScanTargetAdd,
+        Self::ScanTargetRemove,
+        Self::ScanTargetEnable,
+        Self::ScanTargetDisable,
+        Self::ScanRun,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +123,11 @@ impl AuditAction {
             Self::ConfigEnable => "config_enable",
             Self::ConfigDisable => "config_disable",
             Self::ConfigDelete => "config_delete",
+            Self::ScanTargetAdd => "scan_target_add",
+            Self::ScanTargetRemove => "scan_target_remove",
+            Self::ScanTargetEnable => "scan_target_enable",
+            Self::ScanTargetDisable => "scan_target_disable",
+            Self::ScanRun => "scan_run",
         }
     }
 

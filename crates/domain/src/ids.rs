@@ -27,5 +27,6 @@ id_type!(
     ScheduleId,
     DeployConfigId,
     MappingId,
-    AuthorityId
+    AuthorityId,
+    ScanTargetId
 );

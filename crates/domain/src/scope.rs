@@ -142,10 +142,24 @@ impl IpRange {
         address.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| self.contains(ip))
     }
 
+    /// Its first and last address as numbers.
+    pub(crate) fn bounds(&self) -> (u128, u128) {
+        (to_u128(self.first), to_u128(self.last))
+    }
+
+    pub fn is_ipv4(&self) -> bool {
+        self.first.is_ipv4()
+    }
+
     /// How many addresses it holds (saturating).
     pub fn size(&self) -> u128 {
         (to_u128(self.last) - to_u128(self.first)).saturating_add(1)
     }
+}
+
+/// The address numbered `n`, IPv4 or IPv6.
+pub(crate) fn from_u128_like(v4: bool, n: u128) -> IpAddr {
+    if v4 { IpAddr::V4(std::net::Ipv4Addr::from(n as u32)) } else { IpAddr::V6(std::net::Ipv6Addr::from(n)) }
 }
 
 fn from_u128(like: IpAddr, n: u128) -> IpAddr {

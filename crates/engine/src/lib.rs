@@ -15,6 +15,7 @@ pub mod inventory;
 mod logs;
 pub mod packages;
 pub mod passwords;
+mod scan;
 pub mod scheduler;
 mod schedules;
 pub mod secrets;

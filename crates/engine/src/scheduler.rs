@@ -72,8 +72,12 @@ impl Engine {
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                if let Err(e) = engine.tick(clock()).await {
+                let now = clock();
+                if let Err(e) = engine.tick(now).await {
                     tracing::warn!("scheduler: cannot read the due configurations: {e}");
+                }
+                if let Err(e) = engine.tick_scans(now).await {
+                    tracing::warn!("scheduler: cannot read the due scan targets: {e}");
                 }
             }
         })

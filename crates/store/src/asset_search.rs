@@ -16,12 +16,13 @@ fn sql_column(c: AssetColumn) -> &'static str {
         AssetColumn::Hostname => "hostname",
         AssetColumn::Os => "os",
         AssetColumn::Arch => "arch",
+        AssetColumn::Domain => "domain",
         AssetColumn::LastSeen => "last_seen_ms",
     }
 }
 
 /// `%text%` for LIKE with `\` escaping LIKE's wildcards, lower case.
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let mut p = String::from("%");
     for ch in text.trim().to_lowercase().chars() {
         if matches!(ch, '%' | '_' | '\\') {
@@ -42,6 +43,14 @@ fn where_clause(q: &AssetSearch) -> (String, Vec<String>) {
             binds.push(like_pattern(text));
             conds.push(format!("LOWER({}) LIKE ${} ESCAPE '\\'", sql_column(c), binds.len()));
         }
+    }
+    if let Some(text) = q.software.as_deref().filter(|t| !t.trim().is_empty()) {
+        // the (asset_id, name) key of asset_software serves it
+        binds.push(like_pattern(text));
+        conds.push(format!(
+            "EXISTS (SELECT 1 FROM asset_software s WHERE s.asset_id = assets.id AND LOWER(s.name) LIKE ${} ESCAPE '\\')",
+            binds.len()
+        ));
     }
     let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
     (clause, binds)

@@ -6,6 +6,7 @@ use crate::error::{corrupt, unique_as};
 use crate::{Result, Store, StoreError};
 use drover_domain::asset::{Asset, HostFacts, NewAsset};
 use drover_domain::ids::{AssetId, CredentialId};
+use drover_domain::inventory::AssetFacts;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -14,9 +15,11 @@ pub(crate) const COLUMNS: &str = "id, name, address, ssh_port, macs, \
       ORDER BY k.key_type LIMIT 1) AS host_key, \
      (SELECT k.fingerprint FROM host_keys k WHERE k.address = LOWER(assets.address) AND k.port = assets.ssh_port \
       ORDER BY k.key_type LIMIT 1) AS host_key_fingerprint, \
-     hostname, os, arch, last_seen_ms, created_ms";
+     hostname, os, arch, last_seen_ms, created_ms, fqdn, domain, os_version, kernel, cpu_model, cpu_count, \
+     memory_bytes, disks, last_boot_ms, logged_on_users, machine_id, first_seen_ms, last_scan_ok_ms, \
+     last_scan_error, last_scan_error_ms";
 
-fn macs_json(macs: &[String]) -> Result<String> {
+pub(crate) fn macs_json(macs: &[String]) -> Result<String> {
     serde_json::to_string(macs).map_err(|e| StoreError::Other(format!("cannot encode MAC addresses: {e}")))
 }
 
@@ -36,10 +39,33 @@ pub(crate) fn asset_from_row(row: &AnyRow) -> Result<Asset> {
         arch: row.try_get("arch")?,
         last_seen_ms: row.try_get("last_seen_ms")?,
         created_ms: row.try_get("created_ms")?,
+        facts: facts_from_row(row)?,
     })
 }
 
-fn not_found(id: AssetId) -> StoreError {
+fn facts_from_row(row: &AnyRow) -> Result<AssetFacts> {
+    let disks: String = row.try_get("disks")?;
+    let users: String = row.try_get("logged_on_users")?;
+    Ok(AssetFacts {
+        fqdn: row.try_get("fqdn")?,
+        domain: row.try_get("domain")?,
+        os_version: row.try_get("os_version")?,
+        kernel: row.try_get("kernel")?,
+        cpu_model: row.try_get("cpu_model")?,
+        cpu_count: row.try_get("cpu_count")?,
+        memory_bytes: row.try_get("memory_bytes")?,
+        disks: serde_json::from_str(&disks).map_err(|_| corrupt("disk list", &disks))?,
+        last_boot_ms: row.try_get("last_boot_ms")?,
+        logged_on_users: serde_json::from_str(&users).map_err(|_| corrupt("logged-on user list", &users))?,
+        machine_id: row.try_get("machine_id")?,
+        first_seen_ms: row.try_get("first_seen_ms")?,
+        last_scan_ok_ms: row.try_get("last_scan_ok_ms")?,
+        last_scan_error: row.try_get("last_scan_error")?,
+        last_scan_error_ms: row.try_get("last_scan_error_ms")?,
+    })
+}
+
+pub(crate) fn not_found(id: AssetId) -> StoreError {
     StoreError::NotFound(format!("asset {id} not found"))
 }
 

@@ -15,6 +15,7 @@ mod credentials;
 mod deployments;
 mod error;
 mod host_keys;
+mod inventory;
 mod packages;
 mod schedules;
 mod schedules_stuck;

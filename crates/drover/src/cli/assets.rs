@@ -7,6 +7,7 @@ use drover_api::Done;
 use drover_api::assets::AddAsset;
 use drover_api::host_keys::{TrustAnswer, TrustKey};
 use drover_domain::asset::{Asset, NewAsset};
+use drover_domain::inventory::{Interface, Software, SoftwareChange};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Cmd {
@@ -28,8 +29,26 @@ pub enum Cmd {
     },
     /// Every asset with its pinned host key.
     List,
-    /// One asset, as JSON.
+    /// One asset with every fact scans learnt, as JSON.
     Show {
+        /// Asset name or id.
+        asset: String,
+    },
+    /// The asset's installed software (as the last scan saw it).
+    Software {
+        /// Asset name or id.
+        asset: String,
+        /// Only packages whose name contains this.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The asset's software changes between scans, newest first.
+    History {
+        /// Asset name or id.
+        asset: String,
+    },
+    /// The asset's network interfaces (as the last scan saw them).
+    Interfaces {
         /// Asset name or id.
         asset: String,
     },
@@ -76,6 +95,39 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
         Cmd::Show { asset } => {
             let a: Asset = c.get(&format!("/assets/{}", path_part(&asset))).await?;
             output::print_json(&a)?;
+        }
+        Cmd::Software { asset, name } => {
+            let q = drover_api::scan::SoftwareQuery { name };
+            let list: Vec<Software> = c.get_with(&format!("/assets/{}/software", path_part(&asset)), &q).await?;
+            ctx.print(&list, |l| {
+                output::table(&["PACKAGE", "VERSION"], l.iter().map(|s| vec![s.name.clone(), s.version.clone()]))
+            })?;
+        }
+        Cmd::History { asset } => {
+            let list: Vec<SoftwareChange> = c.get(&format!("/assets/{}/software-history", path_part(&asset))).await?;
+            ctx.print(&list, |l| {
+                output::table(
+                    &["WHEN", "PACKAGE", "CHANGE", "OLD", "NEW"],
+                    l.iter().map(|c| {
+                        vec![
+                            output::time(Some(c.at_ms)),
+                            c.name.clone(),
+                            c.kind.as_str().to_string(),
+                            output::opt(&c.old_version),
+                            output::opt(&c.new_version),
+                        ]
+                    }),
+                )
+            })?;
+        }
+        Cmd::Interfaces { asset } => {
+            let list: Vec<Interface> = c.get(&format!("/assets/{}/interfaces", path_part(&asset))).await?;
+            ctx.print(&list, |l| {
+                output::table(
+                    &["NAME", "MAC", "ADDRESSES"],
+                    l.iter().map(|i| vec![i.name.clone(), output::opt(&i.mac), i.addresses.join(" ")]),
+                )
+            })?;
         }
         Cmd::Rm { asset } => {
             let done: Done = c.delete(&format!("/assets/{}", path_part(&asset))).await?;

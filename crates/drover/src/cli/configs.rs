@@ -65,8 +65,8 @@ pub struct Add {
     run_mode: Option<RunMode>,
     #[command(flatten)]
     offline: OfflineArgs,
-    /// Also deploy when an inventory scan finds a matching asset (stored now; the scan
-    /// that fires it comes with inventory scanning).
+    /// Also deploy to an asset of the configuration right after that asset's inventory
+    /// scan succeeds (unless this package version succeeded or runs there already).
     #[arg(long)]
     trigger_on_scan: bool,
     /// Add it disabled.

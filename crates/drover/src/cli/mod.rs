@@ -13,6 +13,7 @@ mod logs;
 pub(crate) mod output;
 mod packages;
 mod retry;
+mod scan;
 mod schedules;
 mod session;
 mod threads;
@@ -84,6 +85,10 @@ pub enum ClientCommand {
     /// list, show, enable, disable, runs, rm).
     #[command(subcommand)]
     Config(configs::Cmd),
+    /// Inventory scans: scan targets (ranges, addresses, host names on schedules) and
+    /// scanning now.
+    #[command(subcommand)]
+    Scan(scan::Cmd),
 }
 
 /// What every client command works with: the server connection and the output form.
@@ -127,6 +132,7 @@ pub async fn run(global: Global, cmd: ClientCommand) -> anyhow::Result<u8> {
         ClientCommand::Threads(a) => threads::run(&ctx, a).await,
         ClientCommand::Schedule(c) => schedules::run(&ctx, c).await,
         ClientCommand::Config(c) => configs::run(&ctx, c).await,
+        ClientCommand::Scan(c) => scan::run(&ctx, c).await,
     }
 }
 

@@ -19,6 +19,7 @@ mod partitions;
 mod releases;
 mod restart;
 mod run_modes;
+mod scan;
 mod schedules;
 mod security;
 mod systemd;

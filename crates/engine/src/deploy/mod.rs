@@ -4,6 +4,7 @@
 mod recover;
 mod remote;
 mod reports;
+pub(crate) mod scan_facts;
 mod sessions;
 mod target;
 

@@ -6,6 +6,7 @@ mod deployments;
 mod host_keys;
 mod node;
 mod packages;
+mod scan;
 mod schedules;
 mod session;
 
@@ -22,4 +23,5 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(host_keys::routes())
         .merge(node::routes())
         .merge(schedules::routes())
+        .merge(scan::routes())
 }

@@ -59,6 +59,8 @@ impl ListQuery {
             hostname: some(&self.hostname),
             os: some(&self.os),
             arch: some(&self.arch),
+            domain: None,
+            software: None,
             sort: some(&self.sort),
             dir: some(&self.dir),
             offset: Some(offset),
@@ -219,18 +221,64 @@ struct AssetPage {
     id: i64,
     name: String,
     facts: Vec<(&'static str, String)>,
+    interfaces: Vec<(String, String, String)>,
+    /// Installed software (filtered by `software_filter`): name, version.
+    software: Vec<(String, String)>,
+    software_filter: String,
+    /// Software changes between scans: when, package, change, old, new.
+    changes: Vec<(String, String, &'static str, String, String)>,
     history: Vec<HistoryRow>,
     /// What the host-key form answered (a fingerprint to check, or the pin made).
     key_notice: String,
     key_error: String,
 }
 
-async fn show(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Path(id): Path<i64>) -> PageResult {
-    asset_page(&engine, &s, id, String::new(), String::new()).await
+/// `?software=TEXT` filters the software list.
+#[derive(Debug, Default, Deserialize)]
+struct ShowQuery {
+    #[serde(default)]
+    software: String,
 }
 
-async fn asset_page(engine: &Engine, s: &Session, id: i64, key_notice: String, key_error: String) -> PageResult {
+async fn show(
+    State(engine): State<Engine>,
+    ViewerPage(s): ViewerPage,
+    Path(id): Path<i64>,
+    Query(q): Query<ShowQuery>,
+) -> PageResult {
+    asset_page(&engine, &s, id, String::new(), String::new(), &q.software).await
+}
+
+async fn asset_page(
+    engine: &Engine,
+    s: &Session,
+    id: i64,
+    key_notice: String,
+    key_error: String,
+    software_filter: &str,
+) -> PageResult {
     let a = engine.resolve_asset(&AssetRef::Id(id)).await?;
+    let filter = Some(software_filter.trim()).filter(|f| !f.is_empty());
+    let software = engine.asset_software(&AssetRef::Id(id), filter).await?;
+    let software = software.into_iter().map(|p| (p.name, p.version)).collect();
+    let changes = engine.software_history(&AssetRef::Id(id)).await?;
+    let changes = changes
+        .into_iter()
+        .map(|c| {
+            let kind = c.kind.as_str();
+            (time(Some(c.at_ms)), c.name, kind, c.old_version.unwrap_or_default(), c.new_version.unwrap_or_default())
+        })
+        .collect();
+    let interfaces = engine.asset_interfaces(&AssetRef::Id(id)).await?;
+    let interfaces =
+        interfaces.into_iter().map(|i| (i.name, i.mac.unwrap_or_default(), i.addresses.join(", "))).collect();
+    let f = a.facts.clone();
+    let disks = f
+        .disks
+        .iter()
+        .map(|d| format!("{} {} free of {}", d.mount, bytes(d.free_bytes), bytes(d.size_bytes)))
+        .collect::<Vec<_>>()
+        .join("; ");
     let log = engine.log(&LogQuery { asset: Some(id), limit: 200, ..Default::default() }).await?;
     let or_none = |v: Option<String>| v.unwrap_or_else(|| "—".into());
     let facts = vec![
@@ -242,6 +290,19 @@ async fn asset_page(engine: &Engine, s: &Session, id: i64, key_notice: String, k
         ("Pinned host key", or_none(a.host_key_fingerprint)),
         ("Last seen", or_none(a.last_seen_ms.map(|t| time(Some(t))))),
         ("Added", time(Some(a.created_ms))),
+        ("FQDN", or_none(f.fqdn)),
+        ("Domain", or_none(f.domain)),
+        ("OS version", or_none(f.os_version)),
+        ("Kernel", or_none(f.kernel)),
+        ("CPU", or_none(f.cpu_model.map(|m| format!("{m} × {}", f.cpu_count.unwrap_or(0))))),
+        ("Memory", or_none(f.memory_bytes.map(bytes))),
+        ("Disks", if disks.is_empty() { "—".into() } else { disks }),
+        ("Last boot", or_none(f.last_boot_ms.map(|t| time(Some(t))))),
+        ("Logged-on users", if f.logged_on_users.is_empty() { "—".into() } else { f.logged_on_users.join(", ") }),
+        ("Machine id", or_none(f.machine_id)),
+        ("First seen", or_none(f.first_seen_ms.map(|t| time(Some(t))))),
+        ("Last successful scan", or_none(f.last_scan_ok_ms.map(|t| time(Some(t))))),
+        ("Last scan error", or_none(f.last_scan_error.map(|e| format!("{e} ({})", time(f.last_scan_error_ms))))),
     ];
     let history = log
         .into_iter()
@@ -257,7 +318,19 @@ async fn asset_page(engine: &Engine, s: &Session, id: i64, key_notice: String, k
         })
         .collect();
     let status = if key_error.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let page = AssetPage { nav: s.nav("assets"), id: a.id.0, name: a.name, facts, history, key_notice, key_error };
+    let page = AssetPage {
+        nav: s.nav("assets"),
+        id: a.id.0,
+        name: a.name,
+        facts,
+        interfaces,
+        software,
+        software_filter: software_filter.to_string(),
+        changes,
+        history,
+        key_notice,
+        key_error,
+    };
     Ok((status, render(&page)).into_response())
 }
 
@@ -280,8 +353,20 @@ async fn trust_key(
     let pin = !fingerprint.is_empty();
     let wanted = pin.then_some(fingerprint.as_str());
     match engine.trust_host_key(&AssetRef::Id(id), wanted, pin, &s.actor()).await {
-        Ok(answer) => asset_page(&engine, &s, id, answer.message, String::new()).await,
-        Err(EngineError::Invalid(m)) => asset_page(&engine, &s, id, String::new(), m).await,
+        Ok(answer) => asset_page(&engine, &s, id, answer.message, String::new(), "").await,
+        Err(EngineError::Invalid(m)) => asset_page(&engine, &s, id, String::new(), m, "").await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// Bytes as KiB/MiB/GiB/TiB.
+fn bytes(n: i64) -> String {
+    let mut v = n as f64;
+    for unit in ["B", "KiB", "MiB", "GiB"] {
+        if v < 1024.0 {
+            return format!("{v:.1} {unit}");
+        }
+        v /= 1024.0;
+    }
+    format!("{v:.1} TiB")
 }

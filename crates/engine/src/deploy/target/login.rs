@@ -44,8 +44,32 @@ impl Engine {
     /// pin an unknown host's key on first use when `tofu_for_keys` allows. A changed host
     /// key stops at once, before any credential is sent.
     pub(super) async fn log_in(&self, asset: Asset) -> Result<(Session, Access), Stop> {
-        let mappings = self.store().all_mappings().await?;
         let last = self.store().last_credential(asset.id).await?;
+        self.log_in_with(asset, last).await
+    }
+
+    /// How inventory scans log in: by the same rules as [`Engine::log_in`]. `asset` may be
+    /// one no row has yet (a new address of a range: no asset-scoped mapping covers it,
+    /// no credential worked there before). A failure is its stable code and message.
+    pub(crate) async fn log_in_to_scan(
+        &self,
+        asset: Asset,
+        known: bool,
+    ) -> Result<(Session, String), (FailureCode, String)> {
+        let last =
+            if known { self.store().last_credential(asset.id).await.map_err(|e| stop_of(e.into()))? } else { None };
+        match self.log_in_with(asset, last).await {
+            Ok((session, access)) => Ok((session, access.credential.name)),
+            Err(s) => Err((s.code, s.message)),
+        }
+    }
+
+    async fn log_in_with(
+        &self,
+        asset: Asset,
+        last: Option<drover_domain::ids::CredentialId>,
+    ) -> Result<(Session, Access), Stop> {
+        let mappings = self.store().all_mappings().await?;
         let order = credential_order(Target { id: asset.id, address: &asset.address }, &mappings, last);
         if order.is_empty() {
             return Err(stop(
@@ -145,6 +169,10 @@ impl Engine {
         };
         Session::connect(&opts).await
     }
+}
+
+fn stop_of(s: Stop) -> (FailureCode, String) {
+    (s.code, s.message)
 }
 
 /// `ssh.host_key_unknown`: nothing could be sent; the message says what the admin runs.

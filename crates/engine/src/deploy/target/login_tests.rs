@@ -18,6 +18,7 @@ fn access(user: &str, sudo: SudoMode) -> Access {
             arch: None,
             last_seen_ms: None,
             created_ms: 0,
+            facts: Default::default(),
         },
         credential: Credential {
             id: CredentialId(1),

@@ -1,0 +1,41 @@
+# Learns what an inventory scan keeps about the host, as the login user; changes nothing.
+# Run only by scans (a deployment's facts script stays cheap). Prints key=value lines;
+# tab-separated fields in `if=`, `addr=`, `disk=` and `pkg=`. No arguments.
+if read -r h </proc/sys/kernel/hostname 2>/dev/null; then echo "hostname=$h"; else echo "hostname=$(hostname)"; fi
+fq=$(hostname -f 2>/dev/null) && echo "fqdn=$fq"
+# shellcheck source=/dev/null
+if [ -r /etc/os-release ]; then ( . /etc/os-release; echo "os=${PRETTY_NAME:-$NAME}"; echo "os_version=${VERSION_ID:-}" ); fi
+echo "kernel=$(uname -r)"
+echo "arch=$(uname -m)"
+while IFS= read -r l; do
+  case $l in "model name"*) echo "cpu_model=${l#*: }"; break ;; esac
+done </proc/cpuinfo
+n=0
+while IFS= read -r l; do case $l in processor*) n=$((n + 1)) ;; esac; done </proc/cpuinfo
+echo "cpu_count=$n"
+while read -r k v _; do if [ "$k" = MemTotal: ]; then echo "mem_kb=$v"; break; fi; done </proc/meminfo
+if read -r up _ </proc/uptime; then echo "uptime=$up"; fi
+echo "now=$(date +%s)"
+if [ -r /etc/machine-id ] && read -r m </etc/machine-id; then echo "machine_id=$m"; fi
+for d in /sys/class/net/*; do
+  m=
+  if [ -r "$d/address" ]; then read -r m <"$d/address"; fi
+  printf 'if=%s\t%s\n' "${d##*/}" "$m"
+done
+if command -v ip >/dev/null 2>&1; then
+  ip -o addr show 2>/dev/null | while read -r _ dev fam a _; do
+    case $fam in inet | inet6) printf 'addr=%s\t%s\n' "${dev%%@*}" "$a" ;; esac
+  done
+fi
+{ df -P -k -l -x tmpfs -x devtmpfs -x squashfs 2>/dev/null || df -P -k 2>/dev/null; } | while read -r _ size _ free _ mnt; do
+  case $size in *[!0-9]* | '') ;; *) printf 'disk=%s\t%s\t%s\n' "$mnt" "$size" "$free" ;; esac
+done
+if command -v who >/dev/null 2>&1; then LC_ALL=C who | while read -r u _; do echo "user=$u"; done; fi
+if command -v dpkg-query >/dev/null 2>&1; then
+  echo "pm=dpkg"
+  # shellcheck disable=SC2016 # dpkg-query's own ${field} syntax
+  dpkg-query -W -f='pkg=${db:Status-Status}\t${binary:Package}\t${Version}\n' 2>/dev/null
+elif command -v rpm >/dev/null 2>&1; then
+  echo "pm=rpm"
+  rpm -qa --qf 'pkg=installed\t%{NAME}\t%{VERSION}-%{RELEASE}\n' 2>/dev/null
+fi
