@@ -66,12 +66,37 @@ impl Browser {
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// The text of the element at `css`. Found again when live updates (SSE) swap it
+    /// out between finding and reading it (a stale element).
     async fn text(&self, css: &str) -> String {
-        self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).text().await.unwrap()
+        let mut last = String::new();
+        for _ in 0..20 {
+            match self.c.find(Locator::Css(css)).await {
+                Ok(e) => match e.text().await {
+                    Ok(t) => return t,
+                    Err(err) => last = err.to_string(),
+                },
+                Err(err) => last = err.to_string(),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no text at {css}: {last}")
     }
 
+    /// Clicks the element at `css`, found again when a live update swapped it out.
     async fn click(&self, css: &str) {
-        self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap();
+        let mut last = String::new();
+        for _ in 0..20 {
+            match self.c.find(Locator::Css(css)).await {
+                Ok(e) => match e.click().await {
+                    Ok(()) => return,
+                    Err(err) => last = err.to_string(),
+                },
+                Err(err) => last = err.to_string(),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("cannot click {css}: {last}")
     }
 
     async fn login(&self, base: &str, name: &str, password: &str) {
