@@ -33,7 +33,13 @@ impl Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: self.message.clone(), code: self.code().to_string() };
-        (self.status, axum::Json(body)).into_response()
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // the rest of the body was never read: this connection cannot carry another
+            // request, and a client that reused it would see it cut
+            resp.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        }
+        resp
     }
 }
 
