@@ -27,5 +27,7 @@ id_type!(
     ScheduleId,
     DeployConfigId,
     MappingId,
-    AuthorityId
+    AuthorityId,
+    GroupId,
+    ReportId
 );

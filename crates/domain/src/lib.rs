@@ -9,13 +9,17 @@ pub mod deploy_config;
 pub mod deployment;
 pub mod executor;
 pub mod failure;
+pub mod group;
 pub mod host_key;
 pub mod ids;
 pub mod package;
+pub mod report;
 pub mod schedule;
 pub mod scope;
+pub mod selection;
 pub mod time;
 pub mod user;
+pub mod version;
 
 pub use drover_proto::{Action, Criterion, Step, StepKind, VersionOp};
 pub use failure::FailureCode;
