@@ -2,8 +2,8 @@
 //! deployments it starts (the engine's scheduler fires them; see `schedule`).
 
 use crate::deployment::{DeployOptions, RunMode};
-use crate::selection::Selection;
 use crate::ids::{AssetId, DeployConfigId, DeploymentId, ScheduleId};
+use crate::selection::Selection;
 use serde::{Deserialize, Serialize};
 
 /// Which assets a configuration deploys to, resolved at each run: explicit assets

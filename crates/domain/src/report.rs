@@ -99,7 +99,11 @@ impl NewReport {
     pub fn bind_values(&self, given: &BTreeMap<String, String>, now_ms: i64) -> Result<Vec<String>, String> {
         for k in given.keys() {
             if !self.params.contains(k) {
-                return Err(format!("report '{}' has no parameter '{k}' (it takes: {})", self.name, self.params_text()));
+                return Err(format!(
+                    "report '{}' has no parameter '{k}' (it takes: {})",
+                    self.name,
+                    self.params_text()
+                ));
             }
         }
         self.params

@@ -48,9 +48,9 @@ impl Selection {
     pub fn search(filters: &BTreeMap<String, String>) -> Result<AssetSearch, String> {
         let mut s = AssetSearch { limit: i64::MAX, ..AssetSearch::default() };
         for (k, v) in filters {
-            let c = AssetColumn::parse(k).filter(|c| c.is_text()).ok_or_else(|| {
-                format!("search column '{k}' is not one of name, address, hostname, os, arch")
-            })?;
+            let c = AssetColumn::parse(k)
+                .filter(|c| c.is_text())
+                .ok_or_else(|| format!("search column '{k}' is not one of name, address, hostname, os, arch"))?;
             s.filters.push((c, v.clone()));
         }
         if s.filters.iter().all(|(_, v)| v.trim().is_empty()) {
@@ -63,9 +63,8 @@ impl Selection {
     pub fn parse_search(text: &str) -> Result<Selection, String> {
         let mut filters = BTreeMap::new();
         for part in text.split(',').filter(|p| !p.trim().is_empty()) {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| format!("search '{part}' is not column=text (e.g. os=Debian)"))?;
+            let (k, v) =
+                part.split_once('=').ok_or_else(|| format!("search '{part}' is not column=text (e.g. os=Debian)"))?;
             filters.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
         Self::search(&filters)?;
@@ -74,7 +73,8 @@ impl Selection {
 
     /// Parses `kind=value` as an overview selection (the CLI's `--overview os=Debian`).
     pub fn parse_overview(text: &str) -> Result<Selection, String> {
-        let (k, v) = text.split_once('=').ok_or_else(|| format!("overview '{text}' is not kind=value (e.g. os=Debian)"))?;
+        let (k, v) =
+            text.split_once('=').ok_or_else(|| format!("overview '{text}' is not kind=value (e.g. os=Debian)"))?;
         let overview = OverviewKind::parse(k.trim())
             .ok_or_else(|| format!("overview kind '{k}' is not one of domain, os, type, subnet"))?;
         Ok(Selection::Overview { overview, value: v.trim().to_string() })
@@ -235,10 +235,7 @@ mod tests {
         let net = overview(OverviewKind::Subnet, &assets);
         assert_eq!((net[0].value.as_str(), net[0].count), ("10.0.1.0/24", 2));
         assert_eq!(overview(OverviewKind::Type, &assets)[0].count, 3);
-        assert_eq!(
-            os[0].selection,
-            Selection::Overview { overview: OverviewKind::Os, value: "Debian 12".into() }
-        );
+        assert_eq!(os[0].selection, Selection::Overview { overview: OverviewKind::Os, value: "Debian 12".into() });
     }
 
     #[test]

@@ -63,7 +63,6 @@ fn compare_part(a: &str, b: &str) -> Ordering {
     Ordering::Equal
 }
 
-
 /// Whether `have op want` holds in dpkg's order.
 pub fn holds(have: &str, op: crate::VersionOp, want: &str) -> bool {
     use crate::VersionOp::*;

@@ -29,6 +29,7 @@ impl From<StoreError> for EngineError {
         match e {
             StoreError::NotFound(m) => EngineError::NotFound(m),
             StoreError::Conflict(m) => EngineError::Conflict(m),
+            StoreError::Refused(m) => EngineError::Invalid(m),
             StoreError::Other(m) => EngineError::Internal(m),
         }
     }

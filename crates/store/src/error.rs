@@ -7,6 +7,10 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A request the store will not run (a report that is not a plain SELECT over the
+    /// report views, or that ran past its time limit); the message says why.
+    #[error("{0}")]
+    Refused(String),
     #[error("database error: {0}")]
     Other(String),
 }

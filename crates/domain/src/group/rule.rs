@@ -347,7 +347,10 @@ impl Parser {
     }
 
     fn next(&mut self, what: &str) -> Result<Token, RuleError> {
-        let t = self.peek().cloned().ok_or_else(|| self.error_at(self.end, format!("the rule ends where {what} was expected")))?;
+        let t = self
+            .peek()
+            .cloned()
+            .ok_or_else(|| self.error_at(self.end, format!("the rule ends where {what} was expected")))?;
         self.at += 1;
         Ok(t)
     }

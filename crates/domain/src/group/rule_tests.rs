@@ -28,7 +28,9 @@ fn and_binds_tighter_than_or_and_not_tightest() {
     assert_eq!(or[0], field(Field::Name, TextOp::Equals, "a"));
     let Rule::And { and } = &or[1] else { panic!("{r:?}") };
     assert_eq!(and[0], Rule::Not { not: Box::new(field(Field::Name, TextOp::Equals, "b")) });
-    assert!(matches!(&and[1], Rule::Or { or } if or[1] == Rule::Software { software: "open ssl".into(), version: None }));
+    assert!(
+        matches!(&and[1], Rule::Or { or } if or[1] == Rule::Software { software: "open ssl".into(), version: None })
+    );
 }
 
 #[test]
