@@ -11,6 +11,7 @@ pub mod logs;
 pub mod packages;
 pub mod retry;
 pub mod schedules;
+pub mod selections;
 pub mod session;
 pub mod settings;
 pub mod threads;

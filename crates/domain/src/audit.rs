@@ -41,10 +41,15 @@ pub enum AuditAction {
     ConfigEnable,
     ConfigDisable,
     ConfigDelete,
+    GroupCreate,
+    GroupDelete,
+    GroupMembers,
+    ReportCreate,
+    ReportDelete,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 37] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -77,6 +82,11 @@ impl AuditAction {
         Self::ConfigEnable,
         Self::ConfigDisable,
         Self::ConfigDelete,
+        Self::GroupCreate,
+        Self::GroupDelete,
+        Self::GroupMembers,
+        Self::ReportCreate,
+        Self::ReportDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +123,11 @@ impl AuditAction {
             Self::ConfigEnable => "config_enable",
             Self::ConfigDisable => "config_disable",
             Self::ConfigDelete => "config_delete",
+            Self::GroupCreate => "group_create",
+            Self::GroupDelete => "group_delete",
+            Self::GroupMembers => "group_members",
+            Self::ReportCreate => "report_create",
+            Self::ReportDelete => "report_delete",
         }
     }
 

@@ -59,17 +59,6 @@ impl Group {
     }
 }
 
-/// A group as a file (`drover group export`): the definition and, for a static group,
-/// its members by asset name (ids differ between servers).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroupFile {
-    #[serde(flatten)]
-    pub group: NewGroup,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub members: Vec<String>,
-}
-
 /// A static group's member, as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {

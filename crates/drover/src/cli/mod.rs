@@ -14,6 +14,7 @@ pub(crate) mod output;
 mod packages;
 mod retry;
 mod schedules;
+mod selections;
 mod session;
 mod threads;
 mod tokens;
@@ -80,6 +81,20 @@ pub enum ClientCommand {
     /// Schedules: when deployment configurations run (add, list, show, preview, rm).
     #[command(subcommand)]
     Schedule(schedules::Cmd),
+    /// Groups of assets: static (explicit members) or dynamic (a rule over asset fields
+    /// and installed software).
+    #[command(subcommand)]
+    Group(selections::GroupCmd),
+    /// Reports: saved SELECTs over the report views; one with an AssetID column can be
+    /// deployed to.
+    #[command(subcommand)]
+    Report(selections::ReportCmd),
+    /// Counts of assets by domain, os, type or subnet; each entry can be deployed to
+    /// (`drover deploy PKG --overview os=…`).
+    Overview {
+        /// domain, os, type or subnet.
+        kind: String,
+    },
     /// Deployment configurations: a package deployed to assets on a schedule (add,
     /// list, show, enable, disable, runs, rm).
     #[command(subcommand)]
@@ -127,6 +142,9 @@ pub async fn run(global: Global, cmd: ClientCommand) -> anyhow::Result<u8> {
         ClientCommand::Threads(a) => threads::run(&ctx, a).await,
         ClientCommand::Schedule(c) => schedules::run(&ctx, c).await,
         ClientCommand::Config(c) => configs::run(&ctx, c).await,
+        ClientCommand::Group(c) => selections::run_group(&ctx, c).await,
+        ClientCommand::Report(c) => selections::run_report(&ctx, c).await,
+        ClientCommand::Overview { kind } => selections::run_overview(&ctx, kind).await,
     }
 }
 

@@ -7,6 +7,7 @@ mod host_keys;
 mod node;
 mod packages;
 mod schedules;
+mod selections;
 mod session;
 
 use axum::Router;
@@ -22,4 +23,5 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(host_keys::routes())
         .merge(node::routes())
         .merge(schedules::routes())
+        .merge(selections::routes())
 }

@@ -216,6 +216,7 @@ async fn confirm(State(engine): State<Engine>, OperatorPage(s): OperatorPage, f:
         package,
         version: None,
         assets,
+        selection: None,
         run_mode,
         options: OptionsRequest {
             wake_on_lan: Some(c.wake_on_lan),
