@@ -20,6 +20,7 @@ mod restart;
 mod run_modes;
 mod schedules;
 mod security;
+mod selections;
 mod systemd;
 mod target_security;
 mod threads;
