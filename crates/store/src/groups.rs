@@ -115,14 +115,12 @@ impl Store {
         };
         let mut versions = HashMap::new();
         for name in rule.software_names() {
-            let name = name.to_lowercase();
-            if !versions.contains_key(&name) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = versions.entry(name.to_lowercase()) {
                 let rows = sqlx::query("SELECT DISTINCT version FROM asset_software WHERE LOWER(name) = $1")
-                    .bind(&name)
+                    .bind(slot.key())
                     .fetch_all(&self.pool)
                     .await?;
-                let vs = rows.iter().map(|r| r.try_get::<String, _>("version")).collect::<Result<Vec<_>, _>>()?;
-                versions.insert(name, vs);
+                slot.insert(rows.iter().map(|r| r.try_get::<String, _>("version")).collect::<Result<Vec<_>, _>>()?);
             }
         }
         let (sql, binds) = group_sql::compile(rule, &versions);

@@ -14,7 +14,7 @@ use drover_domain::deployment::RunMode;
 #[derive(clap::Subcommand, Debug)]
 pub enum Cmd {
     /// Add a configuration: deploy a package to assets on a schedule.
-    Add(Add),
+    Add(Box<Add>),
     /// Every configuration with its schedule and next run.
     List,
     /// One configuration, as JSON.
