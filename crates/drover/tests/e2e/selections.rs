@@ -99,6 +99,52 @@ async fn group_and_report_deployments(backend: Backend) {
     // an overview entry is a selection too
     let subnets = server.get("/overviews/subnet").await;
     assert_eq!(subnets[0]["count"], 4, "{subnets}");
+
+    console_pages(&server, &want).await;
+}
+
+/// The console's Groups and Reports pages list, escape, run, and deploy to a group
+/// through the deploy dialog, which records the group as the selection.
+async fn console_pages(server: &Server, members: &[String]) {
+    let base = server.url.clone();
+    let cookie = crate::console::console_cookie(&base, "admin", "admin-password").await;
+    let http = crate::console::form_client();
+    let page = async |path: &str| -> String {
+        let resp = http.get(format!("{base}{path}")).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        resp.text().await.unwrap()
+    };
+    let evil = server.post("/groups", json!({"name": "<b>x</b>", "members": [members[0]]})).await;
+    let groups = page("/groups").await;
+    assert!(
+        groups.contains("picked") && groups.contains("&#60;b&#62;x&#60;/b&#62;") && !groups.contains("<b>x</b>"),
+        "{groups}"
+    );
+    let evil_page = page(&format!("/groups/{}", evil["id"])).await;
+    assert!(evil_page.contains("/deploy?group=%3Cb%3Ex%3C%2Fb%3E"), "the deploy link is URL-encoded: {evil_page}");
+    let result = page("/report?report=missed&p_package=by-group&run=1").await;
+    assert!(result.contains("Deploy Package") && result.contains("2 row(s)"), "{result}");
+    let reports = page("/reports").await;
+    assert!(reports.contains("software-missing") && reports.contains("missed"), "{reports}");
+
+    let picked = server.get("/groups/picked").await;
+    let dialog = page("/deploy?group=picked").await;
+    assert!(dialog.contains("2"), "{dialog}");
+    let csrf = dialog.split("name=\"_csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let pkg = server.get("/packages/by-group").await["id"].as_i64().unwrap().to_string();
+    let resp = http
+        .post(format!("{base}/deploy"))
+        .header("cookie", &cookie)
+        .form(&[("package", pkg.as_str()), ("group", "picked"), ("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    let to = resp.headers()["location"].to_str().unwrap().to_string();
+    let id: i64 = to.rsplit('/').next().unwrap().parse().unwrap();
+    let done = server.wait(id, Duration::from_secs(120)).await;
+    assert_eq!(done["deployment"]["selection"], json!({"kind": "group", "group": "picked"}));
+    assert_eq!(done["targets"].as_array().unwrap().len(), picked["member_count"].as_u64().unwrap() as usize);
 }
 
 #[tokio::test(flavor = "multi_thread")]
