@@ -156,3 +156,69 @@ async fn group_and_report_deployments_sqlite() {
 async fn group_and_report_deployments_postgres() {
     group_and_report_deployments(Backend::Postgres).await;
 }
+
+/// `drover` with the test server and the admin's token; (exit code, stdout, stderr).
+fn drover(server: &Server, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(args)
+        .env("DROVER_SERVER", &server.url)
+        .env("DROVER_TOKEN", &server.token)
+        .output()
+        .expect("run drover");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+fn ok(server: &Server, args: &[&str]) -> String {
+    let (code, out, err) = drover(server, args);
+    assert_eq!(code, 0, "drover {args:?}: {out}{err}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_adds_runs_exports_and_deploys_to_selections() {
+    let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 2).await;
+    let (status, v) = server.import(&marker_package("by-cli"), &[]).await;
+    assert_eq!(status, 200, "{v}");
+    let rule = format!("name equals '{}'", assets[1]);
+    let out = ok(&server, &["group", "add", "second", "--rule", &rule]);
+    assert!(out.contains("dynamic group") && out.contains("1 member(s)"), "{out}");
+    assert!(ok(&server, &["group", "members", "second"]).contains(&assets[1]));
+    let (code, _, err) = drover(&server, &["group", "add", "bad", "--rule", "os starts Debian"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("rule error at character 4"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("second.json");
+    ok(&server, &["group", "export", "second", "-o", file.to_str().unwrap()]);
+    ok(&server, &["group", "rm", "second"]);
+    assert!(ok(&server, &["group", "import", file.to_str().unwrap()]).contains("imported (dynamic)"));
+
+    ok(
+        &server,
+        &[
+            "report",
+            "add",
+            "firsts",
+            "--sql",
+            "SELECT AssetID, name FROM report_assets WHERE name = $1",
+            "--param",
+            "who",
+        ],
+    );
+    let run = ok(&server, &["report", "run", "firsts", "--param", &format!("who={}", assets[0])]);
+    assert!(run.contains("AssetID") && run.contains(&assets[0]) && run.contains("deployable"), "{run}");
+    let (code, _, err) = drover(&server, &["report", "add", "evil", "--sql", "SELECT * FROM credentials"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("'credentials', which is not a report view"), "{err}");
+
+    let out = ok(&server, &["deploy", "by-cli", "--group", "second"]);
+    assert!(out.contains("to group 'second' (1 asset)"), "{out}");
+    assert_eq!(marked(&fleet, "by-cli"), [assets[1].clone()]);
+    let out = ok(&server, &["deploy", "by-cli", "--search", &format!("name={}", assets[0])]);
+    assert!(out.contains(&format!("to search name={} (1 asset)", assets[0])), "{out}");
+    let mut both = assets.clone();
+    both.sort();
+    assert_eq!(marked(&fleet, "by-cli"), both);
+    assert!(ok(&server, &["overview", "subnet"]).contains("--overview 'subnet="));
+}
