@@ -12,7 +12,13 @@ pub struct DeployRequest {
     /// The package version (default: the newest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Assets by id or name; may be empty when `selection` is given (the targets are both).
+    #[serde(default)]
     pub assets: Vec<AssetRef>,
+    /// Any other way of choosing assets (a search, an overview entry, a group, a report),
+    /// resolved when the deployment starts and recorded with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<drover_domain::selection::Selection>,
     /// Overrides the package's run mode; required when the package says `ask`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_mode: Option<RunMode>,

@@ -12,6 +12,7 @@ pub mod packages;
 pub mod retry;
 pub mod scan;
 pub mod schedules;
+pub mod selections;
 pub mod session;
 pub mod settings;
 pub mod threads;

@@ -62,7 +62,12 @@ pub struct ConfigRequest {
     /// A fixed version; none: the newest version when each run fires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    #[serde(default)]
     pub assets: Vec<AssetRef>,
+    /// Any other selection (a search, an overview entry, a group, a report), resolved at
+    /// each run; the targets are `assets` and it together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<drover_domain::selection::Selection>,
     /// Overrides the package's run mode; required when the package says `ask`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_mode: Option<RunMode>,

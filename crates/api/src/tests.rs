@@ -30,10 +30,16 @@ fn a_deploy_request_reads_names_ids_and_flat_options() {
         package: PackageRef::parse("3"),
         version: None,
         assets: vec![AssetRef::parse("web1")],
+        selection: None,
         run_mode: None,
         options: OptionsRequest::default(),
     };
     assert_eq!(serde_json::to_value(&sent).unwrap(), json!({"package": 3, "assets": ["web1"]}));
+    // a selection instead of assets
+    let by_group: DeployRequest =
+        serde_json::from_value(json!({"package": "hello", "selection": {"kind": "group", "group": "web"}})).unwrap();
+    assert!(by_group.assets.is_empty());
+    assert_eq!(by_group.selection, Some(drover_domain::selection::Selection::Group { group: "web".into() }));
 }
 
 #[test]

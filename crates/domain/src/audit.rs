@@ -46,10 +46,15 @@ pub enum AuditAction {
     ScanTargetEnable,
     ScanTargetDisable,
     ScanRun,
+    GroupCreate,
+    GroupDelete,
+    GroupMembers,
+    ReportCreate,
+    ReportDelete,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 42] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -87,6 +92,11 @@ impl AuditAction {
         Self::ScanTargetEnable,
         Self::ScanTargetDisable,
         Self::ScanRun,
+        Self::GroupCreate,
+        Self::GroupDelete,
+        Self::GroupMembers,
+        Self::ReportCreate,
+        Self::ReportDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -128,6 +138,11 @@ impl AuditAction {
             Self::ScanTargetEnable => "scan_target_enable",
             Self::ScanTargetDisable => "scan_target_disable",
             Self::ScanRun => "scan_run",
+            Self::GroupCreate => "group_create",
+            Self::GroupDelete => "group_delete",
+            Self::GroupMembers => "group_members",
+            Self::ReportCreate => "report_create",
+            Self::ReportDelete => "report_delete",
         }
     }
 

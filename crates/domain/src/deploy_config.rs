@@ -3,16 +3,30 @@
 
 use crate::deployment::{DeployOptions, RunMode};
 use crate::ids::{AssetId, DeployConfigId, DeploymentId, ScheduleId};
+use crate::selection::Selection;
 use serde::{Deserialize, Serialize};
 
-/// Which assets a configuration deploys to. JSON `{"assets": [1, 2]}`; more ways to
-/// choose (a search, static and dynamic groups, a report) come as more fields, and the
-/// targets are the union of all of them.
+/// Which assets a configuration deploys to, resolved at each run: explicit assets
+/// (`{"assets": [1, 2]}`, the form older configurations are stored in) and/or any
+/// [`Selection`] (`{"selection": {"kind": "group", "group": "web"}}`); the targets are
+/// the union of both.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSelection {
     #[serde(default)]
     pub assets: Vec<AssetId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+}
+
+impl TargetSelection {
+    /// What a deployment of this configuration records as its selection.
+    pub fn recorded(&self) -> Selection {
+        match &self.selection {
+            Some(s) if self.assets.is_empty() => s.clone(),
+            _ => Selection::Assets { ids: self.assets.clone() },
+        }
+    }
 }
 
 /// How the deployments of a configuration run: the account, and Wake-on-LAN and retry.
@@ -66,4 +80,18 @@ pub struct ConfigRun {
     pub fire_ms: i64,
     pub deployment_id: Option<DeploymentId>,
     pub created_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_selections_stay_readable() {
+        let old: TargetSelection = serde_json::from_str(r#"{"assets":[1,2]}"#).unwrap();
+        assert_eq!(old, TargetSelection { assets: vec![AssetId(1), AssetId(2)], selection: None });
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"assets":[1,2]}"#);
+        let new: TargetSelection = serde_json::from_str(r#"{"selection":{"kind":"group","group":"web"}}"#).unwrap();
+        assert_eq!(new.recorded(), Selection::Group { group: "web".into() });
+    }
 }

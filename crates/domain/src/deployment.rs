@@ -215,6 +215,9 @@ pub struct Deployment {
     pub executor: Executor,
     pub run_mode: RunMode,
     pub options: DeployOptions,
+    /// How its assets were chosen (`None` for deployments made before selections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<crate::selection::Selection>,
     pub created_ms: i64,
     pub finished_ms: Option<i64>,
 }

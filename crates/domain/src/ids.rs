@@ -28,5 +28,7 @@ id_type!(
     DeployConfigId,
     MappingId,
     AuthorityId,
-    ScanTargetId
+    ScanTargetId,
+    GroupId,
+    ReportId
 );

@@ -40,6 +40,7 @@ impl From<StoreError> for EngineError {
                         .into(),
                 )
             }
+            StoreError::Refused(m) => EngineError::Invalid(m),
             StoreError::Other(m) => EngineError::Internal(m),
         }
     }

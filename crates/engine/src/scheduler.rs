@@ -127,7 +127,7 @@ impl Engine {
             Err(e) => return Err(e.into()),
         };
         let run_mode = pkg.def.run_mode.resolve(Some(c.config.options.run_mode)).map_err(EngineError::Invalid)?;
-        let mut targets = Vec::new();
+        let mut targets: Vec<(drover_domain::ids::AssetId, String)> = Vec::new();
         for &id in &c.config.targets.assets {
             match self.store().asset(id).await {
                 Ok(a) => targets.push((a.id, a.name)),
@@ -137,10 +137,25 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
+        if let Some(sel) = &c.config.targets.selection {
+            match self.resolve_selection(sel).await {
+                Ok(found) => {
+                    for (id, asset) in found {
+                        if !targets.iter().any(|(i, _)| *i == id) {
+                            targets.push((id, asset));
+                        }
+                    }
+                }
+                Err(EngineError::NotFound(m) | EngineError::Invalid(m)) => {
+                    tracing::warn!(config = %name, "{sel} cannot be resolved for this run: {m}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
         if targets.is_empty() {
             tracing::warn!(
                 config = %name,
-                "run of {} not started: none of its assets exists any more",
+                "run of {} not started: its selection holds no assets now",
                 drover_domain::time::utc(claim.fire_ms)
             );
             return self.claim_without_deployment(c, schedule, &claim).await;
@@ -153,6 +168,7 @@ impl Engine {
             run_mode,
             options: c.config.options.deploy,
             targets,
+            selection: Some(c.config.targets.recorded()),
         };
         let Some((deployment, targets)) = self.store().create_scheduled_deployment(&claim, &new).await? else {
             return self.lost(c, schedule, &claim).await;

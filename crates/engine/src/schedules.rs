@@ -153,8 +153,15 @@ impl Engine {
             pkg.def.run_mode.resolve(req.run_mode).map_err(|e| EngineError::Invalid(format!("run_mode: {e}")))?;
         let deploy = req.options.over(self.config().default_options);
         deploy.validate().map_err(|e| EngineError::Invalid(format!("options: {e}")))?;
-        if req.assets.is_empty() {
-            return Err(EngineError::Invalid("assets: choose at least one asset (--asset NAME)".into()));
+        if req.assets.is_empty() && req.selection.is_none() {
+            return Err(EngineError::Invalid(
+                "assets: choose at least one asset (--asset NAME) or a selection (--group, --report, --search, --overview)"
+                    .into(),
+            ));
+        }
+        if let Some(sel) = &req.selection {
+            // resolved now only to catch a missing group or report or a bad search early
+            self.resolve_selection(sel).await.map_err(|e| field("selection", e))?;
         }
         let mut assets = Vec::new();
         for r in &req.assets {
@@ -168,7 +175,7 @@ impl Engine {
             schedule_id: schedule.as_ref().map(|s| s.id),
             package_name: pkg.def.name.clone(),
             package_version: req.version.clone(),
-            targets: TargetSelection { assets },
+            targets: TargetSelection { assets, selection: req.selection.clone() },
             options: ConfigOptions { run_mode, deploy },
             trigger_on_scan: req.trigger_on_scan,
             enabled: req.enabled,

@@ -80,6 +80,7 @@ fn config(name: &str, schedule: &str, enabled: bool) -> ConfigRequest {
         options: OptionsRequest::default(),
         trigger_on_scan: false,
         enabled,
+        selection: None,
     }
 }
 
@@ -289,4 +290,44 @@ async fn bad_input_names_the_field() {
     let mut c = config("x", "used", true);
     c.options.boot_secs = Some(99_999);
     assert!(invalid(e.create_config(&by(), c).await).starts_with("options:"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_selection_is_resolved_at_each_run_and_recorded() {
+    use drover_api::selections::GroupFile;
+    use drover_domain::selection::Selection;
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path()).await;
+    fixtures(&e).await;
+    let group = GroupFile {
+        name: "web".into(),
+        description: String::new(),
+        rule: None,
+        members: vec![AssetRef::Name("a1".into())],
+    };
+    e.create_group(group, &by()).await.unwrap();
+    e.create_schedule(&by(), schedule("every minute", 1, "skip")).await.unwrap();
+    let selection = Selection::Group { group: "web".into() };
+    let req =
+        ConfigRequest { assets: vec![], selection: Some(selection.clone()), ..config("grouped", "every minute", true) };
+    e.create_config(&by(), req).await.unwrap();
+    let t0 = first_fire(&e, "grouped").await;
+
+    let first = e.tick(t0 + 1500).await.unwrap().started;
+    let view = e.deployment_view(first[0]).await.unwrap();
+    assert_eq!(view.targets.iter().map(|t| t.asset_name.as_str()).collect::<Vec<_>>(), ["a1"]);
+    assert_eq!(view.deployment.selection, Some(selection.clone()), "the deployment records the selection");
+    // a member added between runs is a target of the next run
+    assert!(e.change_group_member("web", &AssetRef::Name("a2".into()), true, &by()).await.unwrap());
+    let second = e.tick(t0 + MINUTE + 1500).await.unwrap().started;
+    let view = e.deployment_view(second[0]).await.unwrap();
+    assert_eq!(view.targets.len(), 2);
+    // a selection that does not resolve is refused when the configuration is made
+    let bad = ConfigRequest {
+        assets: vec![],
+        selection: Some(Selection::Group { group: "nope".into() }),
+        ..config("bad", "every minute", true)
+    };
+    let err = e.create_config(&by(), bad).await.unwrap_err();
+    assert!(matches!(&err, EngineError::NotFound(m) if m.starts_with("selection: no group named 'nope'")), "{err}");
 }

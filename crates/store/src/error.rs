@@ -12,6 +12,10 @@ pub enum StoreError {
     /// restarting, SQLite busy or its disk full): the same call may work later.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// A request the store will not run (a report that is not a plain SELECT over the
+    /// report views, or that ran past its time limit); the message says why.
+    #[error("{0}")]
+    Refused(String),
     #[error("database error: {0}")]
     Other(String),
 }

@@ -14,9 +14,12 @@ mod audit;
 mod credentials;
 mod deployments;
 mod error;
+mod group_sql;
+mod groups;
 mod host_keys;
 mod inventory;
 mod packages;
+mod reports;
 mod schedules;
 mod schedules_stuck;
 mod sessions;
@@ -25,6 +28,7 @@ mod users;
 
 pub use deployments::{LogFilter, NewDeployment, TargetUpdate};
 pub use error::{Result, StoreError};
+pub use reports::{ALLOWED_FUNCTIONS, REFUSED_EXAMPLES, ReportLimits, STORE_TABLES, check_report_sql};
 pub use schedules::RunClaim;
 pub use users::{LoginRecord, TOKEN_ID_LEN, TokenRow, UserRow};
 
@@ -44,6 +48,9 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The URL it was opened with, for reports' dedicated read-only SQLite connection
+    /// (only ever a SQLite URL, which holds no password; empty for PostgreSQL).
+    url: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +89,8 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        let url = if backend == Backend::Sqlite { url.to_string() } else { String::new() };
+        Ok(Store { pool, backend, url })
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -91,6 +99,20 @@ impl Store {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
         }
+    }
+
+    /// The names of every table and view of the schema (for the check that reports'
+    /// list of store tables is complete).
+    pub async fn table_names(&self) -> Result<Vec<String>> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT name AS n FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name",
+            Backend::Postgres => {
+                "SELECT CAST(table_name AS TEXT) AS n FROM information_schema.tables \
+                 WHERE table_schema = current_schema() ORDER BY table_name"
+            }
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(sqlx::Row::try_get::<String, _>(r, "n")?)).collect()
     }
 
     /// Closes every connection of the pool (they also close when the last clone drops).

@@ -14,7 +14,7 @@ use drover_domain::deployment::RunMode;
 #[derive(clap::Subcommand, Debug)]
 pub enum Cmd {
     /// Add a configuration: deploy a package to assets on a schedule.
-    Add(Add),
+    Add(Box<Add>),
     /// Every configuration with its schedule and next run.
     List,
     /// One configuration, as JSON.
@@ -57,9 +57,11 @@ pub struct Add {
     /// A fixed package version (default: the newest version at each run).
     #[arg(long)]
     version: Option<String>,
-    /// Asset name or id; repeat for more.
-    #[arg(long = "asset", required = true)]
+    /// Asset name or id; repeat for more (or choose them with a selection below).
+    #[arg(long = "asset", required_unless_present_any = ["group", "report", "search", "overview"])]
     assets: Vec<String>,
+    #[command(flatten)]
+    selection: super::selections::SelectionArgs,
     /// system, scanning-credential or logged-on-user (default: the package's).
     #[arg(long, value_parser = parse_run_mode)]
     run_mode: Option<RunMode>,
@@ -82,7 +84,11 @@ fn row(v: &ConfigView) -> Vec<String> {
         output::opt(&v.schedule_name),
         c.package_name.clone(),
         c.package_version.clone().unwrap_or_else(|| "newest".into()),
-        c.targets.assets.len().to_string(),
+        match &c.targets.selection {
+            Some(s) if c.targets.assets.is_empty() => s.to_string(),
+            Some(s) => format!("{} + {s}", c.targets.assets.len()),
+            None => c.targets.assets.len().to_string(),
+        },
         if c.enabled { "yes" } else { "no" }.into(),
         v.next_run.as_ref().map_or_else(|| "-".into(), |r| r.local.clone()),
     ]
@@ -99,6 +105,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
                 package: a.package,
                 version: a.version,
                 assets: a.assets.iter().map(|s| AssetRef::parse(s)).collect(),
+                selection: a.selection.selection()?,
                 run_mode: a.run_mode,
                 options: a.offline.request(),
                 trigger_on_scan: a.trigger_on_scan,

@@ -17,9 +17,11 @@ pub struct Deploy {
     /// Package version (default: the newest).
     #[arg(long)]
     version: Option<String>,
-    /// Asset name or id; repeat for more.
-    #[arg(long = "asset", required = true)]
+    /// Asset name or id; repeat for more (or choose them with a selection below).
+    #[arg(long = "asset", required_unless_present_any = ["group", "report", "search", "overview"])]
     assets: Vec<String>,
+    #[command(flatten)]
+    selection: super::selections::SelectionArgs,
     /// system, scanning-credential or logged-on-user (default: the package's).
     #[arg(long, value_parser = parse_run_mode)]
     run_mode: Option<RunMode>,
@@ -74,20 +76,18 @@ pub async fn run(ctx: &Ctx, a: Deploy) -> anyhow::Result<u8> {
         package: PackageRef::parse(&a.package),
         version: a.version,
         assets: a.assets.iter().map(|s| AssetRef::parse(s)).collect(),
+        selection: a.selection.selection()?,
         run_mode: a.run_mode,
         options: a.offline.request(),
     };
     let view: DeploymentView = ctx.client.post("/deployments", &req).await?;
     if !ctx.json {
         let d = &view.deployment;
-        out!(
-            "deployment {} of {} {} to {} asset(s), run mode {}",
-            d.id,
-            d.package_name,
-            d.package_version,
-            view.targets.len(),
-            d.run_mode
-        );
+        let to = match &d.selection {
+            Some(s) => drover_domain::selection::label(s, view.targets.len()),
+            None => format!("{} asset(s)", view.targets.len()),
+        };
+        out!("deployment {} of {} {} to {to}, run mode {}", d.id, d.package_name, d.package_version, d.run_mode);
     }
     if a.no_follow {
         if ctx.json {

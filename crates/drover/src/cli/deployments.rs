@@ -51,6 +51,9 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
         Cmd::Show { id } => {
             let view: DeploymentView = c.get(&format!("/deployments/{id}")).await?;
             ctx.print(&view, |view| {
+                if let Some(sel) = &view.deployment.selection {
+                    out!("selection: {}", drover_domain::selection::label(sel, view.targets.len()));
+                }
                 output::table(
                     &["TARGET", "ASSET", "STATE", "MESSAGE"],
                     view.targets

@@ -15,6 +15,7 @@ mod packages;
 mod retry;
 mod scan;
 mod schedules;
+mod selections;
 mod session;
 mod threads;
 mod tokens;
@@ -81,6 +82,20 @@ pub enum ClientCommand {
     /// Schedules: when deployment configurations run (add, list, show, preview, rm).
     #[command(subcommand)]
     Schedule(schedules::Cmd),
+    /// Groups of assets: static (explicit members) or dynamic (a rule over asset fields
+    /// and installed software).
+    #[command(subcommand)]
+    Group(selections::GroupCmd),
+    /// Reports: saved SELECTs over the report views; one with an AssetID column can be
+    /// deployed to.
+    #[command(subcommand)]
+    Report(selections::ReportCmd),
+    /// Counts of assets by domain, os, type or subnet; each entry can be deployed to
+    /// (`drover deploy PKG --overview os=…`).
+    Overview {
+        /// domain, os, type or subnet.
+        kind: String,
+    },
     /// Deployment configurations: a package deployed to assets on a schedule (add,
     /// list, show, enable, disable, runs, rm).
     #[command(subcommand)]
@@ -133,6 +148,9 @@ pub async fn run(global: Global, cmd: ClientCommand) -> anyhow::Result<u8> {
         ClientCommand::Schedule(c) => schedules::run(&ctx, c).await,
         ClientCommand::Config(c) => configs::run(&ctx, c).await,
         ClientCommand::Scan(c) => scan::run(&ctx, c).await,
+        ClientCommand::Group(c) => selections::run_group(&ctx, c).await,
+        ClientCommand::Report(c) => selections::run_report(&ctx, c).await,
+        ClientCommand::Overview { kind } => selections::run_overview(&ctx, kind).await,
     }
 }
 

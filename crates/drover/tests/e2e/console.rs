@@ -132,11 +132,11 @@ fn common_prefix(names: &[String]) -> String {
 }
 
 /// A client of the console as a browser would be, without following redirects.
-fn form_client() -> reqwest::Client {
+pub(crate) fn form_client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
-async fn console_cookie(base: &str, name: &str, password: &str) -> String {
+pub(crate) async fn console_cookie(base: &str, name: &str, password: &str) -> String {
     let resp = form_client()
         .post(format!("{base}/login"))
         .form(&[("name", name), ("password", password)])

@@ -22,6 +22,7 @@ mod run_modes;
 mod scan;
 mod schedules;
 mod security;
+mod selections;
 mod systemd;
 mod target_security;
 mod threads;

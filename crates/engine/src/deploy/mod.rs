@@ -18,8 +18,9 @@ use drover_api::packages::PackageRef;
 use drover_api::retry::Retry;
 use drover_domain::audit::AuditAction;
 use drover_domain::deployment::{Deployment, Executor, Target, TargetState};
-use drover_domain::ids::{DeploymentId, TargetId};
+use drover_domain::ids::{AssetId, DeploymentId, TargetId};
 use drover_domain::package::Package;
+use drover_domain::selection::{Selection, label};
 use drover_store::NewDeployment;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -56,16 +57,34 @@ impl Engine {
         let run_mode = pkg.def.run_mode.resolve(req.run_mode).map_err(EngineError::Invalid)?;
         let options = req.options.over(self.config().default_options);
         options.validate().map_err(EngineError::Invalid)?;
-        if req.assets.is_empty() {
-            return Err(EngineError::Invalid("choose at least one asset to deploy to".into()));
+        if req.assets.is_empty() && req.selection.is_none() {
+            return Err(EngineError::Invalid(
+                "choose at least one asset to deploy to, or a selection (a group, a report, a search, an overview entry)"
+                    .into(),
+            ));
         }
-        let mut targets = Vec::new();
+        let mut targets: Vec<(AssetId, String)> = Vec::new();
         for r in &req.assets {
             let a = self.resolve_asset(r).await?;
             if !targets.iter().any(|(id, _)| *id == a.id) {
                 targets.push((a.id, a.name));
             }
         }
+        if let Some(sel) = &req.selection {
+            for (id, name) in self.resolve_selection(sel).await? {
+                if !targets.iter().any(|(i, _)| *i == id) {
+                    targets.push((id, name));
+                }
+            }
+            if targets.is_empty() {
+                return Err(EngineError::Invalid(format!("{sel} holds no assets now: nothing to deploy to")));
+            }
+        }
+        let selection = match &req.selection {
+            Some(s) if req.assets.is_empty() => s.clone(),
+            _ => Selection::Assets { ids: targets.iter().map(|(id, _)| *id).collect() },
+        };
+        let chosen = label(&selection, targets.len());
         let new = NewDeployment {
             package_id: pkg.id,
             package_name: pkg.def.name.clone(),
@@ -74,14 +93,12 @@ impl Engine {
             run_mode,
             options,
             targets,
+            selection: Some(selection),
         };
         let (deployment, targets) = self.store().create_deployment(&new, now_ms()).await?;
         let detail = format!(
-            "deployment {}: package '{}' version {} to {} asset(s)",
-            deployment.id,
-            deployment.package_name,
-            deployment.package_version,
-            targets.len()
+            "deployment {}: package '{}' version {} to {chosen}",
+            deployment.id, deployment.package_name, deployment.package_version,
         );
         self.audit_done(&deployment.executor, AuditAction::Deploy, &detail).await;
         self.start_targets(&deployment, &targets, pkg);
@@ -176,6 +193,7 @@ impl Engine {
             package: PackageRef::Id(d.package_id.0),
             version: None,
             assets: again,
+            selection: None,
             run_mode: Some(d.run_mode),
             options: OptionsRequest::all(d.options),
         };

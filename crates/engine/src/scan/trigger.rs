@@ -1,5 +1,5 @@
 //! Scan-triggered deployments: right after an asset's scan succeeds, every enabled
-//! deployment configuration with `trigger_on_scan` whose target selection holds the asset
+//! deployment configuration with `trigger_on_scan` whose targets (resolved now) hold the asset
 //! deploys its package there, unless that package version already succeeded there or is
 //! still running there. The executor is the configuration (`config:<name>`).
 
@@ -9,6 +9,7 @@ use drover_domain::asset::Asset;
 use drover_domain::audit::AuditAction;
 use drover_domain::deploy_config::DeployConfig;
 use drover_domain::executor::Executor;
+use drover_domain::selection::Selection;
 use drover_store::NewDeployment;
 
 impl Engine {
@@ -24,8 +25,13 @@ impl Engine {
         };
         let mut started = Vec::new();
         for c in configs.iter().filter(|c| c.config.trigger_on_scan && c.config.enabled) {
-            if !c.config.targets.assets.contains(&asset.id) {
-                continue;
+            match self.holds(c, asset).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!(config = %c.config.name, asset = %asset.name, "cannot resolve the configuration's targets: {e}");
+                    continue;
+                }
             }
             match self.trigger(c, asset).await {
                 Ok(Some(id)) => started.push(id),
@@ -36,6 +42,15 @@ impl Engine {
             }
         }
         started
+    }
+
+    /// Whether the configuration's targets, resolved now (an asset list, a search, a
+    /// group, a report…), hold the asset.
+    async fn holds(&self, c: &DeployConfig, asset: &Asset) -> crate::Result<bool> {
+        Ok(match &c.config.targets.recorded() {
+            Selection::Assets { ids } => ids.contains(&asset.id),
+            s => self.resolve_selection(s).await?.iter().any(|(id, _)| *id == asset.id),
+        })
     }
 
     async fn trigger(&self, c: &DeployConfig, asset: &Asset) -> crate::Result<Option<i64>> {
@@ -56,6 +71,7 @@ impl Engine {
             run_mode,
             options: c.config.options.deploy,
             targets: vec![(asset.id, asset.name.clone())],
+            selection: Some(Selection::Assets { ids: vec![asset.id] }),
         };
         let (deployment, targets) = self.store().create_deployment(&new, now_ms()).await?;
         let detail = format!(

@@ -7,6 +7,7 @@ use crate::error::corrupt;
 use crate::{Result, Store, StoreError};
 use drover_domain::deployment::{DeployOptions, Deployment, Executor, RunMode, Target, TargetState};
 use drover_domain::ids::{AssetId, DeploymentId, PackageId, TargetId};
+use drover_domain::selection::Selection;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use std::sync::LazyLock;
@@ -23,6 +24,8 @@ pub struct NewDeployment {
     pub options: DeployOptions,
     /// The assets, with their names at deployment time.
     pub targets: Vec<(AssetId, String)>,
+    /// How the assets were chosen, recorded with the deployment.
+    pub selection: Option<Selection>,
 }
 
 /// Target fields to change; `None` leaves a field as it is.
@@ -57,7 +60,7 @@ pub(crate) fn final_states_sql() -> &'static str {
 }
 
 const DEPLOYMENT_COLUMNS: &str =
-    "id, package_id, package_name, package_version, executor, run_mode, options, created_ms, finished_ms";
+    "id, package_id, package_name, package_version, executor, run_mode, options, selection, created_ms, finished_ms";
 
 pub(crate) const TARGET_COLUMNS: &str = "id, deployment_id, asset_id, asset_name, state, run_mode, credential, \
      last_step, return_code, message, error_code, deployer_version, server, work_dir, pid, attempts, next_attempt_ms, \
@@ -71,7 +74,13 @@ fn run_mode(row: &AnyRow) -> Result<RunMode> {
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment> {
     let options: String = row.try_get("options")?;
     let executor: String = row.try_get("executor")?;
+    let selection: Option<String> = row.try_get("selection")?;
+    let selection = match selection {
+        Some(s) => Some(serde_json::from_str(&s).map_err(|_| corrupt("deployment selection", &s))?),
+        None => None,
+    };
     Ok(Deployment {
+        selection,
         options: serde_json::from_str(&options).map_err(|_| corrupt("deployment options", &options))?,
         id: DeploymentId(row.try_get("id")?),
         package_id: PackageId(row.try_get("package_id")?),
@@ -200,7 +209,7 @@ pub(crate) async fn insert_deployment(
     let finished = d.targets.is_empty().then_some(now_ms);
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO deployments (package_id, package_name, package_version, executor, run_mode, created_ms, \
-             finished_ms, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {DEPLOYMENT_COLUMNS}"
+             finished_ms, options, selection) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {DEPLOYMENT_COLUMNS}"
     )))
     .bind(d.package_id.0)
     .bind(&d.package_name)
@@ -210,6 +219,7 @@ pub(crate) async fn insert_deployment(
     .bind(now_ms)
     .bind(finished)
     .bind(serde_json::to_string(&d.options).map_err(|e| StoreError::Other(e.to_string()))?)
+    .bind(d.selection.as_ref().map(serde_json::to_string).transpose().map_err(|e| StoreError::Other(e.to_string()))?)
     .fetch_one(&mut **tx)
     .await?;
     let deployment = deployment_from_row(&row)?;

@@ -49,8 +49,10 @@ async fn world(s: Store, assets: &[&str]) -> World {
         run_mode: RunMode::LoggedOnUser,
         options: DeployOptions { wake_on_lan: true, boot_secs: 30, ..Default::default() },
         targets,
+        selection: Some(drover_domain::selection::Selection::Group { group: "web servers".into() }),
     };
     let (d, targets) = s.create_deployment(&new, 100).await.unwrap();
+    assert_eq!(s.deployment(d.id).await.unwrap().selection, new.selection, "the selection is recorded");
     World { s, d, targets }
 }
 
@@ -145,6 +147,7 @@ async fn world_again(s: &Store) -> World {
         run_mode: RunMode::System,
         options: DeployOptions::default(),
         targets: vec![(a.id, a.name)],
+        selection: None,
     };
     let (d, targets) = s.create_deployment(&new, 200).await.unwrap();
     World { s: s.clone(), d, targets }
@@ -305,6 +308,7 @@ async fn listing_and_empty_deployments(s: Store) {
         run_mode: RunMode::ScanningCredential,
         options: DeployOptions::default(),
         targets: vec![],
+        selection: None,
     };
     let (d2, targets) = s.create_deployment(&empty, 500).await.unwrap();
     assert!(targets.is_empty());

@@ -11,4 +11,5 @@ mod deployments;
 mod inventory;
 mod packages;
 mod schedules;
+mod selections;
 mod users;

@@ -33,7 +33,7 @@ fn config(name: &str, schedule: Option<ScheduleId>, enabled: bool) -> NewDeployC
         schedule_id: schedule,
         package_name: "hello".into(),
         package_version: None,
-        targets: TargetSelection { assets: vec![AssetId(3), AssetId(5)] },
+        targets: TargetSelection { assets: vec![AssetId(3), AssetId(5)], selection: None },
         options: ConfigOptions {
             run_mode: RunMode::ScanningCredential,
             deploy: DeployOptions { wake_on_lan: true, boot_secs: 90, ..Default::default() },
@@ -180,6 +180,7 @@ async fn a_scheduled_deployment_is_created_once(s: Store) {
         run_mode: RunMode::System,
         options: DeployOptions::default(),
         targets: vec![],
+        selection: None,
     };
     let claim = RunClaim { config_id: c.id, fire_ms: fire, next_fire_ms: Some(fire + 24 * HOUR_MS), now_ms: fire + 5 };
     let (a, b) = tokio::join!(s.create_scheduled_deployment(&claim, &new), s.create_scheduled_deployment(&claim, &new));

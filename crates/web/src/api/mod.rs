@@ -8,6 +8,7 @@ mod node;
 mod packages;
 mod scan;
 mod schedules;
+mod selections;
 mod session;
 
 use axum::Router;
@@ -24,4 +25,5 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(node::routes())
         .merge(schedules::routes())
         .merge(scan::routes())
+        .merge(selections::routes())
 }

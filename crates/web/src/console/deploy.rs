@@ -15,6 +15,7 @@ use drover_api::assets::AssetRef;
 use drover_api::deployments::{DeployRequest, OptionsRequest};
 use drover_api::packages::PackageRef;
 use drover_domain::deployment::RunMode;
+use drover_domain::selection::Selection;
 use drover_engine::{Engine, EngineError};
 
 /// Names of the targets the dialog lists.
@@ -36,11 +37,13 @@ struct Choice {
     retry_expiry_secs: String,
 }
 
-/// The targets: ticked ids, or all results of the search in `search`.
+/// The targets: ticked ids, all results of the search in `search`, or a group or a
+/// report (`group=NAME`, `report=NAME&p_PARAM=VALUE…`) deployed to as a selection.
 struct Targets {
     all: bool,
     ids: Vec<i64>,
     search: ListQuery,
+    selection: Option<Selection>,
 }
 
 fn read(pairs: &[(String, String)]) -> (Targets, Choice) {
@@ -53,7 +56,17 @@ fn read(pairs: &[(String, String)]) -> (Targets, Choice) {
         arch: get("arch"),
         ..Default::default()
     };
+    let selection = if !get("group").is_empty() {
+        Some(Selection::Group { group: get("group") })
+    } else if !get("report").is_empty() {
+        let params =
+            pairs.iter().filter_map(|(k, v)| k.strip_prefix("p_").map(|k| (k.to_string(), v.clone()))).collect();
+        Some(Selection::Report { report: get("report"), params })
+    } else {
+        None
+    };
     let targets = Targets {
+        selection,
         all: get("all") == "1",
         ids: pairs.iter().filter(|(k, _)| k == "a").filter_map(|(_, v)| v.parse().ok()).collect(),
         search,
@@ -71,6 +84,10 @@ fn read(pairs: &[(String, String)]) -> (Targets, Choice) {
 }
 
 async fn resolve(engine: &Engine, t: &Targets) -> Result<Vec<AssetRef>, EngineError> {
+    if let Some(sel) = &t.selection {
+        let found = engine.resolve_selection(sel).await?;
+        return Ok(found.into_iter().map(|(id, _)| AssetRef::Id(id.0)).collect());
+    }
     if t.all {
         engine.assets_matching(&t.search.search(0, 1)).await
     } else {
@@ -129,10 +146,20 @@ async fn dialog_page(engine: &Engine, nav: Nav, t: &Targets, mut c: Choice, erro
         .collect();
     let mut hidden: Vec<(String, String)> =
         t.search.filter_pairs().into_iter().filter(|(k, _)| *k != "package").map(|(k, v)| (k.to_string(), v)).collect();
-    if t.all {
-        hidden.push(("all".into(), "1".into()));
-    } else {
-        hidden.extend(t.ids.iter().map(|id| ("a".to_string(), id.to_string())));
+    match &t.selection {
+        Some(Selection::Group { group }) => hidden.push(("group".into(), group.clone())),
+        Some(Selection::Report { report, params }) => {
+            hidden.push(("report".into(), report.clone()));
+            hidden.extend(params.iter().map(|(k, v)| (format!("p_{k}"), v.clone())));
+        }
+        _ => {}
+    }
+    if t.selection.is_none() {
+        if t.all {
+            hidden.push(("all".into(), "1".into()));
+        } else {
+            hidden.extend(t.ids.iter().map(|id| ("a".to_string(), id.to_string())));
+        }
     }
     let [error_package, error_run_mode, error_options, mut error_targets] = errors;
     if refs.is_empty() && error_targets.is_empty() {
@@ -211,11 +238,13 @@ async fn confirm(State(engine): State<Engine>, OperatorPage(s): OperatorPage, f:
     let (Some(package), true) = (package, errors.iter().all(String::is_empty)) else {
         return dialog_page(&engine, nav, &targets, c, errors).await;
     };
-    let assets = resolve(&engine, &targets).await?;
+    // a group or report is sent as the selection (resolved again at the start, recorded)
+    let assets = if targets.selection.is_some() { vec![] } else { resolve(&engine, &targets).await? };
     let req = DeployRequest {
         package,
         version: None,
         assets,
+        selection: targets.selection.clone(),
         run_mode,
         options: OptionsRequest {
             wake_on_lan: Some(c.wake_on_lan),

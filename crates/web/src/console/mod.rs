@@ -8,6 +8,7 @@ mod dashboard;
 mod deploy;
 mod deployments;
 mod packages;
+mod selections;
 mod session;
 mod settings;
 mod statics;
@@ -27,6 +28,7 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(deploy::routes())
         .merge(deployments::routes())
         .merge(packages::routes())
+        .merge(selections::routes())
         .merge(settings::routes())
         .merge(audit::routes())
         .merge(statics::routes())

@@ -1,0 +1,87 @@
+//! Target selections: the ONE place a [`Selection`] becomes assets
+//! ([`Engine::resolve_selection`], used by manual deployments and by configurations at
+//! each run), and the asset overviews whose entries are selections.
+
+use crate::error::{EngineError, Result};
+use crate::{Engine, now_ms};
+use drover_api::assets::AssetRef;
+use drover_domain::ids::AssetId;
+use drover_domain::selection::{OverviewEntry, OverviewKind, Selection, overview};
+use drover_store::ReportLimits;
+
+impl Engine {
+    /// The assets a selection holds now (id and name), in its order, without duplicates.
+    /// An empty result is not an error here; deploying refuses it.
+    pub async fn resolve_selection(&self, s: &Selection) -> Result<Vec<(AssetId, String)>> {
+        let mut out: Vec<(AssetId, String)> = Vec::new();
+        let mut push = |id: AssetId, name: String| {
+            if !out.iter().any(|(i, _)| *i == id) {
+                out.push((id, name));
+            }
+        };
+        match s {
+            Selection::Assets { ids } => {
+                for id in ids {
+                    let a = self.resolve_asset(&AssetRef::Id(id.0)).await?;
+                    push(a.id, a.name);
+                }
+            }
+            Selection::Search { filters } => {
+                let search = Selection::search(filters).map_err(EngineError::Invalid)?;
+                let ids = self.store().asset_ids_matching(&search).await?;
+                let all = self.store().list_assets().await?;
+                for a in all.into_iter().filter(|a| ids.contains(&a.id)) {
+                    push(a.id, a.name);
+                }
+            }
+            Selection::Overview { overview, value } => {
+                for a in self.store().list_assets().await? {
+                    if overview.value_of(&a).eq_ignore_ascii_case(value) {
+                        push(a.id, a.name);
+                    }
+                }
+            }
+            Selection::Group { group } => {
+                let g = self.resolve_group(group).await?;
+                for m in self.store().group_members(&g).await? {
+                    push(m.asset_id, m.name);
+                }
+            }
+            Selection::Report { report, params } => {
+                let r = self.resolve_report(report).await?;
+                let binds = r.report.bind_values(params, now_ms()).map_err(EngineError::Invalid)?;
+                let result = self.store().run_report_sql(&r.report.sql, &binds, ReportLimits::default()).await?;
+                if result.truncated {
+                    return Err(EngineError::Invalid(format!(
+                        "report '{}' answers more than {} rows: narrow it before deploying to it",
+                        r.report.name,
+                        result.rows.len()
+                    )));
+                }
+                if result.rows.is_empty() {
+                    return Ok(out);
+                }
+                let col = result.asset_column().ok_or_else(|| {
+                    EngineError::Invalid(format!(
+                        "report '{}' has no AssetID column, so it cannot be deployed to: select AssetID from a report view",
+                        r.report.name
+                    ))
+                })?;
+                for row in &result.rows {
+                    let Some(id) = row.get(col).and_then(serde_json::Value::as_i64) else { continue };
+                    match self.store().asset(AssetId(id)).await {
+                        Ok(a) => push(a.id, a.name),
+                        Err(drover_store::StoreError::NotFound(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The assets counted by `kind`, biggest entry first; each entry carries its selection.
+    pub async fn overview(&self, kind: OverviewKind) -> Result<Vec<OverviewEntry>> {
+        Ok(overview(kind, &self.store().list_assets().await?))
+    }
+}
