@@ -41,10 +41,12 @@ pub enum AuditAction {
     ConfigEnable,
     ConfigDisable,
     ConfigDelete,
+    PackageSave,
+    PackageFileUpload,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 34] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -77,6 +79,8 @@ impl AuditAction {
         Self::ConfigEnable,
         Self::ConfigDisable,
         Self::ConfigDelete,
+        Self::PackageSave,
+        Self::PackageFileUpload,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +117,8 @@ impl AuditAction {
             Self::ConfigEnable => "config_enable",
             Self::ConfigDisable => "config_disable",
             Self::ConfigDelete => "config_delete",
+            Self::PackageSave => "package_save",
+            Self::PackageFileUpload => "package_file_upload",
         }
     }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod host_keys;
 pub mod inventory;
 mod logs;
+pub mod package_edit;
 pub mod packages;
 pub mod passwords;
 pub mod scheduler;

@@ -7,6 +7,8 @@ mod audit;
 mod dashboard;
 mod deploy;
 mod deployments;
+mod editor;
+mod editor_draft;
 mod packages;
 mod session;
 mod settings;
@@ -27,6 +29,7 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(deploy::routes())
         .merge(deployments::routes())
         .merge(packages::routes())
+        .merge(editor::routes())
         .merge(settings::routes())
         .merge(audit::routes())
         .merge(statics::routes())
