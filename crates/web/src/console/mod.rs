@@ -4,12 +4,14 @@
 
 mod assets;
 mod audit;
+mod configs;
 mod dashboard;
 mod deploy;
 mod deployments;
 mod editor;
 mod editor_draft;
 mod packages;
+mod schedules;
 mod session;
 mod settings;
 mod statics;
@@ -30,6 +32,8 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(deployments::routes())
         .merge(packages::routes())
         .merge(editor::routes())
+        .merge(schedules::routes())
+        .merge(configs::routes())
         .merge(settings::routes())
         .merge(audit::routes())
         .merge(statics::routes())
