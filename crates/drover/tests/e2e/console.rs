@@ -21,18 +21,18 @@ type = "command"
 command = "echo broken-step-output-XYZ; exit 3"
 "#;
 
-const WAIT: Duration = Duration::from_secs(120);
+pub(crate) const WAIT: Duration = Duration::from_secs(120);
 
 /// A headless Chromium session; the driver process ends with it.
-struct Browser {
-    c: Client,
+pub(crate) struct Browser {
+    pub c: Client,
     driver: Child,
     _profile: tempfile::TempDir,
     shots: PathBuf,
 }
 
 impl Browser {
-    async fn start() -> Browser {
+    pub async fn start() -> Browser {
         // the driver is reached over plain HTTP, but the TLS connector wants a provider
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -61,20 +61,20 @@ impl Browser {
         Browser { c, driver, _profile: profile, shots }
     }
 
-    async fn shot(&self, name: &str) {
+    pub async fn shot(&self, name: &str) {
         let png = self.c.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub async fn text(&self, css: &str) -> String {
         self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).text().await.unwrap()
     }
 
-    async fn click(&self, css: &str) {
+    pub async fn click(&self, css: &str) {
         self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap();
     }
 
-    async fn login(&self, base: &str, name: &str, password: &str) {
+    pub async fn login(&self, base: &str, name: &str, password: &str) {
         self.c.goto(&format!("{base}/assets")).await.unwrap();
         assert!(
             self.c.current_url().await.unwrap().path().starts_with("/login"),

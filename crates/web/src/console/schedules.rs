@@ -51,7 +51,12 @@ pub(super) fn describe(kind: &ScheduleKind) -> String {
     let name = v.get("type").and_then(Value::as_str).unwrap_or("?").to_string();
     let rest: Vec<String> = v
         .as_object()
-        .map(|o| o.iter().filter(|(k, _)| *k != "type").map(|(k, v)| format!("{k} {v}")).collect())
+        .map(|o| {
+            o.iter()
+                .filter(|(k, v)| *k != "type" && !(*k == "repeat" && v.as_str() == Some("once_a_day")))
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect()
+        })
         .unwrap_or_default();
     if rest.is_empty() { name } else { format!("{name} ({})", rest.join(", ").replace('"', "")) }
 }
