@@ -187,7 +187,16 @@ async fn build_a_package_in_the_editor_deploy_it_and_schedule_it() {
     b.submit("#save-config").await;
     assert!(b.path().await.starts_with("/configs/"), "{}", b.path().await);
     assert!(b.text("#next-run").await.contains("2030-01-07 22:00"), "{}", b.text("main").await);
+    // its run (the scheduler's clock moved to the fire time) links to the deployment
+    let config_id = b.path().await.trim_start_matches("/configs/").to_string();
+    let fire = server.get(&format!("/configs/{config_id}")).await["next_fire_ms"].as_i64().unwrap();
+    let fired = server.engine.tick(fire).await.unwrap();
+    assert_eq!(fired.started.len(), 1, "{fired:?}");
+    b.c.refresh().await.unwrap();
+    let link = b.c.find(Locator::Css("#runs a[href^='/deployments/']")).await.unwrap();
+    assert_eq!(link.attr("href").await.unwrap().unwrap(), format!("/deployments/{}", fired.started[0].0));
     b.shot("config").await;
+    server.wait(fired.started[0].0, WAIT).await;
     b.submit("#disable").await;
     assert!(b.text("#next-run").await.contains("Disabled"));
     b.submit("#enable").await;
