@@ -81,16 +81,20 @@ impl Engine {
             )));
         }
         let _share = self.share_lock().lock().await;
+        let mut stored = Vec::with_capacity(files.len());
         for f in files {
-            let on_share = self.share().path_of(&f.sha256).map(|p| p.is_file()).unwrap_or(false);
-            if !on_share {
+            // the size is the share's, whatever the form said
+            let size =
+                self.share().path_of(&f.sha256).ok().and_then(|p| std::fs::metadata(p).ok()).filter(|m| m.is_file());
+            let Some(meta) = size else {
                 return Err(EngineError::Invalid(format!(
                     "the file '{}' is no longer on the share (the server was restarted since it was uploaded): upload it again",
                     f.path
                 )));
-            }
+            };
+            stored.push(JobFile { path: f.path.clone(), sha256: f.sha256.clone(), size: meta.len() });
         }
-        let pkg = self.store().create_package(def, files, now_ms()).await?;
+        let pkg = self.store().create_package(def, &stored, now_ms()).await?;
         let detail = format!("package {} '{}' version {}", pkg.id, pkg.def.name, pkg.def.version);
         self.audit_done(by, AuditAction::PackageSave, &detail).await;
         Ok(pkg)
