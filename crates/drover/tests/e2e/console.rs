@@ -70,8 +70,21 @@ impl Browser {
         self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).text().await.unwrap()
     }
 
+    /// Clicks the element; found again when a live update (server-sent events) replaced
+    /// it between finding and clicking.
     pub async fn click(&self, css: &str) {
-        self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap();
+        for _ in 0..10 {
+            let e = self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+            match e.click().await {
+                Err(fantoccini::error::CmdError::Standard(w))
+                    if w.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                r => return r.unwrap(),
+            }
+        }
+        panic!("{css} went stale ten times in a row");
     }
 
     pub async fn login(&self, base: &str, name: &str, password: &str) {
