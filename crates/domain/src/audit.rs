@@ -51,10 +51,12 @@ pub enum AuditAction {
     GroupMembers,
     ReportCreate,
     ReportDelete,
+    PackageSave,
+    PackageFileUpload,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 42] = [
+    pub const ALL: [AuditAction; 44] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -97,6 +99,8 @@ impl AuditAction {
         Self::GroupMembers,
         Self::ReportCreate,
         Self::ReportDelete,
+        Self::PackageSave,
+        Self::PackageFileUpload,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -143,6 +147,8 @@ impl AuditAction {
             Self::GroupMembers => "group_members",
             Self::ReportCreate => "report_create",
             Self::ReportDelete => "report_delete",
+            Self::PackageSave => "package_save",
+            Self::PackageFileUpload => "package_file_upload",
         }
     }
 

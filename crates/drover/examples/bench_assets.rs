@@ -89,11 +89,30 @@ async fn main() -> anyhow::Result<()> {
         "hostname=example&sort=address&offset=99950",
         "name=zzz-no-match",
     ];
+    // the console pages by `page` (50 a page) where the API takes `offset`
+    let console_query = |q: &str| -> String {
+        q.split('&')
+            .map(|kv| match kv.strip_prefix("offset=").and_then(|o| o.parse::<i64>().ok()) {
+                Some(o) => format!("page={}", o / 50 + 1),
+                None => kv.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    };
     for (kind, path) in [("api", "/api/v1/assets?limit=50&"), ("console", "/assets?")] {
+        let queries: Vec<String> =
+            queries.iter().map(|q| if kind == "api" { q.to_string() } else { console_query(q) }).collect();
+        // one untimed round first: the figures are of a server whose page cache is warm
+        for q in &queries {
+            let rb = http.get(format!("{base}{path}{q}"));
+            let rb = if kind == "api" { rb.bearer_auth(&token) } else { rb.header("cookie", &cookie) };
+            rb.send().await?.bytes().await?;
+        }
         let mut times = Vec::with_capacity(n);
+        let mut per_query: Vec<Vec<Duration>> = vec![Vec::new(); queries.len()];
         let mut total = 0;
         for i in 0..n {
-            let q = queries[i % queries.len()];
+            let q = &queries[i % queries.len()];
             let mut rb = http.get(format!("{base}{path}{q}"));
             rb = if kind == "api" { rb.bearer_auth(&token) } else { rb.header("cookie", &cookie) };
             let t = Instant::now();
@@ -101,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
             let status = resp.status();
             let body = resp.bytes().await?;
             times.push(t.elapsed());
+            per_query[i % queries.len()].push(t.elapsed());
             anyhow::ensure!(status.is_success(), "{kind} {q}: {status}");
             total += body.len();
         }
@@ -112,6 +132,14 @@ async fn main() -> anyhow::Result<()> {
             times[times.len() - 1].as_secs_f64() * 1000.0,
             total / 1024
         );
+        for (q, mut t) in queries.iter().zip(per_query) {
+            t.sort();
+            println!(
+                "  {q:48} p50 {:6.1} ms  max {:6.1} ms",
+                percentile(&t, 0.5).as_secs_f64() * 1000.0,
+                t[t.len() - 1].as_secs_f64() * 1000.0
+            );
+        }
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod groups;
 pub mod host_keys;
 pub mod inventory;
 mod logs;
+pub mod package_edit;
 pub mod packages;
 pub mod passwords;
 mod scan;

@@ -16,8 +16,8 @@ use tokio::io::AsyncWriteExt;
 /// A bundle being uploaded: a temporary file in the data directory, bounded by the
 /// configured upload size; removed when dropped.
 pub struct Upload {
-    file: tokio::fs::File,
-    path: tempfile::TempPath,
+    pub(crate) file: tokio::fs::File,
+    pub(crate) path: tempfile::TempPath,
     written: u64,
     max: u64,
 }
@@ -28,7 +28,7 @@ impl Upload {
         self.written += chunk.len() as u64;
         if self.written > self.max {
             return Err(EngineError::Invalid(format!(
-                "the bundle is larger than {} MiB (the server's --max-bundle-mb)",
+                "the upload is larger than {} MiB (the server's --max-bundle-mb)",
                 self.max.div_ceil(1024 * 1024)
             )));
         }
@@ -68,7 +68,7 @@ impl Engine {
         Ok(pkg)
     }
 
-    async fn remove_if_unused(&self, sha256: &str) -> Result<bool> {
+    pub(crate) async fn remove_if_unused(&self, sha256: &str) -> Result<bool> {
         if self.store().file_in_use(sha256).await? {
             return Ok(false);
         }

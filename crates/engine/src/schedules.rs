@@ -93,6 +93,18 @@ impl Engine {
         Ok(s.preview(instant(now_ms())?, n).into_iter().map(|t| run_time(&s, t)).collect())
     }
 
+    /// The next `n` runs (1 to 1000) from now of a schedule not stored yet (a form's
+    /// preview before saving); refused like [`Engine::create_schedule`] when it does not
+    /// validate.
+    pub fn preview_new_schedule(&self, schedule: &Schedule, n: usize) -> Result<Vec<RunTime>> {
+        if !(1..=MAX_PREVIEW).contains(&n) {
+            return Err(EngineError::Invalid(format!("n: is {n}, but a preview shows 1 to {MAX_PREVIEW} runs")));
+        }
+        let now = instant(now_ms())?;
+        schedule.validate(now).map_err(invalid)?;
+        Ok(schedule.preview(now, n).into_iter().map(|t| run_time(schedule, t)).collect())
+    }
+
     /// Replaces a schedule's definition; its enabled configurations next fire at its
     /// first run from now.
     pub async fn update_schedule(&self, by: &Executor, r: &str, schedule: Schedule) -> Result<ScheduleView> {

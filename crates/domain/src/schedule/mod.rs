@@ -218,6 +218,13 @@ pub fn time_zone(name: &str) -> Result<TimeZone, String> {
     })
 }
 
+/// Every IANA time zone name of the bundled database, sorted (for a form's choice).
+pub fn time_zone_names() -> Vec<String> {
+    let mut names: Vec<String> = TZDB.available().map(|n| n.as_str().to_string()).collect();
+    names.sort();
+    names
+}
+
 /// A local date-time as an instant: a time in a gap moves forward by the gap, a time in
 /// a fold is its first occurrence (jiff's `compatible`).
 pub(crate) fn local_to_instant(tz: &TimeZone, dt: DateTime) -> Option<Timestamp> {

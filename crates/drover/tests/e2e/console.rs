@@ -21,18 +21,18 @@ type = "command"
 command = "echo broken-step-output-XYZ; exit 3"
 "#;
 
-const WAIT: Duration = Duration::from_secs(120);
+pub(crate) const WAIT: Duration = Duration::from_secs(120);
 
 /// A headless Chromium session; the driver process ends with it.
-struct Browser {
-    c: Client,
+pub(crate) struct Browser {
+    pub c: Client,
     driver: Child,
     _profile: tempfile::TempDir,
     shots: PathBuf,
 }
 
 impl Browser {
-    async fn start() -> Browser {
+    pub async fn start() -> Browser {
         // the driver is reached over plain HTTP, but the TLS connector wants a provider
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -61,14 +61,14 @@ impl Browser {
         Browser { c, driver, _profile: profile, shots }
     }
 
-    async fn shot(&self, name: &str) {
+    pub async fn shot(&self, name: &str) {
         let png = self.c.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
     /// The text of the element at `css`. Found again when live updates (SSE) swap it
     /// out between finding and reading it (a stale element).
-    async fn text(&self, css: &str) -> String {
+    pub async fn text(&self, css: &str) -> String {
         let mut last = String::new();
         for _ in 0..20 {
             match self.c.find(Locator::Css(css)).await {
@@ -83,23 +83,24 @@ impl Browser {
         panic!("no text at {css}: {last}")
     }
 
-    /// Clicks the element at `css`, found again when a live update swapped it out.
-    async fn click(&self, css: &str) {
-        let mut last = String::new();
-        for _ in 0..20 {
-            match self.c.find(Locator::Css(css)).await {
-                Ok(e) => match e.click().await {
-                    Ok(()) => return,
-                    Err(err) => last = err.to_string(),
-                },
-                Err(err) => last = err.to_string(),
+    /// Clicks the element; found again when a live update (server-sent events) replaced
+    /// it between finding and clicking.
+    pub async fn click(&self, css: &str) {
+        for _ in 0..10 {
+            let e = self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+            match e.click().await {
+                Err(fantoccini::error::CmdError::Standard(w))
+                    if w.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                r => return r.unwrap(),
             }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("cannot click {css}: {last}")
+        panic!("{css} went stale ten times in a row");
     }
 
-    async fn login(&self, base: &str, name: &str, password: &str) {
+    pub async fn login(&self, base: &str, name: &str, password: &str) {
         self.c.goto(&format!("{base}/assets")).await.unwrap();
         assert!(
             self.c.current_url().await.unwrap().path().starts_with("/login"),

@@ -10,6 +10,7 @@ mod harness;
 mod cancel;
 mod cli;
 mod console;
+mod console_editor;
 mod credentials;
 mod deploy;
 mod faults;

@@ -1,5 +1,6 @@
 //! The dashboard: deployments running and recent, the success rate of the last 14 days
-//! as a small bar chart, the retry queue, and the assets that failed most.
+//! as a small bar chart, the retry queue, the next scheduled runs and the assets that
+//! failed most.
 
 use super::session::ViewerPage;
 use super::{Nav, PageResult, civil_from_days, render, time};
@@ -42,7 +43,12 @@ struct Dashboard {
     bars: Vec<Bar>,
     rate: String,
     failing: Vec<(String, i64, usize)>,
+    /// (configuration id, name, package, run time) of the next runs, soonest first.
+    next_runs: Vec<(i64, String, String, String)>,
 }
+
+/// How many of the next scheduled runs the dashboard lists.
+const NEXT_RUNS: usize = 5;
 
 pub(super) async fn show(State(engine): State<Engine>, ViewerPage(s): ViewerPage) -> PageResult {
     let now = now_ms();
@@ -101,7 +107,25 @@ pub(super) async fn show(State(engine): State<Engine>, ViewerPage(s): ViewerPage
     let mut failing: Vec<(String, i64, usize)> = failing.into_iter().map(|((n, id), c)| (n, id, c)).collect();
     failing.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     failing.truncate(10);
+    let mut configs: Vec<_> = engine
+        .list_configs()
+        .await?
+        .into_iter()
+        .filter(|v| v.config.config.enabled)
+        .filter_map(|v| v.next_run.clone().map(|r| (r, v)))
+        .collect();
+    configs.sort_by_key(|(r, _)| r.at_ms);
+    let next_runs = configs
+        .into_iter()
+        .take(NEXT_RUNS)
+        .map(|(r, v)| {
+            let c = v.config.config;
+            let pkg = format!("{} {}", c.package_name, c.package_version.as_deref().unwrap_or("(newest)"));
+            (v.config.id.0, c.name, pkg, r.local)
+        })
+        .collect();
     Ok(render(&Dashboard {
+        next_runs,
         nav: s.nav("dashboard"),
         running,
         recent,

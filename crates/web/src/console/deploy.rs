@@ -27,26 +27,26 @@ pub(super) fn routes() -> Router<Engine> {
 
 /// What the dialog's form holds (also what it shows again after an error).
 #[derive(Debug, Clone, Default)]
-struct Choice {
-    package: String,
-    run_mode: String,
-    wake_on_lan: bool,
-    boot_secs: String,
-    retry_offline: bool,
-    retry_interval_secs: String,
-    retry_expiry_secs: String,
+pub(super) struct Choice {
+    pub package: String,
+    pub run_mode: String,
+    pub wake_on_lan: bool,
+    pub boot_secs: String,
+    pub retry_offline: bool,
+    pub retry_interval_secs: String,
+    pub retry_expiry_secs: String,
 }
 
 /// The targets: ticked ids, all results of the search in `search`, or a group or a
 /// report (`group=NAME`, `report=NAME&p_PARAM=VALUE…`) deployed to as a selection.
-struct Targets {
-    all: bool,
-    ids: Vec<i64>,
-    search: ListQuery,
-    selection: Option<Selection>,
+pub(super) struct Targets {
+    pub all: bool,
+    pub ids: Vec<i64>,
+    pub search: ListQuery,
+    pub selection: Option<Selection>,
 }
 
-fn read(pairs: &[(String, String)]) -> (Targets, Choice) {
+pub(super) fn read(pairs: &[(String, String)]) -> (Targets, Choice) {
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let search = ListQuery {
         name: get("name"),
@@ -83,7 +83,7 @@ fn read(pairs: &[(String, String)]) -> (Targets, Choice) {
     (targets, choice)
 }
 
-async fn resolve(engine: &Engine, t: &Targets) -> Result<Vec<AssetRef>, EngineError> {
+pub(super) async fn resolve(engine: &Engine, t: &Targets) -> Result<Vec<AssetRef>, EngineError> {
     if let Some(sel) = &t.selection {
         let found = engine.resolve_selection(sel).await?;
         return Ok(found.into_iter().map(|(id, _)| AssetRef::Id(id.0)).collect());
@@ -193,7 +193,7 @@ async fn dialog(State(engine): State<Engine>, OperatorPage(s): OperatorPage, Raw
 #[derive(serde::Deserialize)]
 struct Ignored {}
 
-fn number(field: &str, v: &str) -> Result<Option<u64>, String> {
+pub(super) fn number(field: &str, v: &str) -> Result<Option<u64>, String> {
     if v.trim().is_empty() {
         return Ok(None);
     }

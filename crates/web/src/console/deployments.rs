@@ -143,15 +143,40 @@ struct ShowPage {
     created: String,
     summary: String,
     rows: Vec<Row>,
+    actions: String,
+}
+
+/// The Cancel and Relaunch buttons, as they fit the deployment now (sent again by the
+/// live page's events when that changes: Cancel goes once every target has ended).
+#[derive(Template)]
+#[template(path = "deployment_actions.html")]
+struct Actions<'a> {
+    nav: &'a Nav,
+    id: i64,
     can_cancel: bool,
     can_relaunch: bool,
+}
+
+fn actions(nav: &Nav, id: i64, v: &DeploymentView) -> String {
+    let t = Actions {
+        nav,
+        id,
+        can_cancel: nav.operator && v.targets.iter().any(|t| !t.state.is_final()),
+        can_relaunch: nav.operator
+            && v.targets
+                .iter()
+                .any(|t| matches!(t.state, TargetState::Failed | TargetState::Offline | TargetState::TimedOut)),
+    };
+    t.render().unwrap_or_default()
 }
 
 async fn show(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Path(id): Path<i64>) -> PageResult {
     let v = engine.deployment_view(DeploymentId(id)).await?;
     let d = &v.deployment;
+    let nav = s.nav("deployments");
     let page = ShowPage {
-        nav: s.nav("deployments"),
+        actions: actions(&nav, id, &v),
+        nav,
         id,
         package: format!("{} {}", d.package_name, d.package_version),
         executor: d.executor.to_string(),
@@ -159,29 +184,28 @@ async fn show(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Path(id):
         created: time(Some(d.created_ms)),
         summary: summary(&v),
         rows: v.targets.iter().map(|t| Row { id: t.id.0, cells: cells(t) }).collect(),
-        can_cancel: s.user.role >= drover_domain::user::Role::Operator && v.targets.iter().any(|t| !t.state.is_final()),
-        can_relaunch: s.user.role >= drover_domain::user::Role::Operator
-            && v.targets
-                .iter()
-                .any(|t| matches!(t.state, TargetState::Failed | TargetState::Offline | TargetState::TimedOut)),
     };
     Ok(render(&page))
 }
 
 /// Server-sent events for a deployment page: every 500 ms, reads the deployment and
 /// sends `t-<target id>` events with the cells of each target whose row changed, and a
-/// `summary` event when the counts changed.
+/// `summary` event when the counts changed, and `actions` with the buttons when they
+/// changed.
 async fn events(
     State(engine): State<Engine>,
-    _v: ViewerPage,
+    ViewerPage(s): ViewerPage,
     Path(id): Path<i64>,
 ) -> Result<Response, super::ConsoleError> {
-    engine.deployment_view(DeploymentId(id)).await?;
+    let v0 = engine.deployment_view(DeploymentId(id)).await?;
     struct Seen {
         rows: HashMap<i64, String>,
         summary: String,
+        actions: String,
+        nav: Nav,
     }
-    let start = Seen { rows: HashMap::new(), summary: String::new() };
+    let nav = s.nav("deployments");
+    let start = Seen { rows: HashMap::new(), summary: String::new(), actions: actions(&nav, id, &v0), nav };
     let stream = futures_util::stream::unfold((engine, start, true), move |(engine, mut seen, first)| async move {
         if !first {
             tokio::time::sleep(POLL).await;
@@ -200,6 +224,11 @@ async fn events(
                 if s != seen.summary {
                     events.push(Ok(Event::default().event("summary").data(s.clone())));
                     seen.summary = s;
+                }
+                let a = actions(&seen.nav, id, &v);
+                if a != seen.actions {
+                    events.push(Ok(Event::default().event("actions").data(a.replace('\n', " "))));
+                    seen.actions = a;
                 }
             }
             Err(EngineError::NotFound(_)) => return None,

@@ -4,10 +4,14 @@
 
 mod assets;
 mod audit;
+mod configs;
 mod dashboard;
 mod deploy;
 mod deployments;
+mod editor;
+mod editor_draft;
 mod packages;
+mod schedules;
 mod selections;
 mod session;
 mod settings;
@@ -29,6 +33,9 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(deployments::routes())
         .merge(packages::routes())
         .merge(selections::routes())
+        .merge(editor::routes())
+        .merge(schedules::routes())
+        .merge(configs::routes())
         .merge(settings::routes())
         .merge(audit::routes())
         .merge(statics::routes())

@@ -131,7 +131,7 @@ struct ShowPage {
     description: String,
     settings: Vec<(&'static str, String)>,
     steps: Vec<StepRow>,
-    files: Vec<(String, u64)>,
+    files: Vec<(String, u64, String)>,
 }
 
 async fn show(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Path(id): Path<i64>) -> PageResult {
@@ -176,7 +176,7 @@ async fn show(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Path(id):
         description: d.description.clone(),
         settings,
         steps,
-        files: p.files.iter().map(|f| (f.path.clone(), f.size)).collect(),
+        files: p.files.iter().map(|f| (f.path.clone(), f.size, f.sha256.clone())).collect(),
     }))
 }
 
