@@ -2,7 +2,7 @@
 
 use crate::process::{self, Killed, Limits};
 use crate::share::sha256_file;
-use crate::version::compare;
+use drover_proto::version::compare;
 use drover_proto::{Criterion, VersionOp};
 use std::cmp::Ordering;
 use std::fs::File;

@@ -23,7 +23,6 @@ mod runner;
 mod safefs;
 mod share;
 mod steps;
-mod version;
 
 use std::path::Path;
 use std::process::ExitCode;

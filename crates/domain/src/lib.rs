@@ -21,7 +21,6 @@ pub mod scope;
 pub mod selection;
 pub mod time;
 pub mod user;
-pub mod version;
 
-pub use drover_proto::{Action, Criterion, Step, StepKind, VersionOp};
+pub use drover_proto::{Action, Criterion, Step, StepKind, VersionOp, version};
 pub use failure::FailureCode;

@@ -14,6 +14,7 @@ mod action;
 mod job;
 mod report;
 mod step;
+pub mod version;
 pub mod workdir;
 
 pub use action::Action;

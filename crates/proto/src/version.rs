@@ -1,5 +1,6 @@
 //! Debian version ordering (`[epoch:]upstream[-revision]`, `~` before everything), as
-//! `dpkg --compare-versions` does it; used for every version criterion.
+//! `dpkg --compare-versions` does it: the deployer's version criteria and the server's
+//! software version tests (dynamic groups) share it.
 
 use std::cmp::Ordering;
 
@@ -60,6 +61,20 @@ fn compare_part(a: &str, b: &str) -> Ordering {
         b = &b[db..];
     }
     Ordering::Equal
+}
+
+/// Whether `have op want` holds in dpkg's order.
+pub fn holds(have: &str, op: crate::VersionOp, want: &str) -> bool {
+    use crate::VersionOp::*;
+    let ord = compare(have, want);
+    match op {
+        Eq => ord == Ordering::Equal,
+        Ne => ord != Ordering::Equal,
+        Lt => ord == Ordering::Less,
+        Le => ord != Ordering::Greater,
+        Gt => ord == Ordering::Greater,
+        Ge => ord != Ordering::Less,
+    }
 }
 
 #[cfg(test)]
