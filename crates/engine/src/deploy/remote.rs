@@ -18,8 +18,7 @@ pub(crate) struct Script {
 pub(crate) const FACTS: Script = Script { name: "drover-facts", text: include_str!("scripts/facts.sh") };
 pub(crate) const UPLOAD: Script = Script { name: "drover-upload", text: include_str!("scripts/upload.sh") };
 pub(crate) const LAUNCH: Script = Script { name: "drover-launch", text: include_str!("scripts/launch.sh") };
-pub(crate) const CHECK: Script = Script { name: "drover-check", text: include_str!("scripts/check.sh") };
-pub(crate) const KILL: Script = Script { name: "drover-kill", text: include_str!("scripts/kill.sh") };
+pub(crate) const TASK: Script = Script { name: "drover-task", text: include_str!("scripts/task.sh") };
 pub(crate) const FINAL_ACTION: Script =
     Script { name: "drover-final-action", text: include_str!("scripts/final_action.sh") };
 pub(crate) const SUDO_CHECK: Script = Script { name: "drover-sudo-check", text: include_str!("scripts/sudo_check.sh") };
@@ -224,7 +223,7 @@ pub(crate) fn upload(base: &str, deployer: &str, sha256: &str) -> Call {
     Call { script: &UPLOAD, args: vec![base.into(), deployer.into(), sha256.into()] }
 }
 
-/// The work directory and its file names: the first arguments of launch, check and kill.
+/// The work directory and its file names: the first arguments of launch and task.
 fn in_workdir(script: &'static Script, dir: &str, rest: &[&str]) -> Call {
     let names = [workdir::JOB, workdir::PID, workdir::TASK_PID, workdir::RECORD, workdir::DEPLOYER_LOG, workdir::FILES];
     let args = std::iter::once(dir).chain(names).chain(rest.iter().copied()).map(String::from).collect();
@@ -250,12 +249,12 @@ pub(crate) const ALIVE: &str = "__DROVER_TASK_ALIVE__";
 
 /// Prints the record and whether the deployer still runs.
 pub(crate) fn check(dir: &str) -> Call {
-    in_workdir(&CHECK, dir, &[ALIVE])
+    in_workdir(&TASK, dir, &["check", ALIVE])
 }
 
 /// Ends the task's process group and prints the record.
 pub(crate) fn kill(dir: &str, unit: &str) -> Call {
-    in_workdir(&KILL, dir, &[unit])
+    in_workdir(&TASK, dir, &["kill", unit])
 }
 
 /// Starts the package's final action after its delay, detached; None when there is none.

@@ -27,7 +27,7 @@ fn parses_facts() {
 #[test]
 fn arguments_are_quoted_once_after_the_script() {
     let (cmd, stdin) = command(&check("/home/o'neil/.drover/targets/7"), None);
-    let expected_tail = r#" drover-check '/home/o'\''neil/.drover/targets/7' 'job.json' 'pid' 'task.pid' 'record.jsonl' 'deployer.log' 'files' '__DROVER_TASK_ALIVE__'"#;
+    let expected_tail = r#" drover-task '/home/o'\''neil/.drover/targets/7' 'job.json' 'pid' 'task.pid' 'record.jsonl' 'deployer.log' 'files' 'check' '__DROVER_TASK_ALIVE__'"#;
     assert!(cmd.starts_with("sh -c '"), "{cmd}");
     assert!(cmd.ends_with(expected_tail), "{cmd}");
     assert!(stdin.is_empty());

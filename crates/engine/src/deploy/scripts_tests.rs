@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const ALL: [&Script; 8] =
-    [&FACTS, &UPLOAD, &LAUNCH, &CHECK, &KILL, &FINAL_ACTION, &SUDO_CHECK, &crate::deploy::scan_facts::SCAN];
+const ALL: [&Script; 7] =
+    [&FACTS, &UPLOAD, &LAUNCH, &TASK, &FINAL_ACTION, &SUDO_CHECK, &crate::deploy::scan_facts::SCAN];
 
 fn scripts_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/deploy/scripts")
