@@ -130,6 +130,13 @@ async fn reports_kept_during_a_cable_cut_arrive_when_it_is_back() {
     let v = server.post("/deployments", json!({"package": "cut", "assets": assets})).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
     wait_running(&server, id, 1).await;
+    // `running` is recorded before the task is created: cut the cable only once the
+    // deployer runs its first step, or no task would exist to report anything
+    eventually("the first step to start on the host", Duration::from_secs(20), async || {
+        let record = fleet.sh(h, "cat /var/lib/drover/targets/*/record.jsonl 2>/dev/null || true");
+        done_if(record.contains("step_started"), record)
+    })
+    .await;
     fleet.run("link-down", h, &[]);
     // the task ends while the cable is out: its reports wait on the host
     eventually("the task to end on the host", Duration::from_secs(20), async || {
