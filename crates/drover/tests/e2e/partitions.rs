@@ -182,8 +182,10 @@ async fn an_unreachable_task_is_stopped_by_its_deployer_at_the_deadline() {
     assert!(record.contains("max duration"), "{record}");
     let (gone, out) = fleet.exec(h, "kill -0 $(cat /root/step.pid)");
     assert_ne!(gone, 0, "the step's process still runs past the deadline: {out}");
-    // the server could not reach it at its own deadline: outcome unknown, then learned
-    let ended = server.wait(id, Duration::from_secs(30)).await;
+    // the server could not reach it at its own deadline: outcome unknown, then learned.
+    // The server ends it after max duration (6 s) + its grace (10 s) + a failed attempt to
+    // reach the machine (connect timeout 15 s): about 31 s from the start, so 60 s.
+    let ended = server.wait(id, Duration::from_secs(60)).await;
     assert_eq!(ended["targets"][0]["error_code"], "target.unreachable_outcome_unknown", "{ended:#}");
     fleet.run("link-up", h, &[]);
     let t = eventually("the late timed-out report", Duration::from_secs(30), async || {
