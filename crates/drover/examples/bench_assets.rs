@@ -7,13 +7,14 @@
 //! default 200). The engine only reads the deployer file's bytes here: `DROVER_DEPLOYER`,
 //! else the benchmark's own executable.
 
+#[path = "common/assets.rs"]
+mod generated;
+
 use drover_engine::{Engine, EngineConfig, now_ms};
 use drover_store::Store;
 use std::time::{Duration, Instant};
 
 const ASSETS: usize = 100_000;
-const OSES: [&str; 4] = ["Debian 12", "Debian 11", "Ubuntu 24.04", "Rocky 9"];
-const ARCHES: [&str; 2] = ["x86_64", "aarch64"];
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -29,30 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&url).await?;
-    let mut tx = pool.begin().await?;
-    for chunk in (0..ASSETS).collect::<Vec<_>>().chunks(500) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|i| {
-                format!(
-                    "('host-{i:06}', '10.{}.{}.{}', 22, '[]', 'host-{i:06}.example.net', '{}', '{}', {}, 1)",
-                    i / 65536 % 256,
-                    i / 256 % 256,
-                    i % 256,
-                    OSES[i % OSES.len()],
-                    ARCHES[i % ARCHES.len()],
-                    1_700_000_000_000i64 + *i as i64 * 1000
-                )
-            })
-            .collect();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO assets (name, address, ssh_port, macs, hostname, os, arch, last_seen_ms, created_ms) VALUES {}",
-            values.join(", ")
-        )))
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
+    generated::insert_assets(&pool, ASSETS).await?;
     pool.close().await;
     println!("inserted {ASSETS} assets in {:.1} s", started.elapsed().as_secs_f64());
 

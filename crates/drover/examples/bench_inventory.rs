@@ -17,6 +17,9 @@
 //! and the report (default 10). The engine only reads the deployer file's bytes here:
 //! `DROVER_DEPLOYER`, else the benchmark's own executable.
 
+#[path = "common/assets.rs"]
+mod generated;
+
 use drover_api::selections::{GroupFile, RuleSpec};
 use drover_domain::executor::Executor;
 use drover_domain::selection::Selection;
@@ -25,8 +28,6 @@ use drover_store::Store;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-const OSES: [&str; 4] = ["Debian 12", "Debian 11", "Ubuntu 24.04", "Rocky 9"];
-const ARCHES: [&str; 2] = ["x86_64", "aarch64"];
 /// Distinct generated package names (`pkg-0000` …); M must stay below it.
 const CATALOGUE: usize = 5000;
 const GROUP_RULE: &str = "os starts-with Debian and software openssl < 3";
@@ -105,30 +106,7 @@ async fn generate(url: &str, o: &Opts) -> anyhow::Result<()> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url).await?;
     let started = Instant::now();
-    let mut tx = pool.begin().await?;
-    for chunk in (0..o.assets).collect::<Vec<_>>().chunks(500) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|i| {
-                format!(
-                    "('host-{i:06}', '10.{}.{}.{}', 22, '[]', 'host-{i:06}.example.net', '{}', '{}', {}, 1)",
-                    i / 65536 % 256,
-                    i / 256 % 256,
-                    i % 256,
-                    OSES[i % OSES.len()],
-                    ARCHES[i % ARCHES.len()],
-                    1_700_000_000_000i64 + *i as i64 * 1000
-                )
-            })
-            .collect();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO assets (name, address, ssh_port, macs, hostname, os, arch, last_seen_ms, created_ms) VALUES {}",
-            values.join(", ")
-        )))
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
+    generated::insert_assets(&pool, o.assets).await?;
     println!("  {} assets inserted in {:.1} s", o.assets, started.elapsed().as_secs_f64());
 
     let started = Instant::now();
