@@ -95,11 +95,15 @@ impl Fleet {
 
     /// Runs a command on a host as root; returns (exit code, stdout).
     pub fn exec(&self, host: &Host, cmd: &str) -> (i32, String) {
-        let out = Command::new(script())
+        let out = self.exec_output(host, cmd);
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn exec_output(&self, host: &Host, cmd: &str) -> std::process::Output {
+        Command::new(script())
             .args(["exec", "--id", &self.id, &host.name, "--", "sh", "-c", cmd])
             .output()
-            .expect("fleet exec");
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+            .expect("fleet exec")
     }
 
     /// Runs a command on a host as root with `input` as its standard input; returns
@@ -117,9 +121,16 @@ impl Fleet {
 
     /// Runs a command that must succeed and returns its trimmed stdout.
     pub fn sh(&self, host: &Host, cmd: &str) -> String {
-        let (code, out) = self.exec(host, cmd);
-        assert_eq!(code, 0, "`{cmd}` on {} exited {code}: {out}", host.name);
-        out.trim().to_string()
+        let out = self.exec_output(host, cmd);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "`{cmd}` on {} ended with {}: {stdout}{}",
+            host.name,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout.trim().to_string()
     }
 
     pub fn run(&self, verb: &str, host: &Host, extra: &[&str]) {
