@@ -159,7 +159,14 @@ impl Drop for GroupGuard {
 
 /// Launches the fake deployer with setsid in `dir`; returns its pid and its child's.
 fn launch_fake(deployer: &str, dir: &str, job: &[u8]) -> (i64, i64) {
-    let plan = LaunchPlan { dir, deployer, run_as: None, launcher: Launcher::Setsid, unit: "drover-target-test" };
+    let plan = LaunchPlan {
+        dir,
+        deployer,
+        run_as: None,
+        launcher: Launcher::Setsid,
+        unit: "drover-target-test",
+        resume: false,
+    };
     let out = run(&launch(&plan), job, &[]);
     assert!(out.status.success(), "launch: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -212,7 +219,14 @@ fn launch_fails_with_the_deployer_log_when_it_does_not_start() {
     let deployer = deployer_path(&base, "brokenbrokenbrok");
     write_exec(Path::new(&deployer), "#!/bin/sh\necho 'cannot start: broken' >&2\nexit 3\n");
     let dir = target_dir(&base, TargetId(3));
-    let plan = LaunchPlan { dir: &dir, deployer: &deployer, run_as: None, launcher: Launcher::Setsid, unit: "u" };
+    let plan = LaunchPlan {
+        dir: &dir,
+        deployer: &deployer,
+        run_as: None,
+        launcher: Launcher::Setsid,
+        unit: "u",
+        resume: false,
+    };
     let started = Instant::now();
     // the error in the deployer's log ends the wait at once, not after 30 s
     let out = run(&launch(&plan), b"{}", &[]);
