@@ -104,6 +104,37 @@ async fn a_host_that_does_not_come_back_ends_the_target() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_ends_the_wait_for_the_reboot() {
+    let (fleet, server, assets) = Server::with_root_fleet(Backend::Sqlite, 1).await;
+    let h = &fleet.hosts[0];
+    // the reboot comes 4 s after the step: the cancel comes first
+    let pkg = halves("halves", 60).replace("type = \"reboot\"", "type = \"reboot\"\ndelay_secs = 4");
+    assert_eq!(server.import(&pkg, &[]).await.0, 200);
+    let v = server.post("/deployments", json!({"package": "halves", "assets": [&assets[0]]})).await;
+    let id = v["deployment"]["id"].as_i64().unwrap();
+    eventually("the target rebooting", WAIT, async || {
+        let v = server.get(&format!("/deployments/{id}")).await;
+        done_if(v["targets"][0]["state"] == "rebooting", v)
+    })
+    .await;
+    let before = boot(&fleet, h);
+    let c = server.post(&format!("/deployments/{id}/cancel"), json!({})).await;
+    assert_eq!(c["cancelled"], 1, "{c}");
+    let done = server.wait(id, Duration::from_secs(10)).await;
+    assert_eq!(done["targets"][0]["state"], "cancelled", "{done:#}");
+    // the machine restarts, and nothing of the package runs after it
+    eventually("h0 restarting", Duration::from_secs(30), async || {
+        let now = boot(&fleet, h);
+        done_if(now != before, now)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(fleet.sh(h, &format!("cat {HALVES}")), "one", "the second half did not run");
+    let m = messages(&server.log(id).await);
+    assert!(!m.iter().any(|m| m.contains("the package goes on at step 3;")), "not created again: {m:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_systemd_host_reboots_and_the_rest_runs_after_it() {
     let fleet = Fleet::up_releases("systemd:1");
     let h = &fleet.hosts[0];
@@ -112,4 +143,36 @@ async fn a_systemd_host_reboots_and_the_rest_runs_after_it() {
     let asset = server.assets(&fleet, "root").await.remove(0);
     assert_eq!(server.import(&halves("halves", 100), &[]).await.0, 200);
     both_halves_run_once(&fleet, &server, h, &asset, "halves").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_restarted_during_the_reboot_waits_for_it_again() {
+    use crate::restart::{kill, serve, start, up};
+    let fleet = Fleet::up(1);
+    let h = &fleet.hosts[0];
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, api, port) = start(&data, 4).await;
+    api.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
+    let assets = api.assets(&fleet, "root").await;
+    // the reboot happens 5 s after the step reports it: the server is killed meanwhile
+    let pkg = halves("halves", 60).replace("type = \"reboot\"", "type = \"reboot\"\ndelay_secs = 5");
+    assert_eq!(api.import(&pkg, &[]).await.0, 200);
+    let v = api.post("/deployments", json!({"package": "halves", "assets": &assets})).await;
+    let id = v["deployment"]["id"].as_i64().unwrap();
+    eventually("the target rebooting", WAIT, async || {
+        let v = api.get(&format!("/deployments/{id}")).await;
+        done_if(v["targets"][0]["state"] == "rebooting", v)
+    })
+    .await;
+    let before = boot(&fleet, h);
+    kill(server);
+    let _server = serve(&data, port, 4);
+    up(&api.url).await;
+    let done = api.wait(id, WAIT).await;
+    let m = messages(&api.log(id).await);
+    assert_eq!(done["targets"][0]["state"], "success", "{done:#}\n{m:?}");
+    assert_eq!(fleet.sh(h, &format!("cat {HALVES}")), "one\ntwo", "each half once, in order");
+    assert_ne!(boot(&fleet, h), before, "{} restarted", h.name);
+    assert!(m.iter().any(|m| m.starts_with("the server restarted while asset")), "{m:?}");
 }
