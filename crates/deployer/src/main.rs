@@ -9,7 +9,8 @@
 //! line each; kept), `steps/<seq>.log` (each step's output, named by the `seq` of its
 //! StepStarted report; kept), `files/` (package files downloaded from the share; deleted
 //! at the end) and `resume` (written by a reboot step: the 0-based step to resume at;
-//! when present it wins over the job's `start_at`; deleted at the end).
+//! when present it wins over the job's `start_at`; deleted at the end, and by the server
+//! when it creates the task again after the boot, with `start_at` from its own record).
 
 mod copy;
 mod criteria;

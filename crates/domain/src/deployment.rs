@@ -48,6 +48,9 @@ pub enum TargetState {
     Waking,
     Connecting,
     Running,
+    /// A reboot step rebooted the machine: the server waits for it to come back, then
+    /// runs the rest of the package.
+    Rebooting,
     WaitingRetry,
     Success,
     Failed,
@@ -57,11 +60,12 @@ pub enum TargetState {
 }
 
 impl TargetState {
-    pub const ALL: [TargetState; 10] = [
+    pub const ALL: [TargetState; 11] = [
         Self::Queued,
         Self::Waking,
         Self::Connecting,
         Self::Running,
+        Self::Rebooting,
         Self::WaitingRetry,
         Self::Success,
         Self::Failed,
@@ -76,6 +80,7 @@ impl TargetState {
             Self::Waking => "waking",
             Self::Connecting => "connecting",
             Self::Running => "running",
+            Self::Rebooting => "rebooting",
             Self::WaitingRetry => "waiting_retry",
             Self::Success => "success",
             Self::Failed => "failed",
@@ -107,7 +112,9 @@ impl TargetState {
             Queued => matches!(self, WaitingRetry),
             // connecting again: a new attempt after a restart or after waking the machine
             Connecting => matches!(self, Queued | Waking | WaitingRetry | Connecting | Running),
-            Running => matches!(self, Connecting),
+            // running again: the rest of the package after a reboot step
+            Running => matches!(self, Connecting | Rebooting),
+            Rebooting => matches!(self, Running),
             Waking => matches!(self, Queued | WaitingRetry | Connecting),
             WaitingRetry => matches!(self, Queued | Waking | Connecting),
             Success | Failed | TimedOut | Offline | Cancelled => true,
@@ -257,6 +264,14 @@ pub struct Target {
     /// The task's process id on the target, once started (for crash recovery).
     #[serde(default)]
     pub pid: Option<i64>,
+    /// What identified the machine's boot when the task was created (boot id and the
+    /// start of its SSH server): after a reboot step, its change says the machine restarted.
+    #[serde(default)]
+    pub boot_marker: Option<String>,
+    /// The sequence number of the last reboot report taken (a reboot step's), so that
+    /// reading the task's record again does not take it twice.
+    #[serde(default)]
+    pub reboot_seq: Option<i64>,
     /// Connection attempts so far (more than one when it was woken or retried).
     #[serde(default)]
     pub attempts: i64,
@@ -312,6 +327,12 @@ mod tests {
         assert!(TargetState::Connecting.can_become(TargetState::Waking));
         assert!(TargetState::WaitingRetry.can_become(TargetState::Connecting));
         assert!(!TargetState::Running.can_become(TargetState::Waking));
+        // a reboot step: running, rebooting, running again (only from running, once each)
+        assert!(TargetState::Running.can_become(TargetState::Rebooting));
+        assert!(TargetState::Rebooting.can_become(TargetState::Running));
+        assert!(!TargetState::Rebooting.can_become(TargetState::Rebooting));
+        assert!(!TargetState::Connecting.can_become(TargetState::Rebooting));
+        assert!(!TargetState::Rebooting.is_final());
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub enum FailureCode {
     TaskVanished,
     /// The task ran past the package's max duration.
     MaxDuration,
+    /// A reboot step rebooted the machine and it did not answer again (restarted) within
+    /// the package's max duration.
+    RebootNotBack,
     /// The machine could not be reached when the target ended: whether its task
     /// succeeded is not known yet (learned when drover reaches it again).
     UnreachableOutcomeUnknown,
@@ -53,7 +56,7 @@ pub enum FailureCode {
 
 impl FailureCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [FailureCode; 23] = [
+    pub const ALL: [FailureCode; 24] = [
         Self::TargetOffline,
         Self::TargetOverlap,
         Self::NoCredential,
@@ -63,6 +66,7 @@ impl FailureCode {
         Self::NobodyLoggedOn,
         Self::TaskVanished,
         Self::MaxDuration,
+        Self::RebootNotBack,
         Self::UnreachableOutcomeUnknown,
         Self::Cancelled,
         Self::RemoteCommandFailed,
@@ -90,6 +94,7 @@ impl FailureCode {
             Self::SudoFailed => "target.sudo_failed",
             Self::NobodyLoggedOn => "target.nobody_logged_on",
             Self::TaskVanished => "target.task_vanished",
+            Self::RebootNotBack => "target.reboot_not_back",
             Self::MaxDuration => "target.max_duration",
             Self::UnreachableOutcomeUnknown => "target.unreachable_outcome_unknown",
             Self::Cancelled => "target.cancelled",

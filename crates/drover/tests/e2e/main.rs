@@ -17,6 +17,7 @@ mod faults;
 mod final_actions;
 mod offline;
 mod partitions;
+mod reboots;
 mod releases;
 mod restart;
 mod run_modes;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Running(Child);
+pub(crate) struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -17,7 +17,7 @@ impl Drop for Running {
     }
 }
 
-fn serve(data: &Path, port: u16, threads: usize) -> Running {
+pub(crate) fn serve(data: &Path, port: u16, threads: usize) -> Running {
     let log = std::fs::File::options().create(true).append(true).open(data.with_extension("log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_drover"))
         .args(["serve", "--data-dir"])
@@ -32,7 +32,7 @@ fn serve(data: &Path, port: u16, threads: usize) -> Running {
     Running(child)
 }
 
-async fn up(url: &str) {
+pub(crate) async fn up(url: &str) {
     eventually(&format!("the server to answer on {url}/healthz"), Duration::from_secs(20), async || {
         reqwest::get(format!("{url}/healthz")).await.map(drop)
     })
@@ -40,7 +40,7 @@ async fn up(url: &str) {
 }
 
 /// Starts `drover serve` on a free port and logs in.
-async fn start(data: &Path, threads: usize) -> (Running, Api, u16) {
+pub(crate) async fn start(data: &Path, threads: usize) -> (Running, Api, u16) {
     let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let server = serve(data, port, threads);
@@ -48,7 +48,7 @@ async fn start(data: &Path, threads: usize) -> (Running, Api, u16) {
     (server, Api::login(&url, "admin-password").await, port)
 }
 
-fn kill(mut server: Running) {
+pub(crate) fn kill(mut server: Running) {
     server.0.kill().unwrap();
     server.0.wait().unwrap();
 }

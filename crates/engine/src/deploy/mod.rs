@@ -126,8 +126,10 @@ impl Engine {
             if t.state.is_final() {
                 continue;
             }
-            if matches!(t.state, TargetState::Connecting | TargetState::Running) {
-                // its task may exist (or be in creation): the task that drives it kills it
+            if matches!(t.state, TargetState::Connecting | TargetState::Running | TargetState::Rebooting) {
+                // its task may exist (or be in creation): the task that drives it kills it;
+                // a rebooting target's machine runs nothing of it: it ends here, and its
+                // driver stops waiting for the machine
                 self.inner.cancels.lock().unwrap_or_else(|e| e.into_inner()).insert(t.id, message.clone());
             }
             if t.state != TargetState::Running {

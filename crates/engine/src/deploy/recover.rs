@@ -10,7 +10,8 @@ impl Engine {
     /// over (no task exists for them: a target is `running` before its task is
     /// created); running ones are watched again, their record collected over SSH, so
     /// what the deployer reported while the server was down is not lost and nothing runs
-    /// twice. Returns how many targets it picked up.
+    /// twice; rebooting ones wait for their machine again (it restarted when its boot
+    /// marker changed) and go on at the step after the reboot. Returns how many targets it picked up.
     pub async fn recover(&self) -> Result<usize> {
         let mut n = 0;
         for t in self.store().unfinished_targets().await? {
@@ -22,7 +23,9 @@ impl Engine {
             let engine = self.clone();
             n += 1;
             tokio::spawn(async move {
-                if t.state == TargetState::Running {
+                // a rebooting target's machine is waited for again, then its task
+                // created again at the step after the reboot
+                if matches!(t.state, TargetState::Running | TargetState::Rebooting) {
                     engine.resume_target(t, d, pkg).await
                 } else {
                     engine.run_target(t, d, pkg).await

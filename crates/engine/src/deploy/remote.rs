@@ -72,6 +72,8 @@ pub(crate) struct Facts {
     /// and under ~/.drover.
     pub deployers_in_root_dir: Vec<String>,
     pub deployers_in_home_dir: Vec<String>,
+    /// What identifies the machine's current boot (see `facts.sh`).
+    pub boot: Option<String>,
 }
 
 impl Facts {
@@ -125,6 +127,7 @@ pub(crate) fn parse_facts(out: &str) -> Facts {
             "systemd" => f.systemd = true,
             "ssd" => f.start_stop_daemon = true,
             "client" => f.client_ip = some(),
+            "boot" => f.boot = some(),
             "deployer" => match v.split_once(':') {
                 Some(("root", file)) => f.deployers_in_root_dir.push(file.to_string()),
                 Some(("home", file)) => f.deployers_in_home_dir.push(file.to_string()),
@@ -238,11 +241,14 @@ pub(crate) struct LaunchPlan<'a> {
     pub run_as: Option<&'a str>,
     pub launcher: Launcher,
     pub unit: &'a str,
+    /// The task resumes after a reboot step: its record is kept.
+    pub resume: bool,
 }
 
 /// Writes the job from stdin and creates the detached task; prints `pid=N`.
 pub(crate) fn launch(p: &LaunchPlan<'_>) -> Call {
-    in_workdir(&LAUNCH, p.dir, &[p.deployer, p.launcher.name(), p.unit, p.run_as.unwrap_or("")])
+    let resume = if p.resume { "1" } else { "0" };
+    in_workdir(&LAUNCH, p.dir, &[p.deployer, p.launcher.name(), p.unit, p.run_as.unwrap_or(""), resume])
 }
 
 pub(crate) const ALIVE: &str = "__DROVER_TASK_ALIVE__";

@@ -106,7 +106,8 @@ impl Engine {
     pub(crate) async fn apply_report(&self, id: TargetId, r: &Report, via: Via) -> Result<()> {
         let target = self.store().target(id).await?;
         let deployment = self.store().deployment(target.deployment_id).await?;
-        let steps = self.store().package(deployment.package_id).await?.def.steps.len();
+        let pkg = self.store().package(deployment.package_id).await?;
+        let steps = pkg.def.steps.len();
         check_report(r, steps)?;
         let at = r.at_unix_ms;
         match &r.event {
@@ -118,7 +119,23 @@ impl Engine {
                 };
                 self.store().update_target(id, &u, now_ms()).await?;
             }
-            Event::StepStarted { .. } | Event::Rebooting { .. } => {}
+            Event::StepStarted { .. } => {}
+            Event::Rebooting { resume_at } => {
+                let after = resume_at.checked_sub(1).and_then(|i| pkg.def.steps.get(i).map(|s| (i, s)));
+                let message = match after {
+                    Some((i, s)) => format!(
+                        "rebooting after step {} '{}': waiting for asset '{}' to restart, then the package goes on at step {}",
+                        i + 1,
+                        s.name,
+                        target.asset_name,
+                        resume_at + 1
+                    ),
+                    None => format!("rebooting: waiting for asset '{}' to restart", target.asset_name),
+                };
+                if self.store().mark_rebooting(id, r.seq as i64, &message, now_ms()).await?.is_some() {
+                    self.wake(id);
+                }
+            }
             Event::StepFinished(s) => {
                 let rec = StepRecord {
                     target_id: id,

@@ -159,7 +159,14 @@ impl Drop for GroupGuard {
 
 /// Launches the fake deployer with setsid in `dir`; returns its pid and its child's.
 fn launch_fake(deployer: &str, dir: &str, job: &[u8]) -> (i64, i64) {
-    let plan = LaunchPlan { dir, deployer, run_as: None, launcher: Launcher::Setsid, unit: "drover-target-test" };
+    let plan = LaunchPlan {
+        dir,
+        deployer,
+        run_as: None,
+        launcher: Launcher::Setsid,
+        unit: "drover-target-test",
+        resume: false,
+    };
     let out = run(&launch(&plan), job, &[]);
     assert!(out.status.success(), "launch: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -212,7 +219,14 @@ fn launch_fails_with_the_deployer_log_when_it_does_not_start() {
     let deployer = deployer_path(&base, "brokenbrokenbrok");
     write_exec(Path::new(&deployer), "#!/bin/sh\necho 'cannot start: broken' >&2\nexit 3\n");
     let dir = target_dir(&base, TargetId(3));
-    let plan = LaunchPlan { dir: &dir, deployer: &deployer, run_as: None, launcher: Launcher::Setsid, unit: "u" };
+    let plan = LaunchPlan {
+        dir: &dir,
+        deployer: &deployer,
+        run_as: None,
+        launcher: Launcher::Setsid,
+        unit: "u",
+        resume: false,
+    };
     let started = Instant::now();
     // the error in the deployer's log ends the wait at once, not after 30 s
     let out = run(&launch(&plan), b"{}", &[]);
@@ -239,4 +253,29 @@ fn final_action_runs_detached() {
     let bad = Call { script: &FINAL_ACTION, args: vec!["format-disk".into(), "0".into(), String::new()] };
     let out = run(&bad, b"", &[("PATH", &path)]);
     assert!(!out.status.success() && text(&out.stderr).contains("unknown final action"));
+}
+
+#[test]
+fn a_resumed_launch_keeps_the_record_and_drops_the_resume_file() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base = tmp.path().join("base").to_string_lossy().into_owned();
+    // a deployer that reports one line, as one that ends at once does
+    let deployer = deployer_path(&base, "resumeresumeresu");
+    write_exec(Path::new(&deployer), "#!/bin/sh\necho '{\"seq\":3}' >> \"$2/record.jsonl\"\n");
+    let dir = target_dir(&base, TargetId(4));
+    let launch_with = |resume: bool| {
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(format!("{dir}/record.jsonl"), "{\"seq\":1}\n{\"seq\":2}\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(format!("{dir}/resume"), "2\n").unwrap_or_else(|e| panic!("{e}"));
+        let plan =
+            LaunchPlan { dir: &dir, deployer: &deployer, run_as: None, launcher: Launcher::Setsid, unit: "u", resume };
+        let out = run(&launch(&plan), b"{}", &[]);
+        assert!(out.status.success(), "launch: {}", text(&out.stderr));
+        // the record grew: the deployer ran (and ended), not one that ran before
+        assert_eq!(text(&out.stdout).trim(), "ended=1", "{}", text(&out.stderr));
+        assert!(!Path::new(&format!("{dir}/resume")).exists(), "the server's start_at says where to go on");
+        std::fs::read_to_string(format!("{dir}/record.jsonl")).unwrap_or_default()
+    };
+    assert_eq!(launch_with(true), "{\"seq\":1}\n{\"seq\":2}\n{\"seq\":3}\n", "resumed: the record goes on");
+    assert_eq!(launch_with(false), "{\"seq\":3}\n", "a new task starts a new record");
 }

@@ -6,6 +6,7 @@ mod after;
 mod launch;
 mod login;
 mod reach;
+mod reboot;
 mod reconcile;
 mod watch;
 
@@ -90,7 +91,7 @@ impl Engine {
         loop {
             let driven = if resume {
                 let _thread = self.inner.threads.acquire(d.id.0 as u64).await;
-                self.resume(&t, &pkg, &notify).await
+                self.resume(&t, &d, &pkg, &notify).await
             } else {
                 self.drive(&t, &d, &pkg, &notify).await
             };
@@ -102,7 +103,7 @@ impl Engine {
                     if current.state.is_final() {
                         break;
                     }
-                    resume = current.state == TargetState::Running;
+                    resume = matches!(current.state, TargetState::Running | TargetState::Rebooting);
                     t = current;
                 }
                 Err(s) => {
@@ -169,13 +170,11 @@ impl Engine {
             ..Default::default()
         };
         self.store().update_target(t.id, &update, now_ms()).await?;
-        let task = self.create_task(&session, &access, t, d, pkg).await;
+        let task = self.create_task(&session, &access, t, d, pkg, None).await;
         session.close().await;
         let task = task?;
         let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
-        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await?;
-        self.after_success(t, &access, pkg).await;
-        Ok(())
+        self.follow(t, d, pkg, &access, task, deadline, notify).await
     }
 }
 

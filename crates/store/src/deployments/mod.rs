@@ -38,6 +38,7 @@ pub struct TargetUpdate {
     pub return_code: Option<i32>,
     pub work_dir: Option<String>,
     pub pid: Option<i64>,
+    pub boot_marker: Option<String>,
 }
 
 /// Which targets the log shows: all given filters apply; newest first, at most `limit`.
@@ -63,7 +64,8 @@ const DEPLOYMENT_COLUMNS: &str =
     "id, package_id, package_name, package_version, executor, run_mode, options, selection, created_ms, finished_ms";
 
 pub(crate) const TARGET_COLUMNS: &str = "id, deployment_id, asset_id, asset_name, state, run_mode, credential, \
-     last_step, return_code, message, error_code, deployer_version, server, work_dir, pid, attempts, next_attempt_ms, \
+     last_step, return_code, message, error_code, deployer_version, server, work_dir, pid, boot_marker, reboot_seq, \
+     attempts, next_attempt_ms, \
      created_ms, updated_ms, finished_ms";
 
 fn run_mode(row: &AnyRow) -> Result<RunMode> {
@@ -112,6 +114,8 @@ pub(crate) fn target_from_row(row: &AnyRow) -> Result<Target> {
         server: row.try_get("server")?,
         work_dir: row.try_get("work_dir")?,
         pid: row.try_get("pid")?,
+        boot_marker: row.try_get("boot_marker")?,
+        reboot_seq: row.try_get("reboot_seq")?,
         attempts: row.try_get("attempts")?,
         next_attempt_ms: row.try_get("next_attempt_ms")?,
         created_ms: row.try_get("created_ms")?,

@@ -125,7 +125,7 @@ impl Store {
             "UPDATE targets SET credential = COALESCE($1, credential), server = COALESCE($2, server), \
              deployer_version = COALESCE($3, deployer_version), last_step = COALESCE($4, last_step), \
              return_code = COALESCE($5, return_code), work_dir = COALESCE($6, work_dir), pid = COALESCE($7, pid), \
-             updated_ms = $8 WHERE id = $9",
+             boot_marker = COALESCE($10, boot_marker), updated_ms = $8 WHERE id = $9",
         )
         .bind(u.credential.as_deref())
         .bind(u.server.as_deref())
@@ -136,9 +136,37 @@ impl Store {
         .bind(u.pid)
         .bind(now_ms)
         .bind(id.0)
+        .bind(u.boot_marker.as_deref())
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
+    }
+
+    /// Takes reboot report `seq` of a running target once: records its sequence number
+    /// and moves the target to `rebooting` with `message`, in one transaction. Returns
+    /// the target when it did; None when the target is not running or took this report
+    /// (or a later one) before.
+    pub async fn mark_rebooting(&self, id: TargetId, seq: i64, message: &str, now_ms: i64) -> Result<Option<Target>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE targets SET state = $1, message = $2, reboot_seq = $3, updated_ms = $4 \
+             WHERE id = $5 AND state = $6 AND (reboot_seq IS NULL OR reboot_seq < $3) RETURNING {TARGET_COLUMNS}"
+        )))
+        .bind(TargetState::Rebooting.as_str())
+        .bind(message)
+        .bind(seq)
+        .bind(now_ms)
+        .bind(id.0)
+        .bind(TargetState::Running.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let target = target_from_row(&row)?;
+        steps::insert_event(&mut tx, id, now_ms, TargetState::Rebooting, message).await?;
+        tx.commit().await?;
+        Ok(Some(target))
     }
 
     /// Stores the hashes of the target's report and share tokens (valid again until

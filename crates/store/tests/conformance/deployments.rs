@@ -18,6 +18,7 @@ conformance!(
     missing_targets_and_deployments_are_not_found,
     options_attempts_and_the_retry_queue,
     settings_outlive_the_connection,
+    a_reboot_report_is_taken_once,
 );
 
 struct World {
@@ -427,4 +428,28 @@ async fn an_unknown_outcome_is_learned_once(s: Store) {
     assert_eq!((learned.state, learned.error_code), (TargetState::Success, None));
     assert!(w.s.transition(id, TargetState::Failed, "again", None, 400).await.unwrap().is_none(), "learned once");
     assert!(w.s.outcome_unknown_targets(0).await.unwrap().is_empty());
+}
+
+async fn a_reboot_report_is_taken_once(s: Store) {
+    let w = world(s, &["a"]).await;
+    let (s, id) = (&w.s, w.targets[0].id);
+    assert!(s.mark_rebooting(id, 3, "too early", 100).await.unwrap().is_none(), "a queued target does not reboot");
+    s.transition(id, TargetState::Connecting, "connecting", None, 101).await.unwrap().unwrap();
+    let u = TargetUpdate { boot_marker: Some("boot-1".into()), ..Default::default() };
+    s.update_target(id, &u, 102).await.unwrap();
+    s.transition(id, TargetState::Running, "running", None, 103).await.unwrap().unwrap();
+    let t = s.mark_rebooting(id, 3, "rebooting after step 1", 104).await.unwrap().unwrap();
+    assert_eq!((t.state, t.reboot_seq, t.boot_marker.as_deref()), (TargetState::Rebooting, Some(3), Some("boot-1")));
+    assert!(s.mark_rebooting(id, 3, "again", 105).await.unwrap().is_none(), "not twice");
+    s.transition(id, TargetState::Running, "resumed", None, 106).await.unwrap().unwrap();
+    // the resumed task's record still holds report 3: it does not reboot the target again
+    assert!(s.mark_rebooting(id, 3, "from the record", 107).await.unwrap().is_none());
+    let u = TargetUpdate { boot_marker: Some("boot-2".into()), ..Default::default() };
+    s.update_target(id, &u, 108).await.unwrap();
+    let t = s.mark_rebooting(id, 9, "a second reboot step", 109).await.unwrap().unwrap();
+    assert_eq!((t.reboot_seq, t.boot_marker.as_deref()), (Some(9), Some("boot-2")));
+    let states: Vec<TargetState> = s.events_of(id).await.unwrap().into_iter().map(|e| e.state).collect();
+    use TargetState::*;
+    assert_eq!(states, [Queued, Connecting, Running, Rebooting, Running, Rebooting]);
+    assert_eq!(s.unfinished_targets().await.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), vec![id]);
 }

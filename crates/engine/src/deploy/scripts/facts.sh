@@ -28,6 +28,26 @@ if [ -d /run/systemd/system ]; then
 fi
 if command -v start-stop-daemon >/dev/null 2>&1; then echo ssd=1; fi
 echo "client=${SSH_CONNECTION%% *}"
+# What identifies this boot, to see that a reboot step's restart happened: the kernel's
+# boot id and the pid and start (clock ticks after boot) of this session's oldest ancestor
+# below PID 1, the SSH server. A real reboot changes the first; a container or test host
+# that restarts its processes and SSH server without a new kernel boot changes the rest.
+boot_marker() {
+  read -r b </proc/sys/kernel/random/boot_id 2>/dev/null || b=-
+  p=$$ top=- start=-
+  while [ "$p" -gt 1 ] 2>/dev/null && read -r st <"/proc/$p/stat" 2>/dev/null; do
+    # shellcheck disable=SC2086 # the fields after the command name, split
+    set -- ${st##*) }
+    top=$p start=${20} p=$2
+  done
+  echo "boot=$b $top $start"
+}
+# a systemd machine that is shutting down has not restarted yet, whatever its processes say
+if [ -d /run/systemd/system ] && [ "$(systemctl is-system-running 2>/dev/null)" = stopping ]; then
+  echo "boot=stopping"
+else
+  boot_marker
+fi
 for deployer in "$@"; do
   if [ -x "$root_base/$deployer" ]; then echo "deployer=root:$deployer"; fi
   if [ -n "$HOME" ] && [ -x "$HOME/$home_base/$deployer" ]; then echo "deployer=home:$deployer"; fi

@@ -5,7 +5,8 @@
 # error to its log instead is reported at once, with that error.
 # Arguments: DIR JOB PID TASK_PID RECORD DEPLOYER_LOG FILES (the work directory and its
 # file names), then DEPLOYER LAUNCHER (systemd-run | start-stop-daemon | setsid) UNIT
-# RUN_AS (a user to switch to, or empty).
+# RUN_AS (a user to switch to, or empty) and RESUME (1: the task resumes after a reboot
+# step, so its record is kept: the deployer numbers its reports on from it).
 # With RUN_AS the work directory becomes that user's: it is made afresh (root's), the job
 # written into it, and only then given to them; what the script reads back from it (pid,
 # log) it reads as that user, so a link they plant there cannot make root read a file.
@@ -13,13 +14,25 @@ set -e
 umask 077
 D=$1 job=$2 pid=$3 task_pid=$4 record=$5 log=$6
 shift 7
-deployer=$1 launcher=$2 unit=$3 user=$4
+deployer=$1 launcher=$2 unit=$3 user=$4 resume=${5:-0}
 mkdir -p "${D%/*}"
 chmod 755 "${D%/*}"
+kept=
+if [ "$resume" = 1 ]; then
+  # read as its owner: a link planted there cannot make root read another file
+  if [ -n "$user" ]; then kept=$(runuser -u "$user" -- cat "$D/$record" 2>/dev/null) || kept=; elif [ -O "$D" ]; then kept=$(cat "$D/$record" 2>/dev/null) || kept=; fi
+fi
 # a directory someone else owns (a user's, from an earlier run) is not written into
 if [ -n "$user" ] || { [ -e "$D" ] && [ ! -O "$D" ]; }; then rm -rf "$D"; fi
 mkdir -p "$D"
-rm -f "$D/$pid" "$D/$task_pid" "$D/$record"
+# `resume` (a reboot step's) goes too: the job's start_at, from the server's record, says
+# where the package goes on
+rm -f "$D/$pid" "$D/$task_pid" "$D/$record" "$D/resume"
+if [ -n "$kept" ]; then printf '%s\n' "$kept" >"$D/$record"; fi
+# A resumed task's record and log are not empty: what counts below is that they grow.
+size() { stat -c %s -- "$1" 2>/dev/null || echo 0; }
+grown() { if [ "$2" = 0 ]; then [ -s "$1" ]; else [ "$(size "$1")" -gt "$2" ]; fi; }
+r0=$(size "$D/$record") l0=$(size "$D/$log")
 cat >"$D/$job"
 if [ -n "$user" ]; then chown -R "$user" "$D"; fi
 as_user() {
@@ -58,11 +71,11 @@ esac
 # A deployer writes nothing to its log before its pid: output there first means it
 # could not start (a missing library, noexec, a wrong architecture), so stop waiting.
 i=0
-while [ ! -s "$D/$pid" ] && [ ! -s "$D/$record" ] && [ ! -s "$D/$log" ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i + 1)); done
+while [ ! -s "$D/$pid" ] && ! grown "$D/$record" "$r0" && ! grown "$D/$log" "$l0" && [ $i -lt 1500 ]; do sleep 0.02; i=$((i + 1)); done
 if [ -s "$D/$pid" ]; then
   p=$(as_user head -n 1 "$D/$pid" 2>/dev/null) || true
   echo "pid=$p"
-elif [ -s "$D/$record" ]; then
+elif grown "$D/$record" "$r0"; then
   echo "ended=1"
 else
   echo "the deployer did not start:" >&2

@@ -16,6 +16,14 @@ use drover_store::TargetUpdate;
 /// How long past its deadline a deployer keeps trying undelivered reports.
 const REPORT_GRACE_MS: i64 = 10 * 60 * 1000;
 
+/// A task created again after a reboot step: where the package goes on, and the
+/// deadline of the first task (the max duration counts from the first start).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Resume {
+    pub start_at: usize,
+    pub deadline_ms: i64,
+}
+
 impl Engine {
     /// Learns the target, puts the deployer and the job there and starts the task.
     pub(super) async fn create_task(
@@ -25,6 +33,7 @@ impl Engine {
         t: &Target,
         d: &Deployment,
         pkg: &Package,
+        resume: Option<Resume>,
     ) -> Result<Task, Stop> {
         let out = exec(session, &a.asset, &remote::facts(self.inner.deployers.hashes()), None, &[]).await?;
         let facts = remote::parse_facts(&out);
@@ -74,7 +83,10 @@ impl Engine {
         }
 
         let server_url = self.server_url(&facts)?;
+        // fresh tokens each time: those of a task before a reboot are no longer valid
         let (report_token, share_token) = (new_token(), new_token());
+        let deadline_ms =
+            resume.map_or_else(|| now_ms() + (pkg.def.max_duration_secs as i64) * 1000, |r| r.deadline_ms);
         self.store().set_tokens(t.id, &token_hash(&report_token), &token_hash(&share_token)).await?;
         let job = Job {
             protocol: PROTOCOL_VERSION,
@@ -88,11 +100,11 @@ impl Engine {
             server_url,
             report_token,
             share_token,
-            deadline_unix_ms: now_ms() + (pkg.def.max_duration_secs as i64) * 1000,
-            start_at: 0,
+            deadline_unix_ms: deadline_ms,
+            start_at: resume.map_or(0, |r| r.start_at),
             // undelivered reports are tried 10 minutes past the deadline: the server takes
             // them late from a machine it could not reach
-            report_until_unix_ms: Some(now_ms() + (pkg.def.max_duration_secs as i64) * 1000 + REPORT_GRACE_MS),
+            report_until_unix_ms: Some(deadline_ms + REPORT_GRACE_MS),
         };
         let job_json = serde_json::to_vec(&job)
             .map_err(|e| stop(TargetState::Failed, FailureCode::ServerInternal, e.to_string()))?;
@@ -100,15 +112,20 @@ impl Engine {
         let unit = format!("drover-target-{}", t.id);
         let launcher = Launcher::pick(&facts, as_root);
         let who = run_as.clone().unwrap_or_else(|| if as_root { "root".into() } else { facts.user.clone() });
-        let msg = format!("creating the task as {who} with {} ({} mode)", launcher.name(), d.run_mode);
+        let mut msg = format!("creating the task as {who} with {} ({} mode)", launcher.name(), d.run_mode);
+        if let Some(r) = resume {
+            msg = format!("asset '{}' restarted: the package goes on at step {}; {msg}", a.asset.name, r.start_at + 1);
+        }
         // Recorded before the task exists, so that after a crash the server knows where
         // to look whether or not the launch went through.
-        let u = TargetUpdate { work_dir: Some(dir.clone()), ..Default::default() };
+        let u = TargetUpdate { work_dir: Some(dir.clone()), boot_marker: facts.boot.clone(), ..Default::default() };
         self.store().update_target(t.id, &u, now_ms()).await?;
         if self.store().transition(t.id, TargetState::Running, &msg, None, now_ms()).await?.is_none() {
             return Err(stop(TargetState::Cancelled, FailureCode::Cancelled, "cancelled before its task was created"));
         }
-        let plan = LaunchPlan { dir: &dir, deployer: &deployer, run_as: run_as.as_deref(), launcher, unit: &unit };
+        let resume = resume.is_some();
+        let plan =
+            LaunchPlan { dir: &dir, deployer: &deployer, run_as: run_as.as_deref(), launcher, unit: &unit, resume };
         let out = match run_script(session, &remote::launch(&plan), privilege.as_ref(), &job_json).await {
             Ok(out) => out,
             // The connection broke during the launch: the task may have started. It is

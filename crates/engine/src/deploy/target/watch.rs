@@ -9,12 +9,20 @@ use crate::deploy::reports::Via;
 use crate::{Engine, now_ms};
 use drover_domain::FailureCode;
 use drover_domain::asset::Asset;
-use drover_domain::deployment::{Target, TargetState};
+use drover_domain::deployment::{Deployment, Target, TargetState};
 use drover_domain::package::Package;
 use drover_ssh::SshError;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep, sleep_until};
+
+/// How watching a task ended.
+pub(super) enum Watched {
+    /// The target ended (its task reported an end, or it was ended).
+    Ended,
+    /// A reboot step rebooted the machine: the rest of the package runs after the boot.
+    Rebooting,
+}
 
 /// How servers before absolute work directories recorded a non-root one: a shell word.
 const LEGACY_HOME_BASE: &str = "\"$HOME/.drover\"";
@@ -55,7 +63,7 @@ impl Engine {
         Ok(Ok((access, task)))
     }
 
-    pub(super) async fn resume(&self, t: &Target, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
+    pub(super) async fn resume(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
         let asset = self.store().asset(t.asset_id).await?;
         let lost = |what: &str| {
             stop(
@@ -68,10 +76,18 @@ impl Engine {
             )
         };
         let (access, task) = self.reattach(t, &asset).await?.map_err(|why| lost(&why))?;
-        let events = self.store().events_of(t.id).await?;
-        let started = events.iter().find(|e| e.state == TargetState::Running).map_or_else(now_ms, |e| e.at_ms);
+        let started = self.first_running_ms(t).await?;
         let left_ms = started + (pkg.def.max_duration_secs as i64) * 1000 - now_ms();
         let deadline = Instant::now() + Duration::from_millis(left_ms.max(0) as u64) + DEADLINE_GRACE;
+        if self.store().target(t.id).await?.state == TargetState::Rebooting {
+            // the machine rebooted for a reboot step: it is waited for again
+            let m = format!("the server restarted while asset '{}' rebooted; waiting for it again", asset.name);
+            self.store().note(t.id, &m, now_ms()).await?;
+            return match self.resume_after_reboot(t, d, pkg, &access, deadline, notify).await? {
+                Some(task) => self.follow(t, d, pkg, &access, task, deadline, notify).await,
+                None => Ok(()),
+            };
+        }
         if self.check_task(&access, &task, t).await? == Some(false)
             && !self.store().target(t.id).await?.state.is_final()
         {
@@ -84,8 +100,32 @@ impl Engine {
                 ),
             ));
         }
-        self.wait_for_end(t, &access, &task, deadline, notify, pkg.def.max_duration_secs).await?;
-        self.after_success(t, &access, pkg).await;
+        self.follow(t, d, pkg, &access, task, deadline, notify).await
+    }
+
+    /// Watches the task to the target's end, through the reboots its reboot steps make
+    /// (the task is created again after each), then does what follows a success.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn follow(
+        &self,
+        t: &Target,
+        d: &Deployment,
+        pkg: &Package,
+        a: &Access,
+        mut task: Task,
+        deadline: Instant,
+        notify: &Notify,
+    ) -> Result<(), Stop> {
+        loop {
+            match self.wait_for_end(t, a, &task, deadline, notify, pkg.def.max_duration_secs).await? {
+                Watched::Ended => break,
+                Watched::Rebooting => match self.resume_after_reboot(t, d, pkg, a, deadline, notify).await? {
+                    Some(next) => task = next,
+                    None => return Ok(()),
+                },
+            }
+        }
+        self.after_success(t, a, pkg).await;
         Ok(())
     }
 
@@ -97,7 +137,7 @@ impl Engine {
         deadline: Instant,
         notify: &Notify,
         max_secs: u64,
-    ) -> Result<(), Stop> {
+    ) -> Result<Watched, Stop> {
         let mut unreachable_noted = false;
         loop {
             if let Some(message) = self.take_cancel(t.id) {
@@ -107,8 +147,12 @@ impl Engine {
                 };
                 return Err(stop(TargetState::Cancelled, FailureCode::Cancelled, format!("{message}; {how}")));
             }
-            if self.store().target(t.id).await?.state.is_final() {
-                return Ok(());
+            let now = self.store().target(t.id).await?;
+            if now.state.is_final() {
+                return Ok(Watched::Ended);
+            }
+            if now.state == TargetState::Rebooting {
+                return Ok(Watched::Rebooting);
             }
             tokio::select! {
                 _ = notify.notified() => {}
@@ -123,8 +167,13 @@ impl Engine {
                         self.store().note(t.id, &m, now_ms()).await?;
                     }
                     if let Some(false) = alive {
-                        if self.store().target(t.id).await?.state.is_final() {
-                            return Ok(());
+                        // its record, just read, may say it ended or rebooted
+                        let now = self.store().target(t.id).await?;
+                        if now.state.is_final() {
+                            return Ok(Watched::Ended);
+                        }
+                        if now.state == TargetState::Rebooting {
+                            return Ok(Watched::Rebooting);
                         }
                         let last = self.store().target(t.id).await?.last_step;
                         return Err(stop(TargetState::Failed, FailureCode::TaskVanished, format!(
@@ -137,7 +186,7 @@ impl Engine {
                 _ = sleep_until(deadline) => {
                     let ended = self.end_task(a, task, t).await?;
                     if self.store().target(t.id).await?.state.is_final() {
-                        return Ok(());
+                        return Ok(Watched::Ended);
                     }
                     return Err(match ended {
                         Ok(()) => stop(TargetState::TimedOut, FailureCode::MaxDuration, format!(
