@@ -15,6 +15,7 @@ mod credentials;
 mod deploy;
 mod faults;
 mod final_actions;
+mod hostile;
 mod offline;
 mod partitions;
 mod releases;

@@ -27,6 +27,7 @@ if [ -d /run/systemd/system ]; then
   if command -v systemd-run >/dev/null 2>&1; then echo systemd=1; fi
 fi
 if command -v start-stop-daemon >/dev/null 2>&1; then echo ssd=1; fi
+if command -v sudo >/dev/null 2>&1; then echo sudo=1; fi
 echo "client=${SSH_CONNECTION%% *}"
 for deployer in "$@"; do
   if [ -x "$root_base/$deployer" ]; then echo "deployer=root:$deployer"; fi
