@@ -25,6 +25,7 @@ mod scan;
 mod schedules;
 mod security;
 mod selections;
+mod share_locations;
 mod systemd;
 mod target_security;
 mod threads;

@@ -77,6 +77,15 @@ impl Engine {
         }
 
         let server_url = self.server_url(&facts)?;
+        // a share location for the target's address, else the server's own share
+        let share_url = match self.share_for(&a.asset.address).await? {
+            Some(l) => {
+                let m = format!("package files from the share of {} at {}", l.range, l.url);
+                self.store().note(t.id, &m, now_ms()).await?;
+                l.url
+            }
+            None => format!("{server_url}/share/v1"),
+        };
         let (report_token, share_token) = (new_token(), new_token());
         self.store().set_tokens(t.id, &token_hash(&report_token), &token_hash(&share_token)).await?;
         let job = Job {
@@ -87,7 +96,7 @@ impl Engine {
             package_version: pkg.def.version.clone(),
             steps: pkg.def.steps.clone(),
             files: pkg.files.clone(),
-            share_url: format!("{server_url}/share/v1"),
+            share_url,
             server_url,
             report_token,
             share_token,
