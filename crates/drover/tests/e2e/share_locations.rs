@@ -64,6 +64,20 @@ impl WebShare {
     }
 }
 
+/// Runs the CLI as the test's admin; panics unless it succeeds; its output.
+fn cli(server: &Server, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(args)
+        .env("DROVER_SERVER", &server.url)
+        .env("DROVER_TOKEN", &server.token)
+        .env("DROVER_CLI_CONFIG", server.data.path().join("cli.json"))
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "drover {args:?}: {text}");
+    text
+}
+
 fn target(done: &Value, asset: &str) -> Value {
     done["targets"].as_array().unwrap().iter().find(|t| t["asset_name"] == asset).unwrap().clone()
 }
@@ -88,10 +102,19 @@ async fn a_range_fetches_package_files_from_its_own_share() {
     let (status, v) = server.call(reqwest::Method::POST, "/share-locations", Some(body)).await;
     assert_eq!(status, 422, "{v}");
     assert!(v["error"].as_str().unwrap().contains("not a share URL"), "{v}");
-    let l = server.post("/share-locations", json!({"range": format!("{}/32", near.ip), "url": url})).await;
-    assert_eq!(l["url"], url.trim_end_matches('/'), "{l}");
+    // added with the CLI, as an admin would
+    let range = format!("{}/32", near.ip);
+    let added = cli(&server, &["share-location", "add", "--range", &range, "--url", &url]);
+    assert!(
+        added.contains(&format!("targets in {range} fetch package files from {}", url.trim_end_matches('/'))),
+        "{added}"
+    );
+    let listed = cli(&server, &["share-location", "list"]);
+    assert!(listed.contains(&range) && listed.contains(url.trim_end_matches('/')), "{listed}");
     let list = server.get("/share-locations").await;
     assert_eq!(list["locations"].as_array().unwrap().len(), 1, "{list}");
+    let l = list["locations"][0].clone();
+    assert_eq!(l["url"], url.trim_end_matches('/'), "{l}");
 
     server.import(&hello_package(""), &[("conf/hello.conf", CONF)]).await;
     let done = server.deploy_and_wait(json!({"package": "hello", "assets": assets}), Duration::from_secs(60)).await;
@@ -122,7 +145,8 @@ async fn a_range_fetches_package_files_from_its_own_share() {
 
     // removed: the near host uses the server's share again
     let lid = l["id"].as_i64().unwrap();
-    server.call(reqwest::Method::DELETE, &format!("/share-locations/{lid}"), None).await;
+    let removed = cli(&server, &["share-location", "remove", &lid.to_string()]);
+    assert!(removed.contains(&format!("share location {lid} removed")), "{removed}");
     let before = web.log().len();
     let done =
         server.deploy_and_wait(json!({"package": "hello", "assets": [near.name]}), Duration::from_secs(60)).await;
