@@ -15,6 +15,7 @@ pub mod schedules;
 pub mod selections;
 pub mod session;
 pub mod settings;
+pub mod share_locations;
 pub mod threads;
 
 use serde::{Deserialize, Serialize};

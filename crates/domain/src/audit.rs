@@ -53,10 +53,12 @@ pub enum AuditAction {
     ReportDelete,
     PackageSave,
     PackageFileUpload,
+    ShareLocationAdd,
+    ShareLocationRemove,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 44] = [
+    pub const ALL: [AuditAction; 46] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -101,6 +103,8 @@ impl AuditAction {
         Self::ReportDelete,
         Self::PackageSave,
         Self::PackageFileUpload,
+        Self::ShareLocationAdd,
+        Self::ShareLocationRemove,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -149,6 +153,8 @@ impl AuditAction {
             Self::ReportDelete => "report_delete",
             Self::PackageSave => "package_save",
             Self::PackageFileUpload => "package_file_upload",
+            Self::ShareLocationAdd => "share_location_add",
+            Self::ShareLocationRemove => "share_location_remove",
         }
     }
 

@@ -35,6 +35,14 @@ pub enum FailureCode {
     Cancelled,
     /// A script drover runs on the target (facts, upload, launch) failed.
     RemoteCommandFailed,
+    /// The target answers SSH but has no usable `sh`: drover's scripts cannot run.
+    NoShell,
+    /// The file system of drover's folder on the target is read-only.
+    ReadOnly,
+    /// No space (or no inodes, or quota) left where drover writes on the target.
+    DiskFull,
+    /// drover's folder on the target is mounted `noexec`: the deployer cannot run there.
+    NoExec,
     /// A fault of the server itself (storage, vault).
     ServerInternal,
     /// The server restarted and cannot follow the target any more.
@@ -56,7 +64,7 @@ pub enum FailureCode {
 
 impl FailureCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [FailureCode; 24] = [
+    pub const ALL: [FailureCode; 28] = [
         Self::TargetOffline,
         Self::TargetOverlap,
         Self::NoCredential,
@@ -70,6 +78,10 @@ impl FailureCode {
         Self::UnreachableOutcomeUnknown,
         Self::Cancelled,
         Self::RemoteCommandFailed,
+        Self::NoShell,
+        Self::ReadOnly,
+        Self::DiskFull,
+        Self::NoExec,
         Self::StepFailed,
         Self::SshUnreachable,
         Self::SshTimeout,
@@ -99,6 +111,10 @@ impl FailureCode {
             Self::UnreachableOutcomeUnknown => "target.unreachable_outcome_unknown",
             Self::Cancelled => "target.cancelled",
             Self::RemoteCommandFailed => "target.remote_command_failed",
+            Self::NoShell => "target.no_shell",
+            Self::ReadOnly => "target.read_only",
+            Self::DiskFull => "target.disk_full",
+            Self::NoExec => "target.noexec",
             Self::ServerInternal => "server.internal",
             Self::ServerRestarted => "server.restarted",
             Self::NoPublicUrl => "server.no_public_url",

@@ -30,5 +30,6 @@ id_type!(
     AuthorityId,
     ScanTargetId,
     GroupId,
-    ReportId
+    ReportId,
+    ShareLocationId
 );

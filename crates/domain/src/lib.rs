@@ -19,6 +19,7 @@ pub mod scan;
 pub mod schedule;
 pub mod scope;
 pub mod selection;
+pub mod share_location;
 pub mod time;
 pub mod user;
 

@@ -24,6 +24,7 @@ pub mod secrets;
 mod selections;
 pub mod sessions;
 pub mod share;
+mod share_locations;
 pub mod threads;
 pub mod throttle;
 pub mod vault;

@@ -250,9 +250,18 @@ impl Session {
             }
             out
         };
-        let (written, out) = tokio::join!(writer, reader);
+        tokio::pin!(writer, reader);
         // A command that exits without reading its input closes the channel under the
-        // writer; its output and status are what count.
+        // writer, which may be waiting for window space the peer never gives (a large
+        // input): the channel's end ends the writing too. Its output and status are what
+        // count.
+        let (written, out) = tokio::select! {
+            w = &mut writer => {
+                let out = (&mut reader).await;
+                (w.map(|_| ()), out)
+            }
+            out = &mut reader => (Ok(()), out),
+        };
         if let Err(e) = written
             && out.exit_status.is_none()
         {

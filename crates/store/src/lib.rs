@@ -24,6 +24,7 @@ mod schedules;
 mod schedules_stuck;
 mod sessions;
 mod settings;
+mod share_locations;
 mod users;
 
 pub use deployments::{LogFilter, NewDeployment, TargetUpdate};

@@ -17,6 +17,7 @@ mod scan;
 mod schedules;
 mod selections;
 mod session;
+mod share_locations;
 mod threads;
 mod tokens;
 mod users;
@@ -56,6 +57,10 @@ pub enum ClientCommand {
     /// Pinned SSH host keys and trusted host certificate authorities (admin).
     #[command(subcommand)]
     HostKey(host_keys::Cmd),
+    /// Package shares per location: IP ranges whose targets fetch package files from a
+    /// nearer share (admin).
+    #[command(subcommand)]
+    ShareLocation(share_locations::Cmd),
     /// Packages.
     #[command(subcommand)]
     Package(packages::Cmd),
@@ -137,6 +142,7 @@ pub async fn run(global: Global, cmd: ClientCommand) -> anyhow::Result<u8> {
         ClientCommand::Credential(c) => credentials::run(&ctx, c).await,
         ClientCommand::Asset(c) => assets::run(&ctx, c).await,
         ClientCommand::HostKey(c) => host_keys::run(&ctx, c).await,
+        ClientCommand::ShareLocation(c) => share_locations::run(&ctx, c).await,
         ClientCommand::Package(c) => packages::run(&ctx, c).await,
         ClientCommand::Deploy(a) => deploy::run(&ctx, a).await,
         ClientCommand::Deployment(c) => deployments::run(&ctx, c).await,

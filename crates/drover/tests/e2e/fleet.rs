@@ -106,6 +106,18 @@ impl Fleet {
             .expect("fleet exec")
     }
 
+    /// Runs a program on a host as root without a shell (for hosts whose `sh` is gone);
+    /// returns (exit code, stdout and stderr).
+    pub fn exec_argv(&self, host: &Host, argv: &[&str]) -> (i32, String) {
+        let out = Command::new(script())
+            .args(["exec", "--id", &self.id, &host.name, "--"])
+            .args(argv)
+            .output()
+            .expect("fleet exec");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), text)
+    }
+
     /// Runs a command on a host as root with `input` as its standard input; returns
     /// (exit code, stdout and stderr).
     pub fn exec_input(&self, host: &Host, cmd: &str, input: &Path) -> (i32, String) {

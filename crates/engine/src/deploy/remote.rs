@@ -3,6 +3,7 @@
 //! the parsing of what the scripts print. No value is ever formatted into a script's text.
 
 use crate::deploy::sessions::{self, LoginSession};
+use drover_domain::FailureCode;
 use drover_domain::asset::{HostFacts, normalize_mac};
 use drover_domain::ids::TargetId;
 use drover_domain::package::{FinalAction, FinalActionKind};
@@ -66,6 +67,8 @@ pub(crate) struct Facts {
     pub sessions: Vec<LoginSession>,
     pub systemd: bool,
     pub start_stop_daemon: bool,
+    /// `sudo` is on the login user's PATH.
+    pub sudo: bool,
     /// The server's address as the target sees it (from `$SSH_CONNECTION`).
     pub client_ip: Option<String>,
     /// The deployer files (`bin/drover-deployer-<hash>`) already under /var/lib/drover,
@@ -126,6 +129,7 @@ pub(crate) fn parse_facts(out: &str) -> Facts {
             "logind" => f.sessions.extend(sessions::parse_logind(v)),
             "systemd" => f.systemd = true,
             "ssd" => f.start_stop_daemon = true,
+            "sudo" => f.sudo = true,
             "client" => f.client_ip = some(),
             "boot" => f.boot = some(),
             "deployer" => match v.split_once(':') {
@@ -137,6 +141,39 @@ pub(crate) fn parse_facts(out: &str) -> Facts {
         }
     }
     f
+}
+
+/// The failure a script named on its stderr (`drover-fail=CODE PATH`, see upload.sh and
+/// launch.sh): the code, the folder it concerns, and the rest of the error output.
+#[derive(Debug, PartialEq)]
+pub(crate) struct ScriptFailure {
+    pub code: FailureCode,
+    pub path: String,
+    pub detail: String,
+}
+
+/// Reads the `drover-fail=` line of a script's error output, if it has one it knows.
+pub(crate) fn parse_failure(stderr: &str) -> Option<ScriptFailure> {
+    let (code, path) = stderr.lines().find_map(|l| l.strip_prefix("drover-fail="))?.split_once(' ')?;
+    let code = match code {
+        "read_only" => FailureCode::ReadOnly,
+        "disk_full" => FailureCode::DiskFull,
+        "noexec" => FailureCode::NoExec,
+        _ => return None,
+    };
+    let detail = stderr.lines().filter(|l| !l.starts_with("drover-fail=")).collect::<Vec<_>>().join("\n");
+    Some(ScriptFailure { code, path: path.trim().to_string(), detail: detail.trim().to_string() })
+}
+
+/// Whether the facts script's outcome shows that the login shell could not run `sh`:
+/// "command not found" (127) or "cannot execute" (126), or a success that printed none
+/// of the facts (an `sh` that is not a shell, e.g. an empty file, runs nothing).
+pub(crate) fn shell_missing(exit_status: Option<u32>, stdout: &str) -> bool {
+    match exit_status {
+        Some(126 | 127) => true,
+        Some(0) => !stdout.lines().any(|l| l.starts_with("uid=")),
+        _ => false,
+    }
 }
 
 /// How a script gets root, when it needs to.

@@ -76,3 +76,35 @@ fn record_parsing_skips_torn_lines() {
     assert_eq!(reports.len(), 1);
     assert!(alive);
 }
+
+#[test]
+fn reads_the_failure_a_script_names() {
+    let f = parse_failure(
+        "drover-fail=disk_full /var/lib/drover/bin\ncannot write the deployer to /var/lib/drover/bin: cat: write error: No space left on device\n",
+    );
+    assert_eq!(
+        f,
+        Some(ScriptFailure {
+            code: FailureCode::DiskFull,
+            path: "/var/lib/drover/bin".into(),
+            detail: "cannot write the deployer to /var/lib/drover/bin: cat: write error: No space left on device"
+                .into(),
+        })
+    );
+    assert_eq!(parse_failure("drover-fail=noexec /x\n").map(|f| f.code), Some(FailureCode::NoExec));
+    assert_eq!(parse_failure("drover-fail=read_only /x").map(|f| f.code), Some(FailureCode::ReadOnly));
+    assert_eq!(parse_failure("drover-fail=something_new /x"), None);
+    assert_eq!(parse_failure("mkdir: cannot create directory: Permission denied"), None);
+}
+
+#[test]
+fn a_login_shell_without_sh_is_told_apart() {
+    assert!(shell_missing(Some(127), ""));
+    assert!(shell_missing(Some(126), ""));
+    assert!(shell_missing(Some(0), ""), "an sh that ran nothing");
+    assert!(!shell_missing(Some(0), "uid=0\nuser=root\n"));
+    assert!(!shell_missing(Some(1), ""));
+    assert!(!shell_missing(None, ""));
+    assert!(parse_facts("sudo=1\n").sudo);
+    assert!(!parse_facts("ssd=1\n").sudo);
+}

@@ -133,6 +133,40 @@ fn upload_refuses_a_wrong_hash_and_installs_a_right_one() {
     assert_eq!(mode, 0o755);
 }
 
+/// A write that fails half-way (a full disk, here a `cat` that says so) names the
+/// failure for the server and leaves no partial upload; so does a job that cannot be
+/// written, and the work directory with its half job goes too.
+#[test]
+fn a_full_disk_is_named_and_leaves_nothing_half_written() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fake = tmp.path().join("fake");
+    write_exec(
+        &fake.join("cat"),
+        "#!/bin/sh\nprintf partial\necho 'cat: write error: No space left on device' >&2\nexit 1\n",
+    );
+    let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap_or_default());
+    let base = tmp.path().join("base").to_string_lossy().into_owned();
+    let dest = deployer_path(&base, &"a".repeat(64));
+    let out = run(&upload(&base, &dest, &"a".repeat(64)), b"the deployer", &[("PATH", &path)]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("drover-fail=disk_full {base}/bin\n")), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(format!("{base}/bin"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_eq!(parse_failure(&stderr).map(|f| f.code), Some(drover_domain::FailureCode::DiskFull));
+
+    let dir = format!("{base}/targets/7");
+    let plan = LaunchPlan { dir: &dir, deployer: &dest, run_as: None, launcher: Launcher::Setsid, unit: "u" };
+    let out = run(&launch(&plan), b"{\"job\": 1}", &[("PATH", &path)]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("drover-fail=disk_full {base}/targets\n")), "{stderr}");
+    assert!(!Path::new(&dir).exists(), "the work directory with its half job stays");
+}
+
 const RECORD_LINE: &str =
     r#"{"target_id":1,"seq":1,"at_unix_ms":5,"event":{"event":"step_started","index":0,"name":"a"}}"#;
 

@@ -3,6 +3,7 @@
 //! machine, logging in, launching the task, watching it, and what follows a success.
 
 mod after;
+mod hostile;
 mod launch;
 mod login;
 mod reach;
@@ -187,9 +188,15 @@ enum ScriptError {
 }
 
 impl ScriptError {
-    /// The stop for this error: an SSH failure by its own code, a failed script with
-    /// `code`, saying `what` failed and with the script's error output.
+    /// The stop for this error: an SSH failure by its own code, a failure the script
+    /// named by that code, another failed script with `code`, saying `what` failed and with the script's error output.
     fn into_stop(self, asset: &Asset, code: FailureCode, what: &str) -> Stop {
+        // a failure the script named itself (read-only, full, noexec) has its own code
+        if let ScriptError::Failed { stderr, .. } = &self
+            && let Some(f) = remote::parse_failure(stderr)
+        {
+            return hostile::script_failure(asset, &f);
+        }
         match self {
             ScriptError::Ssh(e) => ssh_stop(asset, e),
             ScriptError::Failed { status, stderr } => stop(
@@ -213,14 +220,25 @@ async fn run_script(
     privilege: Option<&Privilege>,
     input: &[u8],
 ) -> Result<String, ScriptError> {
-    let (cmd, mut stdin) = remote::command(call, privilege);
-    stdin.extend_from_slice(input);
-    let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await.map_err(ScriptError::Ssh)?;
+    let out = run_script_output(session, call, privilege, input).await?;
     if out.exit_status == Some(0) {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     Err(ScriptError::Failed { status: out.exit_status, stderr })
+}
+
+/// Runs a script on the target, with `input` on its stdin, and returns what it printed
+/// and its exit status, whatever it is.
+async fn run_script_output(
+    session: &Session,
+    call: &Call,
+    privilege: Option<&Privilege>,
+    input: &[u8],
+) -> Result<drover_ssh::ExecOutput, ScriptError> {
+    let (cmd, mut stdin) = remote::command(call, privilege);
+    stdin.extend_from_slice(input);
+    session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await.map_err(ScriptError::Ssh)
 }
 
 /// Runs one of drover's scripts; a failure stops the target with the script's own

@@ -120,6 +120,7 @@ pub const STORE_TABLES: &[&str] = &[
     "asset_interfaces",
     "software_history",
     "scan_targets",
+    "share_locations",
     "_sqlx_migrations",
 ];
 

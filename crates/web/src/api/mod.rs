@@ -10,6 +10,7 @@ mod scan;
 mod schedules;
 mod selections;
 mod session;
+mod share_locations;
 
 use axum::Router;
 use drover_engine::Engine;
@@ -26,4 +27,5 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(schedules::routes())
         .merge(scan::routes())
         .merge(selections::routes())
+        .merge(share_locations::routes())
 }

@@ -10,13 +10,26 @@
 # With RUN_AS the work directory becomes that user's: it is made afresh (root's), the job
 # written into it, and only then given to them; what the script reads back from it (pid,
 # log) it reads as that user, so a link they plant there cannot make root read a file.
+# A folder it cannot write (read-only, full) stops it with a `drover-fail=CODE` line on
+# stderr (the server's failure code) and without the half-written job or work directory.
 set -e
 umask 077
 D=$1 job=$2 pid=$3 task_pid=$4 record=$5 log=$6
 shift 7
 deployer=$1 launcher=$2 unit=$3 user=$4 resume=${5:-0}
-mkdir -p "${D%/*}"
-chmod 755 "${D%/*}"
+# WHAT ERROR: removes the work directory (its job holds secrets) and stops, with the
+# failure code the error output names (if any)
+fail() {
+  rm -rf "${D:?}"
+  case $2 in
+    *"Read-only file system"*) echo "drover-fail=read_only ${D%/*}" >&2 ;;
+    *"No space left on device"* | *"Disk quota exceeded"*) echo "drover-fail=disk_full ${D%/*}" >&2 ;;
+  esac
+  echo "cannot $1: $2" >&2
+  exit 1
+}
+# (errors in English: LC_ALL only for these commands, the task keeps the locale)
+err=$( { LC_ALL=C mkdir -p "${D%/*}" && LC_ALL=C chmod 755 "${D%/*}"; } 2>&1) || fail "create ${D%/*}" "$err"
 kept=
 if [ "$resume" = 1 ]; then
   # read as its owner: a link planted there cannot make root read another file
@@ -24,16 +37,17 @@ if [ "$resume" = 1 ]; then
 fi
 # a directory someone else owns (a user's, from an earlier run) is not written into
 if [ -n "$user" ] || { [ -e "$D" ] && [ ! -O "$D" ]; }; then rm -rf "$D"; fi
-mkdir -p "$D"
 # `resume` (a reboot step's) goes too: the job's start_at, from the server's record, says
 # where the package goes on
-rm -f "$D/$pid" "$D/$task_pid" "$D/$record" "$D/resume"
-if [ -n "$kept" ]; then printf '%s\n' "$kept" >"$D/$record"; fi
+err=$( { LC_ALL=C mkdir -p "$D" && LC_ALL=C rm -f "$D/$pid" "$D/$task_pid" "$D/$record" "$D/resume"; } 2>&1) || fail "create $D" "$err"
+if [ -n "$kept" ]; then
+  err=$(LC_ALL=C printf '%s\n' "$kept" 2>&1 >"$D/$record") || fail "write the record to $D" "$err"
+fi
 # A resumed task's record and log are not empty: what counts below is that they grow.
 size() { stat -c %s -- "$1" 2>/dev/null || echo 0; }
 grown() { if [ "$2" = 0 ]; then [ -s "$1" ]; else [ "$(size "$1")" -gt "$2" ]; fi; }
 r0=$(size "$D/$record") l0=$(size "$D/$log")
-cat >"$D/$job"
+err=$(LC_ALL=C cat 2>&1 >"$D/$job") || fail "write the job to $D" "$err"
 if [ -n "$user" ]; then chown -R "$user" "$D"; fi
 as_user() {
   if [ -n "$user" ]; then runuser -u "$user" -- "$@"; else "$@"; fi
@@ -78,6 +92,10 @@ if [ -s "$D/$pid" ]; then
 elif grown "$D/$record" "$r0"; then
   echo "ended=1"
 else
+  # an executable deployer refused with "Permission denied": its folder is noexec
+  if [ -x "$deployer" ] && as_user grep -q "Permission denied" "$D/$log" 2>/dev/null; then
+    echo "drover-fail=noexec ${deployer%/*}" >&2
+  fi
   echo "the deployer did not start:" >&2
   as_user tail -c 2000 "$D/$log" >&2 || true
   exit 1

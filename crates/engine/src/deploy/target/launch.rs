@@ -1,8 +1,9 @@
 //! Launching the task: learn the host, check sudo, upload the deployer when this build is
 //! not there yet, write the job and create the detached task under the run-mode account.
 
+use super::hostile;
 use super::login::{Access, check_sudo, run_account};
-use super::{ScriptError, Stop, Task, exec, run_script, stop};
+use super::{ScriptError, Stop, Task, exec, run_script, run_script_output, stop};
 use crate::deploy::remote::{self, Facts, LaunchPlan, Launcher};
 use crate::secrets::{new_token, token_hash};
 use crate::{Engine, now_ms};
@@ -35,8 +36,7 @@ impl Engine {
         pkg: &Package,
         resume: Option<Resume>,
     ) -> Result<Task, Stop> {
-        let out = exec(session, &a.asset, &remote::facts(self.inner.deployers.hashes()), None, &[]).await?;
-        let facts = remote::parse_facts(&out);
+        let facts = learn_facts(session, a, self.inner.deployers.hashes()).await?;
         self.store().record_facts(a.asset.id, &facts.host_facts(), now_ms()).await?;
         let arch = facts.arch.as_deref().unwrap_or("unknown");
         let Some(build) = self.inner.deployers.for_arch(arch) else {
@@ -54,6 +54,9 @@ impl Engine {
 
         let (run_as, privilege) = run_account(d.run_mode, &facts, a)?;
         if let Some(p) = privilege.as_ref().filter(|p| p.is_sudo()) {
+            if !facts.sudo {
+                return Err(hostile::no_sudo(&a.asset, &facts.user, &a.credential.name));
+            }
             check_sudo(session, &a.asset, p).await?;
         }
         let as_root = privilege.is_some();
@@ -83,6 +86,15 @@ impl Engine {
         }
 
         let server_url = self.server_url(&facts)?;
+        // a share location for the target's address, else the server's own share
+        let share_url = match self.share_for(&a.asset.address).await? {
+            Some(l) => {
+                let m = format!("package files from the share of {} at {}", l.range, l.url);
+                self.store().note(t.id, &m, now_ms()).await?;
+                l.url
+            }
+            None => format!("{server_url}/share/v1"),
+        };
         // fresh tokens each time: those of a task before a reboot are no longer valid
         let (report_token, share_token) = (new_token(), new_token());
         let deadline_ms =
@@ -96,7 +108,7 @@ impl Engine {
             package_version: pkg.def.version.clone(),
             steps: pkg.def.steps.clone(),
             files: pkg.files.clone(),
-            share_url: format!("{server_url}/share/v1"),
+            share_url,
             server_url,
             report_token,
             share_token,
@@ -171,4 +183,32 @@ impl Engine {
             )),
         }
     }
+}
+
+/// Runs the facts script as the login user. A login shell that cannot run `sh` ends the
+/// target with `target.no_shell` (nothing was put on the machine); another failure with
+/// `target.remote_command_failed`.
+async fn learn_facts<'a>(
+    session: &Session,
+    a: &Access,
+    deployer_hashes: impl IntoIterator<Item = &'a str>,
+) -> Result<Facts, Stop> {
+    let call = remote::facts(deployer_hashes);
+    let out = run_script_output(session, &call, None, &[]).await.map_err(|e| {
+        e.into_stop(&a.asset, FailureCode::RemoteCommandFailed, "a command drover runs on the target failed")
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    if remote::shell_missing(out.exit_status, &stdout) {
+        return Err(hostile::no_shell(&a.asset, &a.credential.username, out.exit_status, &stderr));
+    }
+    if out.exit_status != Some(0) {
+        let e = ScriptError::Failed { status: out.exit_status, stderr };
+        return Err(e.into_stop(
+            &a.asset,
+            FailureCode::RemoteCommandFailed,
+            "a command drover runs on the target failed",
+        ));
+    }
+    Ok(remote::parse_facts(&stdout))
 }

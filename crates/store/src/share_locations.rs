@@ -1,0 +1,52 @@
+//! Share locations: IP ranges whose targets fetch package files from another share.
+
+use crate::error::{corrupt, unique_as};
+use crate::{Result, Store, StoreError};
+use drover_domain::ids::ShareLocationId;
+use drover_domain::scope::IpRange;
+use drover_domain::share_location::ShareLocation;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+fn location_from_row(row: &AnyRow) -> Result<ShareLocation> {
+    let range: String = row.try_get("ip_range")?;
+    Ok(ShareLocation {
+        id: ShareLocationId(row.try_get("id")?),
+        range: IpRange::parse(&range).map_err(|_| corrupt("share location range", &range))?,
+        url: row.try_get("url")?,
+        created_ms: row.try_get("created_ms")?,
+    })
+}
+
+impl Store {
+    /// Adds a share for a range; a range that has one already is a conflict.
+    pub async fn add_share_location(&self, range: &IpRange, url: &str, now_ms: i64) -> Result<ShareLocation> {
+        let row = sqlx::query(
+            "INSERT INTO share_locations (ip_range, url, created_ms) VALUES ($1, $2, $3) \
+             RETURNING id, ip_range, url, created_ms",
+        )
+        .bind(range.to_string())
+        .bind(url)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unique_as(|| format!("IP range {range} has a share location already: remove it first")))?;
+        location_from_row(&row)
+    }
+
+    /// Every share location, oldest first.
+    pub async fn list_share_locations(&self) -> Result<Vec<ShareLocation>> {
+        let rows = sqlx::query("SELECT id, ip_range, url, created_ms FROM share_locations ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(location_from_row).collect()
+    }
+
+    pub async fn delete_share_location(&self, id: ShareLocationId) -> Result<()> {
+        let done = sqlx::query("DELETE FROM share_locations WHERE id = $1").bind(id.0).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("share location {id} not found")));
+        }
+        Ok(())
+    }
+}
