@@ -23,6 +23,7 @@ mod runner;
 mod safefs;
 mod share;
 mod steps;
+mod tls;
 
 use std::path::Path;
 use std::process::ExitCode;

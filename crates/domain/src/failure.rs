@@ -32,6 +32,9 @@ pub enum FailureCode {
     Cancelled,
     /// A script drover runs on the target (facts, upload, launch) failed.
     RemoteCommandFailed,
+    /// The server the deployer reached presented a TLS certificate other than the one
+    /// its job pins: the deployer sent no token and ran no step.
+    ServerCertMismatch,
     /// A fault of the server itself (storage, vault).
     ServerInternal,
     /// The server restarted and cannot follow the target any more.
@@ -53,7 +56,7 @@ pub enum FailureCode {
 
 impl FailureCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [FailureCode; 23] = [
+    pub const ALL: [FailureCode; 24] = [
         Self::TargetOffline,
         Self::TargetOverlap,
         Self::NoCredential,
@@ -66,6 +69,7 @@ impl FailureCode {
         Self::UnreachableOutcomeUnknown,
         Self::Cancelled,
         Self::RemoteCommandFailed,
+        Self::ServerCertMismatch,
         Self::StepFailed,
         Self::SshUnreachable,
         Self::SshTimeout,
@@ -94,6 +98,7 @@ impl FailureCode {
             Self::UnreachableOutcomeUnknown => "target.unreachable_outcome_unknown",
             Self::Cancelled => "target.cancelled",
             Self::RemoteCommandFailed => "target.remote_command_failed",
+            Self::ServerCertMismatch => "target.server_cert_mismatch",
             Self::ServerInternal => "server.internal",
             Self::ServerRestarted => "server.restarted",
             Self::NoPublicUrl => "server.no_public_url",
