@@ -106,11 +106,11 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("cannot restrict {} to its owner", data_dir.display()))?;
     }
+    let cert = if a.insecure_http { None } else { Some(server_cert(&a, &data_dir)?) };
     let url = match a.database {
         Some(u) => u,
         None => format!("sqlite://{}?mode=rwc", data_dir.join("drover.db").display()),
     };
-    let cert = if a.insecure_http { None } else { Some(server_cert(&a, &data_dir)?) };
     let store = Store::connect(&url).await.context("cannot open the database")?;
     let mut cfg = EngineConfig::new(data_dir.clone(), a.deployer.map_or_else(default_deployer, Ok)?);
     if let (Some(_), Some(url)) = (&cert, &a.public_url)
