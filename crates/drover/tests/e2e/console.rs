@@ -148,7 +148,8 @@ pub(crate) async fn console_cookie(base: &str, name: &str, password: &str) -> St
         .unwrap();
     assert_eq!(resp.status(), 303, "console login of {name}");
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
-    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+    // the test servers serve HTTPS: the cookie is for HTTPS only
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Secure"] {
         assert!(cookie.contains(flag), "session cookie lacks {flag}: {cookie}");
     }
     cookie.split(';').next().unwrap().to_string()
