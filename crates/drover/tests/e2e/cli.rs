@@ -244,3 +244,45 @@ async fn the_cli_escapes_control_characters_refuses_links_and_ends_quietly_on_a_
         assert!(err.is_empty(), "drover {args:?} on a closed pipe said: {err}");
     }
 }
+
+/// A certificate authority and a server certificate it issued for 127.0.0.1, as PEM:
+/// (authority, server certificate, server key).
+fn authority_and_server_cert() -> (String, String, String) {
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "drover test authority");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// A server with a certificate from the organisation's own authority: `drover login
+/// --server-ca` trusts it with no fingerprint, saves the authority with the session, and
+/// another authority's file does not do.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_trusts_a_server_certificate_from_a_given_authority() {
+    let (ca, cert, key) = authority_and_server_cert();
+    let server = Server::start_with_cert(Backend::Sqlite, &cert, &key).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli { server: &server, config: dir.path().join("cli.json") };
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let (other, _, _) = authority_and_server_cert();
+    let other_file = dir.path().join("other-ca.pem");
+    std::fs::write(&other_file, &other).unwrap();
+
+    let (code, _, err) =
+        cli.run(&["login", "--password-stdin", "--server-ca", other_file.to_str().unwrap()], Some("admin-password\n"));
+    assert_eq!(code, 2);
+    assert!(err.contains("did not present a TLS certificate this client trusts"), "{err}");
+    cli.ok(&["login", "--password-stdin", "--server-ca", ca_file.to_str().unwrap()], Some("admin-password\n"));
+    let saved = std::fs::read_to_string(&cli.config).unwrap();
+    assert!(
+        saved.contains("ca.pem") && !saved.contains(&server.cert_sha256),
+        "the authority is saved, no pin: {saved}"
+    );
+    let out = cli.ok(&["asset", "list"], None);
+    assert!(!out.contains("error"), "{out}");
+}

@@ -152,6 +152,19 @@ impl Server {
         Self::start_on_store(store, data, tune, limits).await
     }
 
+    /// A server that serves HTTPS with the PEM certificate chain and key given (as
+    /// `--tls-cert`/`--tls-key`) instead of a self-signed one of its own.
+    pub async fn start_with_cert(backend: Backend, cert_pem: &str, key_pem: &str) -> Server {
+        use drover_engine::datadir::tls::{CERT_FILE, KEY_FILE};
+        use std::os::unix::fs::PermissionsExt;
+        let data = tempfile::tempdir().expect("tempdir");
+        std::fs::write(data.path().join(CERT_FILE), cert_pem).expect("write certificate");
+        std::fs::write(data.path().join(KEY_FILE), key_pem).expect("write key");
+        std::fs::set_permissions(data.path().join(KEY_FILE), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let store = store_for(backend, data.path()).await;
+        Self::start_on_store(store, data, |_| {}, drover_web::ServeLimits::default()).await
+    }
+
     /// Another node over the database at `url`, with the credential key of `key_of`
     /// (nodes of one database share `secret.key`).
     pub async fn start_node(url: &str, key_of: Option<&Server>, tune: impl FnOnce(&mut EngineConfig)) -> Server {
