@@ -11,6 +11,7 @@ pub struct ReportTo {
     pub target_id: i64,
     pub server_url: String,
     pub report_token: String,
+    pub server_cert_sha256: Option<String>,
 }
 
 /// Why the job cannot run.
@@ -56,6 +57,7 @@ pub fn report_to(bytes: &[u8]) -> Option<ReportTo> {
         target_id: v.get("target_id")?.as_i64()?,
         server_url: text("server_url")?,
         report_token: text("report_token")?,
+        server_cert_sha256: text("server_cert_sha256"),
     })
 }
 
@@ -69,7 +71,15 @@ mod tests {
         let partial = br#"{"target_id": 4, "server_url": "http://s", "report_token": "r", "steps": 7}"#;
         assert!(parse(partial).is_err());
         let to = report_to(partial).unwrap();
-        assert_eq!(to, ReportTo { target_id: 4, server_url: "http://s".into(), report_token: "r".into() });
+        assert_eq!(
+            to,
+            ReportTo {
+                target_id: 4,
+                server_url: "http://s".into(),
+                report_token: "r".into(),
+                server_cert_sha256: None
+            }
+        );
         assert_eq!(report_to(b"{\"target_id\": 4}"), None);
         assert_eq!(report_to(b"nonsense"), None);
         let job = r#"{"protocol": 99, "target_id": 1, "deployment_id": 1, "package_name": "p",

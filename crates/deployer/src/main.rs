@@ -2,7 +2,8 @@
 //! every step; `drover-deployer version` prints its version.
 //!
 //! Exit codes of `run`: 0 success (or the machine is rebooting for a reboot step),
-//! 1 failed, 2 timed out (the package's max duration), 3 bad job or usage.
+//! 1 failed, 2 timed out (the package's max duration), 3 bad job or usage, 4 the server
+//! presented another TLS certificate than the job pins (nothing run, nothing sent).
 //!
 //! Files in the work directory: `job.json` (written by the server; deleted at the end,
 //! it holds the tokens), `pid` (while running), `record.jsonl` (every report, one JSON
@@ -24,6 +25,7 @@ mod runner;
 mod safefs;
 mod share;
 mod steps;
+mod tls;
 
 use std::path::Path;
 use std::process::ExitCode;

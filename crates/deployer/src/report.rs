@@ -6,6 +6,7 @@
 //! takes each once by its sequence number. Past that, the record stays: the server
 //! collects it over SSH when it reaches the machine.
 
+use crate::tls::ServerAgent;
 use drover_proto::{Event, Report};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -65,35 +66,26 @@ pub fn last_seq(record: &str) -> u64 {
 
 impl Reporter {
     /// Opens (or continues, after a restart) the record in `dir`; reports are posted to
-    /// `{server_url}/agent/v1/report` with `token`, and tried until `give_up_ms` (epoch).
+    /// `{server_url}/agent/v1/report` with `token` (over TLS to the server whose
+    /// certificate has the SHA-256 `pin`, when given), and tried until `give_up_ms` (epoch).
     pub fn open(
         dir: &Path,
         target_id: i64,
         server_url: &str,
         token: &str,
+        pin: Option<&str>,
         give_up_ms: i64,
     ) -> std::io::Result<Reporter> {
-        let path = dir.join(RECORD);
-        let seq = last_seq(&std::fs::read_to_string(&path).unwrap_or_default());
-        let mut record = File::options().create(true).read(true).append(true).open(&path)?;
-        // a torn last line (the deployer died while writing it) must not swallow the next
-        let len = record.metadata()?.len();
-        if len > 0 {
-            let mut last = [0u8; 1];
-            record.seek(SeekFrom::Start(len - 1))?;
-            record.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                record.write_all(b"\n")?;
-            }
-        }
+        let (record, seq) = open_record(dir)?;
         let url = format!("{}/agent/v1/report", server_url.trim_end_matches('/'));
         let (queue, rx) = channel();
         let token = token.to_string();
+        let pin = pin.map(str::to_string);
         let handled = Arc::new(AtomicU64::new(0));
         let done = Arc::clone(&handled);
         let poster = std::thread::Builder::new()
             .name("reports".into())
-            .spawn(move || post_all(&rx, &url, &token, &done, give_up_ms))?;
+            .spawn(move || post_all(&rx, &url, &token, pin.as_deref(), &done, give_up_ms))?;
         Ok(Reporter {
             record,
             target_id,
@@ -104,6 +96,14 @@ impl Reporter {
             handled,
             give_up_ms,
         })
+    }
+
+    /// The record in `dir` with nothing posted: for a server that must not be sent
+    /// anything; drover reads the record over SSH.
+    pub fn record_only(dir: &Path, target_id: i64) -> std::io::Result<Reporter> {
+        let (record, seq) = open_record(dir)?;
+        let handled = Arc::new(AtomicU64::new(0));
+        Ok(Reporter { record, target_id, seq, queue: None, poster: None, queued: 0, handled, give_up_ms: 0 })
     }
 
     /// Records and queues one report; returns its `seq`.
@@ -165,24 +165,41 @@ impl Reporter {
     }
 }
 
+/// The record in `dir`, opened to append, and the last `seq` in it.
+fn open_record(dir: &Path) -> std::io::Result<(File, u64)> {
+    let path = dir.join(RECORD);
+    let seq = last_seq(&std::fs::read_to_string(&path).unwrap_or_default());
+    let mut record = File::options().create(true).read(true).append(true).open(&path)?;
+    // a torn last line (the deployer died while writing it) must not swallow the next
+    let len = record.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        record.seek(SeekFrom::Start(len - 1))?;
+        record.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            record.write_all(b"\n")?;
+        }
+    }
+    Ok((record, seq))
+}
+
 /// What one post attempt came to.
 enum Sent {
     Done,
     /// Do not send this report again (the server rejected it).
     Rejected,
-    /// The token is refused: the server has ended the target, post nothing more.
+    /// The token is refused (the server has ended the target), or the server is not the
+    /// pinned one: post nothing more.
     Refused,
     Retry,
 }
 
 /// The poster thread: every report in order, each tried with [`backoff`] until it is
 /// delivered or rejected, or until `give_up_ms`; after that, one try each.
-fn post_all(rx: &Receiver<String>, url: &str, token: &str, handled: &AtomicU64, give_up_ms: i64) {
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+fn post_all(rx: &Receiver<String>, url: &str, token: &str, pin: Option<&str>, handled: &AtomicU64, give_up_ms: i64) {
+    let config =
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).http_status_as_error(false).build();
+    let agent = ServerAgent::new(config, pin);
     let auth = format!("Bearer {token}");
     let mut refused = false;
     // past the give-up time (or once a report was given up), one try each until one is
@@ -216,9 +233,13 @@ fn post_all(rx: &Receiver<String>, url: &str, token: &str, handled: &AtomicU64, 
     }
 }
 
-fn post(agent: &ureq::Agent, url: &str, auth: &str, line: &str) -> Sent {
-    let sent =
-        agent.post(url).header("Authorization", auth).header("Content-Type", "application/json").send(line.as_bytes());
+fn post(server: &ServerAgent, url: &str, auth: &str, line: &str) -> Sent {
+    let sent = server
+        .agent
+        .post(url)
+        .header("Authorization", auth)
+        .header("Content-Type", "application/json")
+        .send(line.as_bytes());
     match sent {
         Ok(r) if r.status().is_success() => Sent::Done,
         Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
@@ -233,10 +254,16 @@ fn post(agent: &ureq::Agent, url: &str, auth: &str, line: &str) -> Sent {
             eprintln!("drover-deployer: report not taken: HTTP {} from {url}", r.status());
             Sent::Retry
         }
-        Err(e) => {
-            eprintln!("drover-deployer: cannot post a report to {url}: {e}");
-            Sent::Retry
-        }
+        Err(e) => match server.mismatch(url) {
+            Some(why) => {
+                eprintln!("drover-deployer: {why}; reports stay in {RECORD}");
+                Sent::Refused
+            }
+            None => {
+                eprintln!("drover-deployer: cannot post a report to {url}: {e}");
+                Sent::Retry
+            }
+        },
     }
 }
 
@@ -248,14 +275,14 @@ mod tests {
     #[test]
     fn numbering_continues_after_a_torn_line() {
         let dir = tempfile::tempdir().unwrap();
-        let mut r = Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", 0).unwrap();
+        let mut r = Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", None, 0).unwrap();
         assert_eq!(r.send(Event::StepStarted { index: 0, name: "a".into() }), 1);
         assert_eq!(r.send(Event::StepStarted { index: 1, name: "b".into() }), 2);
         r.finish();
         let path = dir.path().join(RECORD);
         let mut f = File::options().append(true).open(&path).unwrap();
         f.write_all(br#"{"target_id":9,"seq":3,"at_un"#).unwrap();
-        let mut r = Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", 0).unwrap();
+        let mut r = Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", None, 0).unwrap();
         let done = Event::Finished {
             status: FinalStatus::Success,
             message: String::new(),
@@ -319,7 +346,7 @@ mod tests {
             seen
         });
         let dir = tempfile::tempdir().unwrap();
-        let mut r = Reporter::open(dir.path(), 9, &url, "t", now_ms() + 30_000).unwrap();
+        let mut r = Reporter::open(dir.path(), 9, &url, "t", None, now_ms() + 30_000).unwrap();
         r.send(Event::StepStarted { index: 0, name: "a".into() });
         r.send(Event::StepStarted { index: 1, name: "b".into() });
         r.finish();

@@ -10,6 +10,7 @@ use crate::report::{RECORD, REPORT_GRACE, Reporter, now_ms};
 use crate::safefs::Dir;
 use crate::share::Share;
 use crate::steps::{self, StepRun};
+use crate::tls;
 use drover_proto::{Event, FinalStatus, Job, Step, StepResult};
 use std::ffi::OsStr;
 use std::path::Path;
@@ -20,6 +21,8 @@ use std::time::{Duration, Instant};
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_TIMED_OUT: u8 = 2;
 pub const EXIT_BAD_JOB: u8 = 3;
+/// The server did not present the certificate the job pins: nothing was run or sent.
+pub const EXIT_SERVER_NOT_TRUSTED: u8 = 4;
 
 /// How long a reboot step waits for queued reports to reach the server.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -63,11 +66,13 @@ pub fn run(dir: &Path) -> u8 {
 fn bad_job(dir: &Path, bad: BadJob) -> u8 {
     eprintln!("drover-deployer: {}", bad.message);
     if let Some(to) = bad.report_to
+        && tls::check_server(&to.server_url, to.server_cert_sha256.as_deref()).is_ok()
         && let Ok(mut reporter) = Reporter::open(
             dir,
             to.target_id,
             &to.server_url,
             &to.report_token,
+            to.server_cert_sha256.as_deref(),
             now_ms() + i64::try_from(REPORT_GRACE.as_millis()).unwrap_or(i64::MAX),
         )
     {
@@ -102,7 +107,11 @@ fn run_job(dir: &Path, work: &Dir, job: &Job) -> u8 {
     let give_up = job.report_until_unix_ms.unwrap_or_else(|| {
         job.deadline_unix_ms.saturating_add(i64::try_from(REPORT_GRACE.as_millis()).unwrap_or(i64::MAX))
     });
-    let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token, give_up) {
+    if let Err(why) = tls::check_server(&job.server_url, job.server_cert_sha256.as_deref()) {
+        return server_not_trusted(dir, work, job, why);
+    }
+    let pin = job.server_cert_sha256.as_deref();
+    let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token, pin, give_up) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("drover-deployer: cannot open the record in {}: {e}", dir.display());
@@ -140,7 +149,24 @@ fn run_job(dir: &Path, work: &Dir, job: &Job) -> u8 {
         FinalStatus::Success => 0,
         FinalStatus::Failed => EXIT_FAILED,
         FinalStatus::TimedOut => EXIT_TIMED_OUT,
+        FinalStatus::ServerCertMismatch => EXIT_SERVER_NOT_TRUSTED,
     }
+}
+
+/// The server is not the one the job pins: no step runs and nothing is sent; the job
+/// (its tokens) goes and the end is recorded, for drover to read over SSH.
+fn server_not_trusted(dir: &Path, work: &Dir, job: &Job, why: String) -> u8 {
+    eprintln!("drover-deployer: {why}");
+    let _ = work.remove(OsStr::new(JOB));
+    match Reporter::record_only(dir, job.target_id) {
+        Ok(mut record) => {
+            let status = FinalStatus::ServerCertMismatch;
+            record.send(Event::Finished { status, message: why, last_step: None, return_code: None });
+            record.finish();
+        }
+        Err(e) => eprintln!("drover-deployer: cannot write the record in {}: {e}", dir.display()),
+    }
+    EXIT_SERVER_NOT_TRUSTED
 }
 
 /// Where a reboot step records the step to resume at.

@@ -5,6 +5,7 @@
 
 use crate::process::Limits;
 use crate::safefs::{Dir, name_str};
+use crate::tls::ServerAgent;
 use drover_proto::{Job, JobFile, PACKAGE_SHARE};
 use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
@@ -16,17 +17,17 @@ use std::time::Duration;
 pub struct Share<'a> {
     job: &'a Job,
     work_dir: PathBuf,
-    agent: ureq::Agent,
+    server: ServerAgent,
 }
 
 impl<'a> Share<'a> {
     pub fn new(job: &'a Job, work_dir: &Path) -> Share<'a> {
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(10)))
             .http_status_as_error(false)
-            .build()
-            .new_agent();
-        Share { job, work_dir: work_dir.to_path_buf(), agent }
+            .build();
+        let server = ServerAgent::new(config, job.server_cert_sha256.as_deref());
+        Share { job, work_dir: work_dir.to_path_buf(), server }
     }
 
     /// `path` with `{PackageShare}/x` replaced by the local copy of `x` (downloaded now
@@ -76,6 +77,7 @@ impl<'a> Share<'a> {
             return Err(fail("no time left before the step's timeout or the package's max duration".into()));
         }
         let mut resp = self
+            .server
             .agent
             .get(&url)
             .header("Authorization", &format!("Bearer {}", self.job.share_token))
@@ -83,7 +85,7 @@ impl<'a> Share<'a> {
             .timeout_global(Some(left))
             .build()
             .call()
-            .map_err(|e| fail(format!("{url}: {e}")))?;
+            .map_err(|e| fail(self.server.mismatch(&url).unwrap_or_else(|| format!("{url}: {e}"))))?;
         if !resp.status().is_success() {
             let mut detail = String::new();
             let _ = resp.body_mut().as_reader().take(300).read_to_string(&mut detail);

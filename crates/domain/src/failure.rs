@@ -43,6 +43,9 @@ pub enum FailureCode {
     DiskFull,
     /// drover's folder on the target is mounted `noexec`: the deployer cannot run there.
     NoExec,
+    /// The server the deployer reached presented a TLS certificate other than the one
+    /// its job pins: the deployer sent no token and ran no step.
+    ServerCertMismatch,
     /// A fault of the server itself (storage, vault).
     ServerInternal,
     /// The server restarted and cannot follow the target any more.
@@ -64,7 +67,7 @@ pub enum FailureCode {
 
 impl FailureCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [FailureCode; 28] = [
+    pub const ALL: [FailureCode; 29] = [
         Self::TargetOffline,
         Self::TargetOverlap,
         Self::NoCredential,
@@ -82,6 +85,7 @@ impl FailureCode {
         Self::ReadOnly,
         Self::DiskFull,
         Self::NoExec,
+        Self::ServerCertMismatch,
         Self::StepFailed,
         Self::SshUnreachable,
         Self::SshTimeout,
@@ -115,6 +119,7 @@ impl FailureCode {
             Self::ReadOnly => "target.read_only",
             Self::DiskFull => "target.disk_full",
             Self::NoExec => "target.noexec",
+            Self::ServerCertMismatch => "target.server_cert_mismatch",
             Self::ServerInternal => "server.internal",
             Self::ServerRestarted => "server.restarted",
             Self::NoPublicUrl => "server.no_public_url",

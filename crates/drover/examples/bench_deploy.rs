@@ -16,6 +16,9 @@ mod fleet;
 #[path = "../tests/e2e/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+#[path = "../tests/e2e/tls.rs"]
+#[allow(dead_code)]
+mod tls;
 
 use harness::{Backend, Server, sha256};
 use serde_json::{Value, json};

@@ -26,6 +26,9 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    // one crypto provider for every rustls user in the process (ring; russh's aws-lc is
+    // not rustls's), chosen before any TLS configuration is built
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -64,6 +64,18 @@ pub struct ServeArgs {
     /// never go to a host whose key an admin did not pin).
     #[arg(long, env = "DROVER_TOFU_FOR_KEYS", default_value_t = true, action = clap::ArgAction::Set)]
     tofu_for_keys: bool,
+    /// PEM certificate chain to serve HTTPS with (with --tls-key; default: a self-signed
+    /// certificate made on first start, `tls-cert.pem` in the data directory).
+    #[arg(long, env = "DROVER_TLS_CERT", requires = "tls_key", conflicts_with = "insecure_http")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "DROVER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP instead of HTTPS. Logins, API tokens, deployer tokens and package
+    /// files then cross the network in clear: only behind a proxy that terminates TLS on
+    /// the same machine, or on a test network.
+    #[arg(long, env = "DROVER_INSECURE_HTTP")]
+    insecure_http: bool,
 }
 
 fn default_deployer() -> anyhow::Result<PathBuf> {
@@ -94,12 +106,21 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
         std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("cannot restrict {} to its owner", data_dir.display()))?;
     }
+    let cert = if a.insecure_http { None } else { Some(server_cert(&a, &data_dir)?) };
     let url = match a.database {
         Some(u) => u,
         None => format!("sqlite://{}?mode=rwc", data_dir.join("drover.db").display()),
     };
     let store = Store::connect(&url).await.context("cannot open the database")?;
     let mut cfg = EngineConfig::new(data_dir.clone(), a.deployer.map_or_else(default_deployer, Ok)?);
+    if let (Some(_), Some(url)) = (&cert, &a.public_url)
+        && !url.starts_with("https://")
+    {
+        bail!(
+            "--public-url {url} is not an https:// URL, but this server serves HTTPS: give its https:// URL, or serve plain HTTP with --insecure-http"
+        );
+    }
+    cfg.tls_sha256 = cert.as_ref().map(|c| c.sha256.clone());
     cfg.public_url = a.public_url;
     cfg.deployment_threads = a.threads;
     cfg.liveness_interval = Duration::from_secs(a.liveness_secs.max(1));
@@ -152,7 +173,18 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     if resumed > 0 {
         eprintln!("picked up {resumed} target(s) left unfinished by the previous run");
     }
-    eprintln!("drover {} listening on http://{addr} (database: {})", env!("CARGO_PKG_VERSION"), backend);
+    match &cert {
+        Some(c) => eprintln!(
+            "drover {} listening on https://{addr} (database: {backend})\nTLS certificate {}\n  SHA-256 fingerprint {}\n(`drover login` shows this fingerprint: compare it before you accept it)",
+            env!("CARGO_PKG_VERSION"),
+            c.cert_path.display(),
+            drover_engine::datadir::tls::fingerprint(&c.sha256),
+        ),
+        None => eprintln!(
+            "drover {} listening on http://{addr} (database: {backend}); PLAIN HTTP (--insecure-http): logins, tokens and package files cross the network in clear",
+            env!("CARGO_PKG_VERSION")
+        ),
+    }
     let pruner = engine.clone();
     tokio::spawn(async move {
         loop {
@@ -172,6 +204,27 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    drover_web::serve(listener, engine, shutdown).await?;
+    match &cert {
+        Some(c) => drover_web::serve_tls(listener, engine, drover_web::ServeLimits::default(), c, shutdown).await?,
+        None => drover_web::serve(listener, engine, shutdown).await?,
+    }
     Ok(())
+}
+
+/// The certificate given with --tls-cert/--tls-key, or the data directory's own (made
+/// on first start for this machine's names, the listen address and the public URL).
+fn server_cert(a: &ServeArgs, data_dir: &std::path::Path) -> anyhow::Result<drover_engine::datadir::tls::ServerCert> {
+    use drover_engine::datadir::tls;
+    if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
+        return tls::from_files(cert, key).map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    let mut addresses = vec![a.listen.as_str()];
+    if let Some(u) = &a.public_url {
+        addresses.push(u);
+    }
+    let cert = tls::load_or_create(data_dir, &tls::default_names(&addresses)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if cert.created {
+        eprintln!("First start: made a self-signed TLS certificate, {}", cert.cert_path.display());
+    }
+    Ok(cert)
 }

@@ -6,6 +6,8 @@ use crate::vault::Vault;
 use drover_store::Store;
 use std::path::Path;
 
+pub mod tls;
+
 /// The settings key of the vault's check value: a known text sealed with the key at
 /// first start, so a different key is noticed before any credential is used.
 const CHECK_KEY: &str = "vault.check";
@@ -29,7 +31,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Reads a file of the data directory without following a symlink; None when it does
 /// not exist.
-fn read_private(path: &Path) -> Result<Option<Vec<u8>>> {
+pub(crate) fn read_private(path: &Path) -> Result<Option<Vec<u8>>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     match std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NOFOLLOW).open(path) {

@@ -80,6 +80,10 @@ pub struct EngineConfig {
     /// A key credential may pin an unknown host's key at its first login (a private-key
     /// login reveals nothing an impostor could reuse). Password credentials never do.
     pub tofu_for_keys: bool,
+    /// SHA-256 (hex) of the certificate the server serves HTTPS with: deployers are sent
+    /// an `https://` URL and pin it. None: the server speaks plain HTTP (asked for
+    /// explicitly), and deployers are sent an `http://` URL.
+    pub tls_sha256: Option<String>,
 }
 
 impl EngineConfig {
@@ -99,6 +103,7 @@ impl EngineConfig {
             token_ttl: Duration::from_millis(auth::TOKEN_LIFETIME_MS as u64),
             bundle_limits: bundle::Limits::default(),
             tofu_for_keys: true,
+            tls_sha256: None,
         }
     }
 }

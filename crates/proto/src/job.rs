@@ -20,7 +20,7 @@ pub struct Job {
     pub steps: Vec<Step>,
     /// Files of the package on the share, by their path under `{PackageShare}/`.
     pub files: Vec<JobFile>,
-    /// Base URL of the server for reports, e.g. `http://10.0.0.1:8080`.
+    /// Base URL of the server for reports, e.g. `https://10.0.0.1:8080`.
     pub server_url: String,
     pub report_token: String,
     /// Base URL of the package share.
@@ -35,6 +35,12 @@ pub struct Job {
     /// deliver; absent: the deadline plus the deployer's own grace (10 minutes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_until_unix_ms: Option<i64>,
+    /// SHA-256 (lowercase hex) of the server's TLS certificate (the leaf, DER): the
+    /// deployer talks over HTTPS only to a server presenting exactly this certificate,
+    /// and sends no token to any other. Absent: a plain-HTTP server (or, for an
+    /// `https://` URL, one trusted through the public certificate authorities).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cert_sha256: Option<String>,
 }
 
 /// One package file: where steps name it and what its content hashes to.

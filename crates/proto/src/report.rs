@@ -47,6 +47,8 @@ pub enum FinalStatus {
     Success,
     Failed,
     TimedOut,
+    /// The server did not present the certificate the job pins: nothing was run or sent.
+    ServerCertMismatch,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -27,6 +27,7 @@ fn job_round_trips_through_json() {
         deadline_unix_ms: 1,
         start_at: 0,
         report_until_unix_ms: Some(0),
+        server_cert_sha256: None,
     };
     let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
     assert_eq!(back, job);

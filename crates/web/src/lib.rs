@@ -70,5 +70,36 @@ pub async fn serve_with(
     if let Ok(addr) = listener.local_addr() {
         engine.set_listen_port(addr.port());
     }
-    server::run(listener, router_with(engine, limits), limits, shutdown).await
+    server::run(listener, router_with(engine, limits), limits, None, shutdown).await
+}
+
+/// Serves HTTPS with `cert` until `shutdown` completes, like [`serve_with`].
+pub async fn serve_tls(
+    listener: TcpListener,
+    engine: Engine,
+    limits: ServeLimits,
+    cert: &drover_engine::datadir::tls::ServerCert,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let acceptor = tls_acceptor(cert)?;
+    if let Ok(addr) = listener.local_addr() {
+        engine.set_listen_port(addr.port());
+    }
+    server::run(listener, router_with(engine, limits), limits, Some(acceptor), shutdown).await
+}
+
+/// The TLS side of the server: `cert`'s chain and key, TLS 1.2 and 1.3 (ring), HTTP/1.1.
+pub fn tls_acceptor(cert: &drover_engine::datadir::tls::ServerCert) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(cert.chain.clone(), cert.key.clone_key()))
+        .map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot serve HTTPS with the certificate {} and its key: {e}",
+                cert.cert_path.display()
+            ))
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
 }

@@ -1,7 +1,8 @@
 //! The connection loop: HTTP/1.1 over hyper with a header-read timeout (which also ends
 //! a keep-alive connection idle between requests), an idle timeout on request bodies, a
 //! bound on open connections, the client's address for each request, and a graceful
-//! shutdown that lets requests in flight finish.
+//! shutdown that lets requests in flight finish. With a TLS acceptor, each connection's
+//! handshake runs in its own task (bounded by the header-read timeout) before HTTP.
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -10,8 +11,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 /// Limits of the connection loop; [`crate::serve`] uses the defaults.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +42,7 @@ pub(crate) async fn run(
     listener: TcpListener,
     app: Router,
     limits: ServeLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -63,25 +67,48 @@ pub(crate) async fn run(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(remote));
-            tower::ServiceExt::oneshot(app.clone(), req)
-        });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(e) = conn.await {
-                tracing::debug!(%remote, "connection ended: {e}");
+            let Some(acceptor) = tls else {
+                return serve_connection(stream, remote, app, limits, watcher).await;
+            };
+            // a client that never finishes its handshake holds its permit no longer
+            // than one that never sends its headers
+            match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => serve_connection(tls_stream, remote, app, limits, watcher).await,
+                Ok(Err(e)) => tracing::debug!(%remote, "TLS handshake failed: {e}"),
+                Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
             }
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// HTTP/1.1 on one connection (plain or TLS), until it ends or the server shuts down.
+async fn serve_connection<I>(
+    io: I,
+    remote: SocketAddr,
+    app: Router,
+    limits: ServeLimits,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(remote));
+        tower::ServiceExt::oneshot(app.clone(), req)
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(%remote, "connection ended: {e}");
+    }
 }
 
 /// The client's address, as the connection loop recorded it.

@@ -35,6 +35,7 @@ pub fn job(server_url: &str, share_url: &str, steps: Value, files: Vec<JobFile>)
         deadline_unix_ms: now_ms() + 60_000,
         start_at: 0,
         report_until_unix_ms: Some(0),
+        server_cert_sha256: None,
     }
 }
 

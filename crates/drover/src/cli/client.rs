@@ -1,6 +1,7 @@
 //! The HTTP client of the API: where the server is, the saved login, and errors that
 //! carry the server's message.
 
+use super::tls::{self, Trust};
 use anyhow::{Context, anyhow, bail};
 use drover_api::ErrorBody;
 use reqwest::{Method, RequestBuilder, Response};
@@ -13,6 +14,12 @@ use std::path::PathBuf;
 pub struct Saved {
     pub server: Option<String>,
     pub token: Option<String>,
+    /// SHA-256 (hex) of the saved server's TLS certificate, pinned at login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_fingerprint: Option<String>,
+    /// The certificate authority the saved server's certificate is checked with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_ca: Option<PathBuf>,
 }
 
 pub fn saved_path() -> PathBuf {
@@ -46,20 +53,55 @@ pub struct Client {
     http: reqwest::Client,
     pub server: String,
     token: Option<String>,
+    /// How the server's certificate is trusted.
+    pub trust: Trust,
 }
 
 impl Client {
-    pub fn new(server: Option<String>, token: Option<String>) -> anyhow::Result<Client> {
+    /// A client of `server` (default: the saved one) trusting its certificate by
+    /// `fingerprint`, else by `ca`, else as saved at login for that server, else through
+    /// the public authorities.
+    pub fn new(
+        server: Option<String>,
+        token: Option<String>,
+        fingerprint: Option<String>,
+        ca: Option<PathBuf>,
+    ) -> anyhow::Result<Client> {
         let saved = load_saved();
-        let server =
-            server.or(saved.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()).trim_end_matches('/').to_string();
-        let http = reqwest::Client::builder().build().context("cannot create the HTTP client")?;
-        Ok(Client { http, server, token: token.or(saved.token) })
+        let server = server
+            .or(saved.server.clone())
+            .unwrap_or_else(|| "https://127.0.0.1:8080".into())
+            .trim_end_matches('/')
+            .to_string();
+        let same = saved.server.as_deref().map(|s| s.trim_end_matches('/')) == Some(server.as_str());
+        let trust = match (fingerprint, ca) {
+            (Some(f), _) => Trust::Pin(tls::parse_fingerprint(&f)?),
+            (None, Some(ca)) => Trust::Ca(ca),
+            (None, None) if same => match (saved.server_fingerprint, saved.server_ca) {
+                (Some(f), _) => Trust::Pin(tls::parse_fingerprint(&f)?),
+                (None, Some(ca)) => Trust::Ca(ca),
+                (None, None) => Trust::Public,
+            },
+            (None, None) => Trust::Public,
+        };
+        let http = tls::http_client(&trust)?;
+        Ok(Client { http, server, token: token.or(saved.token), trust })
     }
 
     /// The same server without the token (to log in).
     pub fn anonymous(&self) -> Client {
-        Client { http: self.http.clone(), server: self.server.clone(), token: None }
+        Client { http: self.http.clone(), server: self.server.clone(), token: None, trust: self.trust.clone() }
+    }
+
+    /// The same server, trusted by `trust`.
+    pub fn trusting(&self, trust: Trust) -> anyhow::Result<Client> {
+        Ok(Client { http: tls::http_client(&trust)?, server: self.server.clone(), token: self.token.clone(), trust })
+    }
+
+    /// Whether the server can be reached with the trust this client has (a TLS
+    /// handshake and `GET /healthz`); Err: why not.
+    pub async fn reachable(&self) -> Result<(), reqwest::Error> {
+        self.http.get(format!("{}/healthz", self.server)).send().await.map(drop)
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -72,6 +114,15 @@ impl Client {
 
     pub async fn send(&self, rb: RequestBuilder) -> anyhow::Result<Response> {
         let resp = rb.send().await.map_err(|e| {
+            let chain = format!("{e:?}");
+            if chain.contains("Certificate") || chain.contains("certificate") {
+                return anyhow!(
+                    "the drover server at {} did not present a TLS certificate this client trusts ({e}): \
+                     run `drover login`, which shows the server's fingerprint to check and pins it \
+                     (again after the server's certificate was replaced), or pass --server-fingerprint SHA256 / --server-ca FILE",
+                    self.server
+                );
+            }
             anyhow!(
                 "cannot reach the drover server at {} ({e}); is `drover serve` running? (--server / DROVER_SERVER)",
                 self.server

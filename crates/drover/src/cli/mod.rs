@@ -19,6 +19,7 @@ mod selections;
 mod session;
 mod share_locations;
 mod threads;
+mod tls;
 mod tokens;
 mod users;
 
@@ -30,12 +31,19 @@ use serde::Serialize;
 #[derive(Args, Debug)]
 pub struct Global {
     /// Server URL of the client commands (default: the one saved by `drover login`,
-    /// else http://127.0.0.1:8080).
+    /// else https://127.0.0.1:8080).
     #[arg(long, global = true, env = "DROVER_SERVER")]
     server: Option<String>,
     /// API token of the client commands (default: the one saved by `drover login`).
     #[arg(long, global = true, env = "DROVER_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// SHA-256 fingerprint of the server's TLS certificate to trust (default: the one
+    /// pinned by `drover login` for that server).
+    #[arg(long, global = true, env = "DROVER_SERVER_FINGERPRINT")]
+    server_fingerprint: Option<String>,
+    /// PEM file of the certificate authority that issued the server's certificate.
+    #[arg(long, global = true, env = "DROVER_SERVER_CA")]
+    server_ca: Option<std::path::PathBuf>,
     /// Client commands print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -120,7 +128,7 @@ pub struct Ctx {
 
 impl Ctx {
     fn new(g: Global) -> anyhow::Result<Ctx> {
-        Ok(Ctx { client: Client::new(g.server, g.token)?, json: g.json })
+        Ok(Ctx { client: Client::new(g.server, g.token, g.server_fingerprint, g.server_ca)?, json: g.json })
     }
 
     /// Prints `value` as JSON with --json, else as `text` says.

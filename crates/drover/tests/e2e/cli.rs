@@ -51,13 +51,43 @@ async fn readme_tour_through_the_cli() {
     std::fs::write(&key, fleet.key()).unwrap();
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
 
+    // nothing trusted, nothing sent: the server's certificate is not pinned yet
     let (code, _, err) = cli.run(&["asset", "list"], None);
     assert_eq!(code, 2);
+    assert!(
+        err.contains("did not present a TLS certificate this client trusts") && err.contains("run `drover login`"),
+        "{err}"
+    );
+    let (code, _, err) = cli.run(&["asset", "list", "--server-fingerprint", &server.cert_sha256], None);
+    assert_eq!(code, 2);
     assert!(err.contains("log in first"), "{err}");
-    let (code, _, err) = cli.run(&["login", "--password-stdin"], Some("wrong-password\n"));
+    // the server's self-signed certificate: its fingerprint is shown and nothing is sent
+    // until it is pinned (no terminal here, so by --server-fingerprint)
+    let fingerprint = server
+        .cert_sha256
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(":");
+    let (code, _, err) = cli.run(&["login", "--password-stdin"], Some("admin-password\n"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("SHA-256 fingerprint {fingerprint}")), "{err}");
+    assert!(err.contains(&format!("drover login --server-fingerprint {fingerprint}")), "{err}");
+    assert!(!cli.config.exists(), "nothing saved");
+    let wrong = "AB:".repeat(31) + "AB";
+    let (code, _, err) =
+        cli.run(&["login", "--password-stdin", "--server-fingerprint", &wrong], Some("admin-password\n"));
+    assert_eq!(code, 2);
+    assert!(err.contains("did not present a TLS certificate this client trusts"), "{err}");
+    let (code, _, err) =
+        cli.run(&["login", "--password-stdin", "--server-fingerprint", &fingerprint], Some("wrong-password\n"));
     assert_eq!(code, 2);
     assert!(err.contains("wrong user name or password"), "{err}");
-    cli.ok(&["login", "--password-stdin"], Some("admin-password\n"));
+    cli.ok(&["login", "--password-stdin", "--server-fingerprint", &fingerprint], Some("admin-password\n"));
+    let saved = std::fs::read_to_string(&cli.config).unwrap();
+    assert!(saved.contains(&server.cert_sha256), "the pin is saved with the session: {saved}");
     cli.ok(
         &["credential", "add", "fleet-root", "--user", "root", "--key-file", key.to_str().unwrap(), "--global"],
         None,
@@ -159,7 +189,7 @@ async fn the_cli_escapes_control_characters_refuses_links_and_ends_quietly_on_a_
     let cli = Cli { server: &server, config: dir.path().join("cli.json") };
     let key = dir.path().join("key");
     std::fs::write(&key, fleet.key()).unwrap();
-    cli.ok(&["login", "--password-stdin"], Some("admin-password\n"));
+    cli.ok(&["login", "--password-stdin", "--server-fingerprint", &server.cert_sha256], Some("admin-password\n"));
     cli.ok(&["credential", "add", "root", "--user", "root", "--key-file", key.to_str().unwrap(), "--global"], None);
     cli.ok(&["asset", "add", "web1", "--address", &fleet.hosts[0].ip], None);
     // the target's own host name clears the screen when printed raw
@@ -213,4 +243,46 @@ async fn the_cli_escapes_control_characters_refuses_links_and_ends_quietly_on_a_
         assert_eq!(out.status.code(), Some(0), "drover {args:?} on a closed pipe: {err}");
         assert!(err.is_empty(), "drover {args:?} on a closed pipe said: {err}");
     }
+}
+
+/// A certificate authority and a server certificate it issued for 127.0.0.1, as PEM:
+/// (authority, server certificate, server key).
+fn authority_and_server_cert() -> (String, String, String) {
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "drover test authority");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// A server with a certificate from the organisation's own authority: `drover login
+/// --server-ca` trusts it with no fingerprint, saves the authority with the session, and
+/// another authority's file does not do.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_trusts_a_server_certificate_from_a_given_authority() {
+    let (ca, cert, key) = authority_and_server_cert();
+    let server = Server::start_with_cert(Backend::Sqlite, &cert, &key).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli { server: &server, config: dir.path().join("cli.json") };
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let (other, _, _) = authority_and_server_cert();
+    let other_file = dir.path().join("other-ca.pem");
+    std::fs::write(&other_file, &other).unwrap();
+
+    let (code, _, err) =
+        cli.run(&["login", "--password-stdin", "--server-ca", other_file.to_str().unwrap()], Some("admin-password\n"));
+    assert_eq!(code, 2);
+    assert!(err.contains("did not present a TLS certificate this client trusts"), "{err}");
+    cli.ok(&["login", "--password-stdin", "--server-ca", ca_file.to_str().unwrap()], Some("admin-password\n"));
+    let saved = std::fs::read_to_string(&cli.config).unwrap();
+    assert!(
+        saved.contains("ca.pem") && !saved.contains(&server.cert_sha256),
+        "the authority is saved, no pin: {saved}"
+    );
+    let out = cli.ok(&["asset", "list"], None);
+    assert!(!out.contains("error"), "{out}");
 }

@@ -45,7 +45,7 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let caps = json!({"goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "args": ["--headless=new", "--no-sandbox", "--ignore-certificate-errors", "--disable-gpu", "--disable-dev-shm-usage",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--no-first-run", "--window-size=1366,900",
                      format!("--user-data-dir={}", profile.path().display())]
@@ -132,9 +132,11 @@ fn common_prefix(names: &[String]) -> String {
     first[..n].to_string()
 }
 
-/// A client of the console as a browser would be, without following redirects.
+/// A client of the console as a browser would be, without following redirects; like the
+/// test browser, it takes the test server's self-signed certificate.
 pub(crate) fn form_client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    let builder = reqwest::Client::builder().danger_accept_invalid_certs(true);
+    builder.redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 pub(crate) async fn console_cookie(base: &str, name: &str, password: &str) -> String {
@@ -146,7 +148,8 @@ pub(crate) async fn console_cookie(base: &str, name: &str, password: &str) -> St
         .unwrap();
     assert_eq!(resp.status(), 303, "console login of {name}");
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
-    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+    // the test servers serve HTTPS: the cookie is for HTTPS only
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Secure"] {
         assert!(cookie.contains(flag), "session cookie lacks {flag}: {cookie}");
     }
     cookie.split(';').next().unwrap().to_string()

@@ -15,7 +15,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 async fn user(server: &Server, name: &str, role: &str) -> Api {
     let password = format!("{name}-password-1234");
     server.post("/users", json!({"name": name, "password": password, "role": role})).await;
-    let http = reqwest::Client::new();
+    let http = server.http.clone();
     let v: Value = http
         .post(format!("{}/api/v1/session", server.url))
         .json(&json!({"name": name, "password": password}))
@@ -25,7 +25,12 @@ async fn user(server: &Server, name: &str, role: &str) -> Api {
         .json()
         .await
         .unwrap();
-    Api { url: server.url.clone(), token: v["token"].as_str().unwrap().to_string(), http }
+    Api {
+        url: server.url.clone(),
+        cert_sha256: server.cert_sha256.clone(),
+        token: v["token"].as_str().unwrap().to_string(),
+        http,
+    }
 }
 
 /// How many lines the host's sshd log has now, and the ones after `from`.

@@ -41,9 +41,12 @@ pub enum Backend {
     Postgres,
 }
 
-/// A logged-in client of a drover server's API.
+/// A logged-in client of a drover server's API (over HTTPS, trusting the server's
+/// certificate by its SHA-256, as a deployer does).
 pub struct Api {
     pub url: String,
+    /// SHA-256 (hex) of the server's certificate.
+    pub cert_sha256: String,
     pub token: String,
     pub http: reqwest::Client,
 }
@@ -149,6 +152,19 @@ impl Server {
         Self::start_on_store(store, data, tune, limits).await
     }
 
+    /// A server that serves HTTPS with the PEM certificate chain and key given (as
+    /// `--tls-cert`/`--tls-key`) instead of a self-signed one of its own.
+    pub async fn start_with_cert(backend: Backend, cert_pem: &str, key_pem: &str) -> Server {
+        use drover_engine::datadir::tls::{CERT_FILE, KEY_FILE};
+        use std::os::unix::fs::PermissionsExt;
+        let data = tempfile::tempdir().expect("tempdir");
+        std::fs::write(data.path().join(CERT_FILE), cert_pem).expect("write certificate");
+        std::fs::write(data.path().join(KEY_FILE), key_pem).expect("write key");
+        std::fs::set_permissions(data.path().join(KEY_FILE), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let store = store_for(backend, data.path()).await;
+        Self::start_on_store(store, data, |_| {}, drover_web::ServeLimits::default()).await
+    }
+
     /// Another node over the database at `url`, with the credential key of `key_of`
     /// (nodes of one database share `secret.key`).
     pub async fn start_node(url: &str, key_of: Option<&Server>, tune: impl FnOnce(&mut EngineConfig)) -> Server {
@@ -166,7 +182,11 @@ impl Server {
         tune: impl FnOnce(&mut EngineConfig),
         limits: drover_web::ServeLimits,
     ) -> Server {
+        // HTTPS, as `drover serve` by default: a certificate made in the data directory
+        let names = ["localhost".to_string(), "127.0.0.1".to_string()];
+        let cert = drover_engine::datadir::tls::load_or_create(data.path(), &names).expect("TLS certificate");
         let mut cfg = EngineConfig::new(data.path().to_path_buf(), deployer_path());
+        cfg.tls_sha256 = Some(cert.sha256.clone());
         cfg.node_name = "test-node".into();
         cfg.liveness_interval = Duration::from_secs(2);
         cfg.probe_timeout = Duration::from_secs(2);
@@ -176,15 +196,16 @@ impl Server {
         // All addresses, so that hosts on every test bridge can call back.
         let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
+        let sha256 = cert.sha256.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let e = engine.clone();
         tokio::spawn(async move {
-            let _ = drover_web::serve_with(listener, e, limits, async {
+            let _ = drover_web::serve_tls(listener, e, limits, &cert, async {
                 let _ = rx.await;
             })
             .await;
         });
-        let api = Api::login(&format!("http://127.0.0.1:{port}"), "admin-password").await;
+        let api = Api::login(&format!("https://127.0.0.1:{port}"), &sha256, "admin-password").await;
         Server { api, engine, data, _shutdown: tx }
     }
 
@@ -200,8 +221,9 @@ impl Server {
 }
 
 impl Api {
-    pub async fn login(url: &str, password: &str) -> Api {
-        let http = reqwest::Client::new();
+    /// Logs in as admin to the server at `url` whose certificate has `cert_sha256`.
+    pub async fn login(url: &str, cert_sha256: &str, password: &str) -> Api {
+        let http = crate::tls::client(cert_sha256);
         let v: Value = http
             .post(format!("{url}/api/v1/session"))
             .json(&json!({"name": "admin", "password": password}))
@@ -212,7 +234,7 @@ impl Api {
             .await
             .expect("login json");
         let token = v["token"].as_str().expect("token").to_string();
-        Api { url: url.to_string(), token, http }
+        Api { url: url.to_string(), cert_sha256: cert_sha256.to_string(), token, http }
     }
 
     /// A request to the API; returns (status, JSON body).

@@ -6,6 +6,7 @@
 
 mod fleet;
 mod harness;
+mod tls;
 
 mod cancel;
 mod cli;

@@ -168,7 +168,7 @@ async fn a_server_restarted_during_the_reboot_waits_for_it_again() {
     let before = boot(&fleet, h);
     kill(server);
     let _server = serve(&data, port, 4);
-    up(&api.url).await;
+    up(&api.url, &data).await;
     let done = api.wait(id, WAIT).await;
     let m = messages(&api.log(id).await);
     assert_eq!(done["targets"][0]["state"], "success", "{done:#}\n{m:?}");

@@ -32,20 +32,27 @@ pub(crate) fn serve(data: &Path, port: u16, threads: usize) -> Running {
     Running(child)
 }
 
-pub(crate) async fn up(url: &str) {
+/// Waits for the server to answer over HTTPS with the certificate in its data directory
+/// (made at its first start, kept across restarts); returns that certificate's SHA-256.
+pub(crate) async fn up(url: &str, data: &Path) -> String {
+    let cert = data.join("tls-cert.pem");
     eventually(&format!("the server to answer on {url}/healthz"), Duration::from_secs(20), async || {
-        reqwest::get(format!("{url}/healthz")).await.map(drop)
+        if !cert.exists() {
+            return Err(format!("no {} yet", cert.display()));
+        }
+        let sha = crate::tls::pem_sha256(&cert);
+        crate::tls::client(&sha).get(format!("{url}/healthz")).send().await.map(|_| sha).map_err(|e| e.to_string())
     })
-    .await;
+    .await
 }
 
 /// Starts `drover serve` on a free port and logs in.
 pub(crate) async fn start(data: &Path, threads: usize) -> (Running, Api, u16) {
     let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("https://127.0.0.1:{port}");
     let server = serve(data, port, threads);
-    up(&url).await;
-    (server, Api::login(&url, "admin-password").await, port)
+    let sha = up(&url, data).await;
+    (server, Api::login(&url, &sha, "admin-password").await, port)
 }
 
 pub(crate) fn kill(mut server: Running) {
@@ -88,7 +95,7 @@ async fn killed_server_picks_up_where_it_was() {
     )
     .await;
     let _server = serve(&data, port, 20);
-    up(&api.url).await;
+    assert_eq!(up(&api.url, &data).await, api.cert_sha256, "the same certificate after a restart");
     let done = api.wait(id, Duration::from_secs(120)).await;
     for t in done["targets"].as_array().unwrap() {
         assert_eq!(t["state"], "success", "before the kill {states:?}; now {t:#}");
@@ -126,7 +133,7 @@ async fn the_retry_queue_and_thread_limit_outlive_a_restart() {
     kill(server);
     fleet.power_on(host);
     let _server = serve(&data, port, 4);
-    up(&api.url).await;
+    assert_eq!(up(&api.url, &data).await, api.cert_sha256, "the same certificate after a restart");
     assert_eq!(api.get("/threads").await["threads"], 7, "a live change outlives the restart");
     let done = api.wait(id, Duration::from_secs(60)).await;
     assert_eq!(done["targets"][0]["state"], "success", "{done:#}");

@@ -163,6 +163,7 @@ fn drover(server: &Server, args: &[&str]) -> (i32, String, String) {
         .args(args)
         .env("DROVER_SERVER", &server.url)
         .env("DROVER_TOKEN", &server.token)
+        .env("DROVER_SERVER_FINGERPRINT", &server.cert_sha256)
         .output()
         .expect("run drover");
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();

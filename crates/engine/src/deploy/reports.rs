@@ -163,6 +163,7 @@ impl Engine {
                     FinalStatus::Success => (TargetState::Success, None),
                     FinalStatus::Failed => (TargetState::Failed, Some(FailureCode::StepFailed)),
                     FinalStatus::TimedOut => (TargetState::TimedOut, Some(FailureCode::MaxDuration)),
+                    FinalStatus::ServerCertMismatch => (TargetState::Failed, Some(FailureCode::ServerCertMismatch)),
                 };
                 let message = if message.is_empty() { "finished".to_string() } else { message.clone() };
                 let unknown = target.state.outcome_unknown(target.error_code.as_deref());

@@ -60,9 +60,10 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-/// Whether the browser reached us over TLS (directly or through a proxy that says so).
-fn over_tls(parts_headers: &HeaderMap, scheme: Option<&str>) -> bool {
-    scheme == Some("https")
+/// Whether the browser reached us over TLS (this server serves HTTPS, or a proxy says so).
+fn over_tls(engine: &Engine, parts_headers: &HeaderMap, scheme: Option<&str>) -> bool {
+    engine.config().tls_sha256.is_some()
+        || scheme == Some("https")
         || parts_headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
@@ -210,7 +211,7 @@ async fn login(State(engine): State<Engine>, req: Request) -> PageResult {
     let attempt = LoginAttempt { name: f.name.trim(), password: &f.password, client, now_ms: now_ms() };
     match engine.console_login(attempt).await {
         Ok(NewSession { token, .. }) => {
-            let secure = over_tls(&parts.headers, parts.uri.scheme_str());
+            let secure = over_tls(&engine, &parts.headers, parts.uri.scheme_str());
             let mut resp = Redirect::to(&next).into_response();
             resp.headers_mut().insert(SET_COOKIE, session_cookie(&token, SESSION_LIFETIME_MS / 1000, secure));
             Ok(resp)
@@ -278,8 +279,10 @@ async fn change_password(
                 error_new: String::new(),
                 done: true,
             });
-            resp.headers_mut()
-                .insert(SET_COOKIE, session_cookie(&new.token, SESSION_LIFETIME_MS / 1000, over_tls(&headers, None)));
+            resp.headers_mut().insert(
+                SET_COOKIE,
+                session_cookie(&new.token, SESSION_LIFETIME_MS / 1000, over_tls(&engine, &headers, None)),
+            );
             Ok(resp)
         }
         Err(EngineError::Forbidden(m)) => again(m, String::new()),

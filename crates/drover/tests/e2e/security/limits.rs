@@ -44,8 +44,8 @@ async fn the_report_endpoint_checks_its_token_before_the_body() {
     // Headers announcing an 8 MiB body, and no body at all: the answer comes at once, so
     // the server did not wait for (nor read) the body before checking the token. (Sending
     // the body too races the refusal: the client may see a broken pipe instead.)
-    let addr = s.url.trim_start_matches("http://").to_string();
-    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let addr = s.url.trim_start_matches("https://").to_string();
+    let mut conn = crate::tls::connect(&addr, &s.cert_sha256).await;
     let head = "POST /agent/v1/report HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer not-a-token\r\n\
                 Content-Type: application/json\r\nContent-Length: 8388608\r\n\r\n";
     conn.write_all(head.as_bytes()).await.unwrap();
@@ -72,9 +72,9 @@ async fn idle_and_half_open_connections_are_closed_and_bounded() {
         ..Default::default()
     };
     let s = Server::start_serving(Backend::Sqlite, |_| {}, limits).await;
-    let addr = s.url.trim_start_matches("http://").to_string();
+    let addr = s.url.trim_start_matches("https://").to_string();
     // a connection that never sends its headers is closed after the header timeout
-    let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut half = crate::tls::connect(&addr, &s.cert_sha256).await;
     half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     let start = Instant::now();
     let mut buf = [0u8; 512];
@@ -86,10 +86,10 @@ async fn idle_and_half_open_connections_are_closed_and_bounded() {
 
     // two idle connections fill the bound (the client's pooled one closed meanwhile)
     let _idle: Vec<_> = futures_connect(&addr, 2).await;
-    let quick = reqwest::Client::builder().timeout(Duration::from_millis(1000)).build().unwrap();
+    let quick = crate::tls::client_builder(&s.cert_sha256).timeout(Duration::from_millis(1000)).build().unwrap();
     assert!(quick.get(format!("{}/healthz", s.url)).send().await.is_err(), "a connection past the bound waits");
     // once the idle ones time out, it is served
-    let ok = reqwest::Client::new().get(format!("{}/healthz", s.url)).send().await.unwrap();
+    let ok = s.http.get(format!("{}/healthz", s.url)).send().await.unwrap();
     assert_eq!(ok.status().as_u16(), 200);
 }
 

@@ -6,6 +6,7 @@ mod accounts;
 mod bundles;
 mod datadir;
 mod limits;
+mod transport;
 
 use crate::harness::Server;
 use serde_json::Value;

@@ -117,6 +117,8 @@ impl Engine {
             // undelivered reports are tried 10 minutes past the deadline: the server takes
             // them late from a machine it could not reach
             report_until_unix_ms: Some(deadline_ms + REPORT_GRACE_MS),
+            // the deployer talks to no server but the one with this certificate
+            server_cert_sha256: self.config().tls_sha256.clone(),
         };
         let job_json = serde_json::to_vec(&job)
             .map_err(|e| stop(TargetState::Failed, FailureCode::ServerInternal, e.to_string()))?;
@@ -174,7 +176,8 @@ impl Engine {
         match (&facts.client_ip, port) {
             (Some(ip), p) if p != 0 => {
                 let host = if ip.contains(':') { format!("[{ip}]") } else { ip.clone() };
-                Ok(format!("http://{host}:{p}"))
+                let scheme = if self.config().tls_sha256.is_some() { "https" } else { "http" };
+                Ok(format!("{scheme}://{host}:{p}"))
             }
             _ => Err(stop(
                 TargetState::Failed,
