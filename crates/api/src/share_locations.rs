@@ -12,6 +12,10 @@ pub struct AddShareLocation {
     /// The base URL of another drover node's share (`https://node2:8080/share/v1`) or of
     /// a plain web server holding the files.
     pub url: String,
+    /// The SHA-256 of an `https://` share's TLS certificate, which targets then pin
+    /// (another drover node's self-made certificate); absent: the public authorities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// `GET /share-locations`.

@@ -14,7 +14,26 @@ pub struct ShareLocation {
     /// The share's base URL (`http://` or `https://`, no trailing slash); files are at
     /// `{url}/files/<sha256>`.
     pub url: String,
+    /// The SHA-256 (hex) of the `https://` share's TLS certificate, which targets pin
+    /// (another drover node's own certificate); None: trusted through the public
+    /// certificate authorities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_sha256: Option<String>,
     pub created_ms: i64,
+}
+
+/// A certificate's SHA-256 as an admin gives it (hex, any case, colons allowed, e.g. as
+/// `openssl x509 -fingerprint -sha256` or `drover serve` prints it), as 64 lower-case hex.
+pub fn cert_sha256(fingerprint: &str) -> Result<String, String> {
+    let hex: String = fingerprint.trim().trim_start_matches("SHA256:").chars().filter(|c| *c != ':').collect();
+    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(hex.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "'{fingerprint}' is not a certificate's SHA-256: give 64 hex digits (colons allowed), as \
+             `openssl x509 -noout -fingerprint -sha256 -in CERT` or `drover serve` print it"
+        ))
+    }
 }
 
 /// Checks a share's base URL and gives it without a trailing slash.

@@ -7,14 +7,27 @@ use drover_domain::audit::AuditAction;
 use drover_domain::executor::Executor;
 use drover_domain::ids::ShareLocationId;
 use drover_domain::scope::IpRange;
-use drover_domain::share_location::{ShareLocation, location_for, share_url};
+use drover_domain::share_location::{ShareLocation, cert_sha256, location_for, share_url};
 
 impl Engine {
-    /// Adds a share for the targets of `range`, at `url` (files at `url/files/<sha256>`).
-    pub async fn add_share_location(&self, by: &Executor, range: &str, url: &str) -> Result<ShareLocation> {
+    /// Adds a share for the targets of `range`, at `url` (files at `url/files/<sha256>`),
+    /// whose TLS certificate targets pin when `fingerprint` is given (an `https://` URL only).
+    pub async fn add_share_location(
+        &self,
+        by: &Executor,
+        range: &str,
+        url: &str,
+        fingerprint: Option<&str>,
+    ) -> Result<ShareLocation> {
         let range = IpRange::parse(range).map_err(EngineError::Invalid)?;
         let url = share_url(url).map_err(EngineError::Invalid)?;
-        let l = self.store().add_share_location(&range, &url, now_ms()).await?;
+        let pin = fingerprint.map(cert_sha256).transpose().map_err(EngineError::Invalid)?;
+        if pin.is_some() && !url.starts_with("https://") {
+            return Err(EngineError::Invalid(format!(
+                "a certificate fingerprint needs an https:// share URL, not {url}"
+            )));
+        }
+        let l = self.store().add_share_location(&range, &url, pin.as_deref(), now_ms()).await?;
         self.audit_done(by, AuditAction::ShareLocationAdd, &format!("share {} for {}", l.url, l.range)).await;
         Ok(l)
     }

@@ -41,6 +41,11 @@ pub struct Job {
     /// `https://` URL, one trusted through the public certificate authorities).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_cert_sha256: Option<String>,
+    /// The same for `share_url` when it is not the server's (a share location's own
+    /// certificate); the share gets `share_token` only over `https://` (or when the
+    /// server itself is plain HTTP: no pin at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_cert_sha256: Option<String>,
 }
 
 /// One package file: where steps name it and what its content hashes to.

@@ -14,19 +14,27 @@ fn location_from_row(row: &AnyRow) -> Result<ShareLocation> {
         id: ShareLocationId(row.try_get("id")?),
         range: IpRange::parse(&range).map_err(|_| corrupt("share location range", &range))?,
         url: row.try_get("url")?,
+        cert_sha256: row.try_get("cert_sha256")?,
         created_ms: row.try_get("created_ms")?,
     })
 }
 
 impl Store {
     /// Adds a share for a range; a range that has one already is a conflict.
-    pub async fn add_share_location(&self, range: &IpRange, url: &str, now_ms: i64) -> Result<ShareLocation> {
+    pub async fn add_share_location(
+        &self,
+        range: &IpRange,
+        url: &str,
+        cert_sha256: Option<&str>,
+        now_ms: i64,
+    ) -> Result<ShareLocation> {
         let row = sqlx::query(
-            "INSERT INTO share_locations (ip_range, url, created_ms) VALUES ($1, $2, $3) \
-             RETURNING id, ip_range, url, created_ms",
+            "INSERT INTO share_locations (ip_range, url, cert_sha256, created_ms) VALUES ($1, $2, $3, $4) \
+             RETURNING id, ip_range, url, cert_sha256, created_ms",
         )
         .bind(range.to_string())
         .bind(url)
+        .bind(cert_sha256)
         .bind(now_ms)
         .fetch_one(&self.pool)
         .await
@@ -36,7 +44,7 @@ impl Store {
 
     /// Every share location, oldest first.
     pub async fn list_share_locations(&self) -> Result<Vec<ShareLocation>> {
-        let rows = sqlx::query("SELECT id, ip_range, url, created_ms FROM share_locations ORDER BY id")
+        let rows = sqlx::query("SELECT id, ip_range, url, cert_sha256, created_ms FROM share_locations ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(location_from_row).collect()

@@ -22,6 +22,10 @@ pub enum Cmd {
         /// The share's base URL.
         #[arg(long)]
         url: String,
+        /// The SHA-256 of an https:// share's TLS certificate (another drover node's,
+        /// which `drover serve` prints at start): targets then trust only that certificate.
+        #[arg(long)]
+        fingerprint: Option<String>,
     },
     /// Remove a share location: its targets use the server's share again.
     Remove {
@@ -42,8 +46,8 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
                 );
             })?;
         }
-        Cmd::Add { range, url } => {
-            let l: ShareLocation = c.post("/share-locations", &AddShareLocation { range, url }).await?;
+        Cmd::Add { range, url, fingerprint } => {
+            let l: ShareLocation = c.post("/share-locations", &AddShareLocation { range, url, fingerprint }).await?;
             ctx.print(&l, |l| {
                 out!("share location {}: targets in {} fetch package files from {}", l.id, l.range, l.url)
             })?;

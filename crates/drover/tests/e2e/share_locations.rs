@@ -11,7 +11,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A plain HTTP server holding content-addressed files at `/files/<sha256>`: what it
-/// serves for a hash (changeable, to corrupt a file) and its access log (`IP PATH`).
+/// serves for a hash (changeable, to corrupt a file) and its access log (`IP PATH`, and
+/// ` with a token` when the request carried an Authorization header).
 #[derive(Clone, Default)]
 struct WebShare {
     files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
@@ -38,7 +39,8 @@ impl WebShare {
                     }
                     let text = String::from_utf8_lossy(&req);
                     let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
-                    share.log.lock().unwrap().push(format!("{} {path}", peer.ip()));
+                    let token = if text.to_ascii_lowercase().contains("\r\nauthorization:") { " with a token" } else { "" };
+                    share.log.lock().unwrap().push(format!("{} {path}{token}", peer.ip()));
                     let found =
                         path.strip_prefix("/files/").and_then(|sha| share.files.lock().unwrap().get(sha).cloned());
                     let (status, body) = match found {
@@ -70,6 +72,7 @@ fn cli(server: &Server, args: &[&str]) -> String {
         .args(args)
         .env("DROVER_SERVER", &server.url)
         .env("DROVER_TOKEN", &server.token)
+        .env("DROVER_SERVER_FINGERPRINT", &server.cert_sha256)
         .env("DROVER_CLI_CONFIG", server.data.path().join("cli.json"))
         .output()
         .unwrap();
@@ -102,6 +105,11 @@ async fn a_range_fetches_package_files_from_its_own_share() {
     let (status, v) = server.call(reqwest::Method::POST, "/share-locations", Some(body)).await;
     assert_eq!(status, 422, "{v}");
     assert!(v["error"].as_str().unwrap().contains("not a share URL"), "{v}");
+    // a certificate pin needs an https:// share
+    let body = json!({"range": format!("{}/32", near.ip), "url": url, "fingerprint": "ab".repeat(32)});
+    let (status, v) = server.call(reqwest::Method::POST, "/share-locations", Some(body)).await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("needs an https:// share URL"), "{v}");
     // added with the CLI, as an admin would
     let range = format!("{}/32", near.ip);
     let added = cli(&server, &["share-location", "add", "--range", &range, "--url", &url]);
@@ -121,7 +129,8 @@ async fn a_range_fetches_package_files_from_its_own_share() {
     for a in &assets {
         assert_eq!(target(&done, a)["state"], "success", "{done:#}");
     }
-    // only the near host fetched from the web share, the file it names
+    // only the near host fetched from the web share, the file it names, and without the
+    // share token (a plain-HTTP share is sent none: the server is HTTPS)
     assert_eq!(web.log(), vec![format!("{} /files/{sha}", near.ip)]);
     assert_eq!(fleet.sh(near, "cat /etc/drover-hello.conf").as_bytes(), CONF.trim_ascii_end());
     assert_eq!(fleet.sh(far, "cat /etc/drover-hello.conf").as_bytes(), CONF.trim_ascii_end());

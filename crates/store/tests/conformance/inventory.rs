@@ -77,15 +77,15 @@ async fn host_authorities(s: Store) {
 
 async fn share_locations(s: Store) {
     let range = IpRange::parse("10.1.0.0/16").unwrap();
-    let near = s.add_share_location(&range, "http://10.1.0.5:8000", 6).await.unwrap();
+    let near = s.add_share_location(&range, "http://10.1.0.5:8000", None, 6).await.unwrap();
     assert_eq!(
         (near.range.to_string().as_str(), near.url.as_str(), near.created_ms),
         ("10.1.0.0/16", "http://10.1.0.5:8000", 6)
     );
-    let dup = s.add_share_location(&range, "https://other", 7).await.unwrap_err();
+    let dup = s.add_share_location(&range, "https://other", None, 7).await.unwrap_err();
     assert!(matches!(dup, StoreError::Conflict(ref m) if m.contains("10.1.0.0/16")), "{dup:?}");
     let other = IpRange::parse("192.168.0.1-192.168.0.9").unwrap();
-    let far = s.add_share_location(&other, "https://m.example/drover", 8).await.unwrap();
+    let far = s.add_share_location(&other, "https://m.example/drover", Some("ab12"), 8).await.unwrap();
     assert_eq!(s.list_share_locations().await.unwrap(), vec![near.clone(), far.clone()]);
     s.delete_share_location(near.id).await.unwrap();
     assert!(matches!(s.delete_share_location(near.id).await, Err(StoreError::NotFound(_))));

@@ -87,13 +87,13 @@ impl Engine {
 
         let server_url = self.server_url(&facts)?;
         // a share location for the target's address, else the server's own share
-        let share_url = match self.share_for(&a.asset.address).await? {
+        let (share_url, share_cert_sha256) = match self.share_for(&a.asset.address).await? {
             Some(l) => {
                 let m = format!("package files from the share of {} at {}", l.range, l.url);
                 self.store().note(t.id, &m, now_ms()).await?;
-                l.url
+                (l.url, l.cert_sha256)
             }
-            None => format!("{server_url}/share/v1"),
+            None => (format!("{server_url}/share/v1"), self.config().tls_sha256.clone()),
         };
         // fresh tokens each time: those of a task before a reboot are no longer valid
         let (report_token, share_token) = (new_token(), new_token());
@@ -119,6 +119,7 @@ impl Engine {
             report_until_unix_ms: Some(deadline_ms + REPORT_GRACE_MS),
             // the deployer talks to no server but the one with this certificate
             server_cert_sha256: self.config().tls_sha256.clone(),
+            share_cert_sha256,
         };
         let job_json = serde_json::to_vec(&job)
             .map_err(|e| stop(TargetState::Failed, FailureCode::ServerInternal, e.to_string()))?;
