@@ -66,7 +66,7 @@ mod tests {
 
     fn loc(id: i64, range: &str) -> ShareLocation {
         let range = IpRange::parse(range).unwrap_or_else(|e| panic!("{e}"));
-        ShareLocation { id: ShareLocationId(id), range, url: format!("http://s{id}"), created_ms: 0 }
+        ShareLocation { id: ShareLocationId(id), range, url: format!("http://s{id}"), cert_sha256: None, created_ms: 0 }
     }
 
     #[test]
@@ -88,5 +88,16 @@ mod tests {
         for bad in ["ftp://x", "m.example", "http://", "http:///x", "http://x/?a=1", "http://a b"] {
             assert!(share_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_fingerprint_reads_as_openssl_and_drover_print_it() {
+        let hex = "ab".repeat(32);
+        let colons = vec!["AB"; 32].join(":");
+        assert_eq!(cert_sha256(&hex).unwrap(), hex);
+        assert_eq!(cert_sha256(&colons).unwrap(), hex);
+        assert_eq!(cert_sha256(&format!("SHA256:{hex}")).unwrap(), hex);
+        assert!(cert_sha256("abc").unwrap_err().contains("64 hex digits"));
+        assert!(cert_sha256(&"zz".repeat(32)).is_err());
     }
 }

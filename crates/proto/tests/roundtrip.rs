@@ -28,6 +28,7 @@ fn job_round_trips_through_json() {
         start_at: 0,
         report_until_unix_ms: Some(0),
         server_cert_sha256: None,
+        share_cert_sha256: Some("ab".repeat(32)),
     };
     let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
     assert_eq!(back, job);

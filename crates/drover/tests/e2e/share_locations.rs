@@ -39,7 +39,8 @@ impl WebShare {
                     }
                     let text = String::from_utf8_lossy(&req);
                     let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
-                    let token = if text.to_ascii_lowercase().contains("\r\nauthorization:") { " with a token" } else { "" };
+                    let token =
+                        if text.to_ascii_lowercase().contains("\r\nauthorization:") { " with a token" } else { "" };
                     share.log.lock().unwrap().push(format!("{} {path}{token}", peer.ip()));
                     let found =
                         path.strip_prefix("/files/").and_then(|sha| share.files.lock().unwrap().get(sha).cloned());

@@ -159,7 +159,8 @@ fn a_full_disk_is_named_and_leaves_nothing_half_written() {
     assert_eq!(parse_failure(&stderr).map(|f| f.code), Some(drover_domain::FailureCode::DiskFull));
 
     let dir = format!("{base}/targets/7");
-    let plan = LaunchPlan { dir: &dir, deployer: &dest, run_as: None, launcher: Launcher::Setsid, unit: "u" };
+    let plan =
+        LaunchPlan { dir: &dir, deployer: &dest, run_as: None, launcher: Launcher::Setsid, unit: "u", resume: false };
     let out = run(&launch(&plan), b"{\"job\": 1}", &[("PATH", &path)]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);

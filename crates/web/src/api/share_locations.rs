@@ -26,7 +26,9 @@ async fn add(
     Admin(admin): Admin,
     Json(body): Json<AddShareLocation>,
 ) -> ApiResult<Json<ShareLocation>> {
-    let l = engine.add_share_location(&Executor::user(&admin.name), &body.range, &body.url, body.fingerprint.as_deref()).await?;
+    let l = engine
+        .add_share_location(&Executor::user(&admin.name), &body.range, &body.url, body.fingerprint.as_deref())
+        .await?;
     tracing::info!(by = %admin.name, range = %l.range, url = %l.url, "share location added");
     Ok(Json(l))
 }
