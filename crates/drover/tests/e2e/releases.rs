@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Two hosts of this machine's release, two of Debian 11.
-const FLEET: &str = "bookworm:2,bullseye:2";
+const FLEET: &str = "bookworm:2,bullseye:2,bookworm-systemd:1";
 
 const CONF: &[u8] = b"# deployed by drover to every release\nanswer = 42\n";
 
@@ -143,17 +143,19 @@ criteria = [
 
 fn version_id(host: &Host) -> &'static str {
     match host.release.as_str() {
-        "bookworm" => "12",
+        "bookworm" | "bookworm-systemd" => "12",
         "bullseye" => "11",
         other => panic!("unexpected release {other} of {}", host.name),
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_step_type_on_debian_12_and_11() {
+async fn every_step_type_on_debian_12_11_and_a_systemd_host() {
     let fleet = Fleet::up_releases(FLEET);
     let releases: Vec<&str> = fleet.hosts.iter().map(|h| h.release.as_str()).collect();
-    assert_eq!(releases, ["bookworm", "bookworm", "bullseye", "bullseye"], "this test expects a Debian 12 machine");
+    assert_eq!(releases, ["bookworm", "bookworm", "bullseye", "bullseye", "bookworm-systemd"]);
+    let sd = &fleet.hosts[4];
+    assert_eq!(fleet.sh(sd, "ps -p 1 -o comm="), "systemd", "{} boots systemd", sd.name);
     let server = Server::start(Backend::Postgres).await;
     let cred = server.credential("root-pw", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = server.assets(&fleet, &cred).await;
@@ -193,7 +195,7 @@ async fn every_step_type_on_debian_12_and_11() {
 
     let id = done["deployment"]["id"].as_i64().unwrap();
     let log = server.log(id).await;
-    assert_eq!(log.len(), 4);
+    assert_eq!(log.len(), 5);
     let names = [
         "copy config",
         "command",
@@ -217,12 +219,13 @@ async fn every_step_type_on_debian_12_and_11() {
         assert!(steps.iter().all(|s| s["success"] == true), "{e:#}");
         let codes: Vec<i64> = steps.iter().map(|s| s["exit_code"].as_i64().unwrap()).collect();
         // the os criterion reads each host's own release: 0 on Debian 12, 1 on Debian 11
-        let debian12 = if h.release == "bookworm" { 0 } else { 1 };
+        let codename = h.release.trim_end_matches("-systemd");
+        let debian12 = if codename == "bookworm" { 0 } else { 1 };
         assert_eq!(codes, [0, 0, 0, 0, 0, 0, debian12, 0, 0, 0, 0, 0], "{}: {e:#}", h.name);
         assert_eq!(output(&steps[1]), "root");
         let script = output(&steps[2]);
         assert!(script.contains(&format!("script on Debian {}", version_id(h))), "{script}");
-        let glibc = if h.release == "bookworm" { "2.36" } else { "2.31" };
+        let glibc = if codename == "bookworm" { "2.36" } else { "2.31" };
         assert!(script.contains(glibc), "{}: glibc {glibc} expected: {script}", h.name);
         assert!(output(&steps[7]).contains("named 'drover-victim'"), "{e:#}");
         assert_eq!(e["return_code"], 0);
@@ -231,7 +234,7 @@ async fn every_step_type_on_debian_12_and_11() {
         // the facts learnt over SSH name each release
         let a = server.get(&format!("/assets/{}", h.name)).await;
         let os = a["os"].as_str().unwrap_or_default();
-        let want = format!("Debian GNU/Linux {} ({})", version_id(h), h.release);
+        let want = format!("Debian GNU/Linux {} ({codename})", version_id(h));
         assert_eq!(os, want, "{a:#}");
     }
 }
