@@ -6,7 +6,7 @@ use crate::error::{corrupt, unique_as};
 use crate::{Result, Store, StoreError};
 use drover_domain::ids::{AssetId, ScanTargetId};
 use drover_domain::inventory::{Candidate, ChangeKind, Interface, ScanFacts, Software, SoftwareChange, diff_software};
-use drover_domain::scan::{NewScanTarget, ScanSchedule, ScanTarget};
+use drover_domain::scan::{NewScanTarget, ScanCounts, ScanSchedule, ScanTarget};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -17,7 +17,19 @@ fn json<T: serde::Serialize>(v: &T, what: &str) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(format!("cannot encode {what}: {e}")))
 }
 
-const TARGET_COLUMNS: &str = "id, name, target, ssh_port, schedule, enabled, next_scan_ms, last_scan_ms, created_ms";
+const TARGET_COLUMNS: &str = "id, name, target, ssh_port, schedule, enabled, next_scan_ms, last_scan_ms, created_ms, \
+     last_probed, last_answered, last_failed";
+
+fn counts(row: &AnyRow) -> Result<Option<ScanCounts>> {
+    let get = |c: &str| -> Result<Option<u64>> {
+        let v: Option<i64> = row.try_get(c)?;
+        v.map(|n| u64::try_from(n).map_err(|_| corrupt("scan count", n))).transpose()
+    };
+    Ok(match (get("last_probed")?, get("last_answered")?, get("last_failed")?) {
+        (Some(probed), Some(answered), Some(failed)) => Some(ScanCounts { probed, answered, failed }),
+        _ => None,
+    })
+}
 
 fn target_from_row(row: &AnyRow) -> Result<ScanTarget> {
     let schedule: String = row.try_get("schedule")?;
@@ -34,6 +46,7 @@ fn target_from_row(row: &AnyRow) -> Result<ScanTarget> {
         },
         next_scan_ms: row.try_get("next_scan_ms")?,
         last_scan_ms: row.try_get("last_scan_ms")?,
+        last_result: counts(row)?,
         created_ms: row.try_get("created_ms")?,
     })
 }
@@ -154,6 +167,19 @@ impl Store {
     pub async fn mark_scan_target_run(&self, id: ScanTargetId, now_ms: i64) -> Result<()> {
         sqlx::query("UPDATE scan_targets SET last_scan_ms = $1 WHERE id = $2")
             .bind(now_ms)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records what a finished scan of the target found.
+    pub async fn record_scan_result(&self, id: ScanTargetId, c: ScanCounts) -> Result<()> {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        sqlx::query("UPDATE scan_targets SET last_probed = $1, last_answered = $2, last_failed = $3 WHERE id = $4")
+            .bind(n(c.probed))
+            .bind(n(c.answered))
+            .bind(n(c.failed))
             .bind(id.0)
             .execute(&self.pool)
             .await?;
