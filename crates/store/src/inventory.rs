@@ -4,6 +4,7 @@
 use crate::assets::{macs_json, not_found};
 use crate::error::{corrupt, unique_as};
 use crate::{Result, Store, StoreError};
+use drover_domain::deployment::{Deployment, Target};
 use drover_domain::ids::{AssetId, ScanTargetId};
 use drover_domain::inventory::{Candidate, ChangeKind, Interface, ScanFacts, Software, SoftwareChange, diff_software};
 use drover_domain::scan::{NewScanTarget, ScanCounts, ScanSchedule, ScanTarget};
@@ -29,6 +30,17 @@ fn counts(row: &AnyRow) -> Result<Option<ScanCounts>> {
         (Some(probed), Some(answered), Some(failed)) => Some(ScanCounts { probed, answered, failed }),
         _ => None,
     })
+}
+
+/// A target of a package version on an asset that succeeded or has not ended yet.
+fn done_or_running_sql() -> String {
+    format!(
+        "SELECT 1 AS one FROM targets t JOIN deployments d ON d.id = t.deployment_id \
+         WHERE t.asset_id = $1 AND d.package_name = $2 AND d.package_version = $3 \
+         AND (t.state = '{}' OR t.state NOT IN {}) LIMIT 1",
+        drover_domain::deployment::TargetState::Success.as_str(),
+        crate::deployments::final_states_sql()
+    )
 }
 
 fn target_from_row(row: &AnyRow) -> Result<ScanTarget> {
@@ -186,22 +198,36 @@ impl Store {
         Ok(())
     }
 
-    /// Whether a target of this package version on the asset succeeded or has not ended
-    /// yet (the guard of scan-triggered deployments).
-    pub async fn package_done_or_running(&self, asset: AssetId, package: &str, version: &str) -> Result<bool> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT 1 AS one FROM targets t JOIN deployments d ON d.id = t.deployment_id \
-             WHERE t.asset_id = $1 AND d.package_name = $2 AND d.package_version = $3 \
-             AND (t.state = '{}' OR t.state NOT IN {}) LIMIT 1",
-            drover_domain::deployment::TargetState::Success.as_str(),
-            crate::deployments::final_states_sql()
-        )))
-        .bind(asset.0)
-        .bind(package)
-        .bind(version)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.is_some())
+    /// The guard of scan-triggered deployments, atomic: unless a target of this package
+    /// version on the asset succeeded or has not ended yet, creates the deployment `d`
+    /// (one target: that asset), in one transaction that first locks the asset's row, so
+    /// two scans of one machine finishing at once start one deployment, never two.
+    /// `None`: it succeeded or runs there already.
+    pub async fn create_deployment_unless_done_or_running(
+        &self,
+        asset: AssetId,
+        d: &crate::NewDeployment,
+        now_ms: i64,
+    ) -> Result<Option<(Deployment, Vec<Target>)>> {
+        let mut tx = self.pool.begin().await?;
+        // a write first: PostgreSQL locks the row until commit; SQLite takes its one
+        // write lock (a deferred transaction that read first could not upgrade)
+        let locked = sqlx::query("UPDATE assets SET name = name WHERE id = $1").bind(asset.0).execute(&mut *tx).await?;
+        if locked.rows_affected() != 1 {
+            return Err(StoreError::NotFound(format!("asset {asset} not found")));
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(done_or_running_sql()))
+            .bind(asset.0)
+            .bind(&d.package_name)
+            .bind(&d.package_version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if row.is_some() {
+            return Ok(None);
+        }
+        let created = crate::deployments::insert_deployment(&mut tx, d, now_ms).await?;
+        tx.commit().await?;
+        Ok(Some(created))
     }
 
     // ---- identity ----
