@@ -233,7 +233,18 @@ pub struct ScanTarget {
     /// When its schedule runs it next (None: manual or disabled).
     pub next_scan_ms: Option<i64>,
     pub last_scan_ms: Option<i64>,
+    /// What its last finished scan found (None until one finishes).
+    #[serde(default)]
+    pub last_result: Option<ScanCounts>,
     pub created_ms: i64,
+}
+
+/// What one scan found: addresses probed, hosts that answered, hosts whose scan failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanCounts {
+    pub probed: u64,
+    pub answered: u64,
+    pub failed: u64,
 }
 
 impl IpRange {

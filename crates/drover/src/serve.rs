@@ -25,6 +25,9 @@ pub struct ServeArgs {
     /// Targets deployed to at once by this node.
     #[arg(long, env = "DROVER_THREADS", default_value_t = 20)]
     threads: usize,
+    /// Hosts an inventory scan logs in to and scans at once.
+    #[arg(long, env = "DROVER_SCANS_AT_ONCE", default_value_t = 16)]
+    scans_at_once: usize,
     /// The deployer put on targets: a static executable, or a folder of
     /// `drover-deployer-*` builds, one per architecture (default: drover-deployer next
     /// to drover).
@@ -123,6 +126,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     cfg.tls_sha256 = cert.as_ref().map(|c| c.sha256.clone());
     cfg.public_url = a.public_url;
     cfg.deployment_threads = a.threads;
+    cfg.scans_at_once = a.scans_at_once;
     cfg.liveness_interval = Duration::from_secs(a.liveness_secs.max(1));
     cfg.log_retention = Duration::from_secs(a.log_retention_days.max(1) * 24 * 3600);
     cfg.wol_interface = a.wol_interface;

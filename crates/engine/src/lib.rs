@@ -57,6 +57,9 @@ pub struct EngineConfig {
     pub public_url: Option<String>,
     /// Targets deployed to at once by this node.
     pub deployment_threads: usize,
+    /// Hosts an inventory scan logs in to and scans at once (addresses are probed 128
+    /// at a time whatever this is).
+    pub scans_at_once: usize,
     /// Time allowed for the SSH port probe.
     pub probe_timeout: Duration,
     /// Time allowed for the SSH handshake and login.
@@ -93,6 +96,7 @@ impl EngineConfig {
             data_dir,
             public_url: None,
             deployment_threads: 20,
+            scans_at_once: 16,
             probe_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(15),
             liveness_interval: Duration::from_secs(30),

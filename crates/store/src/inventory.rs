@@ -4,9 +4,10 @@
 use crate::assets::{macs_json, not_found};
 use crate::error::{corrupt, unique_as};
 use crate::{Result, Store, StoreError};
+use drover_domain::deployment::{Deployment, Target};
 use drover_domain::ids::{AssetId, ScanTargetId};
 use drover_domain::inventory::{Candidate, ChangeKind, Interface, ScanFacts, Software, SoftwareChange, diff_software};
-use drover_domain::scan::{NewScanTarget, ScanSchedule, ScanTarget};
+use drover_domain::scan::{NewScanTarget, ScanCounts, ScanSchedule, ScanTarget};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -17,7 +18,30 @@ fn json<T: serde::Serialize>(v: &T, what: &str) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(format!("cannot encode {what}: {e}")))
 }
 
-const TARGET_COLUMNS: &str = "id, name, target, ssh_port, schedule, enabled, next_scan_ms, last_scan_ms, created_ms";
+const TARGET_COLUMNS: &str = "id, name, target, ssh_port, schedule, enabled, next_scan_ms, last_scan_ms, created_ms, \
+     last_probed, last_answered, last_failed";
+
+fn counts(row: &AnyRow) -> Result<Option<ScanCounts>> {
+    let get = |c: &str| -> Result<Option<u64>> {
+        let v: Option<i64> = row.try_get(c)?;
+        v.map(|n| u64::try_from(n).map_err(|_| corrupt("scan count", n))).transpose()
+    };
+    Ok(match (get("last_probed")?, get("last_answered")?, get("last_failed")?) {
+        (Some(probed), Some(answered), Some(failed)) => Some(ScanCounts { probed, answered, failed }),
+        _ => None,
+    })
+}
+
+/// A target of a package version on an asset that succeeded or has not ended yet.
+fn done_or_running_sql() -> String {
+    format!(
+        "SELECT 1 AS one FROM targets t JOIN deployments d ON d.id = t.deployment_id \
+         WHERE t.asset_id = $1 AND d.package_name = $2 AND d.package_version = $3 \
+         AND (t.state = '{}' OR t.state NOT IN {}) LIMIT 1",
+        drover_domain::deployment::TargetState::Success.as_str(),
+        crate::deployments::final_states_sql()
+    )
+}
 
 fn target_from_row(row: &AnyRow) -> Result<ScanTarget> {
     let schedule: String = row.try_get("schedule")?;
@@ -34,6 +58,7 @@ fn target_from_row(row: &AnyRow) -> Result<ScanTarget> {
         },
         next_scan_ms: row.try_get("next_scan_ms")?,
         last_scan_ms: row.try_get("last_scan_ms")?,
+        last_result: counts(row)?,
         created_ms: row.try_get("created_ms")?,
     })
 }
@@ -160,22 +185,49 @@ impl Store {
         Ok(())
     }
 
-    /// Whether a target of this package version on the asset succeeded or has not ended
-    /// yet (the guard of scan-triggered deployments).
-    pub async fn package_done_or_running(&self, asset: AssetId, package: &str, version: &str) -> Result<bool> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT 1 AS one FROM targets t JOIN deployments d ON d.id = t.deployment_id \
-             WHERE t.asset_id = $1 AND d.package_name = $2 AND d.package_version = $3 \
-             AND (t.state = '{}' OR t.state NOT IN {}) LIMIT 1",
-            drover_domain::deployment::TargetState::Success.as_str(),
-            crate::deployments::final_states_sql()
-        )))
-        .bind(asset.0)
-        .bind(package)
-        .bind(version)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.is_some())
+    /// Records what a finished scan of the target found.
+    pub async fn record_scan_result(&self, id: ScanTargetId, c: ScanCounts) -> Result<()> {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        sqlx::query("UPDATE scan_targets SET last_probed = $1, last_answered = $2, last_failed = $3 WHERE id = $4")
+            .bind(n(c.probed))
+            .bind(n(c.answered))
+            .bind(n(c.failed))
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The guard of scan-triggered deployments, atomic: unless a target of this package
+    /// version on the asset succeeded or has not ended yet, creates the deployment `d`
+    /// (one target: that asset), in one transaction that first locks the asset's row, so
+    /// two scans of one machine finishing at once start one deployment, never two.
+    /// `None`: it succeeded or runs there already.
+    pub async fn create_deployment_unless_done_or_running(
+        &self,
+        asset: AssetId,
+        d: &crate::NewDeployment,
+        now_ms: i64,
+    ) -> Result<Option<(Deployment, Vec<Target>)>> {
+        let mut tx = self.pool.begin().await?;
+        // a write first: PostgreSQL locks the row until commit; SQLite takes its one
+        // write lock (a deferred transaction that read first could not upgrade)
+        let locked = sqlx::query("UPDATE assets SET name = name WHERE id = $1").bind(asset.0).execute(&mut *tx).await?;
+        if locked.rows_affected() != 1 {
+            return Err(StoreError::NotFound(format!("asset {asset} not found")));
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(done_or_running_sql()))
+            .bind(asset.0)
+            .bind(&d.package_name)
+            .bind(&d.package_version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if row.is_some() {
+            return Ok(None);
+        }
+        let created = crate::deployments::insert_deployment(&mut tx, d, now_ms).await?;
+        tx.commit().await?;
+        Ok(Some(created))
     }
 
     // ---- identity ----

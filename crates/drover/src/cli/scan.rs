@@ -69,7 +69,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
             let list: Vec<ScanTarget> = c.get("/scan-targets").await?;
             ctx.print(&list, |list| {
                 output::table(
-                    &["ID", "NAME", "TARGET", "PORT", "SCHEDULE", "ENABLED", "NEXT", "LAST"],
+                    &["ID", "NAME", "TARGET", "PORT", "SCHEDULE", "ENABLED", "NEXT", "LAST", "FOUND"],
                     list.iter().map(|t| {
                         vec![
                             t.id.to_string(),
@@ -80,6 +80,9 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
                             t.target.enabled.to_string(),
                             output::time(t.next_scan_ms),
                             output::time(t.last_scan_ms),
+                            t.last_result
+                                .map(|c| format!("{}/{} answered, {} failed", c.answered, c.probed, c.failed))
+                                .unwrap_or_default(),
                         ]
                     }),
                 )

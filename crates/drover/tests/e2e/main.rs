@@ -12,6 +12,7 @@ mod cancel;
 mod cli;
 mod console;
 mod console_editor;
+mod console_scan;
 mod credentials;
 mod deploy;
 mod faults;

@@ -14,15 +14,13 @@ use drover_domain::audit::AuditAction;
 use drover_domain::executor::Executor;
 use drover_domain::ids::ScanTargetId;
 use drover_domain::inventory::{Interface, Software, SoftwareChange};
-use drover_domain::scan::{NewScanTarget, ScanSpec, ScanTarget};
+use drover_domain::scan::{NewScanTarget, ScanCounts, ScanSpec, ScanTarget};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
 /// Addresses probed at once.
 const PROBES_AT_ONCE: usize = 128;
-/// Hosts logged in to and scanned at once.
-const SCANS_AT_ONCE: usize = 16;
 
 impl Engine {
     /// The asset's installed software; `name` filters by a substring of the name.
@@ -88,7 +86,18 @@ impl Engine {
         let spec = ScanSpec::parse(&t.target.target).map_err(EngineError::Invalid)?;
         self.audit_done(by, AuditAction::ScanRun, &format!("scan target {} '{}'", t.id, t.target.name)).await;
         self.store().mark_scan_target_run(t.id, now_ms()).await?;
-        Ok(self.scan(&t.target.name, &spec, t.target.ssh_port).await)
+        let report = self.scan(&t.target.name, &spec, t.target.ssh_port).await;
+        self.record_scan_result(t.id, &report).await;
+        Ok(report)
+    }
+
+    /// Keeps what a finished scan of a target found on the target (logged, not
+    /// returned, when the store refuses: the scan itself is done and on the assets).
+    async fn record_scan_result(&self, id: ScanTargetId, r: &ScanReport) {
+        let counts = ScanCounts { probed: r.probed, answered: r.hosts.len() as u64, failed: r.failed() as u64 };
+        if let Err(e) = self.store().record_scan_result(id, counts).await {
+            tracing::warn!(scan_target = %id, "the counts of a finished scan were not kept: {e}");
+        }
     }
 
     /// Scans one address (IP or host name) now.
@@ -125,6 +134,7 @@ impl Engine {
             let engine = self.clone();
             tokio::spawn(async move {
                 let r = engine.scan(&t.target.name, &spec, t.target.ssh_port).await;
+                engine.record_scan_result(t.id, &r).await;
                 tracing::info!(
                     scan_target = %t.target.name,
                     "scheduled scan done: {} address(es) probed, {} answered, {} failed",
@@ -139,11 +149,11 @@ impl Engine {
 
     /// Probes every address of `spec` on `port` (at most `PROBES_AT_ONCE` at a time,
     /// pulled lazily from the range: memory stays bounded for a /16) and scans each host
-    /// that answers (at most `SCANS_AT_ONCE` at a time). One host's failure is kept on
+    /// that answers (at most the configuration's `scans_at_once` at a time). One host's failure is kept on
     /// its asset and never stops the others.
     pub(crate) async fn scan(&self, label: &str, spec: &ScanSpec, port: u16) -> ScanReport {
         let started_ms = now_ms();
-        let scans = Arc::new(tokio::sync::Semaphore::new(SCANS_AT_ONCE));
+        let scans = Arc::new(tokio::sync::Semaphore::new(self.config().scans_at_once.max(1)));
         let timeout = self.config().probe_timeout;
         let mut running: JoinSet<Option<ScannedHost>> = JoinSet::new();
         let mut hosts = Vec::new();

@@ -56,10 +56,6 @@ impl Engine {
     async fn trigger(&self, c: &DeployConfig, asset: &Asset) -> crate::Result<Option<i64>> {
         let name = &c.config.name;
         let pkg = self.store().package_by_name(&c.config.package_name, c.config.package_version.as_deref()).await?;
-        if self.store().package_done_or_running(asset.id, &pkg.def.name, &pkg.def.version).await? {
-            tracing::debug!(config = %name, asset = %asset.name, "package {} {} succeeded or runs there already", pkg.def.name, pkg.def.version);
-            return Ok(None);
-        }
         let run_mode =
             pkg.def.run_mode.resolve(Some(c.config.options.run_mode)).map_err(crate::EngineError::Invalid)?;
         let executor = Executor::Config(name.clone());
@@ -73,7 +69,12 @@ impl Engine {
             targets: vec![(asset.id, asset.name.clone())],
             selection: Some(Selection::Assets { ids: vec![asset.id] }),
         };
-        let (deployment, targets) = self.store().create_deployment(&new, now_ms()).await?;
+        let Some((deployment, targets)) =
+            self.store().create_deployment_unless_done_or_running(asset.id, &new, now_ms()).await?
+        else {
+            tracing::debug!(config = %name, asset = %asset.name, "package {} {} succeeded or runs there already", pkg.def.name, pkg.def.version);
+            return Ok(None);
+        };
         let detail = format!(
             "deployment {}: package '{}' version {} to asset '{}', after the scan of that asset succeeded",
             deployment.id, deployment.package_name, deployment.package_version, asset.name

@@ -19,6 +19,7 @@ conformance!(
     options_attempts_and_the_retry_queue,
     settings_outlive_the_connection,
     a_reboot_report_is_taken_once,
+    a_scan_trigger_starts_one_deployment_however_many_race,
 );
 
 struct World {
@@ -452,4 +453,49 @@ async fn a_reboot_report_is_taken_once(s: Store) {
     use TargetState::*;
     assert_eq!(states, [Queued, Connecting, Running, Rebooting, Running, Rebooting]);
     assert_eq!(s.unfinished_targets().await.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), vec![id]);
+}
+
+/// The guard of scan-triggered deployments: concurrent calls create one deployment; a
+/// running or succeeded target blocks another, a failed one does not.
+async fn a_scan_trigger_starts_one_deployment_however_many_race(s: Store) {
+    let w = world(s, &["a"]).await;
+    // the world's deployment of p 1 to "a": make it fail, so that only the race decides
+    w.s.transition(w.targets[0].id, TargetState::Failed, "failed before", None, 150).await.unwrap().unwrap();
+    let (asset, name) = (w.targets[0].asset_id, w.targets[0].asset_name.clone());
+    let new = NewDeployment {
+        package_id: w.d.package_id,
+        package_name: "p".into(),
+        package_version: "1".into(),
+        executor: Executor::Config("on scan".into()),
+        run_mode: RunMode::LoggedOnUser,
+        options: DeployOptions::default(),
+        targets: vec![(asset, name)],
+        selection: None,
+    };
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (s, new) = (w.s.clone(), new.clone());
+        tasks.push(tokio::spawn(async move { s.create_deployment_unless_done_or_running(asset, &new, 200 + i).await }));
+    }
+    let mut created = Vec::new();
+    for t in tasks {
+        if let Some((d, targets)) = t.await.unwrap().unwrap() {
+            created.push((d, targets));
+        }
+    }
+    assert_eq!(created.len(), 1, "one of 8 racing scans deploys: {created:?}");
+    let target = created[0].1[0].id;
+    assert!(w.s.create_deployment_unless_done_or_running(asset, &new, 300).await.unwrap().is_none(), "it runs");
+    w.s.transition(target, TargetState::Success, "done", None, 310).await.unwrap().unwrap();
+    assert!(w.s.create_deployment_unless_done_or_running(asset, &new, 320).await.unwrap().is_none(), "it succeeded");
+    let other = NewDeployment { package_version: "2".into(), ..new.clone() };
+    assert!(
+        w.s.create_deployment_unless_done_or_running(asset, &other, 330).await.unwrap().is_some(),
+        "another version"
+    );
+    let gone = drover_domain::ids::AssetId(999_999);
+    assert!(matches!(
+        w.s.create_deployment_unless_done_or_running(gone, &new, 340).await,
+        Err(StoreError::NotFound(_))
+    ));
 }

@@ -11,6 +11,7 @@ mod deployments;
 mod editor;
 mod editor_draft;
 mod packages;
+mod scans;
 mod schedules;
 mod selections;
 mod session;
@@ -35,6 +36,7 @@ pub(crate) fn routes() -> Router<Engine> {
         .merge(selections::routes())
         .merge(editor::routes())
         .merge(schedules::routes())
+        .merge(scans::routes())
         .merge(configs::routes())
         .merge(settings::routes())
         .merge(audit::routes())
