@@ -15,6 +15,9 @@ mod fleet;
 #[path = "../tests/e2e/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+#[path = "../tests/e2e/tls.rs"]
+#[allow(dead_code)]
+mod tls;
 
 use harness::{Backend, Server};
 use serde_json::{Value, json};
