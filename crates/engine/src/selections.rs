@@ -8,14 +8,17 @@ use drover_api::assets::AssetRef;
 use drover_domain::ids::AssetId;
 use drover_domain::selection::{OverviewEntry, OverviewKind, Selection, overview};
 use drover_store::ReportLimits;
+use std::collections::HashSet;
 
 impl Engine {
     /// The assets a selection holds now (id and name), in its order, without duplicates.
     /// An empty result is not an error here; deploying refuses it.
     pub async fn resolve_selection(&self, s: &Selection) -> Result<Vec<(AssetId, String)>> {
         let mut out: Vec<(AssetId, String)> = Vec::new();
+        // a set beside the list: tens of thousands of members are no quadratic search
+        let mut seen = HashSet::new();
         let mut push = |id: AssetId, name: String| {
-            if !out.iter().any(|(i, _)| *i == id) {
+            if seen.insert(id) {
                 out.push((id, name));
             }
         };
@@ -28,10 +31,8 @@ impl Engine {
             }
             Selection::Search { filters } => {
                 let search = Selection::search(filters).map_err(EngineError::Invalid)?;
-                let ids = self.store().asset_ids_matching(&search).await?;
-                let all = self.store().list_assets().await?;
-                for a in all.into_iter().filter(|a| ids.contains(&a.id)) {
-                    push(a.id, a.name);
+                for (id, name) in self.store().assets_matching(&search).await? {
+                    push(id, name);
                 }
             }
             Selection::Overview { overview, value } => {
