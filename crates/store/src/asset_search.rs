@@ -127,6 +127,19 @@ impl Store {
         Ok((total, rows.iter().map(asset_from_row).collect::<Result<_>>()?))
     }
 
+    /// Every asset the search's filters match (its page is ignored), by name: candidates
+    /// the engine narrows further (an overview entry's assets).
+    pub async fn assets_filtered(&self, q: &AssetSearch) -> Result<Vec<Asset>> {
+        let (clause, binds) = where_clause(q);
+        let sql = format!("SELECT {COLUMNS} FROM assets{clause} ORDER BY name, id");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            query = query.bind(b.clone());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(asset_from_row).collect()
+    }
+
     /// The id and name of every asset the search's filters match (its page is ignored),
     /// by name.
     pub async fn assets_matching(&self, q: &AssetSearch) -> Result<Vec<(AssetId, String)>> {

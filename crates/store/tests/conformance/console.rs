@@ -75,6 +75,8 @@ async fn asset_search_by_software(s: Store) {
             assert_eq!(total as usize, names.len(), "{q:?}");
             let all: Vec<String> = s.assets_matching(&q).await.unwrap().into_iter().map(|(_, n)| n).collect();
             assert_eq!(all, names, "the whole search and its page agree");
+            let full: Vec<String> = s.assets_filtered(&q).await.unwrap().into_iter().map(|a| a.name).collect();
+            assert_eq!(full, names);
             names
         }
     };
