@@ -99,7 +99,6 @@ async fn asset_search_by_software(s: Store) {
         descending: true,
         offset: 1,
         limit: 2,
-        ..Default::default()
     };
     let (total, page) = s.search_assets(&q).await.unwrap();
     assert_eq!(total, 4);
