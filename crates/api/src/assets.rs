@@ -47,7 +47,9 @@ pub struct AssetQuery {
     /// The DNS domain a scan found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
-    /// Assets with an installed package whose name contains this.
+    /// Assets with an installed package whose name starts with this (ignoring ASCII case;
+    /// `openssl` also finds `openssl-dev`): fast, an index serves it. `*ssl`: whose name
+    /// contains `ssl` anywhere: slow on a large inventory (every software row is read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software: Option<String>,
     /// `name` (default), `address`, `hostname`, `os`, `arch`, `domain` or `last_seen`.

@@ -53,7 +53,10 @@ pub struct AssetSearch {
     pub offset: i64,
     /// At most this many assets (the store clamps it to 1..=10 000 for a page).
     pub limit: i64,
-    /// Only assets with an installed package whose name contains this (ignoring case).
+    /// Only assets with an installed package whose name starts with this (ignoring ASCII
+    /// case; a trailing `*` is allowed), which an index serves; `*text`: whose name
+    /// contains `text` (ignoring case), which reads every software row and is slow on a
+    /// large inventory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software: Option<String>,
 }

@@ -17,6 +17,6 @@ impl Engine {
     /// this search" deploys to.
     pub async fn assets_matching(&self, q: &AssetQuery) -> Result<Vec<AssetRef>> {
         let search = q.to_search().map_err(EngineError::Invalid)?;
-        Ok(self.store().asset_ids_matching(&search).await?.into_iter().map(|id| AssetRef::Id(id.0)).collect())
+        Ok(self.store().assets_matching(&search).await?.into_iter().map(|(id, _)| AssetRef::Id(id.0)).collect())
     }
 }

@@ -5,17 +5,22 @@
 use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
 use drover_api::assets::AssetRef;
+use drover_domain::asset::Asset;
+use drover_domain::asset_search::{AssetColumn, AssetSearch};
 use drover_domain::ids::AssetId;
-use drover_domain::selection::{OverviewEntry, OverviewKind, Selection, overview};
+use drover_domain::selection::{OverviewEntry, OverviewKind, Selection, UNKNOWN, overview};
 use drover_store::ReportLimits;
+use std::collections::HashSet;
 
 impl Engine {
     /// The assets a selection holds now (id and name), in its order, without duplicates.
     /// An empty result is not an error here; deploying refuses it.
     pub async fn resolve_selection(&self, s: &Selection) -> Result<Vec<(AssetId, String)>> {
         let mut out: Vec<(AssetId, String)> = Vec::new();
+        // a set beside the list: tens of thousands of members are no quadratic search
+        let mut seen = HashSet::new();
         let mut push = |id: AssetId, name: String| {
-            if !out.iter().any(|(i, _)| *i == id) {
+            if seen.insert(id) {
                 out.push((id, name));
             }
         };
@@ -28,14 +33,12 @@ impl Engine {
             }
             Selection::Search { filters } => {
                 let search = Selection::search(filters).map_err(EngineError::Invalid)?;
-                let ids = self.store().asset_ids_matching(&search).await?;
-                let all = self.store().list_assets().await?;
-                for a in all.into_iter().filter(|a| ids.contains(&a.id)) {
-                    push(a.id, a.name);
+                for (id, name) in self.store().assets_matching(&search).await? {
+                    push(id, name);
                 }
             }
             Selection::Overview { overview, value } => {
-                for a in self.store().list_assets().await? {
+                for a in self.overview_candidates(*overview, value).await? {
                     if overview.value_of(&a).eq_ignore_ascii_case(value) {
                         push(a.id, a.name);
                     }
@@ -78,6 +81,39 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Assets that may be in the overview entry `value` of `kind`, by name: a superset
+    /// found in SQL by a substring every member's columns hold (its OS; `.domain` in its
+    /// host name or address; `a.b.c.` in its address), which the caller narrows with
+    /// [`OverviewKind::value_of`]. The whole list for `unknown` and for values with
+    /// non-ASCII letters (whose case SQL's `LOWER` folds differently per backend).
+    async fn overview_candidates(&self, kind: OverviewKind, value: &str) -> Result<Vec<Asset>> {
+        let filtered =
+            |column: AssetColumn, text: String| AssetSearch { filters: vec![(column, text)], ..AssetSearch::default() };
+        let value = value.trim();
+        if value.eq_ignore_ascii_case(UNKNOWN) || !value.is_ascii() || value.is_empty() {
+            return Ok(self.store().list_assets().await?);
+        }
+        Ok(match kind {
+            OverviewKind::Os => self.store().assets_filtered(&filtered(AssetColumn::Os, value.into())).await?,
+            OverviewKind::Domain => {
+                // the host name's domain, else the address's: either holds `.domain`
+                let dotted = format!(".{value}");
+                let mut all = self.store().assets_filtered(&filtered(AssetColumn::Hostname, dotted.clone())).await?;
+                let seen: HashSet<AssetId> = all.iter().map(|a| a.id).collect();
+                let by_address = self.store().assets_filtered(&filtered(AssetColumn::Address, dotted)).await?;
+                all.extend(by_address.into_iter().filter(|a| !seen.contains(&a.id)));
+                all.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+                all
+            }
+            OverviewKind::Subnet => match value.strip_suffix("0/24") {
+                Some(net) => self.store().assets_filtered(&filtered(AssetColumn::Address, net.into())).await?,
+                None => Vec::new(),
+            },
+            // no asset has a type other than unknown yet
+            OverviewKind::Type => Vec::new(),
+        })
     }
 
     /// The assets counted by `kind`, biggest entry first; each entry carries its selection.

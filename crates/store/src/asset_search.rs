@@ -1,5 +1,6 @@
-//! The asset list as SQL: a case-insensitive substring filter per column, a sort and a
-//! page, with the total count of matches. Runs on both backends (`LOWER(..) LIKE`).
+//! The asset list as SQL: a case-insensitive substring filter per column, an installed
+//! software filter (a name prefix that seeks the `LOWER(name)` index, or a slower
+//! substring), a sort and a page, with the total count of matches. Runs on both backends.
 
 use crate::assets::{COLUMNS, asset_from_row};
 use crate::{Result, Store};
@@ -34,6 +35,52 @@ pub(crate) fn like_pattern(text: &str) -> String {
     p
 }
 
+/// The condition of the `software=` filter. `*text`: some installed package's name
+/// contains `text` (ignoring case), which reads every software row of every asset it
+/// tests. Otherwise `text` (a trailing `*` allowed) is a name prefix (ignoring ASCII case,
+/// like `LOWER` on both backends): a range over the `LOWER(name)` index of 0012, in byte
+/// order (PostgreSQL's column has collation "C"), which holds exactly the names with
+/// that prefix.
+fn software_condition(text: &str, binds: &mut Vec<String>) -> String {
+    let text = text.trim();
+    if let Some(inner) = text.strip_prefix('*') {
+        binds.push(like_pattern(inner.trim_end_matches('*')));
+        return format!(
+            "EXISTS (SELECT 1 FROM asset_software s WHERE s.asset_id = assets.id AND LOWER(s.name) LIKE ${} ESCAPE '\\')",
+            binds.len()
+        );
+    }
+    let prefix = text.trim_end_matches('*').to_ascii_lowercase();
+    binds.push(prefix.clone());
+    let mut range = format!("LOWER(s.name) >= ${}", binds.len());
+    if let Some(end) = prefix_end(&prefix) {
+        binds.push(end);
+        range.push_str(&format!(" AND LOWER(s.name) < ${}", binds.len()));
+    }
+    // The LIMIT (no bound in practice) keeps PostgreSQL from turning the IN into a
+    // per-asset semi join that walks each asset's ~300 software rows: the matches are
+    // read once from the index and hashed (SQLite builds the same list either way).
+    format!("assets.id IN (SELECT s.asset_id FROM asset_software s WHERE {range} LIMIT {})", i64::MAX)
+}
+
+/// The least string above every string that starts with `prefix`, in byte (code point)
+/// order: its last character that has a successor, incremented, and what follows cut off.
+/// None when there is no such string (an empty prefix, or only `char::MAX`).
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match u32::from(last) + 1 {
+            0xD800 => 0xE000, // past the surrogates, which are no chars
+            n => n,
+        };
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 /// The WHERE clause (with `$1..` placeholders) and the values to bind.
 fn where_clause(q: &AssetSearch) -> (String, Vec<String>) {
     let mut conds = Vec::new();
@@ -45,12 +92,7 @@ fn where_clause(q: &AssetSearch) -> (String, Vec<String>) {
         }
     }
     if let Some(text) = q.software.as_deref().filter(|t| !t.trim().is_empty()) {
-        // the (asset_id, name) key of asset_software serves it
-        binds.push(like_pattern(text));
-        conds.push(format!(
-            "EXISTS (SELECT 1 FROM asset_software s WHERE s.asset_id = assets.id AND LOWER(s.name) LIKE ${} ESCAPE '\\')",
-            binds.len()
-        ));
+        conds.push(software_condition(text, &mut binds));
     }
     let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
     (clause, binds)
@@ -85,24 +127,65 @@ impl Store {
         Ok((total, rows.iter().map(asset_from_row).collect::<Result<_>>()?))
     }
 
-    /// The ids of every asset the search's filters match (its page is ignored), by name.
-    pub async fn asset_ids_matching(&self, q: &AssetSearch) -> Result<Vec<AssetId>> {
+    /// Every asset the search's filters match (its page is ignored), by name: candidates
+    /// the engine narrows further (an overview entry's assets).
+    pub async fn assets_filtered(&self, q: &AssetSearch) -> Result<Vec<Asset>> {
         let (clause, binds) = where_clause(q);
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id FROM assets{clause} ORDER BY name, id")));
+        let sql = format!("SELECT {COLUMNS} FROM assets{clause} ORDER BY name, id");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &binds {
             query = query.bind(b.clone());
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok(AssetId(r.try_get("id")?))).collect()
+        rows.iter().map(asset_from_row).collect()
+    }
+
+    /// The id and name of every asset the search's filters match (its page is ignored),
+    /// by name.
+    pub async fn assets_matching(&self, q: &AssetSearch) -> Result<Vec<(AssetId, String)>> {
+        let (clause, binds) = where_clause(q);
+        let sql = format!("SELECT id, name FROM assets{clause} ORDER BY name, id");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            query = query.bind(b.clone());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((AssetId(r.try_get("id")?), r.try_get("name")?))).collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::like_pattern;
+    use super::{like_pattern, prefix_end, software_condition};
 
     #[test]
     fn wildcards_are_escaped() {
         assert_eq!(like_pattern(" Web_1% "), "%web\\_1\\%%");
+    }
+
+    #[test]
+    fn a_prefix_ends_at_its_successor() {
+        assert_eq!(prefix_end("openssl").as_deref(), Some("openssm"));
+        assert_eq!(prefix_end("pkg-12").as_deref(), Some("pkg-13"));
+        assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        assert_eq!(prefix_end(""), None);
+    }
+
+    #[test]
+    fn software_is_a_prefix_unless_it_starts_with_a_star() {
+        let mut binds = Vec::new();
+        let sql = software_condition(" OpenSSL* ", &mut binds);
+        assert_eq!(
+            sql,
+            "assets.id IN (SELECT s.asset_id FROM asset_software s WHERE LOWER(s.name) >= $1 AND LOWER(s.name) < $2 \
+             LIMIT 9223372036854775807)"
+        );
+        assert_eq!(binds, ["openssl", "openssm"]);
+        let mut binds = vec!["x".to_string()];
+        let sql = software_condition("*SSL_*", &mut binds);
+        assert!(sql.contains("LOWER(s.name) LIKE $2 ESCAPE"), "{sql}");
+        assert_eq!(binds, ["x", "%ssl\\_%"]);
     }
 }

@@ -8,7 +8,7 @@ use drover_domain::executor::Executor;
 use drover_domain::user::Role;
 use drover_store::Store;
 
-conformance!(asset_search_filters_sorts_and_pages, sessions_and_audit);
+conformance!(asset_search_filters_sorts_and_pages, asset_search_by_software, sessions_and_audit);
 
 async fn asset_search_filters_sorts_and_pages(s: Store) {
     for (i, name) in ["Web-1", "web_2", "db1", "WEB3", "mail"].iter().enumerate() {
@@ -43,7 +43,66 @@ async fn asset_search_filters_sorts_and_pages(s: Store) {
         ..Default::default()
     };
     assert_eq!(s.search_assets(&q).await.unwrap().0, 1);
-    assert_eq!(s.asset_ids_matching(&q).await.unwrap().len(), 1);
+    assert_eq!(s.assets_matching(&q).await.unwrap().len(), 1);
+}
+
+/// `software=`: a name prefix ignoring ASCII case (an index range), `*text` a substring.
+async fn asset_search_by_software(s: Store) {
+    let installed: [(&str, &[&str]); 5] = [
+        ("a1", &["OpenSSL", "nginx"]),
+        ("a2", &["openssl-dev", "libssl3"]),
+        ("a3", &["opensslx", "apache2"]),
+        ("a4", &["opensso", "openssm"]),
+        ("a5", &["lib_x", "libax"]),
+    ];
+    for (i, (name, software)) in installed.iter().enumerate() {
+        let a = s
+            .create_asset(
+                &NewAsset { name: name.to_string(), address: format!("10.0.1.{i}"), ssh_port: 22, macs: vec![] },
+                1,
+            )
+            .await
+            .unwrap();
+        let rows: Vec<(String, String)> = software.iter().map(|n| (n.to_string(), "1.0".to_string())).collect();
+        s.set_asset_software(a.id, &rows).await.unwrap();
+    }
+    let find = |text: &str| {
+        let q = AssetSearch { software: Some(text.into()), limit: 50, ..Default::default() };
+        let s = s.clone();
+        async move {
+            let (total, page) = s.search_assets(&q).await.unwrap();
+            let names: Vec<String> = page.iter().map(|a| a.name.clone()).collect();
+            assert_eq!(total as usize, names.len(), "{q:?}");
+            let all: Vec<String> = s.assets_matching(&q).await.unwrap().into_iter().map(|(_, n)| n).collect();
+            assert_eq!(all, names, "the whole search and its page agree");
+            let full: Vec<String> = s.assets_filtered(&q).await.unwrap().into_iter().map(|a| a.name).collect();
+            assert_eq!(full, names);
+            names
+        }
+    };
+    // a prefix: not `openssm`/`opensso` (just past the range), whatever the case
+    assert_eq!(find("openssl").await, ["a1", "a2", "a3"]);
+    assert_eq!(find(" OPENSSL* ").await, ["a1", "a2", "a3"]);
+    assert_eq!(find("openssl-").await, ["a2"]);
+    assert_eq!(find("openssm").await, ["a4"]);
+    assert_eq!(find("ssl").await, Vec::<String>::new(), "no longer a substring");
+    // a substring with a leading `*`; LIKE's wildcards are characters
+    assert_eq!(find("*ssl").await, ["a1", "a2", "a3"]);
+    assert_eq!(find("*b_").await, ["a5"]);
+    assert_eq!(find("*b_x").await, ["a5"]);
+    assert_eq!(find("*i_a").await, Vec::<String>::new(), "`_` is no wildcard (would match libax)");
+    // with other filters, paged
+    let q = AssetSearch {
+        software: Some("open".into()),
+        filters: vec![(AssetColumn::Name, "a".into())],
+        sort: AssetColumn::Name,
+        descending: true,
+        offset: 1,
+        limit: 2,
+    };
+    let (total, page) = s.search_assets(&q).await.unwrap();
+    assert_eq!(total, 4);
+    assert_eq!(page.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["a3", "a2"]);
 }
 
 async fn sessions_and_audit(s: Store) {
