@@ -1,5 +1,5 @@
 -- Inventory speed at 100,000 assets × 300 software rows (issue 8). Keep in step with
--- ../sqlite/0012_inventory_speed.sql.
+-- ../sqlite/0015_inventory_speed.sql.
 
 -- Software names compare byte by byte, as on SQLite: the asset list's `software=` prefix
 -- search is a range over LOWER(name) (`>= prefix AND < next prefix`), which holds exactly

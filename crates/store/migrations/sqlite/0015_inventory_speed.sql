@@ -1,5 +1,5 @@
 -- Inventory speed at 100,000 assets × 300 software rows (issue 8). Keep in step with
--- ../postgres/0012_inventory_speed.sql.
+-- ../postgres/0015_inventory_speed.sql.
 
 -- Software by lower-case name: the asset list's `software=` prefix search (a range over
 -- LOWER(name)) and group rules' `software` tests (LOWER(name) = …, then asset_id and
