@@ -11,7 +11,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -105,7 +107,7 @@ async fn serve_connection<I>(
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .serve_connection(TokioIo::new(io), service);
+        .serve_connection(TokioIo::new(Lingering(Some(io))), service);
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(%remote, "connection ended: {e}");
     }
@@ -114,4 +116,72 @@ async fn serve_connection<I>(
 /// The client's address, as the connection loop recorded it.
 pub(crate) fn client_addr(ext: &axum::http::Extensions) -> Option<SocketAddr> {
     ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
+
+/// What a closed connection still reads and throws away, at most, before it is dropped.
+const LINGER_BYTES: usize = 1024 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// A connection that, once hyper is done with it (its answer sent and its write side
+/// shut), reads and discards what the client still sends, for a while, before closing.
+/// An answer given before the request body was read (413) would otherwise meet that body
+/// in the socket at close: the kernel then resets the connection, and the client loses
+/// the answer it was sent.
+struct Lingering<I: AsyncRead + Unpin + Send + 'static>(Option<I>);
+
+impl<I: AsyncRead + Unpin + Send + 'static> AsyncRead for Lingering<I> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut().0.as_mut() {
+            Some(io) => Pin::new(io).poll_read(cx, buf),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Lingering<I> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut().0.as_mut() {
+            Some(io) => Pin::new(io).poll_write(cx, buf),
+            None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut().0.as_mut() {
+            Some(io) => Pin::new(io).poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut().0.as_mut() {
+            Some(io) => Pin::new(io).poll_shutdown(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin + Send + 'static> Drop for Lingering<I> {
+    fn drop(&mut self) {
+        let Some(io) = self.0.take() else { return };
+        // without a runtime (never in the server) the connection just closes
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        rt.spawn(drain(io));
+    }
+}
+
+/// Reads until the client closes, LINGER_BYTES were read or LINGER_TIME passed.
+async fn drain(mut io: impl AsyncRead + Unpin) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut left = LINGER_BYTES;
+    let _ = tokio::time::timeout(LINGER_TIME, async {
+        while left > 0 {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
 }
