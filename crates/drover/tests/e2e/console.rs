@@ -83,11 +83,18 @@ impl Browser {
         panic!("no text at {css}: {last}")
     }
 
-    /// Clicks the element; found again when a live update (server-sent events) replaced
-    /// it between finding and clicking.
+    /// Clicks the element once it is there (a page may fill itself after loading); found
+    /// again when a live update (server-sent events) replaced it between finding and
+    /// clicking.
     pub async fn click(&self, css: &str) {
         for _ in 0..10 {
-            let e = self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"));
+            let e = self
+                .c
+                .wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
             match e.click().await {
                 Err(fantoccini::error::CmdError::Standard(w))
                     if w.error == fantoccini::error::ErrorStatus::StaleElementReference =>
