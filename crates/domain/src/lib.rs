@@ -4,6 +4,7 @@
 pub mod asset;
 pub mod asset_search;
 pub mod audit;
+pub mod cert_fingerprint;
 pub mod credential;
 pub mod deploy_config;
 pub mod deployment;

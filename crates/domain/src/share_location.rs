@@ -22,20 +22,6 @@ pub struct ShareLocation {
     pub created_ms: i64,
 }
 
-/// A certificate's SHA-256 as an admin gives it (hex, any case, colons allowed, e.g. as
-/// `openssl x509 -fingerprint -sha256` or `drover serve` prints it), as 64 lower-case hex.
-pub fn cert_sha256(fingerprint: &str) -> Result<String, String> {
-    let hex: String = fingerprint.trim().trim_start_matches("SHA256:").chars().filter(|c| *c != ':').collect();
-    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(hex.to_ascii_lowercase())
-    } else {
-        Err(format!(
-            "'{fingerprint}' is not a certificate's SHA-256: give 64 hex digits (colons allowed), as \
-             `openssl x509 -noout -fingerprint -sha256 -in CERT` or `drover serve` print it"
-        ))
-    }
-}
-
 /// Checks a share's base URL and gives it without a trailing slash.
 pub fn share_url(url: &str) -> Result<String, String> {
     let u = url.trim().trim_end_matches('/');
@@ -88,16 +74,5 @@ mod tests {
         for bad in ["ftp://x", "m.example", "http://", "http:///x", "http://x/?a=1", "http://a b"] {
             assert!(share_url(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn a_fingerprint_reads_as_openssl_and_drover_print_it() {
-        let hex = "ab".repeat(32);
-        let colons = vec!["AB"; 32].join(":");
-        assert_eq!(cert_sha256(&hex).unwrap(), hex);
-        assert_eq!(cert_sha256(&colons).unwrap(), hex);
-        assert_eq!(cert_sha256(&format!("SHA256:{hex}")).unwrap(), hex);
-        assert!(cert_sha256("abc").unwrap_err().contains("64 hex digits"));
-        assert!(cert_sha256(&"zz".repeat(32)).is_err());
     }
 }

@@ -182,7 +182,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
             "drover {} listening on https://{addr} (database: {backend})\nTLS certificate {}\n  SHA-256 fingerprint {}\n(`drover login` shows this fingerprint: compare it before you accept it)",
             env!("CARGO_PKG_VERSION"),
             c.cert_path.display(),
-            drover_engine::datadir::tls::fingerprint(&c.sha256),
+            drover_domain::cert_fingerprint::show(&c.sha256),
         ),
         None => eprintln!(
             "drover {} listening on http://{addr} (database: {backend}); PLAIN HTTP (--insecure-http): logins, tokens and package files cross the network in clear",

@@ -4,10 +4,11 @@
 use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
 use drover_domain::audit::AuditAction;
+use drover_domain::cert_fingerprint;
 use drover_domain::executor::Executor;
 use drover_domain::ids::ShareLocationId;
 use drover_domain::scope::IpRange;
-use drover_domain::share_location::{ShareLocation, cert_sha256, location_for, share_url};
+use drover_domain::share_location::{ShareLocation, location_for, share_url};
 
 impl Engine {
     /// Adds a share for the targets of `range`, at `url` (files at `url/files/<sha256>`),
@@ -21,7 +22,7 @@ impl Engine {
     ) -> Result<ShareLocation> {
         let range = IpRange::parse(range).map_err(EngineError::Invalid)?;
         let url = share_url(url).map_err(EngineError::Invalid)?;
-        let pin = fingerprint.map(cert_sha256).transpose().map_err(EngineError::Invalid)?;
+        let pin = fingerprint.map(cert_fingerprint::parse).transpose().map_err(EngineError::Invalid)?;
         if pin.is_some() && !url.starts_with("https://") {
             return Err(EngineError::Invalid(format!(
                 "a certificate fingerprint needs an https:// share URL, not {url}"

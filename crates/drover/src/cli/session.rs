@@ -55,7 +55,7 @@ async fn trusted(c: Client, ask: bool) -> anyhow::Result<Client> {
         return Ok(c);
     }
     let sha = tls::peek(&c.server).await?;
-    let fingerprint = tls::show(&sha);
+    let fingerprint = drover_domain::cert_fingerprint::show(&sha);
     eprintln!(
         "The server {} presents a TLS certificate no public authority vouches for (self-signed?).\n  SHA-256 fingerprint {fingerprint}\n\
          Compare it with the fingerprint `drover serve` printed when it started (or, on the server: \

@@ -3,6 +3,7 @@
 //! public authorities; and reading the fingerprint of a server not trusted yet.
 
 use anyhow::{Context, anyhow};
+use drover_domain::cert_fingerprint;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -24,22 +25,7 @@ pub enum Trust {
 
 /// A fingerprint as given (`AB:CD:…`, hex, `SHA256:` prefix) as lowercase hex.
 pub fn parse_fingerprint(text: &str) -> anyhow::Result<String> {
-    let t = text.trim();
-    let t = t.strip_prefix("SHA256:").or_else(|| t.strip_prefix("sha256:")).unwrap_or(t);
-    let hex: String = t.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
-    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(hex)
-    } else {
-        Err(anyhow!(
-            "'{text}' is not a SHA-256 fingerprint: give the 64 hex digits (with or without colons) that `drover serve` prints at start"
-        ))
-    }
-}
-
-/// A SHA-256 as people compare it: upper-case hex pairs joined by colons.
-pub fn show(sha256_hex: &str) -> String {
-    let upper = sha256_hex.to_ascii_uppercase();
-    upper.as_bytes().chunks(2).filter_map(|c| std::str::from_utf8(c).ok()).collect::<Vec<_>>().join(":")
+    cert_fingerprint::parse(text).map_err(|e| anyhow!(e))
 }
 
 /// The HTTP client for `trust`.
@@ -135,18 +121,5 @@ impl ServerCertVerifier for Pinned {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_in_any_usual_form() {
-        let hex = "0a".repeat(32);
-        assert_eq!(parse_fingerprint(&show(&hex)).unwrap(), hex);
-        assert_eq!(parse_fingerprint(&format!("SHA256:{}", hex.to_uppercase())).unwrap(), hex);
-        assert!(parse_fingerprint("0a:0b").unwrap_err().to_string().contains("64 hex digits"));
     }
 }

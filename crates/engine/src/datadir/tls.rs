@@ -37,22 +37,6 @@ pub fn sha256_hex(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
 }
 
-/// A SHA-256 as people compare it: upper-case hex pairs joined by colons.
-pub fn fingerprint(sha256_hex: &str) -> String {
-    let upper = sha256_hex.to_ascii_uppercase();
-    let pairs: Vec<&str> = upper.as_bytes().chunks(2).filter_map(|c| std::str::from_utf8(c).ok()).collect();
-    pairs.join(":")
-}
-
-/// A fingerprint as given (`AB:CD:…`, `abcd…`, with an optional `SHA256:` prefix) as
-/// lowercase hex; None unless it is 32 bytes of hex.
-pub fn parse_fingerprint(text: &str) -> Option<String> {
-    let t = text.trim();
-    let t = t.strip_prefix("SHA256:").or_else(|| t.strip_prefix("sha256:")).unwrap_or(t);
-    let hex: String = t.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
-    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit())).then_some(hex)
-}
-
 /// The certificate of `data_dir`, made now (self-signed, for `names`: host names and IP
 /// addresses) when there is none yet.
 pub fn load_or_create(data_dir: &Path, names: &[String]) -> Result<ServerCert> {
@@ -157,14 +141,5 @@ mod tests {
         std::fs::remove_file(dir.path().join(CERT_FILE)).unwrap();
         let err = load_or_create(dir.path(), &names).unwrap_err().to_string();
         assert!(err.contains("only one is there"), "{err}");
-    }
-
-    #[test]
-    fn fingerprints_read_and_shown() {
-        let hex = "ab".repeat(32);
-        assert_eq!(fingerprint(&hex)[..8], *"AB:AB:AB");
-        assert_eq!(parse_fingerprint(&fingerprint(&hex)).as_deref(), Some(hex.as_str()));
-        assert_eq!(parse_fingerprint(&format!("SHA256:{hex}")).as_deref(), Some(hex.as_str()));
-        assert_eq!(parse_fingerprint("abcd"), None);
     }
 }
