@@ -5,7 +5,7 @@
 use crate::assets::{COLUMNS, asset_from_row};
 use crate::{Result, Store};
 use drover_domain::asset::Asset;
-use drover_domain::asset_search::{AssetColumn, AssetSearch};
+use drover_domain::asset_search::{AssetColumn, AssetCount, AssetSearch};
 use drover_domain::ids::AssetId;
 use sqlx::Row;
 
@@ -99,15 +99,26 @@ fn where_clause(q: &AssetSearch) -> (String, Vec<String>) {
 }
 
 impl Store {
-    /// How many assets match the search, and the requested page of them. Empty (`NULL`)
-    /// values sort last in both directions on both backends.
-    pub async fn search_assets(&self, q: &AssetSearch) -> Result<(i64, Vec<Asset>)> {
+    /// How many assets match the search (exactly up to [`AssetCount::EXACT_UP_TO`]), and
+    /// the requested page of them. Empty (`NULL`) values sort last in both directions on
+    /// both backends.
+    pub async fn search_assets(&self, q: &AssetSearch) -> Result<(AssetCount, Vec<Asset>)> {
+        self.search_assets_counting_up_to(q, AssetCount::EXACT_UP_TO).await
+    }
+
+    /// [`Store::search_assets`] counting matches exactly only up to `up_to`: the count
+    /// stops at the first `up_to + 1` matches instead of reading all of them.
+    pub async fn search_assets_counting_up_to(&self, q: &AssetSearch, up_to: i64) -> Result<(AssetCount, Vec<Asset>)> {
+        let up_to = up_to.max(0);
         let (clause, binds) = where_clause(q);
-        let mut count = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM assets{clause}")));
+        let mut count = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM assets{clause} LIMIT {}) AS counted",
+            up_to.saturating_add(1)
+        )));
         for b in &binds {
             count = count.bind(b.clone());
         }
-        let total: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
+        let total = AssetCount::bounded(count.fetch_one(&self.pool).await?.try_get("n")?, up_to);
         let col = sql_column(q.sort);
         let dir = if q.descending { "DESC" } else { "ASC" };
         // `NULLS LAST` rather than `(col IS NULL)` first: SQLite then walks the column's
