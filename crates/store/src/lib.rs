@@ -27,6 +27,7 @@ mod settings;
 mod share_locations;
 mod users;
 
+pub use asset_search::SearchBounds;
 pub use deployments::{LogFilter, NewDeployment, TargetUpdate};
 pub use error::{Result, StoreError};
 pub use reports::{ALLOWED_FUNCTIONS, REFUSED_EXAMPLES, ReportLimits, STORE_TABLES, check_report_sql};
