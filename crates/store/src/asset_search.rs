@@ -182,7 +182,11 @@ impl Store {
                 );
                 self.count(&sql, &binds).await?
             }
+            // with other filters, counted over the hashed list: testing every asset those
+            // filters pass one seek at a time cost more (`nginx` with `name=host-07` at
+            // 100,000 assets: 10,000 seeks, p50 288 ms on SQLite)
             _ => {
+                let (clause, binds) = where_clause(q, SoftwarePlan::List);
                 let sql = format!(
                     "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM assets{clause} LIMIT {}) AS counted",
                     up_to.saturating_add(1)
