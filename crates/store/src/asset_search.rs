@@ -1,6 +1,7 @@
 //! The asset list as SQL: a case-insensitive substring filter per column, an installed
 //! software filter (a name prefix that seeks the `LOWER(name)` index, or a slower
-//! substring), a sort and a page, with the total count of matches. Runs on both backends.
+//! substring), a sort and a page, with the count of matches (exact up to 10,000). Runs on
+//! both backends.
 
 use crate::assets::{COLUMNS, asset_from_row};
 use crate::{Result, Store};
