@@ -112,6 +112,16 @@ impl AssetQuery {
 /// The answer of an asset search: how many match, and the page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssetPage {
+    /// How many assets match when `total_exact`; otherwise more than this many (matches
+    /// are counted exactly up to 10,000).
     pub total: i64,
+    /// False when more than `total` assets match.
+    #[serde(default = "exact")]
+    pub total_exact: bool,
     pub assets: Vec<drover_domain::asset::Asset>,
+}
+
+/// An answer without `total_exact` (an older server) counted every match.
+fn exact() -> bool {
+    true
 }

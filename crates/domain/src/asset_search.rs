@@ -67,3 +67,22 @@ impl AssetSearch {
         self.filters.iter().find(|(c, v)| *c == column && !v.trim().is_empty()).map(|(_, v)| v.as_str())
     }
 }
+
+/// How many assets a search matches: counted exactly up to [`AssetCount::EXACT_UP_TO`];
+/// past that, `n` is that bound and `exact` false ("more than 10,000"). Counting 75,000
+/// matches exactly costs more than a page of them, and nobody pages that far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetCount {
+    pub n: i64,
+    pub exact: bool,
+}
+
+impl AssetCount {
+    /// Matches are counted exactly up to this many.
+    pub const EXACT_UP_TO: i64 = 10_000;
+
+    /// The count of `counted` matches when counting stopped past `up_to`.
+    pub fn bounded(counted: i64, up_to: i64) -> AssetCount {
+        if counted > up_to { AssetCount { n: up_to, exact: false } } else { AssetCount { n: counted, exact: true } }
+    }
+}

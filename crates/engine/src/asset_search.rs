@@ -6,11 +6,12 @@ use crate::error::{EngineError, Result};
 use drover_api::assets::{AssetPage, AssetQuery, AssetRef};
 
 impl Engine {
-    /// One page of the assets a query matches, with the number of all matches.
+    /// One page of the assets a query matches, with the number of all matches (exact up
+    /// to 10,000; past that, "more than 10,000").
     pub async fn search_assets(&self, q: &AssetQuery) -> Result<AssetPage> {
         let search = q.to_search().map_err(EngineError::Invalid)?;
         let (total, assets) = self.store().search_assets(&search).await?;
-        Ok(AssetPage { total, assets })
+        Ok(AssetPage { total: total.n, total_exact: total.exact, assets })
     }
 
     /// Every asset the query's filters match, whatever its page: what "all results of

@@ -1,11 +1,12 @@
 //! The asset list as SQL: a case-insensitive substring filter per column, an installed
 //! software filter (a name prefix that seeks the `LOWER(name)` index, or a slower
-//! substring), a sort and a page, with the total count of matches. Runs on both backends.
+//! substring), a sort and a page, with the count of matches (exact up to 10,000). Runs on
+//! both backends.
 
 use crate::assets::{COLUMNS, asset_from_row};
 use crate::{Result, Store};
 use drover_domain::asset::Asset;
-use drover_domain::asset_search::{AssetColumn, AssetSearch};
+use drover_domain::asset_search::{AssetColumn, AssetCount, AssetSearch};
 use drover_domain::ids::AssetId;
 use sqlx::Row;
 
@@ -35,32 +36,83 @@ pub(crate) fn like_pattern(text: &str) -> String {
     p
 }
 
+/// How a `software=` name prefix is tested. Measured at 100,000 assets × 300 software rows
+/// (see the README's "Benchmark" on `bench-inventory`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SoftwarePlan {
+    /// The matching assets are listed once from the `LOWER(name)` index (0015) and hashed:
+    /// cheap when few software rows match, and what a whole search reads anyway.
+    List,
+    /// Each asset the query walks (in the sort's order) is tested with one seek in the
+    /// `(asset_id, LOWER(name))` index (0016): a page of a prefix that matches most assets
+    /// stops after the page instead of first listing tens of thousands of matches.
+    PerAsset,
+}
+
+/// The bounds of an asset search's work: [`Store::search_assets`] uses the defaults; tests
+/// set small ones to exercise both sides of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchBounds {
+    /// Matches are counted exactly up to this many.
+    pub count_up_to: i64,
+    /// From this many software rows in a prefix's range, a page tests asset by asset
+    /// ([`SoftwarePlan::PerAsset`]).
+    pub per_asset_from: i64,
+}
+
+impl Default for SearchBounds {
+    fn default() -> SearchBounds {
+        SearchBounds { count_up_to: AssetCount::EXACT_UP_TO, per_asset_from: 2_000 }
+    }
+}
+
+/// The software filter's text as a lower-case name prefix, or None for `*text` (a
+/// substring).
+fn software_prefix(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.starts_with('*') { None } else { Some(text.trim_end_matches('*').to_ascii_lowercase()) }
+}
+
+/// `LOWER(s.name) >= $n [AND LOWER(s.name) < $m]`: the names that start with `prefix`
+/// (lower case), in byte order (PostgreSQL's column has collation "C").
+fn software_range(prefix: &str, binds: &mut Vec<String>) -> String {
+    binds.push(prefix.to_string());
+    let mut range = format!("LOWER(s.name) >= ${}", binds.len());
+    if let Some(end) = prefix_end(prefix) {
+        binds.push(end);
+        range.push_str(&format!(" AND LOWER(s.name) < ${}", binds.len()));
+    }
+    range
+}
+
 /// The condition of the `software=` filter. `*text`: some installed package's name
 /// contains `text` (ignoring case), which reads every software row of every asset it
 /// tests. Otherwise `text` (a trailing `*` allowed) is a name prefix (ignoring ASCII case,
-/// like `LOWER` on both backends): a range over the `LOWER(name)` index of 0012, in byte
-/// order (PostgreSQL's column has collation "C"), which holds exactly the names with
-/// that prefix.
-fn software_condition(text: &str, binds: &mut Vec<String>) -> String {
-    let text = text.trim();
-    if let Some(inner) = text.strip_prefix('*') {
+/// like `LOWER` on both backends): a range over `LOWER(name)` in byte order, which holds
+/// exactly the names with that prefix, tested as `plan` says.
+fn software_condition(text: &str, plan: SoftwarePlan, binds: &mut Vec<String>) -> String {
+    let Some(prefix) = software_prefix(text) else {
+        let inner = text.trim().strip_prefix('*').unwrap_or_default();
         binds.push(like_pattern(inner.trim_end_matches('*')));
         return format!(
             "EXISTS (SELECT 1 FROM asset_software s WHERE s.asset_id = assets.id AND LOWER(s.name) LIKE ${} ESCAPE '\\')",
             binds.len()
         );
+    };
+    let range = software_range(&prefix, binds);
+    match plan {
+        // A scalar subquery, not EXISTS: neither backend turns it into a join that first
+        // lists every match (and SQLite 3.50 answered an EXISTS page ignoring its OFFSET).
+        SoftwarePlan::PerAsset => {
+            format!("(SELECT 1 FROM asset_software s WHERE s.asset_id = assets.id AND {range} LIMIT 1) IS NOT NULL")
+        }
+        // The LIMIT (no bound in practice) keeps PostgreSQL from turning the IN into a
+        // per-asset semi join: the matches are read once from the index and hashed
+        // (SQLite builds the same list either way).
+        SoftwarePlan::List => {
+            format!("assets.id IN (SELECT s.asset_id FROM asset_software s WHERE {range} LIMIT {})", i64::MAX)
+        }
     }
-    let prefix = text.trim_end_matches('*').to_ascii_lowercase();
-    binds.push(prefix.clone());
-    let mut range = format!("LOWER(s.name) >= ${}", binds.len());
-    if let Some(end) = prefix_end(&prefix) {
-        binds.push(end);
-        range.push_str(&format!(" AND LOWER(s.name) < ${}", binds.len()));
-    }
-    // The LIMIT (no bound in practice) keeps PostgreSQL from turning the IN into a
-    // per-asset semi join that walks each asset's ~300 software rows: the matches are
-    // read once from the index and hashed (SQLite builds the same list either way).
-    format!("assets.id IN (SELECT s.asset_id FROM asset_software s WHERE {range} LIMIT {})", i64::MAX)
 }
 
 /// The least string above every string that starts with `prefix`, in byte (code point)
@@ -82,7 +134,7 @@ pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
 }
 
 /// The WHERE clause (with `$1..` placeholders) and the values to bind.
-fn where_clause(q: &AssetSearch) -> (String, Vec<String>) {
+fn where_clause(q: &AssetSearch, plan: SoftwarePlan) -> (String, Vec<String>) {
     let mut conds = Vec::new();
     let mut binds = Vec::new();
     for c in AssetColumn::ALL.into_iter().filter(|c| c.is_text()) {
@@ -92,22 +144,58 @@ fn where_clause(q: &AssetSearch) -> (String, Vec<String>) {
         }
     }
     if let Some(text) = q.software.as_deref().filter(|t| !t.trim().is_empty()) {
-        conds.push(software_condition(text, &mut binds));
+        conds.push(software_condition(text, plan, &mut binds));
     }
     let clause = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
     (clause, binds)
 }
 
 impl Store {
-    /// How many assets match the search, and the requested page of them. Empty (`NULL`)
-    /// values sort last in both directions on both backends.
-    pub async fn search_assets(&self, q: &AssetSearch) -> Result<(i64, Vec<Asset>)> {
-        let (clause, binds) = where_clause(q);
-        let mut count = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM assets{clause}")));
-        for b in &binds {
-            count = count.bind(b.clone());
-        }
-        let total: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
+    /// How many assets match the search (exactly up to [`AssetCount::EXACT_UP_TO`]), and
+    /// the requested page of them. Empty (`NULL`) values sort last in both directions on
+    /// both backends.
+    pub async fn search_assets(&self, q: &AssetSearch) -> Result<(AssetCount, Vec<Asset>)> {
+        self.search_assets_within(q, SearchBounds::default()).await
+    }
+
+    /// [`Store::search_assets`] within `bounds`: the count stops at the first
+    /// `count_up_to + 1` matches instead of reading all of them.
+    pub async fn search_assets_within(
+        &self,
+        q: &AssetSearch,
+        bounds: SearchBounds,
+    ) -> Result<(AssetCount, Vec<Asset>)> {
+        let up_to = bounds.count_up_to.max(0);
+        let prefix = q.software.as_deref().filter(|t| !t.trim().is_empty()).and_then(software_prefix);
+        let plan = match &prefix {
+            Some(p) => self.software_plan(p, bounds.per_asset_from.max(1)).await?,
+            None => SoftwarePlan::List,
+        };
+        let (clause, binds) = where_clause(q, plan);
+        let n = match (&prefix, plan) {
+            // software is the only filter: count assets straight from the LOWER(name) index
+            (Some(p), SoftwarePlan::PerAsset) if q.filters.iter().all(|(_, v)| v.trim().is_empty()) => {
+                let mut binds = Vec::new();
+                let range = software_range(p, &mut binds);
+                let sql = format!(
+                    "SELECT COUNT(*) AS n FROM (SELECT DISTINCT s.asset_id FROM asset_software s WHERE {range} LIMIT {}) AS counted",
+                    up_to.saturating_add(1)
+                );
+                self.count(&sql, &binds).await?
+            }
+            // with other filters, counted over the hashed list: testing every asset those
+            // filters pass one seek at a time cost more (`nginx` with `name=host-07` at
+            // 100,000 assets: 10,000 seeks, p50 288 ms on SQLite)
+            _ => {
+                let (clause, binds) = where_clause(q, SoftwarePlan::List);
+                let sql = format!(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM assets{clause} LIMIT {}) AS counted",
+                    up_to.saturating_add(1)
+                );
+                self.count(&sql, &binds).await?
+            }
+        };
+        let total = AssetCount::bounded(n, up_to);
         let col = sql_column(q.sort);
         let dir = if q.descending { "DESC" } else { "ASC" };
         // `NULLS LAST` rather than `(col IS NULL)` first: SQLite then walks the column's
@@ -127,10 +215,31 @@ impl Store {
         Ok((total, rows.iter().map(asset_from_row).collect::<Result<_>>()?))
     }
 
+    /// The `n` of a `SELECT COUNT(*) AS n …` with `binds` for `$1..`.
+    async fn count(&self, sql: &str, binds: &[String]) -> Result<i64> {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+        for b in binds {
+            query = query.bind(b.clone());
+        }
+        Ok(query.fetch_one(&self.pool).await?.try_get("n")?)
+    }
+
+    /// How to test the software name prefix `prefix` (lower case): asset by asset when its
+    /// range holds at least `per_asset_from` software rows (reading at most that many).
+    async fn software_plan(&self, prefix: &str, per_asset_from: i64) -> Result<SoftwarePlan> {
+        let mut binds = Vec::new();
+        let range = software_range(prefix, &mut binds);
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM asset_software s WHERE {range} LIMIT {per_asset_from}) AS r"
+        );
+        let rows = self.count(&sql, &binds).await?;
+        Ok(if rows >= per_asset_from { SoftwarePlan::PerAsset } else { SoftwarePlan::List })
+    }
+
     /// Every asset the search's filters match (its page is ignored), by name: candidates
     /// the engine narrows further (an overview entry's assets).
     pub async fn assets_filtered(&self, q: &AssetSearch) -> Result<Vec<Asset>> {
-        let (clause, binds) = where_clause(q);
+        let (clause, binds) = where_clause(q, SoftwarePlan::List);
         let sql = format!("SELECT {COLUMNS} FROM assets{clause} ORDER BY name, id");
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &binds {
@@ -143,7 +252,7 @@ impl Store {
     /// The id and name of every asset the search's filters match (its page is ignored),
     /// by name.
     pub async fn assets_matching(&self, q: &AssetSearch) -> Result<Vec<(AssetId, String)>> {
-        let (clause, binds) = where_clause(q);
+        let (clause, binds) = where_clause(q, SoftwarePlan::List);
         let sql = format!("SELECT id, name FROM assets{clause} ORDER BY name, id");
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &binds {
@@ -156,7 +265,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::{like_pattern, prefix_end, software_condition};
+    use super::{SoftwarePlan, like_pattern, prefix_end, software_condition};
 
     #[test]
     fn wildcards_are_escaped() {
@@ -176,7 +285,7 @@ mod tests {
     #[test]
     fn software_is_a_prefix_unless_it_starts_with_a_star() {
         let mut binds = Vec::new();
-        let sql = software_condition(" OpenSSL* ", &mut binds);
+        let sql = software_condition(" OpenSSL* ", SoftwarePlan::List, &mut binds);
         assert_eq!(
             sql,
             "assets.id IN (SELECT s.asset_id FROM asset_software s WHERE LOWER(s.name) >= $1 AND LOWER(s.name) < $2 \
@@ -184,8 +293,16 @@ mod tests {
         );
         assert_eq!(binds, ["openssl", "openssm"]);
         let mut binds = vec!["x".to_string()];
-        let sql = software_condition("*SSL_*", &mut binds);
+        let sql = software_condition("*SSL_*", SoftwarePlan::List, &mut binds);
         assert!(sql.contains("LOWER(s.name) LIKE $2 ESCAPE"), "{sql}");
         assert_eq!(binds, ["x", "%ssl\\_%"]);
+        let mut binds = Vec::new();
+        let sql = software_condition("nginx", SoftwarePlan::PerAsset, &mut binds);
+        assert_eq!(
+            sql,
+            "(SELECT 1 FROM asset_software s WHERE s.asset_id = assets.id AND LOWER(s.name) >= $1 \
+             AND LOWER(s.name) < $2 LIMIT 1) IS NOT NULL"
+        );
+        assert_eq!(binds, ["nginx", "nginy"]);
     }
 }

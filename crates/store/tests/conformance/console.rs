@@ -2,13 +2,18 @@
 
 use crate::conformance;
 use drover_domain::asset::{HostFacts, NewAsset};
-use drover_domain::asset_search::{AssetColumn, AssetSearch};
+use drover_domain::asset_search::{AssetColumn, AssetCount, AssetSearch};
 use drover_domain::audit::AuditAction;
 use drover_domain::executor::Executor;
 use drover_domain::user::Role;
-use drover_store::Store;
+use drover_store::{SearchBounds, Store};
 
-conformance!(asset_search_filters_sorts_and_pages, asset_search_by_software, sessions_and_audit);
+conformance!(
+    asset_search_filters_sorts_and_pages,
+    asset_search_by_software,
+    asset_search_counts_up_to_a_bound,
+    sessions_and_audit
+);
 
 async fn asset_search_filters_sorts_and_pages(s: Store) {
     for (i, name) in ["Web-1", "web_2", "db1", "WEB3", "mail"].iter().enumerate() {
@@ -27,7 +32,7 @@ async fn asset_search_filters_sorts_and_pages(s: Store) {
     let names = |v: &[drover_domain::asset::Asset]| v.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
     let q = AssetSearch { filters: vec![(AssetColumn::Name, "web".into())], limit: 2, ..Default::default() };
     let (total, page) = s.search_assets(&q).await.unwrap();
-    assert_eq!(total, 3);
+    assert_eq!(total, AssetCount { n: 3, exact: true });
     assert_eq!(names(&page), ["WEB3", "Web-1"]);
     let (_, page2) = s.search_assets(&AssetSearch { offset: 2, ..q.clone() }).await.unwrap();
     assert_eq!(names(&page2), ["web_2"]);
@@ -37,12 +42,13 @@ async fn asset_search_filters_sorts_and_pages(s: Store) {
     // sorting by a column with empty values: they come last both ways
     let q = AssetSearch { sort: AssetColumn::Os, descending: true, limit: 50, ..Default::default() };
     assert_eq!(names(&s.search_assets(&q).await.unwrap().1), ["mail", "db1", "Web-1", "WEB3", "web_2"]);
+    // with other filters, paged
     let q = AssetSearch {
         filters: vec![(AssetColumn::Os, "DEBIAN".into()), (AssetColumn::Name, "w".into())],
         limit: 1,
         ..Default::default()
     };
-    assert_eq!(s.search_assets(&q).await.unwrap().0, 1);
+    assert_eq!(s.search_assets(&q).await.unwrap().0.n, 1);
     assert_eq!(s.assets_matching(&q).await.unwrap().len(), 1);
 }
 
@@ -72,7 +78,10 @@ async fn asset_search_by_software(s: Store) {
         async move {
             let (total, page) = s.search_assets(&q).await.unwrap();
             let names: Vec<String> = page.iter().map(|a| a.name.clone()).collect();
-            assert_eq!(total as usize, names.len(), "{q:?}");
+            assert_eq!(total, AssetCount { n: names.len() as i64, exact: true }, "{q:?}");
+            // asset by asset (the plan of a prefix that matches many rows): the same answer
+            let per_asset = SearchBounds { per_asset_from: 1, ..SearchBounds::default() };
+            assert_eq!(s.search_assets_within(&q, per_asset).await.unwrap(), (total, page), "{q:?}");
             let all: Vec<String> = s.assets_matching(&q).await.unwrap().into_iter().map(|(_, n)| n).collect();
             assert_eq!(all, names, "the whole search and its page agree");
             let full: Vec<String> = s.assets_filtered(&q).await.unwrap().into_iter().map(|a| a.name).collect();
@@ -91,6 +100,11 @@ async fn asset_search_by_software(s: Store) {
     assert_eq!(find("*b_").await, ["a5"]);
     assert_eq!(find("*b_x").await, ["a5"]);
     assert_eq!(find("*i_a").await, Vec::<String>::new(), "`_` is no wildcard (would match libax)");
+    // a substring, paged
+    let q = AssetSearch { software: Some("*SSL".into()), descending: true, offset: 1, limit: 1, ..Default::default() };
+    let (total, page) = s.search_assets(&q).await.unwrap();
+    assert_eq!(total.n, 3);
+    assert_eq!(page.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["a2"], "a substring's page keeps its offset");
     // with other filters, paged
     let q = AssetSearch {
         software: Some("open".into()),
@@ -100,9 +114,56 @@ async fn asset_search_by_software(s: Store) {
         offset: 1,
         limit: 2,
     };
-    let (total, page) = s.search_assets(&q).await.unwrap();
-    assert_eq!(total, 4);
-    assert_eq!(page.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["a3", "a2"]);
+    for per_asset_from in [1, 2_000] {
+        let bounds = SearchBounds { per_asset_from, ..SearchBounds::default() };
+        let (total, page) = s.search_assets_within(&q, bounds).await.unwrap();
+        assert_eq!(total, AssetCount { n: 4, exact: true });
+        assert_eq!(page.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["a3", "a2"]);
+    }
+}
+
+/// Counting up to `n`, whatever the software plan (a list from 1 software row up).
+fn up_to(n: i64) -> SearchBounds {
+    SearchBounds { count_up_to: n, per_asset_from: 1 }
+}
+
+/// The total is exact up to the bound; past it, the bound and "not exact"; the page is
+/// the same either way.
+async fn asset_search_counts_up_to_a_bound(s: Store) {
+    for i in 0..6 {
+        let a = s
+            .create_asset(
+                &NewAsset { name: format!("n{i}"), address: format!("10.0.2.{i}"), ssh_port: 22, macs: vec![] },
+                1,
+            )
+            .await
+            .unwrap();
+        // n0, n2, n4 have nginx (and another name with its prefix: one asset, counted once)
+        let software: &[&str] = if i % 2 == 0 { &["nginx", "nginx-extras"] } else { &["apache2"] };
+        let rows: Vec<(String, String)> = software.iter().map(|n| (n.to_string(), "1".to_string())).collect();
+        s.set_asset_software(a.id, &rows).await.unwrap();
+    }
+    let names = |v: &[drover_domain::asset::Asset]| v.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
+    let all = AssetSearch { limit: 2, offset: 3, ..Default::default() };
+    let (total, page) = s.search_assets_within(&all, up_to(4)).await.unwrap();
+    assert_eq!(total, AssetCount { n: 4, exact: false }, "6 match: more than 4");
+    assert_eq!(names(&page), ["n3", "n4"], "the page does not depend on the count");
+    assert_eq!(s.search_assets_within(&all, up_to(6)).await.unwrap().0, AssetCount { n: 6, exact: true });
+    assert_eq!(s.search_assets_within(&all, up_to(5)).await.unwrap().0, AssetCount { n: 5, exact: false });
+    assert_eq!(s.search_assets(&all).await.unwrap().0, AssetCount { n: 6, exact: true }, "the default bound");
+    let nginx = AssetSearch { software: Some("nginx".into()), limit: 50, ..Default::default() };
+    let (total, page) = s.search_assets_within(&nginx, up_to(2)).await.unwrap();
+    assert_eq!(total, AssetCount { n: 2, exact: false });
+    assert_eq!(names(&page), ["n0", "n2", "n4"]);
+    assert_eq!(s.search_assets_within(&nginx, up_to(3)).await.unwrap().0, AssetCount { n: 3, exact: true });
+    let list = SearchBounds { count_up_to: 2, per_asset_from: 1_000 };
+    assert_eq!(s.search_assets_within(&nginx, list).await.unwrap(), (total, page), "listed, the same");
+    let both = AssetSearch { filters: vec![(AssetColumn::Name, "N".into())], ..nginx.clone() };
+    assert_eq!(s.search_assets_within(&both, up_to(2)).await.unwrap().0, AssetCount { n: 2, exact: false });
+    assert_eq!(s.search_assets_within(&both, up_to(3)).await.unwrap().0, AssetCount { n: 3, exact: true });
+    let none = AssetSearch { software: Some("nope".into()), limit: 50, ..Default::default() };
+    assert_eq!(s.search_assets_within(&none, up_to(0)).await.unwrap().0, AssetCount { n: 0, exact: true });
+    assert_eq!(AssetCount::EXACT_UP_TO, 10_000);
 }
 
 async fn sessions_and_audit(s: Store) {

@@ -120,9 +120,11 @@ struct ListPage {
     nav: Nav,
     columns: Vec<Column>,
     rows: Vec<Row>,
-    total: i64,
+    /// "1,234", or "10,000+" when more match than are counted.
+    total: String,
     page: i64,
-    pages: i64,
+    /// "25", or "200+" when the total is a lower bound.
+    pages: String,
     prev: String,
     next: String,
     sort: String,
@@ -137,7 +139,9 @@ async fn list(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Query(q):
     let desc = q.dir == "desc";
     let (result, error) = match engine.search_assets(&q.search((page - 1) * PAGE, PAGE)).await {
         Ok(r) => (r, String::new()),
-        Err(drover_engine::EngineError::Invalid(m)) => (drover_api::assets::AssetPage { total: 0, assets: vec![] }, m),
+        Err(drover_engine::EngineError::Invalid(m)) => {
+            (drover_api::assets::AssetPage { total: 0, total_exact: true, assets: vec![] }, m)
+        }
         Err(e) => return Err(e.into()),
     };
     let labels = [
@@ -151,6 +155,9 @@ async fn list(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Query(q):
         labels.iter().map(|(c, label, value)| column(&q, *c, label, value, sort, desc)).collect();
     columns.push(column(&q, AssetColumn::LastSeen, "Last seen", "", sort, desc));
     let pages = ((result.total + PAGE - 1) / PAGE).max(1);
+    // past the counted matches, a full page may have a next one
+    let more = page < pages || (!result.total_exact && result.assets.len() as i64 == PAGE);
+    let plus = if result.total_exact { "" } else { "+" };
     let (sort_s, dir_s) = (sort.as_str().to_string(), if desc { "desc" } else { "asc" }.to_string());
     let rows = result
         .assets
@@ -169,16 +176,29 @@ async fn list(State(engine): State<Engine>, ViewerPage(s): ViewerPage, Query(q):
         nav: s.nav("assets"),
         columns,
         rows,
-        total: result.total,
+        total: format!("{}{plus}", thousands(result.total)),
         page,
-        pages,
+        pages: format!("{}{plus}", thousands(pages.max(page))),
         prev: if page > 1 { q.link(&sort_s, &dir_s, page - 1) } else { String::new() },
-        next: if page < pages { q.link(&sort_s, &dir_s, page + 1) } else { String::new() },
+        next: if more { q.link(&sort_s, &dir_s, page + 1) } else { String::new() },
         sort: sort_s,
         dir: dir_s,
         package: q.package.clone(),
         error,
     }))
+}
+
+/// `n` with a comma between thousands: 10000 → "10,000".
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 fn column(q: &ListQuery, c: AssetColumn, label: &'static str, value: &str, sort: AssetColumn, desc: bool) -> Column {
@@ -369,4 +389,18 @@ fn bytes(n: i64) -> String {
         v /= 1024.0;
     }
     format!("{v:.1} TiB")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(10_000), "10,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(-1_000), "-1,000");
+    }
 }
