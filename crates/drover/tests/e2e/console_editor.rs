@@ -153,7 +153,13 @@ async fn build_a_package_in_the_editor_deploy_it_and_schedule_it() {
     b.c.goto(&format!("{base}/packages/{id}/duplicate")).await.unwrap();
     assert_eq!(b.value("#name").await, "edited copy");
     b.submit("#save").await;
-    assert_eq!(server.get("/packages/edited copy").await["files"][0]["path"], "note.txt");
+    // (the save's answer is a redirect the browser follows: the copy exists once it is done)
+    let copy = eventually("the copy to be saved", Duration::from_secs(20), async || {
+        let (status, v) = server.call(reqwest::Method::GET, "/packages/edited copy", None).await;
+        done_if(status == 200, v)
+    })
+    .await;
+    assert_eq!(copy["files"][0]["path"], "note.txt", "{copy}");
 
     // a schedule: a refused preview keeps the typed start, then the next 10 runs
     b.c.goto(&format!("{base}/schedules")).await.unwrap();
