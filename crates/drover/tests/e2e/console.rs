@@ -70,7 +70,7 @@ impl Browser {
     /// out between finding and reading it (a stale element).
     pub async fn text(&self, css: &str) -> String {
         let mut last = String::new();
-        for _ in 0..20 {
+        for _ in 0..100 {
             match self.c.find(Locator::Css(css)).await {
                 Ok(e) => match e.text().await {
                     Ok(t) => return t,
@@ -80,7 +80,11 @@ impl Browser {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("no text at {css}: {last}")
+        let url = self.c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let page = self.c.execute("return document.body ? document.body.innerText : ''", vec![]).await;
+        let page: String =
+            page.ok().and_then(|v| v.as_str().map(|t| t.chars().take(600).collect())).unwrap_or_default();
+        panic!("no text at {css} after 10 s: {last}\n(the page is {url}:\n{page})")
     }
 
     /// Clicks the element once it is there (a page may fill itself after loading); found
