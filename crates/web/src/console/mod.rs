@@ -63,7 +63,8 @@ impl Nav {
 /// Renders a page as HTML.
 pub(crate) fn render(t: &impl Template) -> Response {
     match t.render() {
-        Ok(html) => Html(html).into_response(),
+        // pages are per user: a browser keeps none of them (not after a logout either)
+        Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(e) => {
             tracing::error!("cannot render a console page: {e}");
             (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered; see the server log").into_response()
@@ -139,7 +140,7 @@ impl IntoResponse for ConsoleError {
             },
         };
         let page = ErrorPage { nav: Nav::anonymous(), title: title.to_string(), message };
-        (status, [(header::CACHE_CONTROL, "no-store")], render(&page)).into_response()
+        (status, render(&page)).into_response()
     }
 }
 
