@@ -4,13 +4,11 @@
 //! and told by [`ServerAgent::mismatch`]. Without a pin, `https://` is verified through
 //! the bundled public roots and `http://` is plain (a server run with `--insecure-http`).
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
-use sha2::{Digest, Sha256};
+use drover_tls_pin::{Seen, pinned_config};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, TcpConnector, Transport, TransportAdapter,
@@ -20,25 +18,19 @@ use ureq::unversioned::transport::{
 pub struct ServerAgent {
     pub agent: ureq::Agent,
     pin: Option<String>,
-    seen: Arc<Mutex<Option<String>>>,
+    seen: Seen,
 }
 
 impl ServerAgent {
     /// An agent with `config` that trusts only the certificate whose SHA-256 (hex) is
     /// `pin`, when there is one.
     pub fn new(config: ureq::config::Config, pin: Option<&str>) -> ServerAgent {
-        let seen = Arc::new(Mutex::new(None));
+        let seen = Seen::default();
         let Some(pin) = pin.map(|p| p.trim().to_ascii_lowercase()) else {
             return ServerAgent { agent: ureq::Agent::new_with_config(config), pin: None, seen };
         };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = PinVerifier {
-            want: pin.clone(),
-            seen: Arc::clone(&seen),
-            algorithms: provider.signature_verification_algorithms,
-        };
-        let connector =
-            ().chain(TcpConnector::default()).chain(PinnedTls { config: client_config(provider, verifier) });
+        let tls = pinned_config(Some(&pin), seen.clone()).ok().map(Arc::new);
+        let connector = ().chain(TcpConnector::default()).chain(PinnedTls { config: tls });
         ServerAgent {
             agent: ureq::Agent::with_parts(config, connector, DefaultResolver::default()),
             pin: Some(pin),
@@ -49,7 +41,7 @@ impl ServerAgent {
     /// Why the server is not trusted, when a connection met another certificate than the
     /// pinned one.
     pub fn mismatch(&self, url: &str) -> Option<String> {
-        let seen = self.seen.lock().map(|s| s.clone()).unwrap_or_else(|e| e.into_inner().clone())?;
+        let seen = self.seen.get().filter(|s| Some(s) != self.pin.as_ref())?;
         Some(format!(
             "the server at {url} presented a TLS certificate with SHA-256 {seen}, but the job pins {}: \
              it is not the drover server that started this task (a machine in the middle, or the server's certificate changed), \
@@ -88,66 +80,6 @@ pub fn check_server(server_url: &str, pin: Option<&str>) -> Result<(), String> {
                 Ok(())
             }
         },
-    }
-}
-
-fn client_config(provider: Arc<CryptoProvider>, verifier: PinVerifier) -> Option<Arc<ClientConfig>> {
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .ok()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    Some(Arc::new(config))
-}
-
-/// Accepts exactly the pinned leaf certificate; checks the handshake's signature with it.
-#[derive(Debug)]
-struct PinVerifier {
-    want: String,
-    seen: Arc<Mutex<Option<String>>>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for PinVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let got = hex::encode(Sha256::digest(end_entity.as_ref()));
-        if got == self.want {
-            return Ok(ServerCertVerified::assertion());
-        }
-        if let Ok(mut seen) = self.seen.lock() {
-            *seen = Some(got);
-        }
-        Err(rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The pinned connection against a real TLS server on loopback.
 
 use super::*;
+use sha2::{Digest, Sha256};
 use std::io::BufRead;
 use std::net::TcpListener;
 

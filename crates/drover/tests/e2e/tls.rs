@@ -1,11 +1,8 @@
 //! The tests' side of TLS: clients that trust a test server by the SHA-256 of its
 //! certificate (as the deployer and the CLI do), and that hash read from a data directory.
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, ServerName};
 use sha2::Digest;
 use std::path::Path;
 use std::sync::Arc;
@@ -19,14 +16,7 @@ pub fn pem_sha256(path: &Path) -> String {
 
 /// A rustls client configuration that accepts exactly the certificate with `sha256`.
 pub fn pinned_config(sha256: &str) -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let algorithms = provider.signature_verification_algorithms;
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned { sha256: sha256.to_string(), algorithms }))
-        .with_no_client_auth()
+    drover_tls_pin::pinned_config(Some(sha256), Default::default()).expect("TLS versions")
 }
 
 /// A reqwest client builder that trusts only the certificate with `sha256`.
@@ -44,49 +34,4 @@ pub async fn connect(addr: &str, sha256: &str) -> tokio_rustls::client::TlsStrea
     let connector = tokio_rustls::TlsConnector::from(Arc::new(pinned_config(sha256)));
     let name = ServerName::try_from("localhost").expect("name");
     connector.connect(name, tcp).await.expect("TLS handshake")
-}
-
-#[derive(Debug)]
-struct Pinned {
-    sha256: String,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if hex::encode(sha2::Sha256::digest(end_entity.as_ref())) == self.sha256 {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
