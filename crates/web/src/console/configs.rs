@@ -2,7 +2,7 @@
 //! fixed version or the newest, the assets ticked on the asset list, run mode and
 //! options), enable, disable, delete, and a configuration's runs with their deployments.
 
-use super::deploy::{Choice, Targets, number, read, resolve};
+use super::deploy::{Choice, Chosen, SHOWN_NAMES, Targets, number, read, resolve};
 use super::session::{CsrfForm, OperatorPage, ViewerPage};
 use super::{Nav, PageResult, render, time};
 use askama::Template;
@@ -26,9 +26,6 @@ pub(super) fn routes() -> Router<Engine> {
         .route("/configs/{id}/disable", post(disable))
         .route("/configs/{id}/delete", post(delete))
 }
-
-/// Names of the targets the form lists.
-const SHOWN_NAMES: usize = 10;
 
 struct Row {
     id: i64,
@@ -100,33 +97,15 @@ async fn form_page(
     nav: Nav,
     t: &Targets,
     own: Own,
-    mut c: Choice,
+    c: Choice,
     errors: BTreeMap<String, String>,
 ) -> PageResult {
-    let d = engine.settings().deployment_defaults;
-    if c.boot_secs.is_empty() && c.retry_interval_secs.is_empty() && c.retry_expiry_secs.is_empty() {
-        c.wake_on_lan = d.wake_on_lan;
-        c.retry_offline = d.retry_offline;
-        c.boot_secs = d.boot_secs.to_string();
-        c.retry_interval_secs = d.retry_interval_secs.to_string();
-        c.retry_expiry_secs = d.retry_expiry_secs.to_string();
-    }
-    let refs = resolve(engine, t).await?;
-    let mut names = Vec::new();
-    for r in refs.iter().take(SHOWN_NAMES) {
-        names.push(engine.resolve_asset(r).await?.name);
-    }
+    let c = c.or_defaults(engine);
+    let chosen = Chosen::of(engine, t).await?;
     let schedules = engine.list_schedules().await?.into_iter().map(|v| v.record.schedule.name).collect();
     let packages: BTreeSet<String> = engine.list_packages().await?.into_iter().map(|p| p.def.name).collect();
-    let mut hidden: Vec<(String, String)> =
-        t.search.filter_pairs().into_iter().filter(|(k, _)| *k != "package").map(|(k, v)| (k.to_string(), v)).collect();
-    if t.all {
-        hidden.push(("all".into(), "1".into()));
-    } else {
-        hidden.extend(t.ids.iter().map(|id| ("a".to_string(), id.to_string())));
-    }
     let mut errors = errors;
-    if refs.is_empty() && !errors.contains_key("assets") {
+    if chosen.refs.is_empty() && !errors.contains_key("assets") {
         errors
             .insert("assets".into(), "No asset chosen: tick assets on the Assets page, then New configuration.".into());
     }
@@ -139,10 +118,10 @@ async fn form_page(
         c,
         schedules,
         packages: packages.into_iter().collect(),
-        count: refs.len(),
-        more: refs.len().saturating_sub(names.len()),
-        names,
-        hidden,
+        count: chosen.refs.len(),
+        more: chosen.more(),
+        names: chosen.names,
+        hidden: chosen.hidden,
         errors,
     };
     Ok((status, render(&page)).into_response())

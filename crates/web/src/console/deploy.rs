@@ -18,8 +18,8 @@ use drover_domain::deployment::RunMode;
 use drover_domain::selection::Selection;
 use drover_engine::{Engine, EngineError};
 
-/// Names of the targets the dialog lists.
-const SHOWN_NAMES: usize = 10;
+/// Names of the targets a form or page lists.
+pub(super) const SHOWN_NAMES: usize = 10;
 
 pub(super) fn routes() -> Router<Engine> {
     Router::new().route("/deploy", get(dialog).post(confirm))
@@ -83,6 +83,61 @@ pub(super) fn read(pairs: &[(String, String)]) -> (Targets, Choice) {
     (targets, choice)
 }
 
+impl Choice {
+    /// A form opened without options starts from the server's deployment defaults.
+    pub(super) fn or_defaults(mut self, engine: &Engine) -> Choice {
+        if self.boot_secs.is_empty() && self.retry_interval_secs.is_empty() && self.retry_expiry_secs.is_empty() {
+            let d = engine.settings().deployment_defaults;
+            self.wake_on_lan = d.wake_on_lan;
+            self.retry_offline = d.retry_offline;
+            self.boot_secs = d.boot_secs.to_string();
+            self.retry_interval_secs = d.retry_interval_secs.to_string();
+            self.retry_expiry_secs = d.retry_expiry_secs.to_string();
+        }
+        self
+    }
+}
+
+/// The targets as a form shows them: the assets, the names of the first few, and the
+/// hidden fields that carry the choice to the form's answer.
+pub(super) struct Chosen {
+    pub refs: Vec<AssetRef>,
+    pub names: Vec<String>,
+    pub hidden: Vec<(String, String)>,
+}
+
+impl Chosen {
+    pub(super) async fn of(engine: &Engine, t: &Targets) -> Result<Chosen, EngineError> {
+        let refs = resolve(engine, t).await?;
+        let mut names = Vec::new();
+        for r in refs.iter().take(SHOWN_NAMES) {
+            names.push(engine.resolve_asset(r).await?.name);
+        }
+        let mut hidden: Vec<(String, String)> = t
+            .search
+            .filter_pairs()
+            .into_iter()
+            .filter(|(k, _)| *k != "package")
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        match &t.selection {
+            Some(Selection::Group { group }) => hidden.push(("group".into(), group.clone())),
+            Some(Selection::Report { report, params }) => {
+                hidden.push(("report".into(), report.clone()));
+                hidden.extend(params.iter().map(|(k, v)| (format!("p_{k}"), v.clone())));
+            }
+            _ if t.all => hidden.push(("all".into(), "1".into())),
+            _ => hidden.extend(t.ids.iter().map(|id| ("a".to_string(), id.to_string()))),
+        }
+        Ok(Chosen { refs, names, hidden })
+    }
+
+    /// How many assets are not among the names shown.
+    pub(super) fn more(&self) -> usize {
+        self.refs.len().saturating_sub(self.names.len())
+    }
+}
+
 pub(super) async fn resolve(engine: &Engine, t: &Targets) -> Result<Vec<AssetRef>, EngineError> {
     if let Some(sel) = &t.selection {
         let found = engine.resolve_selection(sel).await?;
@@ -119,20 +174,9 @@ struct Dialog {
     error_targets: String,
 }
 
-async fn dialog_page(engine: &Engine, nav: Nav, t: &Targets, mut c: Choice, errors: [String; 4]) -> PageResult {
-    let d = engine.settings().deployment_defaults;
-    if c.boot_secs.is_empty() && c.retry_interval_secs.is_empty() && c.retry_expiry_secs.is_empty() {
-        c.wake_on_lan = d.wake_on_lan;
-        c.retry_offline = d.retry_offline;
-        c.boot_secs = d.boot_secs.to_string();
-        c.retry_interval_secs = d.retry_interval_secs.to_string();
-        c.retry_expiry_secs = d.retry_expiry_secs.to_string();
-    }
-    let refs = resolve(engine, t).await?;
-    let mut names = Vec::new();
-    for r in refs.iter().take(SHOWN_NAMES) {
-        names.push(engine.resolve_asset(r).await?.name);
-    }
+async fn dialog_page(engine: &Engine, nav: Nav, t: &Targets, c: Choice, errors: [String; 4]) -> PageResult {
+    let c = c.or_defaults(engine);
+    let chosen = Chosen::of(engine, t).await?;
     let mut pkgs = engine.list_packages().await?;
     pkgs.sort_by(|a, b| (&a.def.name, b.created_ms).cmp(&(&b.def.name, a.created_ms)));
     let packages = pkgs
@@ -144,25 +188,8 @@ async fn dialog_page(engine: &Engine, nav: Nav, t: &Targets, mut c: Choice, erro
             run_mode: p.def.run_mode.as_str().to_string(),
         })
         .collect();
-    let mut hidden: Vec<(String, String)> =
-        t.search.filter_pairs().into_iter().filter(|(k, _)| *k != "package").map(|(k, v)| (k.to_string(), v)).collect();
-    match &t.selection {
-        Some(Selection::Group { group }) => hidden.push(("group".into(), group.clone())),
-        Some(Selection::Report { report, params }) => {
-            hidden.push(("report".into(), report.clone()));
-            hidden.extend(params.iter().map(|(k, v)| (format!("p_{k}"), v.clone())));
-        }
-        _ => {}
-    }
-    if t.selection.is_none() {
-        if t.all {
-            hidden.push(("all".into(), "1".into()));
-        } else {
-            hidden.extend(t.ids.iter().map(|id| ("a".to_string(), id.to_string())));
-        }
-    }
     let [error_package, error_run_mode, error_options, mut error_targets] = errors;
-    if refs.is_empty() && error_targets.is_empty() {
+    if chosen.refs.is_empty() && error_targets.is_empty() {
         error_targets =
             "No asset chosen: go back to Assets and tick some, or tick “All results of this search”.".into();
     }
@@ -170,10 +197,10 @@ async fn dialog_page(engine: &Engine, nav: Nav, t: &Targets, mut c: Choice, erro
     let page = Dialog {
         nav,
         packages,
-        count: refs.len(),
-        more: refs.len().saturating_sub(names.len()),
-        names,
-        hidden,
+        count: chosen.refs.len(),
+        more: chosen.more(),
+        names: chosen.names,
+        hidden: chosen.hidden,
         c,
         error_package,
         error_run_mode,
