@@ -113,7 +113,7 @@ impl Store {
     /// Deletes an asset and its credential mappings. Refused while a deployment target
     /// on it has not reached a final state; its finished targets stay in the log.
     pub async fn delete_asset(&self, id: AssetId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // The guarded DELETE comes first so that SQLite takes the write lock at once.
         let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM assets WHERE id = $1 AND NOT EXISTS \

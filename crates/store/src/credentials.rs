@@ -35,7 +35,7 @@ impl Store {
         seal: impl FnOnce(CredentialId) -> Vec<u8> + Send,
         now_ms: i64,
     ) -> Result<Credential> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO credentials (name, username, kind, sudo, secret, created_ms) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -96,7 +96,7 @@ impl Store {
 
     /// Deletes a credential and its mappings.
     pub async fn delete_credential(&self, id: CredentialId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM credential_mappings WHERE credential_id = $1").bind(id.0).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM credentials WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {

@@ -66,7 +66,7 @@ impl Store {
 
     /// Deletes a group and its member list (the assets stay).
     pub async fn delete_group(&self, id: GroupId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM asset_group_members WHERE group_id = $1").bind(id.0).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM asset_groups WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
@@ -135,7 +135,7 @@ impl Store {
     /// Replaces the installed software of an asset (scanning's job; here for tests and
     /// for the software predicate until scans fill it).
     pub async fn set_asset_software(&self, asset: AssetId, software: &[(String, String)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM asset_software WHERE asset_id = $1").bind(asset.0).execute(&mut *tx).await?;
         for (name, version) in software {
             sqlx::query("INSERT INTO asset_software (asset_id, name, version) VALUES ($1, $2, $3)")

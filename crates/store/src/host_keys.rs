@@ -67,7 +67,7 @@ impl Store {
     /// (a known_hosts import may give several types).
     pub async fn pin_host_key(&self, k: &HostKey, replace_all: bool) -> Result<()> {
         let address = k.address.to_ascii_lowercase();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let delete = if replace_all {
             "DELETE FROM host_keys WHERE address = $1 AND port = $2"
         } else {

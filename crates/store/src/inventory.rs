@@ -209,7 +209,7 @@ impl Store {
         d: &crate::NewDeployment,
         now_ms: i64,
     ) -> Result<Option<(Deployment, Vec<Target>)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // a write first: PostgreSQL locks the row until commit; SQLite takes its one
         // write lock (a deferred transaction that read first could not upgrade)
         let locked = sqlx::query("UPDATE assets SET name = name WHERE id = $1").bind(asset.0).execute(&mut *tx).await?;
@@ -318,10 +318,7 @@ impl Store {
         f: &ScanFacts,
         now_ms: i64,
     ) -> Result<Vec<SoftwareChange>> {
-        let mut tx = self.pool.begin().await?;
-        // a write first, so that SQLite takes the write lock at once (a read first would
-        // have to upgrade its lock later and could fail as "database is locked")
-        sqlx::query("UPDATE assets SET last_seen_ms = last_seen_ms WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query("SELECT last_scan_ok_ms FROM assets WHERE id = $1")
             .bind(id.0)
             .fetch_optional(&mut *tx)

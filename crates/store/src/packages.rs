@@ -57,7 +57,7 @@ impl Store {
         let json =
             serde_json::to_string(def).map_err(|e| StoreError::Other(format!("cannot encode the package: {e}")))?;
         let conflict = || format!("package '{}' version '{}' already exists", def.name, def.version);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO packages (name, version, definition, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -141,7 +141,7 @@ impl Store {
     /// Deletes a package and its file list (not the files on the share: see
     /// [`Store::file_in_use`]). Refused while a deployment of it is unfinished.
     pub async fn delete_package(&self, id: PackageId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "DELETE FROM packages WHERE id = $1 AND NOT EXISTS \
              (SELECT 1 FROM deployments WHERE package_id = $1 AND finished_ms IS NULL)",

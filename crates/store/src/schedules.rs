@@ -168,7 +168,7 @@ impl Store {
     /// it next fire at its first run after `now_ms`: runs of the old definition that were
     /// due and not yet fired are dropped.
     pub async fn update_schedule(&self, id: ScheduleId, schedule: &Schedule, now_ms: i64) -> Result<ScheduleRecord> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE schedules SET name = $1, definition = $2, updated_ms = $3 WHERE id = $4 \
              RETURNING {SCHEDULE_COLUMNS}"
@@ -195,7 +195,7 @@ impl Store {
 
     /// Deletes a schedule; refused while configurations use it (they are named).
     pub async fn delete_schedule(&self, id: ScheduleId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "DELETE FROM schedules WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM deploy_configs WHERE schedule_id = $1)",
         )
@@ -225,7 +225,7 @@ impl Store {
     /// Stores a configuration; the name is unique. When enabled with a schedule, it
     /// first fires at the schedule's first run after `now_ms`.
     pub async fn create_config(&self, c: &NewDeployConfig, now_ms: i64) -> Result<DeployConfig> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let next = match (c.schedule_id, c.enabled) {
             (Some(id), true) => next_fire(&fetch_schedule(&mut *tx, id).await?.schedule, now_ms),
             (Some(id), false) => fetch_schedule(&mut *tx, id).await.map(|_| None)?,
@@ -275,7 +275,7 @@ impl Store {
     /// Enables a configuration: it next fires at its schedule's first run after
     /// `now_ms` (runs while it was disabled are not caught up).
     pub async fn enable_config(&self, id: DeployConfigId, now_ms: i64) -> Result<DeployConfig> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // A write first, so that SQLite takes the write lock at once: a transaction that
         // reads and then writes fails with "database is locked" when another writes between.
         sqlx::query("UPDATE deploy_configs SET updated_ms = $1 WHERE id = $2")
@@ -293,7 +293,7 @@ impl Store {
 
     /// Disables a configuration: it is never due until enabled again.
     pub async fn disable_config(&self, id: DeployConfigId, now_ms: i64) -> Result<DeployConfig> {
-        let tx = self.pool.begin().await?;
+        let tx = self.begin().await?;
         self.set_enabled(tx, id, false, None, now_ms).await
     }
 
@@ -322,7 +322,7 @@ impl Store {
 
     /// Deletes a configuration and its run records (its deployments stay in the log).
     pub async fn delete_config(&self, id: DeployConfigId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM config_runs WHERE config_id = $1").bind(id.0).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM deploy_configs WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
@@ -349,7 +349,7 @@ impl Store {
     /// whose targets came to nothing): true for exactly one caller per
     /// (configuration, fire time); see [`Store::create_scheduled_deployment`].
     pub async fn claim_run(&self, claim: &RunClaim) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if !claim_in(&mut tx, claim).await? {
             // at once, not when the pool next touches the connection: SQLite's write lock
             tx.rollback().await?;
@@ -367,7 +367,7 @@ impl Store {
         claim: &RunClaim,
         deployment: &NewDeployment,
     ) -> Result<Option<(Deployment, Vec<Target>)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if !claim_in(&mut tx, claim).await? {
             tx.rollback().await?;
             return Ok(None);

@@ -63,7 +63,7 @@ impl Store {
 
     /// Replaces a user's password hash and ends all their API tokens.
     pub async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(user.0)
@@ -160,7 +160,7 @@ impl Store {
 
     /// Disables (and ends every token and console session of) or enables a user.
     pub async fn set_user_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(i64::from(disabled))
             .bind(user.0)
@@ -179,7 +179,7 @@ impl Store {
 
     /// Deletes a user, their tokens and their console sessions.
     pub async fn delete_user(&self, user: UserId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM console_sessions WHERE user_id = $1").bind(user.0).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(user.0).execute(&mut *tx).await?;

@@ -131,7 +131,7 @@ impl Store {
     /// Creates a deployment and its targets in one transaction: every target `Queued`,
     /// with a first event "queued". A deployment without targets is finished at once.
     pub async fn create_deployment(&self, d: &NewDeployment, now_ms: i64) -> Result<(Deployment, Vec<Target>)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let created = insert_deployment(&mut tx, d, now_ms).await?;
         tx.commit().await?;
         Ok(created)
@@ -180,7 +180,7 @@ impl Store {
     /// Deletes the deployments that finished before `cutoff_ms`, with their targets,
     /// steps and events. Returns how many deployments went.
     pub async fn delete_logs_before(&self, cutoff_ms: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let old = "SELECT id FROM deployments WHERE finished_ms IS NOT NULL AND finished_ms < $1";
         let old_targets = format!("SELECT id FROM targets WHERE deployment_id IN ({old})");
         for table in ["step_records", "target_events"] {

@@ -92,7 +92,7 @@ impl Store {
         let sources = names(&|s| s.can_become(state));
         let learned = names(&|s| s.can_learn(state));
         let unknown = FailureCode::UnreachableOutcomeUnknown.as_str();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE targets SET state = $1, message = $2, error_code = $3, updated_ms = $4, finished_ms = $5, \
              attempts = attempts + $7, next_attempt_ms = $8 WHERE id = $6 AND (state IN ({sources}) \
@@ -147,7 +147,7 @@ impl Store {
     /// the target when it did; None when the target is not running or took this report
     /// (or a later one) before.
     pub async fn mark_rebooting(&self, id: TargetId, seq: i64, message: &str, now_ms: i64) -> Result<Option<Target>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE targets SET state = $1, message = $2, reboot_seq = $3, updated_ms = $4 \
              WHERE id = $5 AND state = $6 AND (reboot_seq IS NULL OR reboot_seq < $3) RETURNING {TARGET_COLUMNS}"

@@ -17,7 +17,8 @@ conformance!(
     missing_things_are_not_found,
     host_keys_belong_to_the_address,
     host_authorities,
-    share_locations
+    share_locations,
+    fifty_scans_at_once_all_land
 );
 
 fn pin(address: &str, key: &str, source: PinSource) -> HostKey {
@@ -261,4 +262,34 @@ async fn missing_things_are_not_found(s: Store) {
     assert_eq!(s.asset_by_name("ghost").await.unwrap_err(), StoreError::NotFound("no asset named 'ghost'".into()));
     assert!(s.list_assets().await.unwrap().is_empty());
     assert!(s.list_credentials().await.unwrap().is_empty());
+}
+
+/// Fifty scans recorded at once, each replacing 300 software rows (then again, as a
+/// rescan with changes): every one lands; none fails as "database is locked".
+async fn fifty_scans_at_once_all_land(s: Store) {
+    use drover_domain::inventory::{ScanFacts, Software};
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        ids.push(s.create_asset(&new_asset(&format!("scan{i}")), 1).await.unwrap().id);
+    }
+    for round in 0..2 {
+        let mut tasks = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let (s, id) = (s.clone(), *id);
+            let software =
+                (0..300).map(|k| Software { name: format!("pkg-{k}"), version: format!("1.{round}") }).collect();
+            let facts = ScanFacts {
+                hostname: Some(format!("h{i}")),
+                package_manager: Some("dpkg".into()),
+                software,
+                ..Default::default()
+            };
+            tasks.push(tokio::spawn(async move { s.record_scan(id, "10.0.0.1", &facts, 10 + round).await }));
+        }
+        for t in tasks {
+            let changes = t.await.unwrap().unwrap();
+            assert_eq!(changes.len(), if round == 0 { 0 } else { 300 }, "round {round}");
+        }
+    }
+    assert_eq!(s.asset_software(ids[49], None).await.unwrap().len(), 300);
 }
