@@ -4,6 +4,7 @@
 //! untrusted: it is kept as is and never interpreted here.
 
 use crate::ids::AssetId;
+use crate::machine::MachineType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -82,6 +83,17 @@ pub struct ScanFacts {
     pub last_boot_ms: Option<i64>,
     /// Logged-on user names, each once.
     pub users: Vec<String>,
+    /// When each logged-on user's earliest session began (epoch ms), for the users whose
+    /// login time the host told (`who`); the others count from the scan time.
+    #[serde(default)]
+    pub user_since_ms: BTreeMap<String, i64>,
+    /// Container, VM, desktop or server (see [`crate::machine::machine_type`]).
+    #[serde(default)]
+    pub machine_type: Option<MachineType>,
+    /// Whether the host waits for a reboot (`/var/run/reboot-required`, or
+    /// `needs-restarting -r`); None when it cannot tell.
+    #[serde(default)]
+    pub pending_reboot: Option<bool>,
     pub machine_id: Option<String>,
     pub interfaces: Vec<Interface>,
     /// `dpkg` or `rpm`; None when neither exists (then `software` is not known).
@@ -119,6 +131,10 @@ pub struct AssetFacts {
     pub last_boot_ms: Option<i64>,
     pub logged_on_users: Vec<String>,
     pub machine_id: Option<String>,
+    /// Container, VM, desktop or server, as the last scan told.
+    pub machine_type: Option<MachineType>,
+    /// Whether the machine waits for a reboot; None when the last scan could not tell.
+    pub pending_reboot: Option<bool>,
     pub first_seen_ms: Option<i64>,
     /// The last scan that logged in and read the facts.
     pub last_scan_ok_ms: Option<i64>,

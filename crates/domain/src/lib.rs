@@ -14,6 +14,7 @@ pub mod group;
 pub mod host_key;
 pub mod ids;
 pub mod inventory;
+pub mod machine;
 pub mod package;
 pub mod report;
 pub mod scan;

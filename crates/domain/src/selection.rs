@@ -115,8 +115,8 @@ pub enum OverviewKind {
     /// The DNS domain of the host name (or a non-IP address): what follows its first dot.
     Domain,
     Os,
-    /// server / desktop / vm / container as far as facts tell; `unknown` until scans
-    /// record the facts that tell them apart.
+    /// server / desktop / vm / container as the last scan told
+    /// ([`crate::machine::machine_type`]); `unknown` for assets never scanned.
     Type,
     /// The /24 of an IPv4 address (`10.1.2.0/24`).
     Subnet,
@@ -146,7 +146,7 @@ impl OverviewKind {
         let v = match self {
             Self::Domain => domain_of(a.hostname.as_deref(), &a.address),
             Self::Os => a.os.clone().filter(|o| !o.trim().is_empty()),
-            Self::Type => None,
+            Self::Type => a.facts.machine_type.map(|t| t.as_str().to_string()),
             Self::Subnet => subnet_of(&a.address),
         };
         v.unwrap_or_else(|| UNKNOWN.to_string())

@@ -7,6 +7,7 @@ use crate::{Result, Store, StoreError};
 use drover_domain::asset::{Asset, HostFacts, NewAsset};
 use drover_domain::ids::{AssetId, CredentialId};
 use drover_domain::inventory::AssetFacts;
+use drover_domain::machine::MachineType;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -17,7 +18,7 @@ pub(crate) const COLUMNS: &str = "id, name, address, ssh_port, macs, \
       ORDER BY k.key_type LIMIT 1) AS host_key_fingerprint, \
      hostname, os, arch, last_seen_ms, created_ms, fqdn, domain, os_version, kernel, cpu_model, cpu_count, \
      memory_bytes, disks, last_boot_ms, logged_on_users, machine_id, first_seen_ms, last_scan_ok_ms, \
-     last_scan_error, last_scan_error_ms";
+     last_scan_error, last_scan_error_ms, machine_type, pending_reboot";
 
 pub(crate) fn macs_json(macs: &[String]) -> Result<String> {
     serde_json::to_string(macs).map_err(|e| StoreError::Other(format!("cannot encode MAC addresses: {e}")))
@@ -46,6 +47,12 @@ pub(crate) fn asset_from_row(row: &AnyRow) -> Result<Asset> {
 fn facts_from_row(row: &AnyRow) -> Result<AssetFacts> {
     let disks: String = row.try_get("disks")?;
     let users: String = row.try_get("logged_on_users")?;
+    let machine_type: Option<String> = row.try_get("machine_type")?;
+    let machine_type = match machine_type {
+        Some(t) => Some(MachineType::parse(&t).ok_or_else(|| corrupt("machine type", &t))?),
+        None => None,
+    };
+    let pending_reboot: Option<i64> = row.try_get("pending_reboot")?;
     Ok(AssetFacts {
         fqdn: row.try_get("fqdn")?,
         domain: row.try_get("domain")?,
@@ -58,6 +65,8 @@ fn facts_from_row(row: &AnyRow) -> Result<AssetFacts> {
         last_boot_ms: row.try_get("last_boot_ms")?,
         logged_on_users: serde_json::from_str(&users).map_err(|_| corrupt("logged-on user list", &users))?,
         machine_id: row.try_get("machine_id")?,
+        machine_type,
+        pending_reboot: pending_reboot.map(|p| p != 0),
         first_seen_ms: row.try_get("first_seen_ms")?,
         last_scan_ok_ms: row.try_get("last_scan_ok_ms")?,
         last_scan_error: row.try_get("last_scan_error")?,

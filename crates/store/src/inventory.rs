@@ -333,7 +333,7 @@ impl Store {
              os_version = $9, kernel = $10, cpu_model = $11, cpu_count = $12, memory_bytes = $13, disks = $14, \
              last_boot_ms = $15, logged_on_users = $16, machine_id = COALESCE($17, machine_id), \
              first_seen_ms = COALESCE(first_seen_ms, $6), last_scan_ok_ms = $6, last_scan_error = NULL, \
-             last_scan_error_ms = NULL WHERE id = $18",
+             last_scan_error_ms = NULL, machine_type = $19, pending_reboot = $20 WHERE id = $18",
         )
         .bind(address)
         .bind(f.hostname.as_deref())
@@ -353,8 +353,11 @@ impl Store {
         .bind(json(&f.users, "the user list")?)
         .bind(f.machine_id.as_deref())
         .bind(id.0)
+        .bind(f.machine_type.map(|t| t.as_str()))
+        .bind(f.pending_reboot.map(i64::from))
         .execute(&mut *tx)
         .await?;
+        replace_logins(&mut tx, id, f, now_ms).await?;
 
         sqlx::query("DELETE FROM asset_interfaces WHERE asset_id = $1").bind(id.0).execute(&mut *tx).await?;
         for chunk in f.interfaces.chunks(CHUNK) {
@@ -462,6 +465,39 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Replaces the asset's logged-on users: a user still logged on keeps the time first
+/// recorded when the host does not tell its login time; a new one starts at the login time
+/// the host told, else at `now_ms`.
+async fn replace_logins(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: AssetId,
+    f: &ScanFacts,
+    now_ms: i64,
+) -> Result<()> {
+    let rows = sqlx::query("SELECT user_name, since_ms FROM asset_logins WHERE asset_id = $1")
+        .bind(id.0)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut before = std::collections::HashMap::new();
+    for r in &rows {
+        before.insert(r.try_get::<String, _>("user_name")?, r.try_get::<i64, _>("since_ms")?);
+    }
+    sqlx::query("DELETE FROM asset_logins WHERE asset_id = $1").bind(id.0).execute(&mut **tx).await?;
+    let mut seen = std::collections::HashSet::new();
+    let users: Vec<&String> = f.users.iter().filter(|u| seen.insert(u.as_str())).collect();
+    for chunk in users.chunks(CHUNK) {
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i)).collect();
+        let sql = format!("INSERT INTO asset_logins (asset_id, user_name, since_ms) VALUES {}", values.join(", "));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0);
+        for u in chunk {
+            let since = f.user_since_ms.get(*u).or_else(|| before.get(*u)).copied().unwrap_or(now_ms);
+            q = q.bind((*u).clone()).bind(since);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 async fn software_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: AssetId) -> Result<Vec<Software>> {

@@ -119,6 +119,7 @@ pub const STORE_TABLES: &[&str] = &[
     "asset_software",
     "asset_interfaces",
     "software_history",
+    "asset_logins",
     "scan_targets",
     "share_locations",
     "_sqlx_migrations",

@@ -10,6 +10,7 @@ mod console;
 mod deployments;
 mod inventory;
 mod packages;
+mod scan_facts;
 mod schedules;
 mod selections;
 mod users;
