@@ -111,8 +111,8 @@ impl Engine {
                 Some(net) => self.store().assets_filtered(&filtered(AssetColumn::Address, net.into())).await?,
                 None => Vec::new(),
             },
-            // no asset has a type other than unknown yet
-            OverviewKind::Type => Vec::new(),
+            // few assets per type value would not make a narrower SQL filter worth it
+            OverviewKind::Type => self.store().list_assets().await?,
         })
     }
 

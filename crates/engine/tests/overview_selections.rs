@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use drover_domain::asset::{HostFacts, NewAsset};
+use drover_domain::inventory::ScanFacts;
+use drover_domain::machine::MachineType;
 use drover_domain::selection::{OverviewKind, Selection};
 use drover_engine::{Engine, EngineConfig};
 use drover_store::Store;
@@ -33,6 +35,16 @@ async fn overview_entries_resolve_to_their_assets() {
         let a = store.create_asset(&new, 1).await.unwrap();
         let facts = HostFacts { hostname: hostname.map(Into::into), os: os.map(Into::into), ..HostFacts::default() };
         store.record_facts(a.id, &facts, 2).await.unwrap();
+        // two scanned machines have a type; the others stay unknown
+        let machine_type = match name {
+            "web1" => Some(MachineType::Vm),
+            "db1" => Some(MachineType::Container),
+            _ => None,
+        };
+        if machine_type.is_some() {
+            let scan = ScanFacts { machine_type, ..ScanFacts::default() };
+            store.record_scan(a.id, address, &scan, 3).await.unwrap();
+        }
     }
     let engine = Engine::open(store, EngineConfig::new(dir.path().join("data"), deployer)).await.unwrap();
     let all = engine.list_assets().await.unwrap();
@@ -40,7 +52,10 @@ async fn overview_entries_resolve_to_their_assets() {
     let mut checked = 0;
     for kind in OverviewKind::ALL {
         let mut values: Vec<String> = engine.overview(kind).await.unwrap().into_iter().map(|e| e.value).collect();
-        values.extend(["EXAMPLE.NET", "debian 12", "10.0.1.0/24", "10.0.1.", "unknown", "nope", ""].map(String::from));
+        values.extend(
+            ["EXAMPLE.NET", "debian 12", "VM", "server", "10.0.1.0/24", "10.0.1.", "unknown", "nope", ""]
+                .map(String::from),
+        );
         for value in values {
             let expected: Vec<String> =
                 all.iter().filter(|a| kind.value_of(a).eq_ignore_ascii_case(&value)).map(|a| a.name.clone()).collect();
@@ -56,4 +71,7 @@ async fn overview_entries_resolve_to_their_assets() {
     let domain = Selection::Overview { overview: OverviewKind::Domain, value: "EXAMPLE.NET".into() };
     let names: Vec<String> = engine.resolve_selection(&domain).await.unwrap().into_iter().map(|(_, n)| n).collect();
     assert_eq!(names, ["mail", "web1", "web2"]);
+    let vm = Selection::Overview { overview: OverviewKind::Type, value: "vm".into() };
+    let names: Vec<String> = engine.resolve_selection(&vm).await.unwrap().into_iter().map(|(_, n)| n).collect();
+    assert_eq!(names, ["web1"]);
 }

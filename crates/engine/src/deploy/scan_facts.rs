@@ -4,6 +4,7 @@
 use super::remote::{Call, Script};
 use drover_domain::asset::normalize_mac;
 use drover_domain::inventory::{Disk, Interface, ScanFacts, Software};
+use drover_domain::machine::machine_type;
 
 pub(crate) const SCAN: Script = Script { name: "drover-scan", text: include_str!("scripts/scan.sh") };
 
@@ -42,6 +43,7 @@ fn bounded(v: &str) -> String {
 pub(crate) fn parse_scan(out: &str) -> ScanFacts {
     let mut f = ScanFacts::default();
     let (mut uptime, mut now): (Option<f64>, Option<i64>) = (None, None);
+    let (mut container, mut vm, mut chassis): (Option<String>, Option<String>, Option<String>) = (None, None, None);
     for line in out.lines() {
         let Some((k, v)) = line.split_once('=') else {
             continue;
@@ -62,9 +64,28 @@ pub(crate) fn parse_scan(out: &str) -> ScanFacts {
             "machine_id" => f.machine_id = some(),
             "pm" => f.package_manager = some(),
             "user" => {
-                let u = bounded(v.trim());
-                if !u.is_empty() && !f.users.contains(&u) {
+                let (name, since) = v.split_once('\t').unwrap_or((v, ""));
+                let u = bounded(name.trim());
+                if u.is_empty() {
+                    continue;
+                }
+                if let Ok(secs) = since.trim().parse::<i64>() {
+                    let ms = secs.saturating_mul(1000);
+                    let earliest = f.user_since_ms.entry(u.clone()).or_insert(ms);
+                    *earliest = (*earliest).min(ms);
+                }
+                if !f.users.contains(&u) {
                     f.users.push(u);
+                }
+            }
+            "container" => container = some(),
+            "vm" => vm = some(),
+            "chassis" => chassis = some(),
+            "pending_reboot" => {
+                f.pending_reboot = match v.trim() {
+                    "1" => Some(true),
+                    "0" => Some(false),
+                    _ => None,
                 }
             }
             "if" => {
@@ -108,6 +129,11 @@ pub(crate) fn parse_scan(out: &str) -> ScanFacts {
     if let (Some(up), Some(now)) = (uptime, now) {
         f.last_boot_ms = Some(now * 1000 - (up * 1000.0) as i64);
     }
+    // a server unless the lines say otherwise; output without even a kernel line is not a
+    // scan's, and tells nothing
+    if f.kernel.is_some() {
+        f.machine_type = Some(machine_type(container.as_deref(), vm.as_deref(), chassis.as_deref()));
+    }
     f.domain = f
         .fqdn
         .as_deref()
@@ -121,6 +147,8 @@ pub(crate) fn parse_scan(out: &str) -> ScanFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use drover_domain::machine::MachineType;
+    use std::collections::BTreeMap;
 
     #[test]
     fn parses_every_fact_and_keeps_hostile_text_as_is() {
@@ -128,7 +156,8 @@ mod tests {
                    kernel=6.1.0\narch=x86_64\ncpu_model=Intel(R) Xeon\ncpu_count=4\nmem_kb=2048\nuptime=100.5 7.0\n\
                    now=1000\nmachine_id=abc123\nif=lo\t00:00:00:00:00:00\nif=eth0\t02:D0:01:00:00:01\n\
                    addr=lo\t127.0.0.1/8\naddr=eth0\t10.77.1.11/24\ndisk=/\t1000\t400\ndisk=bad\tx\t1\n\
-                   user=alice\nuser=alice\npm=dpkg\npkg=installed\tsudo\t1.9\npkg=config-files\told\t1\n\
+                   user=alice\t1700000060\nuser=alice\t1700000000\nuser=bob\t\ncontainer=docker\nvm=kvm\nchassis=3\n\
+                   pending_reboot=1\npm=dpkg\npkg=installed\tsudo\t1.9\npkg=config-files\told\t1\n\
                    pkg=installed\t'$(rm -rf /)\t1;2\ngarbage line\n";
         let f = parse_scan(out);
         assert_eq!(f.hostname.as_deref(), Some("<b>x</b>;rm"));
@@ -142,7 +171,9 @@ mod tests {
         assert_eq!(f.interfaces[0].addresses, vec!["10.77.1.11/24"]);
         assert_eq!(f.macs(), vec!["02:d0:01:00:00:01"]);
         assert_eq!(f.disks, vec![Disk { mount: "/".into(), size_bytes: 1_024_000, free_bytes: 409_600 }]);
-        assert_eq!(f.users, vec!["alice"]);
+        assert_eq!(f.users, vec!["alice", "bob"]);
+        assert_eq!(f.user_since_ms, BTreeMap::from([("alice".to_string(), 1_700_000_000_000)]), "the earliest session");
+        assert_eq!((f.machine_type, f.pending_reboot), (Some(MachineType::Container), Some(true)));
         assert_eq!(f.package_manager.as_deref(), Some("dpkg"));
         let names: Vec<&str> = f.software.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, vec!["'$(rm -rf /)", "sudo"], "config-files only is not installed; names kept as is");
@@ -159,10 +190,26 @@ mod tests {
         assert_eq!(f.hostname.as_deref(), Some(hostname.trim()));
         assert!(f.kernel.is_some() && f.arch.is_some() && f.cpu_count.unwrap_or(0) >= 1, "{f:?}");
         assert!(f.memory_bytes.unwrap_or(0) > 0 && f.last_boot_ms.is_some(), "{f:?}");
+        assert!(f.machine_type.is_some(), "{f:?}");
+        if std::path::Path::new("/.dockerenv").exists() {
+            assert_eq!(f.machine_type, Some(MachineType::Container), "in a Docker container");
+        }
         if std::path::Path::new("/usr/bin/dpkg-query").exists() {
+            assert!(f.pending_reboot.is_some(), "dpkg hosts tell");
             assert_eq!(f.package_manager.as_deref(), Some("dpkg"));
             assert!(f.software.iter().any(|s| s.name == "dpkg"), "dpkg lists itself");
         }
+    }
+
+    #[test]
+    fn the_kind_of_machine_and_a_pending_reboot() {
+        let kind = |lines: &str| parse_scan(&format!("kernel=6.1\n{lines}"));
+        assert_eq!(kind("vm=kvm\nchassis=1").machine_type, Some(MachineType::Vm));
+        assert_eq!(kind("chassis=10").machine_type, Some(MachineType::Desktop));
+        let server = kind("chassis=23\npending_reboot=0");
+        assert_eq!((server.machine_type, server.pending_reboot), (Some(MachineType::Server), Some(false)));
+        assert_eq!(kind("pending_reboot=maybe").pending_reboot, None);
+        assert_eq!(parse_scan("garbage\n").machine_type, None, "not a scan's output");
     }
 
     #[test]

@@ -30,7 +30,41 @@ fi
 { df -P -k -l -x tmpfs -x devtmpfs -x squashfs 2>/dev/null || df -P -k 2>/dev/null; } | while read -r _ size _ free _ mnt; do
   case $size in *[!0-9]* | '') ;; *) printf 'disk=%s\t%s\t%s\n' "$mnt" "$size" "$free" ;; esac
 done
-if command -v who >/dev/null 2>&1; then LC_ALL=C who | while read -r u _; do echo "user=$u"; done; fi
+# user=NAME<TAB>login time (epoch seconds; empty when `date -d` cannot read who's time)
+if command -v who >/dev/null 2>&1; then
+  LC_ALL=C who | while read -r u _ d t _; do
+    s=$(date -d "$d $t" +%s 2>/dev/null) || s=
+    printf 'user=%s\t%s\n' "$u" "$s"
+  done
+fi
+# what kind of machine: container=/vm= name what runs it, chassis= the SMBIOS chassis type
+if command -v systemd-detect-virt >/dev/null 2>&1; then
+  c=$(systemd-detect-virt --container 2>/dev/null) && echo "container=$c"
+  v=$(systemd-detect-virt --vm 2>/dev/null) && echo "vm=$v"
+else
+  if [ -e /.dockerenv ]; then
+    echo "container=docker"
+  elif [ -e /run/.containerenv ]; then
+    echo "container=podman"
+  elif [ -r /run/systemd/container ] && read -r c </run/systemd/container; then
+    echo "container=$c"
+  elif [ -r /proc/1/environ ] && tr '\000' '\n' </proc/1/environ 2>/dev/null | grep -q '^container='; then
+    echo "container=yes"
+  fi
+  while IFS= read -r l; do
+    case $l in flags*) case " $l " in *" hypervisor "*) echo "vm=hypervisor" ;; esac; break ;; esac
+  done </proc/cpuinfo
+fi
+if [ -r /sys/class/dmi/id/chassis_type ] && read -r ch </sys/class/dmi/id/chassis_type; then echo "chassis=$ch"; fi
+# a reboot is pending: Debian/Ubuntu's marker file, else RHEL's needs-restarting -r (exit 1)
+if [ -e /var/run/reboot-required ]; then
+  echo "pending_reboot=1"
+elif command -v needs-restarting >/dev/null 2>&1; then
+  needs-restarting -r >/dev/null 2>&1
+  case $? in 0) echo "pending_reboot=0" ;; 1) echo "pending_reboot=1" ;; esac
+elif command -v dpkg-query >/dev/null 2>&1; then
+  echo "pending_reboot=0"
+fi
 if command -v dpkg-query >/dev/null 2>&1; then
   echo "pm=dpkg"
   # shellcheck disable=SC2016 # dpkg-query's own ${field} syntax
