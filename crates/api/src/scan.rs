@@ -1,9 +1,10 @@
 //! Inventory scans: `/scan-targets` takes `drover_domain::scan::NewScanTarget` and answers
-//! `ScanTarget`s; `POST /scan-targets/{t}/run` and `POST /scans` (one address) answer a
+//! `ScanTarget`s; `PATCH /scan-targets/{t}` takes a [`ScanTargetChange`]; `POST /scan-targets/{t}/run` and `POST /scans` (one address) answer a
 //! [`ScanReport`]; `/assets/{a}/software`, `/software-history`, `/interfaces` answer the
 //! domain's `Software`, `SoftwareChange` and `Interface` lists.
 
 use drover_domain::ids::AssetId;
+use drover_domain::scan::{NewScanTarget, ScanSchedule};
 use serde::{Deserialize, Serialize};
 
 /// `POST /scans`: scan one address (IP or host name) now, without a scan target.
@@ -17,6 +18,42 @@ pub struct ScanAddress {
 
 fn default_port() -> u16 {
     22
+}
+
+/// `PATCH /scan-targets/{t}` (admin): the fields to change; those left out keep their value.
+/// The result is checked as a new target is (the messages name the field).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanTargetChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// CIDR, first-last range, IP address or host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScanSchedule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+impl ScanTargetChange {
+    /// `current` with these changes.
+    pub fn apply(self, current: &NewScanTarget) -> NewScanTarget {
+        NewScanTarget {
+            name: self.name.unwrap_or_else(|| current.name.clone()),
+            target: self.target.unwrap_or_else(|| current.target.clone()),
+            ssh_port: self.ssh_port.unwrap_or(current.ssh_port),
+            schedule: self.schedule.unwrap_or_else(|| current.schedule.clone()),
+            enabled: self.enabled.unwrap_or(current.enabled),
+        }
+    }
+
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        *self == ScanTargetChange::default()
+    }
 }
 
 /// `GET /assets/{a}/software?name=…`: only packages whose name contains it.

@@ -45,6 +45,7 @@ pub enum AuditAction {
     ScanTargetRemove,
     ScanTargetEnable,
     ScanTargetDisable,
+    ScanTargetEdit,
     ScanRun,
     GroupCreate,
     GroupDelete,
@@ -58,7 +59,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 46] = [
+    pub const ALL: [AuditAction; 47] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -95,6 +96,7 @@ impl AuditAction {
         Self::ScanTargetRemove,
         Self::ScanTargetEnable,
         Self::ScanTargetDisable,
+        Self::ScanTargetEdit,
         Self::ScanRun,
         Self::GroupCreate,
         Self::GroupDelete,
@@ -145,6 +147,7 @@ impl AuditAction {
             Self::ScanTargetRemove => "scan_target_remove",
             Self::ScanTargetEnable => "scan_target_enable",
             Self::ScanTargetDisable => "scan_target_disable",
+            Self::ScanTargetEdit => "scan_target_edit",
             Self::ScanRun => "scan_run",
             Self::GroupCreate => "group_create",
             Self::GroupDelete => "group_delete",

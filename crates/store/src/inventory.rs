@@ -124,6 +124,33 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces a scan target's definition (names stay unique), with its next run.
+    pub async fn update_scan_target(
+        &self,
+        id: ScanTargetId,
+        t: &NewScanTarget,
+        next_scan_ms: Option<i64>,
+    ) -> Result<ScanTarget> {
+        let done = sqlx::query(
+            "UPDATE scan_targets SET name = $1, target = $2, ssh_port = $3, schedule = $4, enabled = $5, \
+             next_scan_ms = $6 WHERE id = $7",
+        )
+        .bind(&t.name)
+        .bind(&t.target)
+        .bind(i64::from(t.ssh_port))
+        .bind(json(&t.schedule, "the scan schedule")?)
+        .bind(i64::from(t.enabled))
+        .bind(next_scan_ms)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(unique_as(|| format!("a scan target named '{}' already exists", t.name)))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("scan target {id} not found")));
+        }
+        self.scan_target(id).await
+    }
+
     /// Enables or disables a scan target, with its next scheduled run.
     pub async fn set_scan_target_enabled(
         &self,

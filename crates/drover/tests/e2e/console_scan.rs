@@ -1,6 +1,7 @@
 //! The console's scan targets page in a real browser: a form error beside its field, a
 //! scan target added for a test host, run now, the host appearing as an asset (its
-//! scanned host name shown as text), disable and delete; a viewer sees no buttons.
+//! scanned host name shown as text, its type and pending reboot on its page), disable,
+//! edit (an error beside its field, then saved) and delete; a viewer sees no buttons.
 
 use crate::console::Browser;
 use crate::fleet::Fleet;
@@ -71,6 +72,13 @@ async fn a_scan_target_made_in_the_console_finds_a_host() {
     assert!(b.c.source().await.unwrap().contains("&lt;i&gt;scanned&lt;/i&gt;"));
     let a = &server.get("/assets").await[0];
     assert_eq!((a["address"].as_str(), a["hostname"].as_str()), (Some(h.ip.as_str()), Some(hostile)), "{a:#}");
+    // the test hosts run inside this machine's container (systemd-detect-virt says docker)
+    assert_eq!((a["machine_type"].as_str(), a["pending_reboot"].as_bool()), (Some("container"), Some(false)), "{a:#}");
+    b.c.goto(&format!("{base}/assets/{}", a["id"])).await.unwrap();
+    let facts = b.text("dl.facts").await;
+    let lines: Vec<&str> = facts.lines().map(str::trim).collect();
+    let shown = |k: &str, v: &str| lines.windows(2).any(|w| w == [k, v]);
+    assert!(shown("Type", "container") && shown("Pending reboot", "no"), "{facts}");
 
     // disable, then delete
     b.c.goto(&format!("{base}/scan-targets")).await.unwrap();
@@ -90,13 +98,48 @@ async fn a_scan_target_made_in_the_console_finds_a_host() {
     assert!(b.text("#scan-targets").await.contains("lab"));
     assert!(b.c.find(Locator::Css("#scan-target-form")).await.is_err(), "no form for a viewer");
     assert!(b.c.find(Locator::Css("#scan-targets button")).await.is_err(), "no buttons for a viewer");
+    assert!(b.c.find(Locator::Css("#scan-targets a[aria-label^='Edit']")).await.is_err(), "no edit link either");
 
     b.click("header form button").await;
     b.c.wait().for_element(Locator::Css("#login")).await.unwrap();
     b.login(&base, "admin", "admin-password").await;
     b.c.goto(&format!("{base}/scan-targets")).await.unwrap();
+
+    // edit: a bad port sits beside its field; then a new name, port, schedule, enabled again
+    b.click("tr[data-name='lab'] a[aria-label^='Edit']").await;
+    b.c.wait().for_element(Locator::Css("#save-scan-target")).await.unwrap();
+    let shown = b.c.find(Locator::Css("#schedule")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(shown.as_deref(), Some("every 6h"), "the form shows the stored target");
+    fill(&b, "#name", "lab-west").await;
+    fill(&b, "#ssh_port", "0").await;
+    b.click("#save-scan-target").await;
+    b.c.wait().for_element(Locator::Css("#ssh_port-error")).await.unwrap();
+    assert!(b.text("#ssh_port-error").await.contains("1 to 65535"), "{}", b.text("#ssh_port-error").await);
+    let typed = b.c.find(Locator::Css("#name")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(typed.as_deref(), Some("lab-west"), "the typed values stay");
+    b.shot("scan-target-edit-error").await;
+    fill(&b, "#ssh_port", "2222").await;
+    fill(&b, "#schedule", "every 30m").await;
+    b.click("#enabled").await;
+    b.click("#save-scan-target").await;
+    eventually("the edited target in the list", Duration::from_secs(10), async || {
+        let t = b.text("tr[data-name='lab-west']").await;
+        done_if(t.contains("every 30m") && t.contains("port 2222") && t.contains("yes"), t)
+    })
+    .await;
+    let t = server.get("/scan-targets/lab-west").await;
+    assert_eq!(t["ssh_port"], 2222, "{t:#}");
+    assert_eq!(t["schedule"], json!({"type": "every_minutes", "n": 30}), "{t:#}");
+    assert_eq!((t["enabled"].as_bool(), t["next_scan_ms"].is_i64()), (Some(true), true), "{t:#}");
+    assert!(server.call(reqwest::Method::GET, "/scan-targets/lab", None).await.0 == 404, "renamed");
+    // the API's PATCH is the same engine call: a partial change keeps the other fields
+    let (code, v) = server.call(reqwest::Method::PATCH, "/scan-targets/lab-west", Some(json!({"ssh_port": 22}))).await;
+    assert_eq!((code, v["ssh_port"].as_i64(), v["name"].as_str()), (200, Some(22), Some("lab-west")), "{v:#}");
+    let (code, v) = server.call(reqwest::Method::PATCH, "/scan-targets/lab-west", Some(json!({"ssh_port": 0}))).await;
+    assert_eq!(code, 422, "checked as a new target: {v:#}");
+    b.c.refresh().await.unwrap();
     b.c.execute("window.confirm = () => true; return 1", vec![]).await.unwrap();
-    b.click("tr[data-name='lab'] button[aria-label^='Delete']").await;
+    b.click("tr[data-name='lab-west'] button[aria-label^='Delete']").await;
     eventually("the target deleted", Duration::from_secs(10), async || {
         let n = server.get("/scan-targets").await.as_array().map_or(0, Vec::len);
         done_if(n == 0, n)

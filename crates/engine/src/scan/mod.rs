@@ -9,7 +9,7 @@ mod trigger;
 use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
 use drover_api::assets::AssetRef;
-use drover_api::scan::{ScanReport, ScannedHost};
+use drover_api::scan::{ScanReport, ScanTargetChange, ScannedHost};
 use drover_domain::audit::AuditAction;
 use drover_domain::executor::Executor;
 use drover_domain::ids::ScanTargetId;
@@ -68,6 +68,42 @@ impl Engine {
         self.store().delete_scan_target(t.id).await?;
         self.audit_done(by, AuditAction::ScanTargetRemove, &format!("scan target {} '{}'", t.id, t.target.name)).await;
         Ok(t)
+    }
+
+    /// Changes a scan target (the console's edit form and `PATCH /scan-targets/{t}`): the
+    /// result is checked as a new target is. Its next run stays when it stays enabled with
+    /// the same schedule; otherwise the schedule runs from now (none when disabled).
+    pub async fn edit_scan_target(&self, by: &Executor, r: &str, change: ScanTargetChange) -> Result<ScanTarget> {
+        let t = self.resolve_scan_target(r).await?;
+        if change.is_empty() {
+            return Err(EngineError::Invalid(
+                "nothing to change: give name, target, ssh_port, schedule or enabled".into(),
+            ));
+        }
+        let mut new = change.apply(&t.target);
+        new.validate().map_err(EngineError::Invalid)?;
+        let next = match (new.enabled, t.target.enabled && t.target.schedule == new.schedule) {
+            (false, _) => None,
+            (true, true) => t.next_scan_ms.or_else(|| new.schedule.next_after(now_ms())),
+            (true, false) => new.schedule.next_after(now_ms()),
+        };
+        let edited = self.store().update_scan_target(t.id, &new, next).await?;
+        let detail = format!(
+            "scan target {} '{}': {} ({}, port {}, {}), was '{}': {} ({}, port {}, {})",
+            t.id,
+            new.name,
+            new.target,
+            new.schedule,
+            new.ssh_port,
+            if new.enabled { "enabled" } else { "disabled" },
+            t.target.name,
+            t.target.target,
+            t.target.schedule,
+            t.target.ssh_port,
+            if t.target.enabled { "enabled" } else { "disabled" },
+        );
+        self.audit_done(by, AuditAction::ScanTargetEdit, &detail).await;
+        Ok(edited)
     }
 
     /// Enables (its schedule runs from now) or disables a scan target.

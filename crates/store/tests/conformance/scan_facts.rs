@@ -1,16 +1,17 @@
-//! What a scan records beyond software: the kind of machine, a pending reboot and the
-//! logged-on users, as the report views show them, on both backends.
+//! What a scan records beyond software (the kind of machine, a pending reboot and the
+//! logged-on users, as the report views show them) and edited scan targets, on both backends.
 
 use crate::conformance;
 use drover_domain::asset::NewAsset;
 use drover_domain::inventory::ScanFacts;
 use drover_domain::machine::MachineType;
-use drover_store::{ReportLimits, Store};
+use drover_domain::scan::{NewScanTarget, ScanSchedule};
+use drover_store::{ReportLimits, Store, StoreError};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-conformance!(logged_on_users_type_and_pending_reboot_reach_the_views);
+conformance!(logged_on_users_type_and_pending_reboot_reach_the_views, a_scan_target_is_edited_in_place);
 
 async fn rows(s: &Store, sql: &str) -> Vec<Vec<Value>> {
     let limits = ReportLimits { timeout: Duration::from_secs(10), max_rows: 100 };
@@ -74,4 +75,31 @@ async fn logged_on_users_type_and_pending_reboot_reach_the_views(s: Store) {
     // a deleted asset takes its users along
     s.delete_asset(a.id).await.unwrap();
     assert!(rows(&s, logged_on).await.is_empty());
+}
+
+async fn a_scan_target_is_edited_in_place(s: Store) {
+    let new = |name: &str| NewScanTarget {
+        name: name.into(),
+        target: "10.0.0.0/24".into(),
+        ssh_port: 22,
+        schedule: ScanSchedule::Manual,
+        enabled: true,
+    };
+    let lab = s.create_scan_target(&new("lab"), None, 1).await.unwrap();
+    s.create_scan_target(&new("other"), None, 1).await.unwrap();
+    let changed = NewScanTarget {
+        name: "lab-west".into(),
+        target: "10.0.1.5-10.0.1.40".into(),
+        ssh_port: 2222,
+        schedule: ScanSchedule::EveryHours { n: 6 },
+        enabled: false,
+    };
+    let got = s.update_scan_target(lab.id, &changed, Some(99)).await.unwrap();
+    assert_eq!((got.id, &got.target, got.next_scan_ms, got.created_ms), (lab.id, &changed, Some(99), 1));
+    assert_eq!(s.scan_target_by_name("lab-west").await.unwrap(), got);
+    let taken = NewScanTarget { name: "other".into(), ..changed.clone() };
+    assert!(matches!(s.update_scan_target(lab.id, &taken, None).await, Err(StoreError::Conflict(_))));
+    let gone = drover_domain::ids::ScanTargetId(lab.id.0 + 100);
+    assert!(matches!(s.update_scan_target(gone, &changed, None).await, Err(StoreError::NotFound(_))));
+    assert_eq!(s.scan_target(lab.id).await.unwrap(), got, "a refused edit changes nothing");
 }

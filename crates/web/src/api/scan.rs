@@ -1,4 +1,4 @@
-//! Inventory scans: scan targets (admin), running a scan now (operator), and what scans
+//! Inventory scans: scan targets (admin: add, edit, enable, disable, remove), running a scan now (operator), and what scans
 //! learnt per asset (software, its history, interfaces).
 
 use crate::auth::{Admin, Operator, Viewer};
@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use drover_api::Done;
 use drover_api::assets::AssetRef;
-use drover_api::scan::{ScanAddress, ScanReport, SoftwareQuery};
+use drover_api::scan::{ScanAddress, ScanReport, ScanTargetChange, SoftwareQuery};
 use drover_domain::executor::Executor;
 use drover_domain::inventory::{Interface, Software, SoftwareChange};
 use drover_domain::scan::{NewScanTarget, ScanTarget};
@@ -18,7 +18,7 @@ use drover_engine::Engine;
 pub(super) fn routes() -> Router<Engine> {
     Router::new()
         .route("/scan-targets", get(list).post(add))
-        .route("/scan-targets/{target}", get(show).delete(remove))
+        .route("/scan-targets/{target}", get(show).patch(edit).delete(remove))
         .route("/scan-targets/{target}/enable", post(enable))
         .route("/scan-targets/{target}/disable", post(disable))
         .route("/scan-targets/{target}/run", post(run))
@@ -42,6 +42,15 @@ async fn add(
     Json(t): Json<NewScanTarget>,
 ) -> ApiResult<Json<ScanTarget>> {
     Ok(Json(engine.add_scan_target(&Executor::user(&admin.name), t).await?))
+}
+
+async fn edit(
+    State(engine): State<Engine>,
+    Admin(admin): Admin,
+    Path(t): Path<String>,
+    Json(change): Json<ScanTargetChange>,
+) -> ApiResult<Json<ScanTarget>> {
+    Ok(Json(engine.edit_scan_target(&Executor::user(&admin.name), &t, change).await?))
 }
 
 async fn remove(State(engine): State<Engine>, Admin(admin): Admin, Path(t): Path<String>) -> ApiResult<Json<Done>> {

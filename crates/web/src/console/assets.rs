@@ -306,6 +306,11 @@ async fn asset_page(
         ("Host name", or_none(a.hostname)),
         ("Operating system", or_none(a.os)),
         ("Architecture", or_none(a.arch)),
+        ("Type", or_none(f.machine_type.map(|t| t.to_string()))),
+        (
+            "Pending reboot",
+            or_none(f.pending_reboot.map(|p| if p { "yes: the machine waits for a reboot" } else { "no" }.to_string())),
+        ),
         ("MAC addresses", if a.macs.is_empty() { "—".into() } else { a.macs.join(", ") }),
         ("Pinned host key", or_none(a.host_key_fingerprint)),
         ("Last seen", or_none(a.last_seen_ms.map(|t| time(Some(t))))),

@@ -1,7 +1,7 @@
 //! Scan targets: the list (what each covers, its schedule, enabled, next and last run,
-//! what its last scan found), a form to add one with the messages beside their fields,
-//! enable/disable and delete (admins, as in the API), and "run now" (operators), which
-//! starts the scan in the background and comes back to the list.
+//! what its last scan found), forms to add and to edit one with the messages beside their
+//! fields, enable/disable and delete (admins, as in the API), and "run now" (operators),
+//! which starts the scan in the background and comes back to the list.
 
 use super::session::{AdminPage, CsrfForm, OperatorPage, ViewerPage};
 use super::{Nav, PageResult, render, time};
@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use drover_api::scan::ScanTargetChange;
 use drover_domain::scan::{NewScanTarget, ScanSchedule, ScanTarget};
 use drover_engine::{Engine, EngineError};
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 pub(super) fn routes() -> Router<Engine> {
     Router::new()
         .route("/scan-targets", get(list).post(add))
+        .route("/scan-targets/{id}/edit", get(edit_page).post(edit))
         .route("/scan-targets/{id}/enable", post(enable))
         .route("/scan-targets/{id}/disable", post(disable))
         .route("/scan-targets/{id}/run", post(run))
@@ -57,7 +59,7 @@ impl Row {
     }
 }
 
-/// The add form as typed.
+/// The add and edit forms as typed.
 #[derive(Debug, Clone, serde::Deserialize)]
 struct Form {
     #[serde(default)]
@@ -123,6 +125,19 @@ impl Form {
             schedule,
             enabled: self.enabled.is_some(),
         })
+    }
+}
+
+impl Form {
+    /// The form showing a stored target.
+    fn of(t: &NewScanTarget) -> Form {
+        Form {
+            name: t.name.clone(),
+            target: t.target.clone(),
+            ssh_port: t.ssh_port.to_string(),
+            schedule: t.schedule.to_string(),
+            enabled: t.enabled.then(|| "on".into()),
+        }
     }
 }
 
@@ -199,6 +214,67 @@ async fn add(State(engine): State<Engine>, AdminPage(s): AdminPage, form: CsrfFo
     }
 }
 
+#[derive(Template)]
+#[template(path = "scan_target_edit.html")]
+struct EditPage {
+    nav: Nav,
+    id: i64,
+    /// The target's name before this edit.
+    original: String,
+    f: Form,
+    errors: BTreeMap<&'static str, String>,
+}
+
+impl EditPage {
+    fn err(&self, key: &str) -> String {
+        self.errors.get(key).cloned().unwrap_or_default()
+    }
+}
+
+async fn edit_page(State(engine): State<Engine>, AdminPage(s): AdminPage, Path(id): Path<i64>) -> PageResult {
+    let t = engine.resolve_scan_target(&id.to_string()).await?;
+    let page = EditPage {
+        nav: s.nav("scans"),
+        id,
+        original: t.target.name.clone(),
+        f: Form::of(&t.target),
+        errors: BTreeMap::new(),
+    };
+    Ok(render(&page).into_response())
+}
+
+/// Saves the edit form through the engine call `PATCH /scan-targets/{t}` uses; its
+/// messages come back beside their fields.
+async fn edit(
+    State(engine): State<Engine>,
+    AdminPage(s): AdminPage,
+    Path(id): Path<i64>,
+    form: CsrfForm<Form>,
+) -> PageResult {
+    let t = engine.resolve_scan_target(&id.to_string()).await?;
+    let f = form.value;
+    let again = |f: Form, errors: BTreeMap<&'static str, String>| {
+        let page = EditPage { nav: s.nav("scans"), id, original: t.target.name.clone(), f, errors };
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+    };
+    let new = match f.target() {
+        Ok(new) => new,
+        Err(errors) => return again(f, errors),
+    };
+    let change = ScanTargetChange {
+        name: Some(new.name),
+        target: Some(new.target),
+        ssh_port: Some(new.ssh_port),
+        schedule: Some(new.schedule),
+        enabled: Some(new.enabled),
+    };
+    match engine.edit_scan_target(&s.actor(), &id.to_string(), change).await {
+        Ok(_) => Ok(Redirect::to("/scan-targets").into_response()),
+        Err(EngineError::Invalid(m)) | Err(EngineError::Conflict(m)) => again(f, BTreeMap::from([(field_of(&m), m)])),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct Ignored {}
 
@@ -267,5 +343,19 @@ mod tests {
         assert_eq!(field_of("scan target name must be 1 to 200 characters"), "name");
         assert_eq!(field_of("a scan target named 'lab' already exists"), "name");
         assert_eq!(field_of("'x y' is not a scan target: give a CIDR"), "target");
+    }
+
+    #[test]
+    fn the_edit_form_shows_a_stored_target_as_it_reads_back() {
+        for schedule in ["manual", "every 30m", "every 6h", "daily 02:30 Europe/Amsterdam"] {
+            let stored = NewScanTarget {
+                name: "lab".into(),
+                target: "10.0.0.5-10.0.0.40".into(),
+                ssh_port: 2222,
+                schedule: ScanSchedule::parse(schedule).unwrap(),
+                enabled: false,
+            };
+            assert_eq!(Form::of(&stored).target().unwrap(), stored, "{schedule}");
+        }
     }
 }
