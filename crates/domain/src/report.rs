@@ -187,7 +187,7 @@ pub fn builtins() -> Vec<Report> {
         ),
         r(
             "pending-reboots",
-            "Assets whose facts say a reboot is pending (none until scans record it)",
+            "Assets whose last scan found a reboot pending (/var/run/reboot-required, needs-restarting -r)",
             &[],
             "SELECT AssetID, name, os FROM report_assets WHERE pending_reboot = 1 ORDER BY name",
         ),

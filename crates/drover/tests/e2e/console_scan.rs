@@ -105,16 +105,16 @@ async fn a_scan_target_made_in_the_console_finds_a_host() {
     b.login(&base, "admin", "admin-password").await;
     b.c.goto(&format!("{base}/scan-targets")).await.unwrap();
 
-    // edit: a bad port sits beside its field; then a new name, port, schedule, enabled again
+    // edit: a bad schedule sits beside its field; then a new name, port, schedule, enabled again
     b.click("tr[data-name='lab'] a[aria-label^='Edit']").await;
     b.c.wait().for_element(Locator::Css("#save-scan-target")).await.unwrap();
     let shown = b.c.find(Locator::Css("#schedule")).await.unwrap().prop("value").await.unwrap();
     assert_eq!(shown.as_deref(), Some("every 6h"), "the form shows the stored target");
     fill(&b, "#name", "lab-west").await;
-    fill(&b, "#ssh_port", "0").await;
+    fill(&b, "#schedule", "hourly").await;
     b.click("#save-scan-target").await;
-    b.c.wait().for_element(Locator::Css("#ssh_port-error")).await.unwrap();
-    assert!(b.text("#ssh_port-error").await.contains("1 to 65535"), "{}", b.text("#ssh_port-error").await);
+    b.c.wait().for_element(Locator::Css("#schedule-error")).await.unwrap();
+    assert!(b.text("#schedule-error").await.contains("every 30m"), "{}", b.text("#schedule-error").await);
     let typed = b.c.find(Locator::Css("#name")).await.unwrap().prop("value").await.unwrap();
     assert_eq!(typed.as_deref(), Some("lab-west"), "the typed values stay");
     b.shot("scan-target-edit-error").await;

@@ -1,5 +1,5 @@
-//! Inventory scans against real test hosts: a range with hosts and empty addresses,
-//! identity across an IP change, software history, a hostile host name, scan-triggered
+//! Inventory scans against real test hosts: a range with hosts and empty addresses (their
+//! type, a pending reboot, a logged-on user), identity across an IP change, software history, a hostile host name, scan-triggered
 //! deployments, and a password credential that is not sent to an unpinned host.
 
 use crate::fleet::{Fleet, ROOT_PASSWORD};
@@ -59,6 +59,10 @@ async fn range_scan(backend: Backend) {
     let hostile = "<b>x</b>;rm";
     // `hostname` refuses such a name; the kernel takes it
     fleet.sh(&fleet.hosts[2], &format!("printf %s '{hostile}' > /proc/sys/kernel/hostname"));
+    // host 3 waits for a reboot (Debian's marker); alice is logged on at host 4's console
+    fleet.sh(&fleet.hosts[3], "touch /var/run/reboot-required");
+    let login_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    fleet.run("login", &fleet.hosts[4], &["alice"]);
     let p = prefix(&fleet);
     // .0-.63: the hosts at .11-.30 and 44 empty addresses
     server.post("/scan-targets", json!({"name": "lab", "target": format!("{p}.0/26")})).await;
@@ -83,6 +87,12 @@ async fn range_scan(backend: Backend) {
         assert!(a["os"].as_str().unwrap_or("").contains("Debian"), "{a:#}");
         assert!(a["machine_id"].as_str().is_some_and(|m| m.len() == 32), "{a:#}");
         assert!(a["kernel"].is_string() && a["memory_bytes"].as_i64().unwrap_or(0) > 0, "{a:#}");
+        // the test hosts are namespaces inside this machine's Docker container: their
+        // systemd-detect-virt --container says docker
+        assert_eq!(a["machine_type"], "container", "{a:#}");
+        assert_eq!(a["pending_reboot"], k == 3, "{a:#}");
+        let users: Vec<&str> = a["logged_on_users"].as_array().unwrap().iter().filter_map(|u| u.as_str()).collect();
+        assert_eq!(users, if k == 4 { vec!["alice"] } else { vec![] }, "{a:#}");
         let sw = server.get(&format!("/assets/{}/software", seen["asset_id"])).await;
         let names: Vec<&str> = sw.as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
         for want in ["openssh-server", "sudo"] {
@@ -106,6 +116,24 @@ async fn range_scan(backend: Backend) {
         let eth0 = ifs.as_array().unwrap().iter().find(|i| i["name"] == "eth0").expect("eth0");
         assert!(eth0["addresses"][0].as_str().unwrap().starts_with(&format!("{}/", h.ip)), "{ifs:#}");
     }
+    // the report views tell the same: the built-in pending-reboots report, who is logged on
+    let pending = server.post("/reports/pending-reboots/run", json!({"params": {}})).await;
+    let ids: Vec<&Value> = pending["rows"].as_array().unwrap().iter().map(|r| &r[0]).collect();
+    assert_eq!(ids, [&host_of(&r, &fleet.hosts[3].ip)["asset_id"]], "{pending:#}");
+    let sql = "SELECT AssetID, user_name, since_ms FROM report_logged_on ORDER BY AssetID";
+    server.post("/reports", json!({"name": "who", "sql": sql, "params": []})).await;
+    let who = server.post("/reports/who/run", json!({"params": {}})).await;
+    let rows = who["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{who:#}");
+    assert_eq!((&rows[0][0], rows[0][1].as_str()), (&host_of(&r, &fleet.hosts[4].ip)["asset_id"], Some("alice")));
+    // who tells the login time to the minute
+    let since = rows[0][2].as_i64().unwrap();
+    assert!(since > login_ms - 61_000 && since <= login_ms + 60_000, "since {since}, logged in at {login_ms}");
+    let sql = "SELECT AssetID FROM report_assets WHERE type = 'container'";
+    server.post("/reports", json!({"name": "containers", "sql": sql, "params": []})).await;
+    let containers = server.post("/reports/containers/run", json!({"params": {}})).await;
+    assert_eq!(containers["rows"].as_array().unwrap().len(), HOSTS, "{containers:#}");
+
     // the search finds assets by installed software
     let found = server.get("/assets?software=openssh-serv&limit=50").await;
     assert_eq!(found["total"], HOSTS as i64, "{found:#}");

@@ -126,6 +126,11 @@ pub(crate) fn parse_scan(out: &str) -> ScanFacts {
             _ => {}
         }
     }
+    // `who` prints no year: a login time past the scan's (read as this year, seen just
+    // after New Year) is not kept
+    if let Some(now) = now {
+        f.user_since_ms.retain(|_, since| *since <= now.saturating_mul(1000) + 60_000);
+    }
     if let (Some(up), Some(now)) = (uptime, now) {
         f.last_boot_ms = Some(now * 1000 - (up * 1000.0) as i64);
     }
@@ -156,7 +161,7 @@ mod tests {
                    kernel=6.1.0\narch=x86_64\ncpu_model=Intel(R) Xeon\ncpu_count=4\nmem_kb=2048\nuptime=100.5 7.0\n\
                    now=1000\nmachine_id=abc123\nif=lo\t00:00:00:00:00:00\nif=eth0\t02:D0:01:00:00:01\n\
                    addr=lo\t127.0.0.1/8\naddr=eth0\t10.77.1.11/24\ndisk=/\t1000\t400\ndisk=bad\tx\t1\n\
-                   user=alice\t1700000060\nuser=alice\t1700000000\nuser=bob\t\ncontainer=docker\nvm=kvm\nchassis=3\n\
+                   user=alice\t960\nuser=alice\t900\nuser=bob\t\nuser=carol\t5000\ncontainer=docker\nvm=kvm\nchassis=3\n\
                    pending_reboot=1\npm=dpkg\npkg=installed\tsudo\t1.9\npkg=config-files\told\t1\n\
                    pkg=installed\t'$(rm -rf /)\t1;2\ngarbage line\n";
         let f = parse_scan(out);
@@ -171,8 +176,12 @@ mod tests {
         assert_eq!(f.interfaces[0].addresses, vec!["10.77.1.11/24"]);
         assert_eq!(f.macs(), vec!["02:d0:01:00:00:01"]);
         assert_eq!(f.disks, vec![Disk { mount: "/".into(), size_bytes: 1_024_000, free_bytes: 409_600 }]);
-        assert_eq!(f.users, vec!["alice", "bob"]);
-        assert_eq!(f.user_since_ms, BTreeMap::from([("alice".to_string(), 1_700_000_000_000)]), "the earliest session");
+        assert_eq!(f.users, vec!["alice", "bob", "carol"]);
+        assert_eq!(
+            f.user_since_ms,
+            BTreeMap::from([("alice".to_string(), 900_000)]),
+            "the earliest session; none for bob (not told) nor carol (after the scan)"
+        );
         assert_eq!((f.machine_type, f.pending_reboot), (Some(MachineType::Container), Some(true)));
         assert_eq!(f.package_manager.as_deref(), Some("dpkg"));
         let names: Vec<&str> = f.software.iter().map(|s| s.name.as_str()).collect();

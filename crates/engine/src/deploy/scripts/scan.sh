@@ -30,10 +30,11 @@ fi
 { df -P -k -l -x tmpfs -x devtmpfs -x squashfs 2>/dev/null || df -P -k 2>/dev/null; } | while read -r _ size _ free _ mnt; do
   case $size in *[!0-9]* | '') ;; *) printf 'disk=%s\t%s\t%s\n' "$mnt" "$size" "$free" ;; esac
 done
-# user=NAME<TAB>login time (epoch seconds; empty when `date -d` cannot read who's time)
+# user=NAME<TAB>login time (epoch seconds; empty when `date -d` cannot read who's time,
+# `Nov 30 09:51` in the C locale, before a `(remote host)`)
 if command -v who >/dev/null 2>&1; then
-  LC_ALL=C who | while read -r u _ d t _; do
-    s=$(date -d "$d $t" +%s 2>/dev/null) || s=
+  LC_ALL=C who | while read -r u _ when; do
+    s=$(LC_ALL=C date -d "${when%%(*}" +%s 2>/dev/null) || s=
     printf 'user=%s\t%s\n' "$u" "$s"
   done
 fi
