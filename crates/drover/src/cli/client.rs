@@ -164,6 +164,10 @@ impl Client {
         self.json(self.request(Method::PUT, path).json(body)).await
     }
 
+    pub async fn patch<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> anyhow::Result<T> {
+        self.json(self.request(Method::PATCH, path).json(body)).await
+    }
+
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.json(self.request(Method::DELETE, path)).await
     }

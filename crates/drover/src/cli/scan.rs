@@ -4,7 +4,7 @@
 use super::Ctx;
 use super::output::{self, out, path_part};
 use drover_api::Done;
-use drover_api::scan::{ScanAddress, ScanReport};
+use drover_api::scan::{ScanAddress, ScanReport, ScanTargetChange};
 use drover_domain::scan::{NewScanTarget, ScanSchedule, ScanTarget};
 
 #[derive(clap::Subcommand, Debug)]
@@ -42,6 +42,22 @@ pub enum TargetCmd {
         #[arg(long)]
         disabled: bool,
     },
+    /// Change a scan target: only the options given change (as `PATCH /scan-targets/{t}`).
+    Edit {
+        /// Scan target name or id.
+        target: String,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// What it covers: a CIDR, a range, an IP address or a host name.
+        #[arg(long = "covers")]
+        covers: Option<String>,
+        /// manual, 'every 30m', 'every 6h' or 'daily 02:30 [Europe/Amsterdam]'.
+        #[arg(long)]
+        schedule: Option<String>,
+        #[arg(long)]
+        port: Option<u16>,
+    },
     List,
     Rm {
         target: String,
@@ -63,6 +79,25 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<u8> {
             let t: ScanTarget = c.post("/scan-targets", &body).await?;
             ctx.print(&t, |t| {
                 out!("scan target {} '{}' added: {} ({})", t.id, t.target.name, t.target.target, t.target.schedule)
+            })?;
+        }
+        Cmd::Target(TargetCmd::Edit { target, name, covers, schedule, port }) => {
+            let schedule = schedule.map(|s| ScanSchedule::parse(&s).map_err(anyhow::Error::msg)).transpose()?;
+            let change = ScanTargetChange { name, target: covers, ssh_port: port, schedule, enabled: None };
+            if change.is_empty() {
+                anyhow::bail!("nothing to change: give --name, --covers, --schedule or --port");
+            }
+            let t: ScanTarget = c.patch(&format!("/scan-targets/{}", path_part(&target)), &change).await?;
+            ctx.print(&t, |t| {
+                out!(
+                    "scan target {} '{}' changed: {} port {} ({}); next scan {}",
+                    t.id,
+                    t.target.name,
+                    t.target.target,
+                    t.target.ssh_port,
+                    t.target.schedule,
+                    output::time(t.next_scan_ms)
+                )
             })?;
         }
         Cmd::Target(TargetCmd::List) => {

@@ -222,4 +222,16 @@ async fn the_cli_adds_runs_exports_and_deploys_to_selections() {
     both.sort();
     assert_eq!(marked(&fleet, "by-cli"), both);
     assert!(ok(&server, &["overview", "subnet"]).contains("--overview 'subnet="));
+
+    // a scan target is edited from the CLI: only the options given change
+    ok(&server, &["scan", "target", "add", "lab", "10.0.0.0/24"]);
+    let out =
+        ok(&server, &["scan", "target", "edit", "lab", "--name", "lab2", "--schedule", "every 6h", "--port", "2222"]);
+    assert!(out.contains("'lab2' changed: 10.0.0.0/24 port 2222 (every 6h)"), "{out}");
+    let (code, _, err) = drover(&server, &["scan", "target", "edit", "lab2", "--covers", "10.0.0.0/8"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("10.0.0.0/8"), "the engine's check, as for a new target: {err}");
+    let (code, _, err) = drover(&server, &["scan", "target", "edit", "lab2"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("nothing to change"), "{err}");
 }
