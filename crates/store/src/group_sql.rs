@@ -16,6 +16,7 @@ fn column(f: Field) -> &'static str {
         Field::Domain => "ra.domain",
         Field::Os => "ra.os",
         Field::Arch => "ra.arch",
+        Field::Type => "ra.type",
     }
 }
 

@@ -10,7 +10,7 @@
 //! and      := not ("and" not)*
 //! not      := "not" not | "(" rule ")" | software | cond
 //! software := "software" VALUE [VOP VALUE]        VOP: = != < <= > >=
-//! cond     := FIELD OP VALUE                      FIELD: name address hostname domain os arch
+//! cond     := FIELD OP VALUE                      FIELD: name address hostname domain os arch type
 //!                                                 OP: equals (=) contains starts-with ends-with
 //! ```
 
@@ -29,10 +29,13 @@ pub enum Field {
     Domain,
     Os,
     Arch,
+    /// server / desktop / vm / container, as the last scan told (empty when never scanned).
+    Type,
 }
 
 impl Field {
-    pub const ALL: [Field; 6] = [Self::Name, Self::Address, Self::Hostname, Self::Domain, Self::Os, Self::Arch];
+    pub const ALL: [Field; 7] =
+        [Self::Name, Self::Address, Self::Hostname, Self::Domain, Self::Os, Self::Arch, Self::Type];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,6 +45,7 @@ impl Field {
             Self::Domain => "domain",
             Self::Os => "os",
             Self::Arch => "arch",
+            Self::Type => "type",
         }
     }
 
@@ -418,7 +422,7 @@ impl Parser {
             self.error_at(
                 t.pos,
                 format!(
-                    "'{}' is not a field: use name, address, hostname, domain, os, arch, software, not or '('",
+                    "'{}' is not a field: use name, address, hostname, domain, os, arch, type, software, not or '('",
                     t.text
                 ),
             )

@@ -48,6 +48,16 @@ async fn logged_on_users_type_and_pending_reboot_reach_the_views(s: Store) {
     );
     let pending = "SELECT AssetID FROM report_assets WHERE pending_reboot = 1 AND type = 'container'";
     assert_eq!(rows(&s, pending).await, [vec![json!(a.id.0)]], "filterable in reports");
+    let rule = drover_domain::group::Rule::parse("type equals container and not name equals never").unwrap();
+    let g = s
+        .create_group(
+            &drover_domain::group::NewGroup { name: "c".into(), description: String::new(), rule: Some(rule) },
+            1,
+        )
+        .await
+        .unwrap();
+    let members: Vec<String> = s.group_members(&g).await.unwrap().into_iter().map(|m| m.name).collect();
+    assert_eq!(members, ["scanned"], "a dynamic group's rule tests the type");
     let got = s.asset(a.id).await.unwrap().facts;
     assert_eq!((got.machine_type, got.pending_reboot), (Some(MachineType::Container), Some(true)));
     let unknown = s.asset(never.id).await.unwrap().facts;
