@@ -121,6 +121,7 @@ pub const STORE_TABLES: &[&str] = &[
     "software_history",
     "scan_targets",
     "share_locations",
+    "nodes",
     "_sqlx_migrations",
 ];
 
