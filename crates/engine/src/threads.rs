@@ -124,6 +124,12 @@ impl Threads {
         self.freed.notify_waiters();
     }
 
+    /// Threads neither running a target nor promised to one that waits.
+    pub fn free(&self) -> usize {
+        let s = self.lock();
+        s.limit.saturating_sub(s.running + s.queued)
+    }
+
     pub fn info(&self) -> ThreadsInfo {
         let s = self.lock();
         ThreadsInfo { threads: s.limit, running: s.running, queued: s.queued }
