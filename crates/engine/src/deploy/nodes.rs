@@ -10,11 +10,15 @@
 use crate::error::Result;
 use crate::{Engine, Inner, now_ms};
 use drover_domain::deployment::{Deployment, Target, TargetState};
+use drover_domain::ids::DeploymentId;
 use drover_domain::package::Package;
 use drover_domain::time::utc;
 use drover_store::Claim;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
+
+/// Deployments and their packages read in one pass, by deployment.
+type Packages = HashMap<DeploymentId, (Deployment, Arc<Package>)>;
 
 /// What one pass of the node loop did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,7 +57,7 @@ impl Engine {
     /// start over (no task exists before a target is `running`).
     async fn take_over(&self, now_ms: i64) -> Result<usize> {
         let me = self.config().node_name.clone();
-        let mut packages: HashMap<_, (Deployment, Arc<Package>)> = HashMap::new();
+        let mut packages = Packages::new();
         let mut n = 0;
         for t in self.store().orphaned_targets(&me, now_ms).await? {
             if self.is_driving(t.id) {
@@ -71,14 +75,9 @@ impl Engine {
             let m = format!("taken over by node {me} from node {node} {lease}; {how}");
             self.store().note(t.id, &m, now_ms).await?;
             tracing::info!(target_id = %t.id, "{m}");
-            if !packages.contains_key(&t.deployment_id) {
-                let d = self.store().deployment(t.deployment_id).await?;
-                let pkg = Arc::new(self.store().package(d.package_id).await?);
-                packages.insert(t.deployment_id, (d, pkg));
-            }
-            let Some((d, pkg)) = packages.get(&t.deployment_id) else { continue };
+            let (d, pkg) = self.with_package(&mut packages, t.deployment_id).await?;
             let resume = matches!(t.state, TargetState::Running | TargetState::Rebooting);
-            self.spawn_driver(t, d.clone(), pkg.clone(), resume);
+            self.spawn_driver(t, d, pkg, resume);
             n += 1;
         }
         Ok(n)
@@ -92,19 +91,14 @@ impl Engine {
         if free == 0 {
             return Ok(0);
         }
-        let mut packages: HashMap<_, (Deployment, Arc<Package>)> = HashMap::new();
+        let mut packages = Packages::new();
         let mut n = 0;
         for t in self.store().unclaimed_targets(free).await? {
             if self.is_driving(t.id) {
                 continue;
             }
-            if !packages.contains_key(&t.deployment_id) {
-                let d = self.store().deployment(t.deployment_id).await?;
-                let pkg = Arc::new(self.store().package(d.package_id).await?);
-                packages.insert(t.deployment_id, (d, pkg));
-            }
-            let Some((d, pkg)) = packages.get(&t.deployment_id) else { continue };
-            self.spawn_driver(t, d.clone(), pkg.clone(), false);
+            let (d, pkg) = self.with_package(&mut packages, t.deployment_id).await?;
+            self.spawn_driver(t, d, pkg, false);
             n += 1;
         }
         Ok(n)
@@ -119,6 +113,17 @@ impl Engine {
             self.wake(*id);
         }
         Ok(taken.len())
+    }
+
+    /// A deployment and its package, read once per pass.
+    async fn with_package(&self, cache: &mut Packages, id: DeploymentId) -> Result<(Deployment, Arc<Package>)> {
+        if let Some((d, pkg)) = cache.get(&id) {
+            return Ok((d.clone(), pkg.clone()));
+        }
+        let d = self.store().deployment(id).await?;
+        let pkg = Arc::new(self.store().package(d.package_id).await?);
+        cache.insert(id, (d.clone(), pkg.clone()));
+        Ok((d, pkg))
     }
 
     /// Starts the task that drives target `t` on this node, unless one drives it already:
