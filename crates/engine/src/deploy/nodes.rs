@@ -10,7 +10,7 @@
 use crate::error::Result;
 use crate::{Engine, Inner, now_ms};
 use drover_domain::deployment::{Deployment, Target, TargetState};
-use drover_domain::ids::DeploymentId;
+use drover_domain::ids::{DeploymentId, TargetId};
 use drover_domain::package::Package;
 use drover_domain::time::utc;
 use drover_store::Claim;
@@ -38,6 +38,25 @@ impl Engine {
         let until = now_ms.saturating_add(i64::try_from(self.config().lease.as_millis()).unwrap_or(i64::MAX));
         self.store().heartbeat(&self.config().node_name, now_ms, until).await?;
         Ok(())
+    }
+
+    /// Claims target `id` for this node now (see [`drover_store::Store::claim_target`]).
+    /// A claim lost while no other node drives the target means this node's own lease
+    /// lapsed (its renewal stalled): the lease is renewed and the claim tried once more,
+    /// which wins unless another node took the target over meanwhile. False: another
+    /// node drives it, or it ended.
+    pub(crate) async fn claim(&self, id: TargetId) -> Result<bool> {
+        let me = &self.config().node_name;
+        if self.store().claim_target(id, me, now_ms()).await? != Claim::Lost {
+            return Ok(true);
+        }
+        let t = self.store().target(id).await?;
+        if t.state.is_final() || t.server.as_deref().is_some_and(|s| s != me) {
+            return Ok(false);
+        }
+        tracing::warn!("node {me} found its lease ended: renewed now");
+        self.renew_lease(now_ms()).await?;
+        Ok(self.store().claim_target(id, me, now_ms()).await? != Claim::Lost)
     }
 
     /// One pass at `now_ms`: takes over the targets of nodes whose lease ended, starts

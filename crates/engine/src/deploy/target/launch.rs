@@ -135,7 +135,7 @@ impl Engine {
         // to look whether or not the launch went through.
         // Confirmed before the task exists: a node whose lease ended (cut off from the
         // database) may have had this target taken over, and creates nothing.
-        if self.store().claim_target(t.id, &self.config().node_name, now_ms()).await? == drover_store::Claim::Lost {
+        if !self.claim(t.id).await? {
             return Err(super::released(format!(
                 "target {} is no longer this node's (its lease ended, or another node took it over) before its task was created",
                 t.id

@@ -97,8 +97,7 @@ impl Engine {
         }
         // with its thread, this node claims the target: another node that claimed it
         // first drives it (it had free threads sooner)
-        let me = &self.config().node_name;
-        if self.store().claim_target(t.id, me, now_ms()).await? == drover_store::Claim::Lost {
+        if !self.claim(t.id).await? {
             tracing::debug!(target_id = %t.id, "another node drives this target");
             return Ok(None);
         }
