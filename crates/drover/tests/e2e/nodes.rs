@@ -101,6 +101,13 @@ async fn two_nodes_share_a_deployment_and_one_takes_over_when_the_other_is_kille
         by(&before, "node-b")
     );
 
+    let nodes = eventually("node-a's lease to end, as node-b sees it", Duration::from_secs(30), async || {
+        let v = b.get("/nodes").await;
+        let alive = |n: &str| v.as_array().unwrap().iter().any(|x| x["name"] == n && x["alive"] == true);
+        done_if(!alive("node-a") && alive("node-b"), v)
+    })
+    .await;
+    assert!(nodes.as_array().unwrap().iter().any(|x| x["name"] == "node-b" && x["this_node"] == true), "{nodes:#}");
     let done = b.wait(id, Duration::from_secs(120)).await;
     eprintln!("deployment ended after {:?}", started.elapsed());
     for t in done["targets"].as_array().unwrap() {

@@ -40,6 +40,24 @@ impl Engine {
         Ok(())
     }
 
+    /// The nodes of the database at `now_ms`, by name: each one's lease and whether it runs.
+    pub async fn nodes(&self, now_ms: i64) -> Result<Vec<drover_api::nodes::NodeInfo>> {
+        let me = &self.config().node_name;
+        Ok(self
+            .store()
+            .nodes()
+            .await?
+            .into_iter()
+            .map(|n| drover_api::nodes::NodeInfo {
+                alive: n.lease_until_ms > now_ms,
+                this_node: &n.name == me,
+                name: n.name,
+                heartbeat_ms: n.heartbeat_ms,
+                lease_until_ms: n.lease_until_ms,
+            })
+            .collect())
+    }
+
     /// Claims target `id` for this node now (see [`drover_store::Store::claim_target`]).
     /// A claim lost while no other node drives the target means this node's own lease
     /// lapsed (its renewal stalled): the lease is renewed and the claim tried once more,
