@@ -115,6 +115,19 @@ impl Store {
         rows.iter().map(target_from_row).collect()
     }
 
+    /// Unfinished targets node `me` drives, oldest first.
+    pub async fn unfinished_targets_of(&self, me: &str) -> Result<Vec<Target>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM targets WHERE finished_ms IS NULL AND server = $1 AND state NOT IN {} \
+             ORDER BY id",
+            final_states_sql()
+        )))
+        .bind(me)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(target_from_row).collect()
+    }
+
     /// Queued targets no node has claimed yet, at most `limit`, newest first (the node
     /// that created a deployment starts its targets oldest first, so another node that
     /// helps starts at the other end and the two rarely reach for the same target).

@@ -141,6 +141,25 @@ impl Engine {
         Ok(n)
     }
 
+    /// Drives again this node's unfinished targets that no task of it drives (one whose
+    /// driver stopped on a store error, or that a takeover claimed but could not start):
+    /// as after a restart. Returns how many.
+    pub async fn resume_undriven(&self) -> Result<usize> {
+        let mut packages = Packages::new();
+        let mut n = 0;
+        for t in self.store().unfinished_targets_of(&self.config().node_name).await? {
+            if self.is_driving(t.id) {
+                continue;
+            }
+            let (d, pkg) = self.with_package(&mut packages, t.deployment_id).await?;
+            let resume = matches!(t.state, TargetState::Running | TargetState::Rebooting);
+            if self.spawn_driver(t, d, pkg, resume) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Passes the cancel requests other nodes stored for this node's targets to their
     /// drivers, which end the tasks.
     async fn take_cancel_requests(&self) -> Result<usize> {
@@ -177,11 +196,14 @@ impl Engine {
     }
 }
 
-/// Renews the lease every `heartbeat_interval` and runs [`Engine::node_pass`] every
-/// `dispatch_interval`, until the engine is dropped.
+/// Renews the lease every `heartbeat_interval`, runs [`Engine::node_pass`] every
+/// `dispatch_interval` and [`Engine::resume_undriven`] every `lease`, until the engine is
+/// dropped.
 pub(crate) fn spawn_node_loop(inner: Weak<Inner>) {
     tokio::spawn(async move {
         let mut last_renewal: Option<tokio::time::Instant> = None;
+        // the first sweep waits a lease: `recover` picks up this node's targets at start
+        let mut last_sweep = Some(tokio::time::Instant::now());
         loop {
             let Some(engine) = inner.upgrade().map(|inner| Engine { inner }) else { return };
             let cfg = engine.config();
@@ -198,6 +220,14 @@ pub(crate) fn spawn_node_loop(inner: Weak<Inner>) {
                 drop(engine);
                 tokio::time::sleep(every).await;
                 continue;
+            }
+            if last_sweep.is_none_or(|at| at.elapsed() >= cfg.lease) {
+                last_sweep = Some(tokio::time::Instant::now());
+                match engine.resume_undriven().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!("drives again {n} target(s) of this node that nothing drove"),
+                    Err(e) => tracing::warn!("node {}: {e}", cfg.node_name),
+                }
             }
             match engine.node_pass(now_ms()).await {
                 Ok(p) if p.taken_over > 0 => {

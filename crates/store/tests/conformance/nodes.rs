@@ -98,6 +98,9 @@ async fn an_ended_lease_is_taken_over(s: Store) {
     assert!((x == taken) != (y == taken), "exactly one takes it over: {x:?} {y:?}");
     let winner = if x == taken { "b" } else { "c" };
     assert_eq!(s.target(ids[0]).await.unwrap().server.as_deref(), Some(winner));
+    let of = |v: Vec<drover_domain::deployment::Target>| v.iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(of(s.unfinished_targets_of(winner).await.unwrap()), [ids[0]]);
+    assert!(s.unfinished_targets_of("a").await.unwrap().is_empty(), "a drives nothing now");
     // a comes back: it cannot take its target back while the winner's lease runs
     s.heartbeat("a", 17_000, 32_000).await.unwrap();
     assert_eq!(s.claim_target(ids[0], "a", 17_000).await.unwrap(), Claim::Lost);
