@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod deployments;
 pub mod host_keys;
 pub mod logs;
+pub mod nodes;
 pub mod packages;
 pub mod retry;
 pub mod scan;

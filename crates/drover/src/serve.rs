@@ -39,6 +39,13 @@ pub struct ServeArgs {
     /// Days to keep the logs of finished deployments.
     #[arg(long, env = "DROVER_LOG_RETENTION_DAYS", default_value_t = 90)]
     log_retention_days: u64,
+    /// Seconds this node holds its targets after each renewal of its lease; other nodes
+    /// of the same database take its unfinished targets over once it has ended.
+    #[arg(long, env = "DROVER_LEASE_SECS", default_value_t = 15)]
+    lease_secs: u64,
+    /// Seconds between renewals of this node's lease (well under --lease-secs).
+    #[arg(long, env = "DROVER_HEARTBEAT_SECS", default_value_t = 5)]
+    heartbeat_secs: u64,
     /// Seconds between checks that a running task is still alive.
     #[arg(long, env = "DROVER_LIVENESS_SECS", default_value_t = 30)]
     liveness_secs: u64,
@@ -135,6 +142,15 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     cfg.default_options.retry_interval_secs = a.retry_interval_secs;
     cfg.default_options.retry_expiry_secs = a.retry_expiry_secs;
     cfg.default_options.validate().map_err(|e| anyhow::anyhow!("bad deployment defaults: {e}"))?;
+    if a.heartbeat_secs == 0 || a.heartbeat_secs * 2 > a.lease_secs {
+        bail!(
+            "--heartbeat-secs {} with --lease-secs {}: renew the lease at least twice within it (e.g. --lease-secs 15 --heartbeat-secs 5)",
+            a.heartbeat_secs,
+            a.lease_secs
+        );
+    }
+    cfg.lease = Duration::from_secs(a.lease_secs);
+    cfg.heartbeat_interval = Duration::from_secs(a.heartbeat_secs);
     if let Some(n) = a.node_name {
         cfg.node_name = n;
     }

@@ -49,7 +49,8 @@ use vault::Vault;
 /// How the engine is set up; the server binary fills it from flags and environment.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// This server node's name, recorded in every target's log.
+    /// This server node's name, recorded in every target's log; unique among the nodes
+    /// of one database (its lease and the targets it claims go by this name).
     pub node_name: String,
     pub data_dir: PathBuf,
     /// How deployers reach this server, e.g. `http://10.0.0.1:8080`. When unset, the
@@ -87,6 +88,14 @@ pub struct EngineConfig {
     /// an `https://` URL and pin it. None: the server speaks plain HTTP (asked for
     /// explicitly), and deployers are sent an `http://` URL.
     pub tls_sha256: Option<String>,
+    /// How long this node holds its targets after each renewal of its lease: once it has
+    /// ended (the node died or lost the database), other nodes take its targets over.
+    pub lease: Duration,
+    /// How often this node renews its lease (well under `lease`).
+    pub heartbeat_interval: Duration,
+    /// How often this node looks for work other nodes left: targets of nodes whose lease
+    /// ended, queued targets no node claimed, cancel requests for its targets.
+    pub dispatch_interval: Duration,
 }
 
 impl EngineConfig {
@@ -108,6 +117,9 @@ impl EngineConfig {
             bundle_limits: bundle::Limits::default(),
             tofu_for_keys: true,
             tls_sha256: None,
+            lease: Duration::from_secs(15),
+            heartbeat_interval: Duration::from_secs(5),
+            dispatch_interval: Duration::from_secs(1),
         }
     }
 }
@@ -170,6 +182,9 @@ impl Engine {
                 share_lock: tokio::sync::Mutex::new(()),
             }),
         };
+        // this node holds a lease from its start: it claims targets only while it runs
+        engine.renew_lease(now_ms()).await?;
+        deploy::spawn_node_loop(Arc::downgrade(&engine.inner));
         engine.clean_uploads();
         let removed = engine.gc_share().await?;
         if removed > 0 {

@@ -124,6 +124,12 @@ impl Threads {
         self.freed.notify_waiters();
     }
 
+    /// Threads neither running a target nor promised to one that waits.
+    pub fn free(&self) -> usize {
+        let s = self.lock();
+        s.limit.saturating_sub(s.running + s.queued)
+    }
+
     pub fn info(&self) -> ThreadsInfo {
         let s = self.lock();
         ThreadsInfo { threads: s.limit, running: s.running, queued: s.queued }
@@ -155,7 +161,9 @@ mod tests {
     #[tokio::test]
     async fn limit_order_and_live_changes() {
         let t = Arc::new(Threads::new(2));
+        assert_eq!(t.free(), 2);
         let a = t.acquire(1).await;
+        assert_eq!(t.free(), 1, "what other nodes' targets may still get");
         let b = t.acquire(1).await;
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut waiting = Vec::new();
@@ -169,6 +177,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(t.info(), ThreadsInfo { threads: 2, running: 2, queued: 3 });
+        assert_eq!(t.free(), 0, "waiting targets are promised the next threads");
         drop(a);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(*order.lock().unwrap(), vec![0], "first come, first served");

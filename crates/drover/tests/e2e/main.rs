@@ -18,6 +18,7 @@ mod deploy;
 mod faults;
 mod final_actions;
 mod hostile;
+mod nodes;
 mod offline;
 mod partitions;
 mod reboots;

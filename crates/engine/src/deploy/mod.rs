@@ -1,6 +1,7 @@
 //! Deployments: starting one, the task that drives each target, and the reports that
 //! come back from the deployer.
 
+mod nodes;
 mod recover;
 mod remote;
 mod reports;
@@ -8,6 +9,8 @@ pub(crate) mod scan_facts;
 mod sessions;
 mod target;
 
+pub use nodes::NodePass;
+pub(crate) use nodes::spawn_node_loop;
 use target::Learned;
 
 use crate::error::{EngineError, Result};
@@ -110,14 +113,13 @@ impl Engine {
     pub(crate) fn start_targets(&self, deployment: &Deployment, targets: &[Target], pkg: Package) {
         let pkg = Arc::new(pkg);
         for t in targets {
-            let engine = self.clone();
-            let (t, d, p) = (t.clone(), deployment.clone(), pkg.clone());
-            tokio::spawn(async move { engine.run_target(t, d, p).await });
+            self.spawn_driver(t.clone(), deployment.clone(), pkg.clone(), false);
         }
     }
 
     /// Cancels a deployment: queued targets end at once; running tasks are killed on
-    /// their machines. Returns how many targets were still going.
+    /// their machines, by the node that drives each (from any node: another node's
+    /// targets get a cancel request in the store). Returns how many targets were still going.
     pub async fn cancel(&self, id: DeploymentId, by: &Executor) -> Result<usize> {
         self.store().deployment(id).await?;
         let message = format!("cancelled by {by}");
@@ -130,7 +132,13 @@ impl Engine {
                 // its task may exist (or be in creation): the task that drives it kills it;
                 // a rebooting target's machine runs nothing of it: it ends here, and its
                 // driver stops waiting for the machine
-                self.inner.cancels.lock().unwrap_or_else(|e| e.into_inner()).insert(t.id, message.clone());
+                if t.server.as_deref().is_some_and(|s| s != self.config().node_name) {
+                    // another node drives it: that node takes the request from the store
+                    // (every `dispatch_interval`) and ends the task
+                    self.store().request_cancel(t.id, &message).await?;
+                } else {
+                    self.inner.cancels.lock().unwrap_or_else(|e| e.into_inner()).insert(t.id, message.clone());
+                }
             }
             if t.state != TargetState::Running {
                 self.end_target(t.id, TargetState::Cancelled, &message, Some(drover_domain::FailureCode::Cancelled))
@@ -257,6 +265,24 @@ impl Engine {
 
     fn drop_waiter(&self, id: TargetId) {
         self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        self.inner.cancels.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+
+    /// Whether a task of this node drives target `id`.
+    fn is_driving(&self, id: TargetId) -> bool {
+        self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&id)
+    }
+
+    /// Marks target `id` as driven by a task of this node; false when one drives it already.
+    fn start_driving(&self, id: TargetId) -> bool {
+        let mut map = self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        match map.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Arc::default());
+                true
+            }
+        }
     }
 
     fn wake(&self, id: TargetId) {

@@ -6,31 +6,29 @@ use drover_domain::deployment::TargetState;
 use std::sync::Arc;
 
 impl Engine {
-    /// Picks up the unfinished targets of this node. Queued and connecting targets start
-    /// over (no task exists for them: a target is `running` before its task is
-    /// created); running ones are watched again, their record collected over SSH, so
-    /// what the deployer reported while the server was down is not lost and nothing runs
-    /// twice; rebooting ones wait for their machine again (it restarted when its boot
-    /// marker changed) and go on at the step after the reboot. Returns how many targets it picked up.
+    /// Picks up the unfinished targets of this node, and the queued ones no node has
+    /// claimed yet. Queued and connecting targets start over (no task exists for them: a
+    /// target is `running` before its task is created); running ones are watched again,
+    /// their record collected over SSH, so what the deployer reported while the server
+    /// was down is not lost and nothing runs twice; rebooting ones wait for their machine
+    /// again (it restarted when its boot marker changed) and go on at the step after the
+    /// reboot. Other nodes' targets are left to them, or, once their lease has ended,
+    /// taken over by the node loop. Returns how many targets it picked up.
     pub async fn recover(&self) -> Result<usize> {
+        let me = self.config().node_name.as_str();
         let mut n = 0;
         for t in self.store().unfinished_targets().await? {
-            if t.server.as_deref().is_some_and(|s| s != self.config().node_name) {
-                continue; // another node's
+            if t.server.as_deref().is_some_and(|s| s != me) {
+                continue;
             }
             let d = self.store().deployment(t.deployment_id).await?;
             let pkg = Arc::new(self.store().package(d.package_id).await?);
-            let engine = self.clone();
-            n += 1;
-            tokio::spawn(async move {
-                // a rebooting target's machine is waited for again, then its task
-                // created again at the step after the reboot
-                if matches!(t.state, TargetState::Running | TargetState::Rebooting) {
-                    engine.resume_target(t, d, pkg).await
-                } else {
-                    engine.run_target(t, d, pkg).await
-                }
-            });
+            // a rebooting target's machine is waited for again, then its task created
+            // again at the step after the reboot
+            let resume = matches!(t.state, TargetState::Running | TargetState::Rebooting);
+            if self.spawn_driver(t, d, pkg, resume) {
+                n += 1;
+            }
         }
         Ok(n)
     }

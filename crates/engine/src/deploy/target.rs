@@ -35,10 +35,18 @@ struct Stop {
     /// The store could not be used: the target did not end, the driver picks it up
     /// again when the store is back.
     store_down: bool,
+    /// Another node drives the target now (it took it over while this node could not
+    /// renew its lease): this node lets it go without ending it.
+    released: bool,
 }
 
 fn stop(state: TargetState, code: FailureCode, message: impl Into<String>) -> Stop {
-    Stop { state, message: message.into(), code, store_down: false }
+    Stop { state, message: message.into(), code, store_down: false, released: false }
+}
+
+/// The stop of a target another node drives now; `why` says what this node saw.
+fn released(why: String) -> Stop {
+    Stop { released: true, ..stop(TargetState::Failed, FailureCode::ServerInternal, why) }
 }
 
 impl From<crate::EngineError> for Stop {
@@ -98,6 +106,10 @@ impl Engine {
             };
             match driven {
                 Ok(()) => break,
+                Err(s) if s.released => {
+                    tracing::warn!(target_id = %t.id, "{}; this node lets it go", s.message);
+                    break;
+                }
                 Err(s) if s.store_down => {
                     tracing::warn!(target_id = %t.id, "the store is unavailable ({}); the target waits for it", s.message);
                     let Some(current) = self.store_retry(|| self.store().target(t.id)).await else { break };

@@ -122,6 +122,7 @@ pub const STORE_TABLES: &[&str] = &[
     "asset_logins",
     "scan_targets",
     "share_locations",
+    "nodes",
     "_sqlx_migrations",
 ];
 

@@ -9,6 +9,7 @@ mod backends;
 mod console;
 mod deployments;
 mod inventory;
+mod nodes;
 mod packages;
 mod scan_facts;
 mod schedules;

@@ -133,6 +133,14 @@ impl Engine {
         }
         // Recorded before the task exists, so that after a crash the server knows where
         // to look whether or not the launch went through.
+        // Confirmed before the task exists: a node whose lease ended (cut off from the
+        // database) may have had this target taken over, and creates nothing.
+        if !self.claim(t.id).await? {
+            return Err(super::released(format!(
+                "target {} is no longer this node's (its lease ended, or another node took it over) before its task was created",
+                t.id
+            )));
+        }
         let u = TargetUpdate { work_dir: Some(dir.clone()), boot_marker: facts.boot.clone(), ..Default::default() };
         self.store().update_target(t.id, &u, now_ms()).await?;
         if self.store().transition(t.id, TargetState::Running, &msg, None, now_ms()).await?.is_none() {

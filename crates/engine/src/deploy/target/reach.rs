@@ -81,8 +81,9 @@ impl Engine {
         }
     }
 
-    /// One connection attempt: a deployment thread, then `connecting` and the SSH port
-    /// probe. None when the target ended (was cancelled) while it waited for the thread.
+    /// One connection attempt: a deployment thread, the claim, then `connecting` and the
+    /// SSH port probe. None when the target ended (was cancelled) while it waited for the
+    /// thread, or another node claimed it.
     async fn attempt<'a>(
         &'a self,
         t: &Target,
@@ -92,6 +93,12 @@ impl Engine {
     ) -> Result<Option<(crate::threads::Thread<'a>, bool)>, Stop> {
         let thread = self.inner.threads.acquire(d.id.0 as u64).await;
         if self.store().target(t.id).await?.state.is_final() {
+            return Ok(None);
+        }
+        // with its thread, this node claims the target: another node that claimed it
+        // first drives it (it had free threads sooner)
+        if !self.claim(t.id).await? {
+            tracing::debug!(target_id = %t.id, "another node drives this target");
             return Ok(None);
         }
         self.refuse_overlap(t, d, &asset.name).await?;

@@ -151,6 +151,12 @@ impl Engine {
             if now.state.is_final() {
                 return Ok(Watched::Ended);
             }
+            if let Some(other) = now.server.as_deref().filter(|s| *s != self.config().node_name) {
+                return Err(super::released(format!(
+                    "node {other} took over target {} while this node watched it",
+                    t.id
+                )));
+            }
             if now.state == TargetState::Rebooting {
                 return Ok(Watched::Rebooting);
             }

@@ -1,0 +1,18 @@
+//! The nodes of the database (`/nodes`): each one's lease, whether it holds, and which
+//! node answered.
+
+use serde::{Deserialize, Serialize};
+
+/// One node, as its last lease renewal left it (`GET /nodes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    /// When it last renewed its lease (epoch ms).
+    pub heartbeat_ms: i64,
+    /// Until when it holds its targets (epoch ms); after that, other nodes take them over.
+    pub lease_until_ms: i64,
+    /// Its lease still runs.
+    pub alive: bool,
+    /// It is the node that answered this request.
+    pub this_node: bool,
+}

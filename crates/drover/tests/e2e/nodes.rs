@@ -1,0 +1,186 @@
+//! Two `drover serve` nodes on one PostgreSQL share a deployment's targets; one is killed
+//! with SIGKILL mid-way and the other takes its targets over when its lease ends: every
+//! target ends once, on the hosts too.
+
+use crate::fleet::{Fleet, ROOT_PASSWORD};
+use crate::harness::{Api, deployer_path, done_if, eventually, postgres_database};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `drover serve` process, killed when dropped.
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lease and heartbeat of the nodes under test (the defaults are 15 s and 5 s).
+const LEASE_SECS: u64 = 6;
+
+/// Starts node `name` over the database at `db` with `threads` deployment threads, and
+/// logs in to it.
+async fn node(name: &str, data: &Path, db: &str, threads: usize) -> (Node, Api) {
+    let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
+    let log = std::fs::File::options().create(true).append(true).open(data.with_extension("log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(["serve", "--data-dir"])
+        .arg(data)
+        .args(["--listen", &format!("0.0.0.0:{port}"), "--liveness-secs", "2", "--threads", &threads.to_string()])
+        .args(["--node-name", name, "--lease-secs", &LEASE_SECS.to_string(), "--heartbeat-secs", "2"])
+        .env("DROVER_DATABASE_URL", db)
+        .env("DROVER_ADMIN_PASSWORD", "admin-password")
+        .env("DROVER_DEPLOYER", deployer_path())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let node = Node(child);
+    let url = format!("https://127.0.0.1:{port}");
+    let sha = crate::restart::up(&url, data).await;
+    (node, Api::login(&url, &sha, "admin-password").await)
+}
+
+fn messages(entry: &Value) -> Vec<String> {
+    entry["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap_or("").to_string()).collect()
+}
+
+fn count(log: &[Value], f: impl Fn(&Value) -> bool) -> usize {
+    log.iter().filter(|e| f(e)).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_share_a_deployment_and_one_takes_over_when_the_other_is_killed() {
+    let fleet = Fleet::up(40);
+    let db = postgres_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+    // 8 threads each for 40 targets: a third wave waits on each node when one dies
+    let (node_a, a) = node("node-a", &data_a, &db, 8).await;
+    // nodes of one database share the key that encrypts credentials
+    std::fs::create_dir_all(&data_b).unwrap();
+    std::fs::copy(data_a.join("secret.key"), data_b.join("secret.key")).unwrap();
+    let (_node_b, b) = node("node-b", &data_b, &db, 8).await;
+    a.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
+    let assets = a.assets(&fleet, "root").await;
+    let pkg = "name = \"stamp\"\nversion = \"1\"\n\
+        [[steps]]\nname = \"start\"\ntype = \"command\"\ncommand = \"echo start >> /var/tmp/runs\"\n\
+        [[steps]]\nname = \"wait\"\ntype = \"sleep\"\nseconds = 5\n\
+        [[steps]]\nname = \"end\"\ntype = \"command\"\ncommand = \"echo end >> /var/tmp/runs\"\n";
+    let (status, v) = a.import(pkg, &[]).await;
+    assert_eq!(status, 200, "{v}");
+    let started = Instant::now();
+    let v = a.post("/deployments", json!({"package": "stamp", "assets": assets})).await;
+    let id = v["deployment"]["id"].as_i64().unwrap();
+
+    // node a has finished targets and runs others (its second wave), none of them in the
+    // middle of its launch (the one moment where a kill leaves it unknown whether the task
+    // started, which a takeover would report as such): it dies now
+    let before = eventually("node-a to finish a target and run others", Duration::from_secs(90), async || {
+        let log = b.log(id).await;
+        let on_a = |f: &dyn Fn(&Value) -> bool| count(&log, |e| e["server"] == "node-a" && f(e));
+        let has_step = |e: &Value| !e["steps"].as_array().unwrap().is_empty();
+        let done = on_a(&|e| e["state"] == "success");
+        let running = on_a(&|e| e["state"] == "running" && has_step(e));
+        let launching = on_a(&|e| e["state"] == "running" && !has_step(e));
+        let ok = done >= 1 && running >= 2 && launching == 0;
+        done_if(ok, log)
+            .map_err(|_| format!("node-a: {done} done, {running} running with a step, {launching} launching"))
+    })
+    .await;
+    drop(node_a); // SIGKILL
+    let killed_at = started.elapsed();
+    let by = |log: &[Value], node: &str| count(log, |e| e["server"] == node);
+    eprintln!(
+        "node-a killed after {killed_at:?}: {} target(s) on node-a, {} on node-b",
+        by(&before, "node-a"),
+        by(&before, "node-b")
+    );
+
+    let nodes = eventually("node-a's lease to end, as node-b sees it", Duration::from_secs(30), async || {
+        let v = b.get("/nodes").await;
+        let alive = |n: &str| v.as_array().unwrap().iter().any(|x| x["name"] == n && x["alive"] == true);
+        done_if(!alive("node-a") && alive("node-b"), v)
+    })
+    .await;
+    assert!(nodes.as_array().unwrap().iter().any(|x| x["name"] == "node-b" && x["this_node"] == true), "{nodes:#}");
+    let done = b.wait(id, Duration::from_secs(120)).await;
+    eprintln!("deployment ended after {:?}", started.elapsed());
+    for t in done["targets"].as_array().unwrap() {
+        assert_eq!(t["state"], "success", "{t:#}");
+    }
+    let deployment =
+        eventually("the deployment to be finished as seen from node-b", Duration::from_secs(10), async || {
+            let v = b.get(&format!("/deployments/{id}")).await;
+            done_if(v["deployment"]["finished_ms"].is_i64(), v)
+        })
+        .await;
+    assert!(deployment["deployment"]["finished_ms"].is_i64());
+    for h in &fleet.hosts {
+        assert_eq!(fleet.sh(h, "cat /var/tmp/runs"), "start\nend", "{} ran the package exactly once", h.name);
+    }
+    let log = b.log(id).await;
+    for e in &log {
+        let names: Vec<&str> = e["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["start", "wait", "end"], "each step reported once: {e:#}");
+    }
+    let taken: Vec<&Value> = log
+        .iter()
+        .filter(|e| messages(e).iter().any(|m| m.contains("from node node-a whose lease ended at")))
+        .collect();
+    let watched = taken.iter().filter(|e| messages(e).iter().any(|m| m.contains("watching its task"))).count();
+    eprintln!(
+        "{} target(s) taken over ({watched} running), {} ended on node-a, {} on node-b",
+        taken.len(),
+        by(&log, "node-a"),
+        by(&log, "node-b")
+    );
+    assert!(watched >= 2, "node-b took over node-a's running targets and watched them: {taken:#?}");
+    assert!(taken.iter().all(|e| e["server"] == "node-b"), "taken over by the survivor");
+    assert!(by(&log, "node-a") >= 1, "node-a ran targets to their end before it died");
+    let own_b = count(&log, |e| e["server"] == "node-b" && !messages(e).iter().any(|m| m.contains("taken over")));
+    assert!(own_b >= 1, "node-b started targets of node-a's deployment of its own");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_on_one_node_stops_the_targets_another_node_drives() {
+    let fleet = Fleet::up(4);
+    let db = postgres_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+    // one thread on node a: node b starts the other targets of a's deployment
+    let (_node_a, a) = node("node-a", &data_a, &db, 1).await;
+    std::fs::create_dir_all(&data_b).unwrap();
+    std::fs::copy(data_a.join("secret.key"), data_b.join("secret.key")).unwrap();
+    let (_node_b, b) = node("node-b", &data_b, &db, 4).await;
+    a.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
+    let assets = a.assets(&fleet, "root").await;
+    let pkg = "name = \"long\"\nversion = \"1\"\n[[steps]]\nname = \"long\"\ntype = \"command\"\ncommand = \"echo started > /tmp/started; sleep 120\"\n";
+    assert_eq!(a.import(pkg, &[]).await.0, 200);
+    let v = a.post("/deployments", json!({"package": "long", "assets": assets})).await;
+    let id = v["deployment"]["id"].as_i64().unwrap();
+    eventually("every task to start (/tmp/started on each host)", Duration::from_secs(60), async || {
+        let started = fleet.hosts.iter().filter(|h| fleet.exec(h, "test -e /tmp/started").0 == 0).count();
+        done_if(started == fleet.hosts.len(), format!("{started} of {} started", fleet.hosts.len()))
+    })
+    .await;
+    let log = a.log(id).await;
+    let on_b = count(&log, |e| e["server"] == "node-b");
+    assert!(on_b >= 2, "node-b drives some targets of node-a's deployment: {log:#?}");
+    let c = a.post(&format!("/deployments/{id}/cancel"), json!({})).await;
+    assert_eq!(c["cancelled"], 4, "{c}");
+    let done = b.wait(id, Duration::from_secs(15)).await; // as seen from the other node
+    for t in done["targets"].as_array().unwrap() {
+        assert_eq!(t["state"], "cancelled", "{t:#}");
+        assert!(t["message"].as_str().unwrap().contains("cancelled by user:admin"), "{t:#}");
+        assert!(t["message"].as_str().unwrap().contains("killed"), "its task was killed: {t:#}");
+    }
+    for h in &fleet.hosts {
+        let left = fleet.exec(h, "pgrep -a '^drover-'; pgrep -af '^sleep 120'").1;
+        assert!(left.trim().is_empty(), "left running on {}: {left}", h.name);
+    }
+}

@@ -1,0 +1,243 @@
+//! This node among the nodes of one database: its lease, renewed every
+//! `heartbeat_interval`; and, every `dispatch_interval`, taking over the targets of nodes
+//! whose lease ended, starting queued targets no node claimed yet while it has free
+//! deployment threads, and taking the cancel requests other nodes left for its targets.
+//!
+//! A target is driven by exactly one node: the one whose claim (a compare-and-set in the
+//! store, [`drover_store::Store::claim_target`]) won when it gave the target a thread, or
+//! took it over. Nothing here holds a lock in memory across nodes.
+
+use crate::error::Result;
+use crate::{Engine, Inner, now_ms};
+use drover_domain::deployment::{Deployment, Target, TargetState};
+use drover_domain::ids::{DeploymentId, TargetId};
+use drover_domain::package::Package;
+use drover_domain::time::utc;
+use drover_store::Claim;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+/// Deployments and their packages read in one pass, by deployment.
+type Packages = HashMap<DeploymentId, (Deployment, Arc<Package>)>;
+
+/// What one pass of the node loop did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodePass {
+    /// Targets of nodes whose lease ended that this node took over.
+    pub taken_over: usize,
+    /// Queued targets no node had claimed that this node started.
+    pub started: usize,
+    /// Cancel requests from other nodes for targets this node drives.
+    pub cancels: usize,
+}
+
+impl Engine {
+    /// Renews this node's lease at `now_ms`: it holds its targets until `now_ms` plus the
+    /// configured lease.
+    pub async fn renew_lease(&self, now_ms: i64) -> Result<()> {
+        let until = now_ms.saturating_add(i64::try_from(self.config().lease.as_millis()).unwrap_or(i64::MAX));
+        self.store().heartbeat(&self.config().node_name, now_ms, until).await?;
+        Ok(())
+    }
+
+    /// The nodes of the database at `now_ms`, by name: each one's lease and whether it runs.
+    pub async fn nodes(&self, now_ms: i64) -> Result<Vec<drover_api::nodes::NodeInfo>> {
+        let me = &self.config().node_name;
+        Ok(self
+            .store()
+            .nodes()
+            .await?
+            .into_iter()
+            .map(|n| drover_api::nodes::NodeInfo {
+                alive: n.lease_until_ms > now_ms,
+                this_node: &n.name == me,
+                name: n.name,
+                heartbeat_ms: n.heartbeat_ms,
+                lease_until_ms: n.lease_until_ms,
+            })
+            .collect())
+    }
+
+    /// Claims target `id` for this node now (see [`drover_store::Store::claim_target`]).
+    /// A claim lost while no other node drives the target means this node's own lease
+    /// lapsed (its renewal stalled): the lease is renewed and the claim tried once more,
+    /// which wins unless another node took the target over meanwhile. False: another
+    /// node drives it, or it ended.
+    pub(crate) async fn claim(&self, id: TargetId) -> Result<bool> {
+        let me = &self.config().node_name;
+        if self.store().claim_target(id, me, now_ms()).await? != Claim::Lost {
+            return Ok(true);
+        }
+        let t = self.store().target(id).await?;
+        if t.state.is_final() || t.server.as_deref().is_some_and(|s| s != me) {
+            return Ok(false);
+        }
+        tracing::warn!("node {me} found its lease ended: renewed now");
+        self.renew_lease(now_ms()).await?;
+        Ok(self.store().claim_target(id, me, now_ms()).await? != Claim::Lost)
+    }
+
+    /// One pass at `now_ms`: takes over the targets of nodes whose lease ended, starts
+    /// unclaimed queued targets up to the free deployment threads, and takes the cancel
+    /// requests for this node's targets.
+    pub async fn node_pass(&self, now_ms: i64) -> Result<NodePass> {
+        Ok(NodePass {
+            taken_over: self.take_over(now_ms).await?,
+            started: self.start_unclaimed().await?,
+            cancels: self.take_cancel_requests().await?,
+        })
+    }
+
+    /// Claims and resumes the unfinished targets of nodes whose lease ended, as
+    /// [`Engine::recover`] resumes a node's own after a restart: running and rebooting
+    /// ones are watched (their record read over SSH, never started twice); the others
+    /// start over (no task exists before a target is `running`).
+    async fn take_over(&self, now_ms: i64) -> Result<usize> {
+        let me = self.config().node_name.clone();
+        let mut packages = Packages::new();
+        let mut n = 0;
+        for t in self.store().orphaned_targets(&me, now_ms).await? {
+            if self.is_driving(t.id) {
+                continue;
+            }
+            let Claim::Won { from } = self.store().claim_target(t.id, &me, now_ms).await? else { continue };
+            let (node, lease) = from.unwrap_or_else(|| (t.server.clone().unwrap_or_default(), None));
+            let lease =
+                lease.map_or("that never renewed a lease".to_string(), |l| format!("whose lease ended at {}", utc(l)));
+            let how = if matches!(t.state, TargetState::Running | TargetState::Rebooting) {
+                "watching its task (its record is read over SSH; nothing runs twice)"
+            } else {
+                "starting it over (no task had been created for it)"
+            };
+            let m = format!("taken over by node {me} from node {node} {lease}; {how}");
+            self.store().note(t.id, &m, now_ms).await?;
+            tracing::info!(target_id = %t.id, "{m}");
+            let (d, pkg) = self.with_package(&mut packages, t.deployment_id).await?;
+            let resume = matches!(t.state, TargetState::Running | TargetState::Rebooting);
+            self.spawn_driver(t, d, pkg, resume);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Starts queued targets no node has claimed (of deployments other nodes created, or
+    /// whose creating node died), as many as this node has free deployment threads. Each
+    /// is claimed when it gets its thread; a node that claims it first keeps it.
+    async fn start_unclaimed(&self) -> Result<usize> {
+        let free = self.inner.threads.free();
+        if free == 0 {
+            return Ok(0);
+        }
+        let mut packages = Packages::new();
+        let mut n = 0;
+        for t in self.store().unclaimed_targets(free).await? {
+            if self.is_driving(t.id) {
+                continue;
+            }
+            let (d, pkg) = self.with_package(&mut packages, t.deployment_id).await?;
+            self.spawn_driver(t, d, pkg, false);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Drives again this node's unfinished targets that no task of it drives (one whose
+    /// driver stopped on a store error, or that a takeover claimed but could not start):
+    /// as after a restart. Returns how many.
+    pub async fn resume_undriven(&self) -> Result<usize> {
+        let mut packages = Packages::new();
+        let mut n = 0;
+        for t in self.store().unfinished_targets_of(&self.config().node_name).await? {
+            if self.is_driving(t.id) {
+                continue;
+            }
+            let (d, pkg) = self.with_package(&mut packages, t.deployment_id).await?;
+            let resume = matches!(t.state, TargetState::Running | TargetState::Rebooting);
+            if self.spawn_driver(t, d, pkg, resume) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Passes the cancel requests other nodes stored for this node's targets to their
+    /// drivers, which end the tasks.
+    async fn take_cancel_requests(&self) -> Result<usize> {
+        let taken = self.store().take_cancel_requests(&self.config().node_name).await?;
+        for (id, message) in &taken {
+            self.inner.cancels.lock().unwrap_or_else(|e| e.into_inner()).insert(*id, message.clone());
+            self.wake(*id);
+        }
+        Ok(taken.len())
+    }
+
+    /// A deployment and its package, read once per pass.
+    async fn with_package(&self, cache: &mut Packages, id: DeploymentId) -> Result<(Deployment, Arc<Package>)> {
+        if let Some((d, pkg)) = cache.get(&id) {
+            return Ok((d.clone(), pkg.clone()));
+        }
+        let d = self.store().deployment(id).await?;
+        let pkg = Arc::new(self.store().package(d.package_id).await?);
+        cache.insert(id, (d.clone(), pkg.clone()));
+        Ok((d, pkg))
+    }
+
+    /// Starts the task that drives target `t` on this node, unless one drives it already:
+    /// `resume` watches the task its `running` (or `rebooting`) state says exists.
+    pub(crate) fn spawn_driver(&self, t: Target, d: Deployment, pkg: Arc<Package>, resume: bool) -> bool {
+        if !self.start_driving(t.id) {
+            return false;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if resume { engine.resume_target(t, d, pkg).await } else { engine.run_target(t, d, pkg).await }
+        });
+        true
+    }
+}
+
+/// Renews the lease every `heartbeat_interval`, runs [`Engine::node_pass`] every
+/// `dispatch_interval` and [`Engine::resume_undriven`] every `lease`, until the engine is
+/// dropped.
+pub(crate) fn spawn_node_loop(inner: Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut last_renewal: Option<tokio::time::Instant> = None;
+        // the first sweep waits a lease: `recover` picks up this node's targets at start
+        let mut last_sweep = Some(tokio::time::Instant::now());
+        loop {
+            let Some(engine) = inner.upgrade().map(|inner| Engine { inner }) else { return };
+            let cfg = engine.config();
+            let (heartbeat, every) = (cfg.heartbeat_interval, cfg.dispatch_interval);
+            if last_renewal.is_none_or(|at| at.elapsed() >= heartbeat) {
+                match engine.renew_lease(now_ms()).await {
+                    Ok(()) => last_renewal = Some(tokio::time::Instant::now()),
+                    Err(e) => tracing::warn!("cannot renew the lease of node {}: {e}", cfg.node_name),
+                }
+            }
+            // no target starts before the server knows where deployers call it back
+            let listening = engine.inner.listen_port.load(std::sync::atomic::Ordering::Relaxed) != 0;
+            if !listening && cfg.public_url.is_none() {
+                drop(engine);
+                tokio::time::sleep(every).await;
+                continue;
+            }
+            if last_sweep.is_none_or(|at| at.elapsed() >= cfg.lease) {
+                last_sweep = Some(tokio::time::Instant::now());
+                match engine.resume_undriven().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!("drives again {n} target(s) of this node that nothing drove"),
+                    Err(e) => tracing::warn!("node {}: {e}", cfg.node_name),
+                }
+            }
+            match engine.node_pass(now_ms()).await {
+                Ok(p) if p.taken_over > 0 => {
+                    tracing::info!("took over {} target(s) of nodes whose lease ended", p.taken_over)
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("node {}: {e}", cfg.node_name),
+            }
+            drop(engine);
+            tokio::time::sleep(every).await;
+        }
+    });
+}

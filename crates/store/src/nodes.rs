@@ -1,0 +1,181 @@
+//! Server nodes sharing one database: their leases, the claim that makes exactly one node
+//! drive a target, and cancel requests passed from one node to the node that drives.
+//!
+//! A node renews its lease (`heartbeat`) every few seconds. A target is claimed with one
+//! compare-and-set UPDATE (`claim_target`): it goes to the claimer only if its driver
+//! is still the one the claimer saw, and that driver is nobody, the claimer itself, or a
+//! node whose lease has ended; and only while the claimer's own lease runs, so a node
+//! that could not renew its lease (cut off from the database) cannot claim, nor confirm a
+//! claim, after the others may have taken its targets over.
+
+use crate::deployments::{TARGET_COLUMNS, final_states_sql, target_from_row};
+use crate::{Result, Store, StoreError};
+use drover_domain::deployment::{Target, TargetState};
+use drover_domain::ids::TargetId;
+use sqlx::Row;
+
+/// A node of the database, as its last heartbeat left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeLease {
+    pub name: String,
+    pub heartbeat_ms: i64,
+    pub lease_until_ms: i64,
+}
+
+/// How a claim went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The claimer drives the target now. `from`: the node that drove it before, when
+    /// another one (its lease had ended), with the end of that lease if it had one.
+    Won { from: Option<(String, Option<i64>)> },
+    /// Another node drives it (its lease runs), the target is final, or the claimer's
+    /// own lease has ended.
+    Lost,
+}
+
+impl Store {
+    /// Renews the lease of node `name`: it holds its targets until `lease_until_ms`.
+    pub async fn heartbeat(&self, name: &str, now_ms: i64, lease_until_ms: i64) -> Result<()> {
+        if name.is_empty() {
+            return Err(StoreError::Refused("a node needs a name: give it one with --node-name".into()));
+        }
+        sqlx::query(
+            "INSERT INTO nodes (name, heartbeat_ms, lease_until_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET heartbeat_ms = $2, lease_until_ms = $3",
+        )
+        .bind(name)
+        .bind(now_ms)
+        .bind(lease_until_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every node that ever renewed a lease on this database, by name.
+    pub async fn nodes(&self) -> Result<Vec<NodeLease>> {
+        let rows = sqlx::query("SELECT name, heartbeat_ms, lease_until_ms FROM nodes ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NodeLease {
+                    name: r.try_get("name")?,
+                    heartbeat_ms: r.try_get("heartbeat_ms")?,
+                    lease_until_ms: r.try_get("lease_until_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Claims target `id` for node `me` at `now_ms` (see the module's rule). One UPDATE
+    /// decides, so of several nodes claiming at once exactly one wins.
+    pub async fn claim_target(&self, id: TargetId, me: &str, now_ms: i64) -> Result<Claim> {
+        let row = sqlx::query(
+            "SELECT t.server, n.lease_until_ms FROM targets t LEFT JOIN nodes n ON n.name = t.server WHERE t.id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("target {id} not found")))?;
+        let seen: Option<String> = row.try_get("server")?;
+        let lease: Option<i64> = row.try_get("lease_until_ms")?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE targets SET server = $1 WHERE id = $2 AND finished_ms IS NULL AND state NOT IN {} \
+             AND COALESCE(server, '') = $3 \
+             AND (server IS NULL OR server = $1 OR NOT EXISTS \
+                  (SELECT 1 FROM nodes o WHERE o.name = targets.server AND o.lease_until_ms > $4)) \
+             AND EXISTS (SELECT 1 FROM nodes m WHERE m.name = $1 AND m.lease_until_ms > $4)",
+            final_states_sql()
+        )))
+        .bind(me)
+        .bind(id.0)
+        .bind(seen.as_deref().unwrap_or(""))
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(Claim::Lost);
+        }
+        Ok(Claim::Won { from: seen.filter(|s| s != me).map(|s| (s, lease)) })
+    }
+
+    /// Unfinished targets driven by another node than `me` whose lease has ended at
+    /// `now_ms` (or that never had one), oldest first: the ones to take over.
+    pub async fn orphaned_targets(&self, me: &str, now_ms: i64) -> Result<Vec<Target>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM targets WHERE finished_ms IS NULL AND state NOT IN {} \
+             AND server IS NOT NULL AND server <> $1 AND NOT EXISTS \
+             (SELECT 1 FROM nodes o WHERE o.name = targets.server AND o.lease_until_ms > $2) ORDER BY id",
+            final_states_sql()
+        )))
+        .bind(me)
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(target_from_row).collect()
+    }
+
+    /// Unfinished targets node `me` drives, oldest first.
+    pub async fn unfinished_targets_of(&self, me: &str) -> Result<Vec<Target>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM targets WHERE finished_ms IS NULL AND server = $1 AND state NOT IN {} \
+             ORDER BY id",
+            final_states_sql()
+        )))
+        .bind(me)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(target_from_row).collect()
+    }
+
+    /// Queued targets no node has claimed yet, at most `limit`, newest first (the node
+    /// that created a deployment starts its targets oldest first, so another node that
+    /// helps starts at the other end and the two rarely reach for the same target).
+    pub async fn unclaimed_targets(&self, limit: usize) -> Result<Vec<Target>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM targets WHERE finished_ms IS NULL AND server IS NULL AND state = $1 \
+             ORDER BY id DESC LIMIT $2"
+        )))
+        .bind(TargetState::Queued.as_str())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(target_from_row).collect()
+    }
+
+    /// Asks the node that drives unfinished target `id` to cancel it, with `message`.
+    /// False when the target has ended.
+    pub async fn request_cancel(&self, id: TargetId, message: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE targets SET cancel_requested = $1 WHERE id = $2 AND finished_ms IS NULL")
+            .bind(message)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Takes the cancel requests for the unfinished targets node `me` drives, each once.
+    pub async fn take_cancel_requests(&self, me: &str) -> Result<Vec<(TargetId, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, cancel_requested FROM targets WHERE finished_ms IS NULL AND server = $1 \
+             AND cancel_requested IS NOT NULL ORDER BY id",
+        )
+        .bind(me)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut taken = Vec::new();
+        for r in &rows {
+            let (id, message): (i64, String) = (r.try_get("id")?, r.try_get("cancel_requested")?);
+            let done = sqlx::query(
+                "UPDATE targets SET cancel_requested = NULL WHERE id = $1 AND cancel_requested IS NOT NULL",
+            )
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 1 {
+                taken.push((TargetId(id), message));
+            }
+        }
+        Ok(taken)
+    }
+}
