@@ -203,12 +203,28 @@ impl Store {
         let n = match (&prefix, plan) {
             // software is the only filter: count assets straight from the LOWER(name) index
             (Some(p), SoftwarePlan::PerAsset) if q.filters.iter().all(|(_, v)| v.trim().is_empty()) => {
-                let mut binds = Vec::new();
-                let range = software_range(p, &mut binds);
-                let sql = format!(
-                    "SELECT COUNT(*) AS n FROM (SELECT DISTINCT s.asset_id FROM asset_software s WHERE {range} LIMIT {}) AS counted",
-                    up_to.saturating_add(1)
-                );
+                let (sql, binds) = match self.only_name_in_range(p).await? {
+                    // one name (`openssl`): the index holds its assets in id order, so the
+                    // distinct ids stream and the LIMIT stops the read (PostgreSQL hashed
+                    // all 100,000 rows of a range before counting 10,001 of them)
+                    Some(name) => (
+                        format!(
+                            "SELECT COUNT(*) AS n FROM (SELECT DISTINCT s.asset_id FROM asset_software s \
+                             WHERE LOWER(s.name) = $1 ORDER BY s.asset_id LIMIT {}) AS counted",
+                            up_to.saturating_add(1)
+                        ),
+                        vec![name],
+                    ),
+                    None => {
+                        let mut binds = Vec::new();
+                        let range = software_range(p, &mut binds);
+                        let sql = format!(
+                            "SELECT COUNT(*) AS n FROM (SELECT DISTINCT s.asset_id FROM asset_software s WHERE {range} LIMIT {}) AS counted",
+                            up_to.saturating_add(1)
+                        );
+                        (sql, binds)
+                    }
+                };
                 self.count(&sql, &binds).await?
             }
             // with other filters, counted over the hashed list: testing every asset those
@@ -285,6 +301,23 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// The lower-case name of every software row in the prefix's range when they all have
+    /// the same one (a full package name, the usual search): two seeks, the range's least
+    /// and greatest name in the `LOWER(name)` index.
+    async fn only_name_in_range(&self, prefix: &str) -> Result<Option<String>> {
+        let mut binds = Vec::new();
+        let range = software_range(prefix, &mut binds);
+        let sql =
+            format!("SELECT MIN(LOWER(s.name)) AS lo, MAX(LOWER(s.name)) AS hi FROM asset_software s WHERE {range}");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            query = query.bind(b.clone());
+        }
+        let row = query.fetch_one(&self.pool).await?;
+        let (lo, hi): (Option<String>, Option<String>) = (row.try_get("lo")?, row.try_get("hi")?);
+        Ok(lo.filter(|lo| hi.as_ref() == Some(lo)))
     }
 
     /// How to test the software name prefix `prefix` (lower case): asset by asset when its

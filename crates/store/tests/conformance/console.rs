@@ -140,7 +140,12 @@ async fn asset_search_counts_up_to_a_bound(s: Store) {
             .await
             .unwrap();
         // n0, n2, n4 have nginx (and another name with its prefix: one asset, counted once)
-        let software: &[&str] = if i % 2 == 0 { &["nginx", "nginx-extras"] } else { &["apache2"] };
+        // n1, n3 have apache2, n5 Apache2: one lower-case name in the range of `apache`
+        let software: &[&str] = match i {
+            5 => &["Apache2"],
+            _ if i % 2 == 0 => &["nginx", "nginx-extras"],
+            _ => &["apache2"],
+        };
         let rows: Vec<(String, String)> = software.iter().map(|n| (n.to_string(), "1".to_string())).collect();
         s.set_asset_software(a.id, &rows).await.unwrap();
     }
@@ -162,6 +167,17 @@ async fn asset_search_counts_up_to_a_bound(s: Store) {
     let both = AssetSearch { filters: vec![(AssetColumn::Name, "N".into())], ..nginx.clone() };
     assert_eq!(s.search_assets_within(&both, up_to(2)).await.unwrap().0, AssetCount { n: 2, exact: false });
     assert_eq!(s.search_assets_within(&both, up_to(3)).await.unwrap().0, AssetCount { n: 3, exact: true });
+    // a range of one name (counted from its assets in id order), whatever its case
+    let apache = AssetSearch { software: Some("APACHE".into()), limit: 2, offset: 1, ..Default::default() };
+    for (bound, total) in [(2, AssetCount { n: 2, exact: false }), (3, AssetCount { n: 3, exact: true })] {
+        let (counted, page) = s.search_assets_within(&apache, up_to(bound)).await.unwrap();
+        assert_eq!(counted, total);
+        assert_eq!(names(&page), ["n3", "n5"]);
+        let list = SearchBounds { count_up_to: bound, per_asset_from: 1_000, ..SearchBounds::default() };
+        assert_eq!(s.search_assets_within(&apache, list).await.unwrap(), (total, page), "listed, the same");
+    }
+    let extras = AssetSearch { software: Some("nginx-".into()), limit: 50, ..Default::default() };
+    assert_eq!(s.search_assets_within(&extras, up_to(3)).await.unwrap().0, AssetCount { n: 3, exact: true });
     let none = AssetSearch { software: Some("nope".into()), limit: 50, ..Default::default() };
     assert_eq!(s.search_assets_within(&none, up_to(0)).await.unwrap().0, AssetCount { n: 0, exact: true });
     assert_eq!(AssetCount::EXACT_UP_TO, 10_000);
