@@ -309,8 +309,11 @@ impl Store {
     async fn only_name_in_range(&self, prefix: &str) -> Result<Option<String>> {
         let mut binds = Vec::new();
         let range = software_range(prefix, &mut binds);
-        let sql =
-            format!("SELECT MIN(LOWER(s.name)) AS lo, MAX(LOWER(s.name)) AS hi FROM asset_software s WHERE {range}");
+        // two subqueries: SQLite seeks for a lone MIN or MAX, but reads the whole range for both
+        let sql = format!(
+            "SELECT (SELECT MIN(LOWER(s.name)) FROM asset_software s WHERE {range}) AS lo, \
+                    (SELECT MAX(LOWER(s.name)) FROM asset_software s WHERE {range}) AS hi"
+        );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &binds {
             query = query.bind(b.clone());
