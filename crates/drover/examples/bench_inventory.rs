@@ -17,7 +17,8 @@
 //! and the report (default 10). `--keep-postgres` keeps the loaded PostgreSQL database
 //! (its URL is printed) and `--reuse-postgres URL` measures on such a database without
 //! loading it again (its migrations are brought up to date first; loading 100,000 × 300
-//! takes about 15 minutes): drop it with `DROP DATABASE` when done. The engine only reads the deployer file's bytes here:
+//! takes 15-30 minutes), with the engine's data directory kept beside it
+//! (`$TMPDIR/<database>-data`, its vault key): drop both when done. The engine only reads the deployer file's bytes here:
 //! `DROVER_DEPLOYER`, else the benchmark's own executable.
 
 #[path = "common/assets.rs"]
@@ -198,14 +199,24 @@ const QUERIES: [&str; 6] = [
     "software=nginx&name=host-07&sort=name&offset=0",
 ];
 
-async fn measure(url: &str, o: &Opts) -> anyhow::Result<Vec<Row>> {
+/// The engine's data directory for a kept or reused PostgreSQL database (its vault key
+/// must match the database's): next to the system's temporary files, named by the database.
+fn kept_data_dir(url: &str) -> std::path::PathBuf {
+    let name = url.rsplit('/').next().unwrap_or("drover_bench");
+    std::env::temp_dir().join(format!("{name}-data"))
+}
+
+/// Measures on the database at `url`; `kept`: the engine's data directory lives on with it.
+async fn measure(url: &str, o: &Opts, kept: bool) -> anyhow::Result<Vec<Row>> {
     let store = Store::connect(url).await?;
-    let data = tempfile::tempdir()?;
+    let temp = tempfile::tempdir()?;
+    let data = if kept { kept_data_dir(url) } else { temp.path().to_path_buf() };
+    std::fs::create_dir_all(&data)?;
     let deployer = match std::env::var("DROVER_DEPLOYER") {
         Ok(p) => std::path::PathBuf::from(p),
         Err(_) => std::env::current_exe()?,
     };
-    let engine = Engine::open(store, EngineConfig::new(data.path().to_path_buf(), deployer)).await?;
+    let engine = Engine::open(store, EngineConfig::new(data, deployer)).await?;
     engine.ensure_first_admin(Some("bench-password".into()), now_ms()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -310,12 +321,12 @@ async fn main() -> anyhow::Result<()> {
         drop(Store::connect(&url).await?);
         println!("SQLite: generating");
         generate(&url, &o).await?;
-        let rows = measure(&url, &o).await?;
+        let rows = measure(&url, &o, false).await?;
         print(&format!("SQLite, {} assets × {} software", o.assets, o.software), &rows);
     }
     if let Some(url) = &o.reuse {
         println!("PostgreSQL: reusing the loaded database {url}");
-        let rows = measure(url, &o).await?;
+        let rows = measure(url, &o, true).await?;
         print(&format!("PostgreSQL (reused database), {} assets × {} software", o.assets, o.software), &rows);
     } else if let Some(admin) = &o.postgres {
         let (url, name) = postgres_database(admin).await?;
@@ -323,11 +334,15 @@ async fn main() -> anyhow::Result<()> {
             drop(Store::connect(&url).await?);
             println!("PostgreSQL: generating");
             generate(&url, &o).await?;
-            measure(&url, &o).await
+            measure(&url, &o, o.keep).await
         }
         .await;
         if o.keep {
-            println!("PostgreSQL: kept {url} (measure again with --reuse-postgres {url}; DROP DATABASE {name} when done)");
+            println!(
+                "PostgreSQL: kept {url} and {} (measure again with --reuse-postgres {url}; \
+                 DROP DATABASE {name} and remove that directory when done)",
+                kept_data_dir(&url).display()
+            );
         } else {
             drop_postgres_database(admin, &name).await?;
         }
