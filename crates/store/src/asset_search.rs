@@ -1,5 +1,6 @@
-//! The asset list as SQL: a case-insensitive substring filter per column, an installed
-//! software filter (a name prefix that seeks the `LOWER(name)` index, or a slower
+//! The asset list as SQL: a case-insensitive substring filter per column (on OS,
+//! architecture and domain matched against the column's few distinct values first), an
+//! installed software filter (a name prefix that seeks the `LOWER(name)` index, or a slower
 //! substring), a sort and a page, with the count of matches (exact up to 10,000). Runs on
 //! both backends.
 
