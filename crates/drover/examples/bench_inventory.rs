@@ -14,7 +14,11 @@
 //! `DROVER_TEST_POSTGRES_URL` names an admin URL (a fresh database is created on it and
 //! dropped at the end; `--skip-sqlite` runs PostgreSQL only). `--requests N`: timed
 //! requests per asset-list query kind (default 30); `--repeat N`: timed runs of the group
-//! and the report (default 10). The engine only reads the deployer file's bytes here:
+//! and the report (default 10). `--keep-postgres` keeps the loaded PostgreSQL database
+//! (its URL is printed) and `--reuse-postgres URL` measures on such a database without
+//! loading it again (its migrations are brought up to date first; loading 100,000 × 300
+//! takes 15-30 minutes), with the engine's data directory kept beside it
+//! (`$TMPDIR/<database>-data`, its vault key): drop both when done. The engine only reads the deployer file's bytes here:
 //! `DROVER_DEPLOYER`, else the benchmark's own executable.
 
 #[path = "common/assets.rs"]
@@ -39,6 +43,10 @@ struct Opts {
     repeat: usize,
     postgres: Option<String>,
     sqlite: bool,
+    /// Keep the PostgreSQL database after the run.
+    keep: bool,
+    /// Measure on this already loaded PostgreSQL database.
+    reuse: Option<String>,
 }
 
 fn opts() -> anyhow::Result<Opts> {
@@ -49,10 +57,12 @@ fn opts() -> anyhow::Result<Opts> {
         repeat: 10,
         postgres: std::env::var("DROVER_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()),
         sqlite: true,
+        keep: false,
+        reuse: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
-    let usage = "use --assets N --software-per-asset M --requests N --repeat N [--postgres URL] [--skip-sqlite]";
+    let usage = "use --assets N --software-per-asset M --requests N --repeat N [--postgres URL] [--skip-sqlite] [--keep-postgres] [--reuse-postgres URL]";
     while let Some(a) = it.next() {
         let mut num = || -> anyhow::Result<usize> {
             it.next().and_then(|v| v.parse().ok()).ok_or_else(|| anyhow::anyhow!("{a} needs a number: {usage}"))
@@ -66,11 +76,18 @@ fn opts() -> anyhow::Result<Opts> {
                 o.postgres = Some(it.next().cloned().ok_or_else(|| anyhow::anyhow!("--postgres needs a URL"))?)
             }
             "--skip-sqlite" => o.sqlite = false,
+            "--keep-postgres" => o.keep = true,
+            "--reuse-postgres" => {
+                o.reuse = Some(it.next().cloned().ok_or_else(|| anyhow::anyhow!("--reuse-postgres needs a URL"))?)
+            }
             other => anyhow::bail!("unknown argument {other}: {usage}"),
         }
     }
     anyhow::ensure!(o.software >= 2 && o.software < CATALOGUE, "--software-per-asset must be 2 to {}", CATALOGUE - 1);
-    anyhow::ensure!(o.sqlite || o.postgres.is_some(), "--skip-sqlite needs --postgres URL or DROVER_TEST_POSTGRES_URL");
+    anyhow::ensure!(
+        o.sqlite || o.postgres.is_some() || o.reuse.is_some(),
+        "--skip-sqlite needs --postgres URL, --reuse-postgres URL or DROVER_TEST_POSTGRES_URL"
+    );
     Ok(o)
 }
 
@@ -182,14 +199,24 @@ const QUERIES: [&str; 6] = [
     "software=nginx&name=host-07&sort=name&offset=0",
 ];
 
-async fn measure(url: &str, o: &Opts) -> anyhow::Result<Vec<Row>> {
+/// The engine's data directory for a kept or reused PostgreSQL database (its vault key
+/// must match the database's): next to the system's temporary files, named by the database.
+fn kept_data_dir(url: &str) -> std::path::PathBuf {
+    let name = url.rsplit('/').next().unwrap_or("drover_bench");
+    std::env::temp_dir().join(format!("{name}-data"))
+}
+
+/// Measures on the database at `url`; `kept`: the engine's data directory lives on with it.
+async fn measure(url: &str, o: &Opts, kept: bool) -> anyhow::Result<Vec<Row>> {
     let store = Store::connect(url).await?;
-    let data = tempfile::tempdir()?;
+    let temp = tempfile::tempdir()?;
+    let data = if kept { kept_data_dir(url) } else { temp.path().to_path_buf() };
+    std::fs::create_dir_all(&data)?;
     let deployer = match std::env::var("DROVER_DEPLOYER") {
         Ok(p) => std::path::PathBuf::from(p),
         Err(_) => std::env::current_exe()?,
     };
-    let engine = Engine::open(store, EngineConfig::new(data.path().to_path_buf(), deployer)).await?;
+    let engine = Engine::open(store, EngineConfig::new(data, deployer)).await?;
     engine.ensure_first_admin(Some("bench-password".into()), now_ms()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -234,6 +261,10 @@ async fn measure(url: &str, o: &Opts) -> anyhow::Result<Vec<Row>> {
         rule: Some(RuleSpec::Text(GROUP_RULE.into())),
         members: vec![],
     };
+    if engine.group_detail("bench-debian-old-openssl").await.is_ok() {
+        // a reused database holds the group of an earlier run
+        engine.delete_group("bench-debian-old-openssl", &admin).await?;
+    }
     let t = Instant::now();
     engine.create_group(group, &admin).await?;
     println!("  group created (and resolved once) in {:.0} ms", ms(t.elapsed()));
@@ -290,19 +321,31 @@ async fn main() -> anyhow::Result<()> {
         drop(Store::connect(&url).await?);
         println!("SQLite: generating");
         generate(&url, &o).await?;
-        let rows = measure(&url, &o).await?;
+        let rows = measure(&url, &o, false).await?;
         print(&format!("SQLite, {} assets × {} software", o.assets, o.software), &rows);
     }
-    if let Some(admin) = &o.postgres {
+    if let Some(url) = &o.reuse {
+        println!("PostgreSQL: reusing the loaded database {url}");
+        let rows = measure(url, &o, true).await?;
+        print(&format!("PostgreSQL (reused database), {} assets × {} software", o.assets, o.software), &rows);
+    } else if let Some(admin) = &o.postgres {
         let (url, name) = postgres_database(admin).await?;
         let result = async {
             drop(Store::connect(&url).await?);
             println!("PostgreSQL: generating");
             generate(&url, &o).await?;
-            measure(&url, &o).await
+            measure(&url, &o, o.keep).await
         }
         .await;
-        drop_postgres_database(admin, &name).await?;
+        if o.keep {
+            println!(
+                "PostgreSQL: kept {url} and {} (measure again with --reuse-postgres {url}; \
+                 DROP DATABASE {name} and remove that directory when done)",
+                kept_data_dir(&url).display()
+            );
+        } else {
+            drop_postgres_database(admin, &name).await?;
+        }
         print(&format!("PostgreSQL, {} assets × {} software", o.assets, o.software), &result?);
     }
     Ok(())

@@ -1,5 +1,6 @@
-//! The asset list as SQL: a case-insensitive substring filter per column, an installed
-//! software filter (a name prefix that seeks the `LOWER(name)` index, or a slower
+//! The asset list as SQL: a case-insensitive substring filter per column (on OS,
+//! architecture and domain matched against the column's few distinct values first), an
+//! installed software filter (a name prefix that seeks the `LOWER(name)` index, or a slower
 //! substring), a sort and a page, with the count of matches (exact up to 10,000). Runs on
 //! both backends.
 
@@ -58,13 +59,27 @@ pub struct SearchBounds {
     /// From this many software rows in a prefix's range, a page tests asset by asset
     /// ([`SoftwarePlan::PerAsset`]).
     pub per_asset_from: i64,
+    /// A filter on a column of few values ([`FEW_VALUED`]) is first matched against the
+    /// column's distinct values when it holds at most this many.
+    pub values_up_to: i64,
 }
 
 impl Default for SearchBounds {
     fn default() -> SearchBounds {
-        SearchBounds { count_up_to: AssetCount::EXACT_UP_TO, per_asset_from: 2_000 }
+        SearchBounds { count_up_to: AssetCount::EXACT_UP_TO, per_asset_from: 2_000, values_up_to: 256 }
     }
 }
+
+/// Columns that hold few distinct values in an inventory (a fleet runs a handful of OS
+/// releases, two or three architectures, a few domains), each with a `(column, id)` index.
+/// A substring filter on one is matched against those values first and becomes
+/// `column IN (…)`: an index range instead of `LOWER(column) LIKE` on every asset, which
+/// PostgreSQL answered for a deep page (`os=debian&sort=os&dir=desc&offset=5000`) by
+/// reading and sorting all 50,000 matches.
+const FEW_VALUED: [AssetColumn; 3] = [AssetColumn::Os, AssetColumn::Arch, AssetColumn::Domain];
+
+/// A column filter's matching values, found among the column's distinct values.
+type ColumnValues = Vec<(AssetColumn, Vec<String>)>;
 
 /// The software filter's text as a lower-case name prefix, or None for `*text` (a
 /// substring).
@@ -133,14 +148,27 @@ pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
     None
 }
 
-/// The WHERE clause (with `$1..` placeholders) and the values to bind.
-fn where_clause(q: &AssetSearch, plan: SoftwarePlan) -> (String, Vec<String>) {
+/// The WHERE clause (with `$1..` placeholders) and the values to bind. A column filter
+/// in `values` is `column IN` those values (the ones its substring matches), else a LIKE.
+fn where_clause(q: &AssetSearch, plan: SoftwarePlan, values: &ColumnValues) -> (String, Vec<String>) {
     let mut conds = Vec::new();
     let mut binds = Vec::new();
     for c in AssetColumn::ALL.into_iter().filter(|c| c.is_text()) {
-        if let Some(text) = q.filter(c) {
-            binds.push(like_pattern(text));
-            conds.push(format!("LOWER({}) LIKE ${} ESCAPE '\\'", sql_column(c), binds.len()));
+        let Some(text) = q.filter(c) else { continue };
+        match values.iter().find(|(v, _)| *v == c) {
+            Some((_, matching)) if matching.is_empty() => conds.push("1 = 0".to_string()),
+            Some((_, matching)) => {
+                let mut marks = Vec::new();
+                for value in matching {
+                    binds.push(value.clone());
+                    marks.push(format!("${}", binds.len()));
+                }
+                conds.push(format!("{} IN ({})", sql_column(c), marks.join(", ")));
+            }
+            None => {
+                binds.push(like_pattern(text));
+                conds.push(format!("LOWER({}) LIKE ${} ESCAPE '\\'", sql_column(c), binds.len()));
+            }
         }
     }
     if let Some(text) = q.software.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -171,23 +199,40 @@ impl Store {
             Some(p) => self.software_plan(p, bounds.per_asset_from.max(1)).await?,
             None => SoftwarePlan::List,
         };
-        let (clause, binds) = where_clause(q, plan);
+        let values = self.few_values(q, bounds.values_up_to).await?;
+        let (clause, binds) = where_clause(q, plan, &values);
         let n = match (&prefix, plan) {
             // software is the only filter: count assets straight from the LOWER(name) index
             (Some(p), SoftwarePlan::PerAsset) if q.filters.iter().all(|(_, v)| v.trim().is_empty()) => {
-                let mut binds = Vec::new();
-                let range = software_range(p, &mut binds);
-                let sql = format!(
-                    "SELECT COUNT(*) AS n FROM (SELECT DISTINCT s.asset_id FROM asset_software s WHERE {range} LIMIT {}) AS counted",
-                    up_to.saturating_add(1)
-                );
+                let (sql, binds) = match self.only_name_in_range(p).await? {
+                    // one name (`openssl`): the index holds its assets in id order, so the
+                    // distinct ids stream and the LIMIT stops the read (PostgreSQL hashed
+                    // all 100,000 rows of a range before counting 10,001 of them)
+                    Some(name) => (
+                        format!(
+                            "SELECT COUNT(*) AS n FROM (SELECT DISTINCT s.asset_id FROM asset_software s \
+                             WHERE LOWER(s.name) = $1 ORDER BY s.asset_id LIMIT {}) AS counted",
+                            up_to.saturating_add(1)
+                        ),
+                        vec![name],
+                    ),
+                    None => {
+                        let mut binds = Vec::new();
+                        let range = software_range(p, &mut binds);
+                        let sql = format!(
+                            "SELECT COUNT(*) AS n FROM (SELECT DISTINCT s.asset_id FROM asset_software s WHERE {range} LIMIT {}) AS counted",
+                            up_to.saturating_add(1)
+                        );
+                        (sql, binds)
+                    }
+                };
                 self.count(&sql, &binds).await?
             }
             // with other filters, counted over the hashed list: testing every asset those
             // filters pass one seek at a time cost more (`nginx` with `name=host-07` at
             // 100,000 assets: 10,000 seeks, p50 288 ms on SQLite)
             _ => {
-                let (clause, binds) = where_clause(q, SoftwarePlan::List);
+                let (clause, binds) = where_clause(q, SoftwarePlan::List, &values);
                 let sql = format!(
                     "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM assets{clause} LIMIT {}) AS counted",
                     up_to.saturating_add(1)
@@ -224,6 +269,61 @@ impl Store {
         Ok(query.fetch_one(&self.pool).await?.try_get("n")?)
     }
 
+    /// For each filter on a [`FEW_VALUED`] column: the column's distinct values its
+    /// substring matches (by `LOWER(value) LIKE`, as the filter itself), found by walking
+    /// the column's index from value to value (one seek each); none when the column holds
+    /// more than `up_to` values (the filter stays a LIKE).
+    async fn few_values(&self, q: &AssetSearch, up_to: i64) -> Result<ColumnValues> {
+        let mut found = Vec::new();
+        for c in FEW_VALUED {
+            let Some(text) = q.filter(c) else { continue };
+            let col = sql_column(c);
+            let up_to = up_to.max(0);
+            let sql = format!(
+                "WITH RECURSIVE v(val, n) AS (\
+                   SELECT MIN({col}), 1 FROM assets \
+                   UNION ALL \
+                   SELECT (SELECT MIN({col}) FROM assets WHERE {col} > v.val), v.n + 1 FROM v \
+                   WHERE v.val IS NOT NULL AND v.n <= {up_to}) \
+                 SELECT val, CAST(n AS BIGINT) AS n FROM v \
+                 WHERE val IS NOT NULL AND (n > {up_to} OR LOWER(val) LIKE $1 ESCAPE '\\')"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(like_pattern(text)).fetch_all(&self.pool).await?;
+            let (mut matching, mut too_many) = (Vec::with_capacity(rows.len()), false);
+            for row in &rows {
+                if row.try_get::<i64, _>("n")? > up_to {
+                    too_many = true;
+                } else {
+                    matching.push(row.try_get::<String, _>("val")?);
+                }
+            }
+            if !too_many {
+                found.push((c, matching));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The lower-case name of every software row in the prefix's range when they all have
+    /// the same one (a full package name, the usual search): two seeks, the range's least
+    /// and greatest name in the `LOWER(name)` index.
+    async fn only_name_in_range(&self, prefix: &str) -> Result<Option<String>> {
+        let mut binds = Vec::new();
+        let range = software_range(prefix, &mut binds);
+        // two subqueries: SQLite seeks for a lone MIN or MAX, but reads the whole range for both
+        let sql = format!(
+            "SELECT (SELECT MIN(LOWER(s.name)) FROM asset_software s WHERE {range}) AS lo, \
+                    (SELECT MAX(LOWER(s.name)) FROM asset_software s WHERE {range}) AS hi"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            query = query.bind(b.clone());
+        }
+        let row = query.fetch_one(&self.pool).await?;
+        let (lo, hi): (Option<String>, Option<String>) = (row.try_get("lo")?, row.try_get("hi")?);
+        Ok(lo.filter(|lo| hi.as_ref() == Some(lo)))
+    }
+
     /// How to test the software name prefix `prefix` (lower case): asset by asset when its
     /// range holds at least `per_asset_from` software rows (reading at most that many).
     async fn software_plan(&self, prefix: &str, per_asset_from: i64) -> Result<SoftwarePlan> {
@@ -239,7 +339,7 @@ impl Store {
     /// Every asset the search's filters match (its page is ignored), by name: candidates
     /// the engine narrows further (an overview entry's assets).
     pub async fn assets_filtered(&self, q: &AssetSearch) -> Result<Vec<Asset>> {
-        let (clause, binds) = where_clause(q, SoftwarePlan::List);
+        let (clause, binds) = where_clause(q, SoftwarePlan::List, &Vec::new());
         let sql = format!("SELECT {COLUMNS} FROM assets{clause} ORDER BY name, id");
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &binds {
@@ -252,7 +352,7 @@ impl Store {
     /// The id and name of every asset the search's filters match (its page is ignored),
     /// by name.
     pub async fn assets_matching(&self, q: &AssetSearch) -> Result<Vec<(AssetId, String)>> {
-        let (clause, binds) = where_clause(q, SoftwarePlan::List);
+        let (clause, binds) = where_clause(q, SoftwarePlan::List, &Vec::new());
         let sql = format!("SELECT id, name FROM assets{clause} ORDER BY name, id");
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &binds {

@@ -12,6 +12,7 @@ conformance!(
     asset_search_filters_sorts_and_pages,
     asset_search_by_software,
     asset_search_counts_up_to_a_bound,
+    asset_search_by_few_valued_columns,
     sessions_and_audit
 );
 
@@ -124,7 +125,7 @@ async fn asset_search_by_software(s: Store) {
 
 /// Counting up to `n`, whatever the software plan (a list from 1 software row up).
 fn up_to(n: i64) -> SearchBounds {
-    SearchBounds { count_up_to: n, per_asset_from: 1 }
+    SearchBounds { count_up_to: n, per_asset_from: 1, ..SearchBounds::default() }
 }
 
 /// The total is exact up to the bound; past it, the bound and "not exact"; the page is
@@ -139,7 +140,12 @@ async fn asset_search_counts_up_to_a_bound(s: Store) {
             .await
             .unwrap();
         // n0, n2, n4 have nginx (and another name with its prefix: one asset, counted once)
-        let software: &[&str] = if i % 2 == 0 { &["nginx", "nginx-extras"] } else { &["apache2"] };
+        // n1, n3 have apache2, n5 Apache2: one lower-case name in the range of `apache`
+        let software: &[&str] = match i {
+            5 => &["Apache2"],
+            _ if i % 2 == 0 => &["nginx", "nginx-extras"],
+            _ => &["apache2"],
+        };
         let rows: Vec<(String, String)> = software.iter().map(|n| (n.to_string(), "1".to_string())).collect();
         s.set_asset_software(a.id, &rows).await.unwrap();
     }
@@ -156,14 +162,112 @@ async fn asset_search_counts_up_to_a_bound(s: Store) {
     assert_eq!(total, AssetCount { n: 2, exact: false });
     assert_eq!(names(&page), ["n0", "n2", "n4"]);
     assert_eq!(s.search_assets_within(&nginx, up_to(3)).await.unwrap().0, AssetCount { n: 3, exact: true });
-    let list = SearchBounds { count_up_to: 2, per_asset_from: 1_000 };
+    let list = SearchBounds { count_up_to: 2, per_asset_from: 1_000, ..SearchBounds::default() };
     assert_eq!(s.search_assets_within(&nginx, list).await.unwrap(), (total, page), "listed, the same");
     let both = AssetSearch { filters: vec![(AssetColumn::Name, "N".into())], ..nginx.clone() };
     assert_eq!(s.search_assets_within(&both, up_to(2)).await.unwrap().0, AssetCount { n: 2, exact: false });
     assert_eq!(s.search_assets_within(&both, up_to(3)).await.unwrap().0, AssetCount { n: 3, exact: true });
+    // a range of one name (counted from its assets in id order), whatever its case
+    let apache = AssetSearch { software: Some("APACHE".into()), limit: 2, offset: 1, ..Default::default() };
+    for (bound, total) in [(2, AssetCount { n: 2, exact: false }), (3, AssetCount { n: 3, exact: true })] {
+        let (counted, page) = s.search_assets_within(&apache, up_to(bound)).await.unwrap();
+        assert_eq!(counted, total);
+        assert_eq!(names(&page), ["n3", "n5"]);
+        let list = SearchBounds { count_up_to: bound, per_asset_from: 1_000, ..SearchBounds::default() };
+        assert_eq!(s.search_assets_within(&apache, list).await.unwrap(), (total, page), "listed, the same");
+    }
+    let extras = AssetSearch { software: Some("nginx-".into()), limit: 50, ..Default::default() };
+    assert_eq!(s.search_assets_within(&extras, up_to(3)).await.unwrap().0, AssetCount { n: 3, exact: true });
     let none = AssetSearch { software: Some("nope".into()), limit: 50, ..Default::default() };
     assert_eq!(s.search_assets_within(&none, up_to(0)).await.unwrap().0, AssetCount { n: 0, exact: true });
     assert_eq!(AssetCount::EXACT_UP_TO, 10_000);
+}
+
+/// A filter on OS, architecture or domain is matched against the column's distinct
+/// values first (`os IN (…)`): the same answer as the substring on every asset, which it
+/// stays when the column holds more values than the bound.
+async fn asset_search_by_few_valued_columns(s: Store) {
+    // (one case per sorted value: the backends' collations may order `d` and `D` apart)
+    let oses = [Some("Debian 12"), Some("Debian 11"), Some("Ubuntu 24.04"), None, Some("Deb_ian%x"), Some("")];
+    for i in 0..12 {
+        let a = s
+            .create_asset(
+                &NewAsset { name: format!("f{i:02}"), address: format!("10.0.3.{i}"), ssh_port: 22, macs: vec![] },
+                1,
+            )
+            .await
+            .unwrap();
+        let facts = HostFacts {
+            os: oses[i % oses.len()].map(String::from),
+            arch: Some(if i % 3 == 0 { "aarch64" } else { "x86_64" }.into()),
+            ..Default::default()
+        };
+        s.record_facts(a.id, &facts, 2).await.unwrap();
+    }
+    let names = |v: &[drover_domain::asset::Asset]| v.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
+    // every bound: 0 and 2 (fewer than the 5 OS values: the LIKE), 5 (exactly), the default
+    let bounds = [0, 2, 5, SearchBounds::default().values_up_to];
+    let search = |filters: Vec<(AssetColumn, &str)>, sort: AssetColumn, descending: bool, offset: i64| {
+        let q = AssetSearch {
+            filters: filters.into_iter().map(|(c, t)| (c, t.to_string())).collect(),
+            sort,
+            descending,
+            offset,
+            limit: 3,
+            software: None,
+        };
+        let s = s.clone();
+        async move {
+            let mut answers = Vec::new();
+            for values_up_to in bounds {
+                let b = SearchBounds { values_up_to, ..SearchBounds::default() };
+                let (total, page) = s.search_assets_within(&q, b).await.unwrap();
+                answers.push((total.n, names(&page)));
+            }
+            assert!(answers.windows(2).all(|w| w[0] == w[1]), "{q:?}: {answers:?}");
+            answers.swap_remove(0)
+        }
+    };
+    // ignoring case, a substring; sorted by the filtered column, both ways, paged
+    assert_eq!(
+        search(vec![(AssetColumn::Os, "DEBIAN")], AssetColumn::Os, true, 0).await,
+        (4, names_of(&["f06", "f00", "f07"]))
+    );
+    assert_eq!(search(vec![(AssetColumn::Os, "debian")], AssetColumn::Os, true, 3).await, (4, names_of(&["f01"])));
+    assert_eq!(
+        search(vec![(AssetColumn::Os, "ian 1")], AssetColumn::Os, false, 0).await,
+        (4, names_of(&["f01", "f07", "f00"]))
+    );
+    // LIKE's wildcards are characters; no value matches; an empty value never matches
+    assert_eq!(
+        search(vec![(AssetColumn::Os, "b_i")], AssetColumn::Name, false, 0).await,
+        (2, names_of(&["f04", "f10"]))
+    );
+    assert_eq!(
+        search(vec![(AssetColumn::Os, "an%")], AssetColumn::Name, false, 0).await,
+        (2, names_of(&["f04", "f10"]))
+    );
+    assert_eq!(search(vec![(AssetColumn::Os, "windows")], AssetColumn::Name, false, 0).await, (0, names_of(&[])));
+    // two few-valued columns and a name, together
+    let filters = vec![(AssetColumn::Os, "deb"), (AssetColumn::Arch, "AARCH"), (AssetColumn::Name, "f")];
+    assert_eq!(search(filters, AssetColumn::Name, false, 0).await, (2, names_of(&["f00", "f06"])));
+    // a value added later is found (the values are read for each search)
+    let a = s
+        .create_asset(&NewAsset { name: "f99".into(), address: "10.0.3.99".into(), ssh_port: 22, macs: vec![] }, 1)
+        .await
+        .unwrap();
+    s.record_facts(a.id, &HostFacts { os: Some("Debian 13".into()), ..Default::default() }, 3).await.unwrap();
+    assert_eq!(
+        search(vec![(AssetColumn::Os, "debian 1")], AssetColumn::Os, true, 0).await,
+        (5, names_of(&["f99", "f06", "f00"]))
+    );
+    // the whole search (a selection) agrees
+    let q = AssetSearch { filters: vec![(AssetColumn::Os, "debian".into())], ..Default::default() };
+    assert_eq!(s.assets_matching(&q).await.unwrap().len(), 5);
+}
+
+fn names_of(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
 }
 
 async fn sessions_and_audit(s: Store) {
