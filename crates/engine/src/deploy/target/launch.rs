@@ -128,12 +128,10 @@ impl Engine {
                     ..Default::default()
                 };
                 self.store().update_target(t.id, &u, now_ms()).await?;
+                // (in the server's log only: a note per target would be one more store
+                // write, and one more entry than the state change, in every target's log)
                 let who = if privilege.is_some() { "root" } else { facts.user.as_str() };
-                let m = format!(
-                    "the task runs as {who} with {launcher}{}",
-                    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-                );
-                self.store().note(t.id, &m, now_ms()).await?;
+                tracing::info!(target_id = %t.id, "the task runs as {who} with {launcher} (pid {pid:?}) in {dir}");
                 Ok(Task { dir, unit, privilege })
             }
             _ => self.launch_from_facts(session, a, t, d, &facts, resume, prep).await,
@@ -313,7 +311,7 @@ impl Engine {
         if prep.running {
             let u = TargetUpdate { work_dir: Some(dir.clone()), boot_marker: facts.boot.clone(), ..Default::default() };
             self.store().update_target(t.id, &u, now_ms()).await?;
-            self.store().note(t.id, &format!("creating the task {how}"), now_ms()).await?;
+            tracing::info!(target_id = %t.id, "creating the task {how}");
         } else {
             self.mark_running(t, d, &a.asset.name, &dir, facts.boot.clone(), resume, &how).await?;
         }
