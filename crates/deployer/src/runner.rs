@@ -43,6 +43,8 @@ pub fn run(dir: &Path) -> u8 {
         eprintln!("drover-deployer: cannot write {}: {e}", dir.join(pid).display());
         return EXIT_BAD_JOB;
     }
+    // the launch script waits for this line: the task's pid, known as it starts
+    work.tell_fifo(drover_proto::workdir::STARTED, format!("{}\n", std::process::id()).as_bytes());
     // the record is appended to by path (`report`): it must be a file of its own
     if let Ok(Some(e)) = work.entry(OsStr::new(RECORD))
         && e.kind != rustix::fs::FileType::RegularFile

@@ -148,6 +148,20 @@ impl Dir {
         written
     }
 
+    /// Writes `bytes` to the FIFO `name` when one is there and a reader has it open
+    /// (the launch script waiting for the pid); false otherwise. Never blocks and never
+    /// writes to anything but a FIFO, not through a symlink.
+    pub fn tell_fifo(&self, name: &str, bytes: &[u8]) -> bool {
+        if !matches!(self.entry(OsStr::new(name)), Ok(Some(e)) if e.kind == FileType::Fifo) {
+            return false;
+        }
+        let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::openat(&self.fd, name, flags, Mode::empty()) {
+            Ok(fd) => File::from(fd).write_all(bytes).is_ok(),
+            Err(_) => false,
+        }
+    }
+
     /// The contents of the regular file `name`, not through a symlink.
     pub fn read(&self, name: &str) -> io::Result<Vec<u8>> {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
@@ -243,6 +257,25 @@ pub fn name_str(name: &OsStr) -> String {
 mod tests {
     use super::*;
     use std::os::unix::fs::{MetadataExt, symlink};
+
+    #[test]
+    fn the_pid_goes_only_to_a_fifo_with_a_reader() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        assert!(!dir.tell_fifo("started", b"1\n"), "no FIFO there");
+        std::fs::write(tmp.path().join("started"), b"x").unwrap();
+        assert!(!dir.tell_fifo("started", b"1\n"), "a regular file is not written");
+        assert_eq!(std::fs::read(tmp.path().join("started")).unwrap(), b"x");
+        std::fs::remove_file(tmp.path().join("started")).unwrap();
+        rustix::fs::mknodat(&dir.fd, "started", FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        assert!(!dir.tell_fifo("started", b"1\n"), "nobody reads: it does not block");
+        let reader =
+            rustix::fs::open(tmp.path().join("started"), OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty()).unwrap();
+        assert!(dir.tell_fifo("started", b"42\n"));
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut File::from(reader), &mut got).unwrap();
+        assert_eq!(got, "42\n");
+    }
 
     #[test]
     fn temporaries_are_new_and_random() {

@@ -1,10 +1,13 @@
 //! Benchmark (not a test): deploys a 3-step package (a file from the share, a command,
-//! a condition) to N test hosts at a given parallelism, and runs plain OpenSSH
-//! `ssh host true` to the same hosts at the same parallelism in the same run.
+//! a condition) to N test hosts at a given parallelism, and runs plain OpenSSH to the
+//! same hosts at the same parallelism in the same run: `ssh host true` (the floor for
+//! overhead) and `ssh host 'cat >file; sha256sum file; id -un' <file` (the same byte work
+//! as the package, the floor for bytes); prints the ratios to both.
 //!
 //! ```sh
-//! cargo build --release -p drover-deployer
+//! RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p drover-deployer --target x86_64-unknown-linux-gnu
 //! cargo run --release -p drover --example bench-deploy -- --hosts 20 --threads 10 --file-mb 1
+//! cargo run --release -p drover --example bench-deploy -- --hosts 200 --threads 50 --file-kb 1
 //! ```
 //! Needs root (test hosts are network namespaces) and openssh-client.
 
@@ -28,12 +31,13 @@ use std::time::{Duration, Instant};
 struct Opts {
     hosts: usize,
     threads: usize,
-    file_mb: usize,
+    /// The package file's size, in bytes.
+    file_bytes: usize,
     backend: Backend,
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { hosts: 20, threads: 10, file_mb: 1, backend: Backend::Sqlite };
+    let mut o = Opts { hosts: 20, threads: 10, file_bytes: 1024 * 1024, backend: Backend::Sqlite };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -42,9 +46,12 @@ fn opts() -> Opts {
         match a.as_str() {
             "--hosts" => o.hosts = val(),
             "--threads" => o.threads = val(),
-            "--file-mb" => o.file_mb = val(),
+            "--file-mb" => o.file_bytes = val() * 1024 * 1024,
+            "--file-kb" => o.file_bytes = val() * 1024,
             "--postgres" => o.backend = Backend::Postgres,
-            other => panic!("unknown argument {other}: use --hosts N --threads N --file-mb N [--postgres]"),
+            other => {
+                panic!("unknown argument {other}: use --hosts N --threads N (--file-mb N | --file-kb N) [--postgres]")
+            }
         }
     }
     o
@@ -120,17 +127,20 @@ async fn deploy_round(server: &Server, assets: &[String]) -> (f64, Vec<f64>, usi
     (wall, between(&log, "connecting", None), ok, ssh_part, task_part)
 }
 
-async fn ssh_round(fleet: &fleet::Fleet, threads: usize) -> (f64, Vec<f64>, usize) {
+/// OpenSSH running `command` on every host, `threads` at once, with `input` on its stdin:
+/// (wall, per host, ok).
+async fn ssh_round(fleet: &fleet::Fleet, threads: usize, command: &str, input: Arc<Vec<u8>>) -> (f64, Vec<f64>, usize) {
     let key = fleet.dir.join("id_ed25519");
     let sem = Arc::new(tokio::sync::Semaphore::new(threads));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for h in &fleet.hosts {
-        let (sem, ip, key) = (sem.clone(), h.ip.clone(), key.clone());
+        let (sem, ip, key, input, command) =
+            (sem.clone(), h.ip.clone(), key.clone(), input.clone(), command.to_string());
         tasks.push(tokio::spawn(async move {
             let _p = sem.acquire_owned().await.ok()?;
             let t = Instant::now();
-            let st = tokio::process::Command::new("ssh")
+            let mut child = tokio::process::Command::new("ssh")
                 .args([
                     "-o",
                     "KexAlgorithms=curve25519-sha256",
@@ -142,10 +152,15 @@ async fn ssh_round(fleet: &fleet::Fleet, threads: usize) -> (f64, Vec<f64>, usiz
                 .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-i"])
                 .arg(&key)
                 .arg(format!("root@{ip}"))
-                .arg("true")
-                .status()
-                .await
+                .arg(&command)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
                 .ok()?;
+            let mut stdin = child.stdin.take()?;
+            tokio::io::AsyncWriteExt::write_all(&mut stdin, &input).await.ok()?;
+            drop(stdin);
+            let st = child.wait().await.ok()?;
             st.success().then(|| t.elapsed().as_secs_f64())
         }));
     }
@@ -162,7 +177,12 @@ async fn ssh_round(fleet: &fleet::Fleet, threads: usize) -> (f64, Vec<f64>, usiz
 #[tokio::main]
 async fn main() {
     let o = opts();
-    println!("bench-deploy: {} hosts, {} threads, {} MiB file, {:?}", o.hosts, o.threads, o.file_mb, o.backend);
+    let size = if o.file_bytes >= 1024 * 1024 {
+        format!("{} MiB", o.file_bytes / (1024 * 1024))
+    } else {
+        format!("{} KiB", o.file_bytes / 1024)
+    };
+    println!("bench-deploy: {} hosts, {} threads, {size} file, {:?}", o.hosts, o.threads, o.backend);
     let t = Instant::now();
     let fleet = fleet::Fleet::up(o.hosts);
     println!("test hosts up in {:.2} s", t.elapsed().as_secs_f64());
@@ -174,7 +194,7 @@ async fn main() {
     .await;
     server.credential("root", json!({"username": "root", "private_key": fleet.key()})).await;
     let assets = server.assets(&fleet, "root").await;
-    let payload: Vec<u8> = (0..o.file_mb * 1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    let payload: Vec<u8> = (0..o.file_bytes).map(|i| (i * 7 % 251) as u8).collect();
     let pkg = format!(
         "name = \"bench\"\nversion = \"1\"\n[[steps]]\nname = \"copy\"\ntype = \"file-copy\"\nsource = \"{{PackageShare}}/payload.bin\"\ndestination = \"/tmp/payload.bin\"\n[[steps]]\nname = \"command\"\ntype = \"command\"\ncommand = \"echo ok\"\n[[steps]]\nname = \"check\"\ntype = \"condition\"\ncriteria = [{{ check = \"file-hash\", path = \"/tmp/payload.bin\", sha256 = \"{}\" }}]\n",
         sha256(&payload)
@@ -182,43 +202,45 @@ async fn main() {
     let (status, v) = server.import(&pkg, &[("payload.bin", &payload)]).await;
     assert_eq!(status, 200, "{v}");
 
-    let (ssh_wall, ssh_each, ssh_ok) = ssh_round(&fleet, o.threads).await;
+    let none = Arc::new(Vec::new());
+    let bytes = Arc::new(payload.clone());
+    let byte_work = "cat >/tmp/payload-ssh.bin && sha256sum /tmp/payload-ssh.bin && id -un";
+    let (ssh_wall, ssh_each, ssh_ok) = ssh_round(&fleet, o.threads, "true", none.clone()).await;
+    let (bw_wall, bw_each, bw_ok) = ssh_round(&fleet, o.threads, byte_work, bytes.clone()).await;
     let (cold_wall, cold_each, cold_ok, cold_ssh, cold_task) = deploy_round(&server, &assets).await;
     let (warm_wall, warm_each, warm_ok, warm_ssh, warm_task) = deploy_round(&server, &assets).await;
-    let (ssh2_wall, ssh2_each, _) = ssh_round(&fleet, o.threads).await;
+    let (ssh2_wall, ssh2_each, _) = ssh_round(&fleet, o.threads, "true", none).await;
+    let (bw2_wall, bw2_each, _) = ssh_round(&fleet, o.threads, byte_work, bytes).await;
     let ssh_wall = ssh_wall.min(ssh2_wall);
     let ssh_med = median(&ssh_each).min(median(&ssh2_each));
+    let bw_wall = bw_wall.min(bw2_wall);
+    let bw_med = median(&bw_each).min(median(&bw2_each));
 
     println!();
-    println!("{:<34} {:>9} {:>13} {:>9}", "run", "wall s", "median/target", "ok");
-    println!(
-        "{:<34} {:>9.2} {:>13.3} {:>9}",
-        "ssh host true (curve25519)",
-        ssh_wall,
-        ssh_med,
-        format!("{ssh_ok}/{}", o.hosts)
-    );
-    println!(
-        "{:<34} {:>9.2} {:>13.3} {:>9}",
-        "drover, first (uploads deployer)",
-        cold_wall,
-        median(&cold_each),
-        format!("{cold_ok}/{}", o.hosts)
-    );
-    println!(
-        "{:<34} {:>9.2} {:>13.3} {:>9}",
-        "drover, deployer already there",
-        warm_wall,
-        median(&warm_each),
-        format!("{warm_ok}/{}", o.hosts)
-    );
+    println!("{:<40} {:>9} {:>13} {:>9}", "run", "wall s", "median/target", "ok");
+    let row = |name: &str, wall: f64, each: f64, ok: usize| {
+        println!("{name:<40} {wall:>9.2} {each:>13.3} {:>9}", format!("{ok}/{}", o.hosts));
+    };
+    row("ssh host true (curve25519)", ssh_wall, ssh_med, ssh_ok);
+    row("ssh: file over stdin, sha256sum, id", bw_wall, bw_med, bw_ok);
+    row("drover, first (uploads deployer)", cold_wall, median(&cold_each), cold_ok);
+    row("drover, deployer already there", warm_wall, median(&warm_each), warm_ok);
     println!();
     println!(
-        "where a target's time goes (medians): connect, learn the host, upload, create the task: first {cold_ssh:.3} s, repeat {warm_ssh:.3} s; the task until its end is reported: first {cold_task:.3} s, repeat {warm_task:.3} s"
+        "where a target's time goes (medians): connect and log in (to `running`): first {cold_ssh:.3} s, repeat {warm_ssh:.3} s; learn the host, create the task and run it until its end is recorded: first {cold_task:.3} s, repeat {warm_task:.3} s"
     );
-    println!("ratio wall drover/ssh: first {:.2}x, repeat {:.2}x", cold_wall / ssh_wall, warm_wall / ssh_wall);
     println!(
-        "ratio median per target drover/ssh: first {:.2}x, repeat {:.2}x",
+        "ratio wall drover / ssh true ({size} package): first {:.2}x, repeat {:.2}x",
+        cold_wall / ssh_wall,
+        warm_wall / ssh_wall
+    );
+    println!(
+        "ratio wall drover / OpenSSH doing the byte work ({size}): first {:.2}x, repeat {:.2}x",
+        cold_wall / bw_wall,
+        warm_wall / bw_wall
+    );
+    println!(
+        "ratio median per target drover / ssh true: first {:.2}x, repeat {:.2}x",
         median(&cold_each) / ssh_med,
         median(&warm_each) / ssh_med
     );

@@ -83,6 +83,11 @@ impl Deployers {
         self.by_arch.keys().copied().collect()
     }
 
+    /// Every build's architecture and hash (the start script picks the target's).
+    pub fn builds(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_arch.iter().map(|(arch, b)| (*arch, b.sha256.as_str()))
+    }
+
     /// Every build's hash (the facts script looks for each on a target).
     pub fn hashes(&self) -> impl Iterator<Item = &str> {
         self.by_arch.values().map(|b| b.sha256.as_str())

@@ -17,6 +17,9 @@ pub const RECORD: &str = "record.jsonl";
 pub const DEPLOYER_LOG: &str = "deployer.log";
 /// Package files downloaded from the share (deleted at the end).
 pub const FILES: &str = "files";
+/// A FIFO the launch script makes and reads: the deployer writes its pid there as it
+/// starts, so the launch learns it at once, without polling.
+pub const STARTED: &str = "started";
 /// Where drover keeps its files for tasks created as root.
 pub const ROOT_BASE: &str = "/var/lib/drover";
 /// Where drover keeps its files, under the login user's home, otherwise.

@@ -59,6 +59,8 @@ pub struct Session {
     host_key: String,
     fingerprint: String,
     verified: Verified,
+    /// This end's address (the deployer's way back to the server, unless NATed).
+    local_ip: Option<std::net::IpAddr>,
 }
 
 /// What the key exchange saw, shared with the handler that russh owns.
@@ -175,6 +177,7 @@ impl Session {
                 return Err(unreachable(format!("no answer within {} s", opts.connect_timeout.as_secs())));
             }
         };
+        let local_ip = stream.local_addr().ok().map(|a| a.ip());
         let seen = Arc::new(Mutex::new(Seen::default()));
         let handler = Client {
             host: host.clone(),
@@ -199,7 +202,7 @@ impl Session {
         let (Some((host_key, fingerprint)), Some(verified)) = (seen.key.clone(), seen.verified.clone()) else {
             return Err(SshError::Protocol("the server presented no host key".into()));
         };
-        Ok(Session { handle, host: format!("{host}:{port}"), host_key, fingerprint, verified })
+        Ok(Session { handle, host: format!("{host}:{port}"), host_key, fingerprint, verified, local_ip })
     }
 
     /// How the host key was trusted: pinned, certificate, or first use (pin it then).
@@ -210,6 +213,12 @@ impl Session {
     /// The server's host key as an OpenSSH public key line.
     pub fn host_key(&self) -> &str {
         &self.host_key
+    }
+
+    /// This end's address of the connection: where the host sees the connection come
+    /// from, unless a NAT is in between.
+    pub fn local_ip(&self) -> Option<std::net::IpAddr> {
+        self.local_ip
     }
 
     pub fn host_key_fingerprint(&self) -> &str {

@@ -22,6 +22,7 @@ pub(crate) const LAUNCH: Script = Script { name: "drover-launch", text: include_
 pub(crate) const TASK: Script = Script { name: "drover-task", text: include_str!("scripts/task.sh") };
 pub(crate) const FINAL_ACTION: Script =
     Script { name: "drover-final-action", text: include_str!("scripts/final_action.sh") };
+pub(crate) const START: Script = Script { name: "drover-start", text: include_str!("scripts/start.sh") };
 pub(crate) const SUDO_CHECK: Script = Script { name: "drover-sudo-check", text: include_str!("scripts/sudo_check.sh") };
 
 /// A script with its positional arguments.
@@ -285,7 +286,91 @@ pub(crate) struct LaunchPlan<'a> {
 /// Writes the job from stdin and creates the detached task; prints `pid=N`.
 pub(crate) fn launch(p: &LaunchPlan<'_>) -> Call {
     let resume = if p.resume { "1" } else { "0" };
-    in_workdir(&LAUNCH, p.dir, &[p.deployer, p.launcher.name(), p.unit, p.run_as.unwrap_or(""), resume])
+    let rest = [p.deployer, p.launcher.name(), p.unit, p.run_as.unwrap_or(""), resume, workdir::STARTED];
+    in_workdir(&LAUNCH, p.dir, &rest)
+}
+
+/// Who the task runs as, as far as the server knows before it learns the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// The login user (run mode scanning-credential).
+    User,
+    /// Root: the login user if it is root, else through `sudo -n` when `sudo` (the
+    /// credential has password-less sudo).
+    Root { sudo: bool },
+    /// The server decides from the facts (a logged-on user to find, a sudo password to
+    /// check first).
+    Server,
+}
+
+/// Everything the start script needs to know.
+pub(crate) struct StartPlan<'a> {
+    pub root_base: &'a str,
+    pub target: TargetId,
+    pub need: Need,
+    pub unit: &'a str,
+    pub resume: bool,
+    /// The server's deployer builds: architecture (as `uname -m` says it) and SHA-256.
+    pub builds: Vec<(&'a str, &'a str)>,
+}
+
+/// Learns the host and, in the common case, writes the job from stdin and creates the
+/// task in the same run (see `start.sh`).
+pub(crate) fn start(p: &StartPlan<'_>) -> Call {
+    let (need, sudo) = match p.need {
+        Need::User => ("user", false),
+        Need::Root { sudo } => ("root", sudo),
+        Need::Server => ("server", false),
+    };
+    let mut args: Vec<String> = vec![
+        FACTS.text.into(),
+        LAUNCH.text.into(),
+        p.root_base.into(),
+        workdir::HOME_BASE.into(),
+        need.into(),
+        if sudo { "1" } else { "0" }.into(),
+        format!("{}/{}", workdir::TARGETS, p.target.0),
+        p.unit.into(),
+        if p.resume { "1" } else { "0" }.into(),
+    ];
+    let names = [
+        workdir::JOB,
+        workdir::PID,
+        workdir::TASK_PID,
+        workdir::RECORD,
+        workdir::DEPLOYER_LOG,
+        workdir::FILES,
+        workdir::STARTED,
+    ];
+    args.extend(names.iter().map(|n| n.to_string()));
+    args.extend(p.builds.iter().map(|(arch, sha)| format!("{arch}={}", workdir::deployer_file(sha))));
+    Call { script: &START, args }
+}
+
+/// What the start script did: created the task in `dir` with `launcher` (the launch's
+/// own output follows), or left the rest to the server, saying why.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Start {
+    Launched { launcher: String, dir: String },
+    Server(String),
+}
+
+/// Reads the `start=` line of the start script's output (None: it stopped before).
+pub(crate) fn parse_start(out: &str) -> Option<Start> {
+    let rest = out.lines().find_map(|l| l.strip_prefix("start="))?;
+    match rest.split_once(' ') {
+        Some(("launched", rest)) => {
+            let (launcher, dir) = rest.split_once(' ')?;
+            Some(Start::Launched { launcher: launcher.to_string(), dir: dir.to_string() })
+        }
+        Some(("server", why)) => Some(Start::Server(why.to_string())),
+        _ => None,
+    }
+}
+
+/// The pid the launch printed (`pid=N`).
+pub(crate) fn launched_pid(out: &str) -> Option<i64> {
+    out.lines().find_map(|l| l.strip_prefix("pid=")).and_then(|p| p.trim().parse::<i64>().ok())
 }
 
 pub(crate) const ALIVE: &str = "__DROVER_TASK_ALIVE__";

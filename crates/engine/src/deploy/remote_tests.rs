@@ -108,3 +108,33 @@ fn a_login_shell_without_sh_is_told_apart() {
     assert!(parse_facts("sudo=1\n").sudo);
     assert!(!parse_facts("ssd=1\n").sudo);
 }
+
+#[test]
+fn the_start_line_says_what_the_start_script_did() {
+    let out = "uid=0\nstart=launched setsid /var/lib/drover/targets/3\npid=42\n";
+    let want = Start::Launched { launcher: "setsid".into(), dir: "/var/lib/drover/targets/3".into() };
+    assert_eq!(parse_start(out), Some(want));
+    assert_eq!(launched_pid(out), Some(42));
+    assert_eq!(parse_start("uid=0\nstart=server deployer missing\n"), Some(Start::Server("deployer missing".into())));
+    assert_eq!(parse_start("uid=0\n"), None);
+    // a home with a space stays whole
+    let out = "start=launched setsid /home/a b/.drover/targets/3\n";
+    assert!(matches!(parse_start(out), Some(Start::Launched { dir, .. }) if dir == "/home/a b/.drover/targets/3"));
+}
+
+#[test]
+fn start_passes_the_scripts_and_the_builds_as_arguments() {
+    let plan = StartPlan {
+        root_base: "/var/lib/drover",
+        target: TargetId(5),
+        need: Need::Root { sudo: true },
+        unit: "drover-target-5",
+        resume: true,
+        builds: vec![("x86_64", "0123456789abcdef99")],
+    };
+    let call = start(&plan);
+    assert_eq!(call.args[0], FACTS.text);
+    assert_eq!(call.args[1], LAUNCH.text);
+    assert_eq!(&call.args[2..9], ["/var/lib/drover", ".drover", "root", "1", "targets/5", "drover-target-5", "1"]);
+    assert_eq!(call.args.last().map(String::as_str), Some("x86_64=bin/drover-deployer-0123456789abcdef"));
+}

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const ALL: [&Script; 7] =
-    [&FACTS, &UPLOAD, &LAUNCH, &TASK, &FINAL_ACTION, &SUDO_CHECK, &crate::deploy::scan_facts::SCAN];
+const ALL: [&Script; 8] =
+    [&FACTS, &UPLOAD, &LAUNCH, &START, &TASK, &FINAL_ACTION, &SUDO_CHECK, &crate::deploy::scan_facts::SCAN];
 
 fn scripts_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/deploy/scripts")
@@ -171,13 +171,14 @@ fn a_full_disk_is_named_and_leaves_nothing_half_written() {
 const RECORD_LINE: &str =
     r#"{"target_id":1,"seq":1,"at_unix_ms":5,"event":{"event":"step_started","index":0,"name":"a"}}"#;
 
-/// A deployer that writes its pid and one report, starts a child in its group, and waits.
+/// A deployer that writes its pid (to its file and, as the real one does, to the launch's
+/// FIFO) and one report, starts a child in its group, and waits.
 fn fake_deployer(base: &str) -> String {
     let path = deployer_path(base, "fakefakefakefake");
     write_exec(
         Path::new(&path),
         &format!(
-            "#!/bin/sh\n[ \"$1\" = run ] || exit 3\nd=$2\nsleep 300 &\necho $! >\"$d/child\"\necho $$ >\"$d/pid\"\necho '{RECORD_LINE}' >>\"$d/record.jsonl\"\nwait\n"
+            "#!/bin/sh\n[ \"$1\" = run ] || exit 3\nd=$2\nsleep 300 &\necho $! >\"$d/child\"\necho $$ >\"$d/pid\"\necho $$ >\"$d/started\"\necho '{RECORD_LINE}' >>\"$d/record.jsonl\"\nwait\n"
         ),
     );
     path
@@ -313,4 +314,69 @@ fn a_resumed_launch_keeps_the_record_and_drops_the_resume_file() {
     };
     assert_eq!(launch_with(true), "{\"seq\":1}\n{\"seq\":2}\n{\"seq\":3}\n", "resumed: the record goes on");
     assert_eq!(launch_with(false), "{\"seq\":3}\n", "a new task starts a new record");
+}
+
+fn start_plan(root_base: &str, need: Need, arch: &str, sha: &str) -> Call {
+    let builds = vec![(arch, sha)];
+    start(&StartPlan { root_base, target: TargetId(9), need, unit: "u", resume: false, builds })
+}
+
+/// The common case in one run: the facts, the deployer found in the login user's home
+/// folder, the job from stdin written, the task created, its pid printed.
+#[test]
+fn start_creates_the_task_in_one_run_when_the_deployer_is_there() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let home = tmp.path().join("home");
+    let home_s = home.to_string_lossy().into_owned();
+    let root_base = tmp.path().join("root").to_string_lossy().into_owned();
+    // as root, the login user's tasks go under the root base, as the server's rule says
+    let uid = text(&Command::new("id").arg("-u").output().unwrap_or_else(|e| panic!("{e}")).stdout);
+    let base = if uid.trim() == "0" { root_base.clone() } else { format!("{home_s}/.drover") };
+    let sha = "feedfeedfeedfeedfeed";
+    let deployer = fake_deployer(&base);
+    let arch = text(&Command::new("uname").arg("-m").output().unwrap_or_else(|e| panic!("{e}")).stdout);
+    let arch = arch.trim();
+    // the fake is the build with this hash
+    std::fs::rename(&deployer, deployer_path(&base, sha)).unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let out = run(&start_plan(&root_base, Need::User, arch, sha), br#"{"job":9}"#, &[("HOME", &home_s)]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let dir = target_dir(&base, TargetId(9));
+    let pid = launched_pid(&stdout).unwrap_or_else(|| panic!("no pid: {stdout}"));
+    let _guard = GroupGuard(pid);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    let launcher = if parse_facts(&stdout).start_stop_daemon { "start-stop-daemon" } else { "setsid" };
+    assert_eq!(parse_start(&stdout), Some(Start::Launched { launcher: launcher.into(), dir: dir.clone() }), "{stdout}");
+    assert_eq!(parse_facts(&stdout).home.as_deref(), Some(home_s.as_str()), "the facts come first: {stdout}");
+    assert_eq!(std::fs::read(format!("{dir}/job.json")).ok().as_deref(), Some(&br#"{"job":9}"#[..]));
+    assert!(lives(pid), "the pid printed is the running deployer's");
+    assert!(!Path::new(&format!("{dir}/started")).exists(), "the FIFO is removed");
+}
+
+/// What the server must judge is left to it, with the facts: a deployer not there yet,
+/// no build for the architecture, a run mode whose account the server picks; nothing is
+/// written on the machine.
+#[test]
+fn start_leaves_to_the_server_what_it_must_judge() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let home_s = tmp.path().join("home").to_string_lossy().into_owned();
+    let root_base = tmp.path().join("root").to_string_lossy().into_owned();
+    let arch = text(&Command::new("uname").arg("-m").output().unwrap_or_else(|e| panic!("{e}")).stdout);
+    let cases = [
+        (Need::User, arch.trim(), "deployer missing"),
+        (Need::User, "pdp11", "no deployer for"),
+        (Need::Server, arch.trim(), "run mode"),
+    ];
+    for (need, arch, why) in cases {
+        let out = run(&start_plan(&root_base, need, arch, "abcabcabcabcabcabc"), b"{}", &[("HOME", &home_s)]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+        match parse_start(&stdout) {
+            Some(Start::Server(w)) => assert!(w.starts_with(why), "{need:?}: {w}"),
+            other => panic!("{need:?} {arch}: {other:?}\n{stdout}"),
+        }
+        assert!(parse_facts(&stdout).uid.is_some(), "{stdout}");
+        assert!(!Path::new(&home_s).exists() && !Path::new(&root_base).exists(), "nothing written");
+    }
 }

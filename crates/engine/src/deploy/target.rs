@@ -183,10 +183,12 @@ impl Engine {
             ..Default::default()
         };
         self.store().update_target(t.id, &update, now_ms()).await?;
+        // the deadline counts from before the task is created: a launch that hangs (a
+        // cable cut while it answers) uses up the target's time, not more
+        let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
         let task = self.create_task(&session, &access, t, d, pkg, None).await;
         session.close().await;
         let task = task?;
-        let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
         self.follow(t, d, pkg, &access, task, deadline, notify).await
     }
 }
@@ -225,6 +227,9 @@ impl ScriptError {
     }
 }
 
+/// What a failed script of drover's is said to be.
+const COMMAND_FAILED: &str = "a command drover runs on the target failed";
+
 /// Runs a script on the target, with `input` on its stdin, and returns its stdout.
 async fn run_script(
     session: &Session,
@@ -232,7 +237,7 @@ async fn run_script(
     privilege: Option<&Privilege>,
     input: &[u8],
 ) -> Result<String, ScriptError> {
-    let out = run_script_output(session, call, privilege, input).await?;
+    let out = run_script_within(session, call, privilege, input, SCRIPT_TIMEOUT).await?;
     if out.exit_status == Some(0) {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -240,17 +245,18 @@ async fn run_script(
     Err(ScriptError::Failed { status: out.exit_status, stderr })
 }
 
-/// Runs a script on the target, with `input` on its stdin, and returns what it printed
-/// and its exit status, whatever it is.
-async fn run_script_output(
+/// Runs a script on the target, with `input` on its stdin, for at most `limit`, and
+/// returns what it printed and its exit status, whatever it is.
+async fn run_script_within(
     session: &Session,
     call: &Call,
     privilege: Option<&Privilege>,
     input: &[u8],
+    limit: Duration,
 ) -> Result<drover_ssh::ExecOutput, ScriptError> {
     let (cmd, mut stdin) = remote::command(call, privilege);
     stdin.extend_from_slice(input);
-    session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await.map_err(ScriptError::Ssh)
+    session.exec(&cmd, Some(&stdin), limit).await.map_err(ScriptError::Ssh)
 }
 
 /// Runs one of drover's scripts; a failure stops the target with the script's own
@@ -262,9 +268,30 @@ async fn exec(
     privilege: Option<&Privilege>,
     input: &[u8],
 ) -> Result<String, Stop> {
-    run_script(session, call, privilege, input)
+    exec_within(session, asset, call, privilege, input, SCRIPT_TIMEOUT).await
+}
+
+/// [`exec`] for at most `limit`.
+async fn exec_within(
+    session: &Session,
+    asset: &Asset,
+    call: &Call,
+    privilege: Option<&Privilege>,
+    input: &[u8],
+    limit: Duration,
+) -> Result<String, Stop> {
+    let out = run_script_within(session, call, privilege, input, limit)
         .await
-        .map_err(|e| e.into_stop(asset, FailureCode::RemoteCommandFailed, "a command drover runs on the target failed"))
+        .map_err(|e| e.into_stop(asset, FailureCode::RemoteCommandFailed, COMMAND_FAILED))?;
+    if out.exit_status == Some(0) {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    Err(ScriptError::Failed { status: out.exit_status, stderr }.into_stop(
+        asset,
+        FailureCode::RemoteCommandFailed,
+        COMMAND_FAILED,
+    ))
 }
 
 /// The failure code of an SSH error (one place, so a new SSH error needs a code here).

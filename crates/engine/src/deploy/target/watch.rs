@@ -24,13 +24,14 @@ pub(super) enum Watched {
     Rebooting,
 }
 
-/// How servers before absolute work directories recorded a non-root one: a shell word.
-const LEGACY_HOME_BASE: &str = "\"$HOME/.drover\"";
+/// How servers before absolute work directories recorded a non-root one: a shell word;
+/// the start script's is recorded so too until it says where the login user's home is.
+pub(super) const LEGACY_HOME_BASE: &str = "\"$HOME/.drover\"";
 
 impl Engine {
     /// The non-root base directory of the login user (for a work directory recorded by an
     /// older server as `"$HOME/.drover"/targets/N`).
-    async fn home_base(&self, a: &Access) -> Option<String> {
+    pub(super) async fn home_base(&self, a: &Access) -> Option<String> {
         let session = self.connect(a).await.ok()?;
         let out = super::exec(&session, &a.asset, &remote::facts(self.inner.deployers.hashes()), None, &[]).await;
         session.close().await;
