@@ -3,43 +3,22 @@
 //! target ends once, on the hosts too.
 
 use crate::fleet::{Fleet, ROOT_PASSWORD};
-use crate::harness::{Api, deployer_path, done_if, eventually, postgres_database};
+use crate::harness::{Api, done_if, eventually, postgres_database};
+use crate::restart::{Running, serve_with};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A `drover serve` process, killed when dropped.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Lease and heartbeat of the nodes under test (the defaults are 15 s and 5 s).
 const LEASE_SECS: u64 = 6;
 
 /// Starts node `name` over the database at `db` with `threads` deployment threads, and
 /// logs in to it.
-async fn node(name: &str, data: &Path, db: &str, threads: usize) -> (Node, Api) {
+async fn node(name: &str, data: &Path, db: &str, threads: usize) -> (Running, Api) {
     let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
-    let log = std::fs::File::options().create(true).append(true).open(data.with_extension("log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .args(["serve", "--data-dir"])
-        .arg(data)
-        .args(["--listen", &format!("0.0.0.0:{port}"), "--liveness-secs", "2", "--threads", &threads.to_string()])
-        .args(["--node-name", name, "--lease-secs", &LEASE_SECS.to_string(), "--heartbeat-secs", "2"])
-        .env("DROVER_DATABASE_URL", db)
-        .env("DROVER_ADMIN_PASSWORD", "admin-password")
-        .env("DROVER_DEPLOYER", deployer_path())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let node = Node(child);
+    let lease = LEASE_SECS.to_string();
+    let args = ["--node-name", name, "--lease-secs", &lease, "--heartbeat-secs", "2"];
+    let node = serve_with(data, port, threads, &args, &[("DROVER_DATABASE_URL", db)]);
     let url = format!("https://127.0.0.1:{port}");
     let sha = crate::restart::up(&url, data).await;
     (node, Api::login(&url, &sha, "admin-password").await)

@@ -18,11 +18,18 @@ impl Drop for Running {
 }
 
 pub(crate) fn serve(data: &Path, port: u16, threads: usize) -> Running {
+    serve_with(data, port, threads, &[], &[])
+}
+
+/// `drover serve` with `args` and `env` added (a node's name, its database).
+pub(crate) fn serve_with(data: &Path, port: u16, threads: usize, args: &[&str], env: &[(&str, &str)]) -> Running {
     let log = std::fs::File::options().create(true).append(true).open(data.with_extension("log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_drover"))
         .args(["serve", "--data-dir"])
         .arg(data)
         .args(["--listen", &format!("0.0.0.0:{port}"), "--liveness-secs", "2", "--threads", &threads.to_string()])
+        .args(args)
+        .envs(env.iter().copied())
         .env("DROVER_ADMIN_PASSWORD", "admin-password")
         .env("DROVER_DEPLOYER", deployer_path())
         .stdout(Stdio::null())
