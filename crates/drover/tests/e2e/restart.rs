@@ -146,3 +146,55 @@ async fn the_retry_queue_and_thread_limit_outlive_a_restart() {
     assert_eq!(done["targets"][0]["state"], "success", "{done:#}");
     assert_eq!(fleet.sh(host, "cat /var/tmp/runs"), "ran", "deployed exactly once");
 }
+
+/// A target recorded `running` whose task was never created (the server died between the
+/// two: the state is written first, so that a crash during the creation is looked for)
+/// starts over after the restart: nothing of it is on the machine, so nothing ran there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_left_running_before_its_task_existed_starts_over() {
+    use drover_domain::deployment::TargetState;
+    use drover_domain::ids::TargetId;
+    let fleet = Fleet::up(1);
+    let host = &fleet.hosts[0];
+    fleet.power_off(host, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, api, port) = start(&data, 4).await;
+    api.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
+    let assets = api.assets(&fleet, "root").await;
+    let pkg = "name = \"once\"\nversion = \"1\"\n[[steps]]\nname = \"mark\"\ntype = \"command\"\ncommand = \"echo ran >> /var/tmp/runs\"\n";
+    assert_eq!(api.import(pkg, &[]).await.0, 200);
+    let body = json!({"package": "once", "assets": assets, "retry_offline": true, "retry_interval_secs": 2, "retry_expiry_secs": 600});
+    let v = api.post("/deployments", body).await;
+    let (id, t) = (v["deployment"]["id"].as_i64().unwrap(), v["targets"][0]["id"].as_i64().unwrap());
+    eventually("the target in the retry queue", Duration::from_secs(20), async || {
+        done_if(!api.get("/retry-queue").await.as_array().unwrap().is_empty(), "not yet")
+    })
+    .await;
+    kill(server);
+    // what the server had written when it died: `running`, the credential that logged in
+    // and the work directory it was about to create (through the state machine's own
+    // transitions)
+    let store =
+        drover_store::Store::connect(&format!("sqlite://{}?mode=rwc", data.join("drover.db").display())).await.unwrap();
+    let now = 1;
+    for s in [TargetState::Connecting, TargetState::Running] {
+        store.transition(TargetId(t), s, "as the killed server left it", None, now).await.unwrap().unwrap();
+    }
+    let u = drover_store::TargetUpdate {
+        credential: Some("root".into()),
+        work_dir: Some(format!("/var/lib/drover/targets/{t}")),
+        ..Default::default()
+    };
+    store.update_target(TargetId(t), &u, now).await.unwrap();
+    store.close().await;
+    fleet.power_on(host);
+
+    let _server = serve(&data, port, 4);
+    up(&api.url, &data).await;
+    let done = api.wait(id, Duration::from_secs(60)).await;
+    assert_eq!(done["targets"][0]["state"], "success", "{done:#}");
+    assert_eq!(fleet.sh(host, "cat /var/tmp/runs"), "ran", "deployed exactly once");
+    let log = serde_json::to_string(&api.log(id).await).unwrap();
+    assert!(log.contains("it starts over"), "the log says why it ran again: {log}");
+}

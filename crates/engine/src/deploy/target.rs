@@ -38,10 +38,18 @@ struct Stop {
     /// Another node drives the target now (it took it over while this node could not
     /// renew its lease): this node lets it go without ending it.
     released: bool,
+    /// The target was `running` but its task was never created (nothing of it on the
+    /// machine): it starts over; the message says why, in its log.
+    again: bool,
 }
 
 fn stop(state: TargetState, code: FailureCode, message: impl Into<String>) -> Stop {
-    Stop { state, message: message.into(), code, store_down: false, released: false }
+    Stop { state, message: message.into(), code, store_down: false, released: false, again: false }
+}
+
+/// The stop of a target that starts over: `why` goes to its log.
+fn start_over(why: String) -> Stop {
+    Stop { again: true, ..stop(TargetState::Connecting, FailureCode::ServerInternal, why) }
 }
 
 /// The stop of a target another node drives now; `why` says what this node saw.
@@ -109,6 +117,17 @@ impl Engine {
                 Err(s) if s.released => {
                     tracing::warn!(target_id = %t.id, "{}; this node lets it go", s.message);
                     break;
+                }
+                Err(s) if s.again => {
+                    if self.store_retry(|| self.store().note(t.id, &s.message, now_ms())).await.is_none() {
+                        break;
+                    }
+                    let Some(current) = self.store_retry(|| self.store().target(t.id)).await else { break };
+                    if current.state.is_final() {
+                        break;
+                    }
+                    resume = false;
+                    t = current;
                 }
                 Err(s) if s.store_down => {
                     tracing::warn!(target_id = %t.id, "the store is unavailable ({}); the target waits for it", s.message);

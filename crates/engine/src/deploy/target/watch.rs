@@ -89,9 +89,19 @@ impl Engine {
                 None => Ok(()),
             };
         }
-        if self.check_task(&access, &task, t).await? == Some(false)
+        let found = self.on_task(&access, &task, t, &remote::check(&task.dir)).await?.ok();
+        if let Some(Record { alive: false, reports }) = found
             && !self.store().target(t.id).await?.state.is_final()
         {
+            if reports == 0 {
+                // `running` is recorded before the task is created (so that a crash
+                // during its creation is looked for): no record at all means its deployer
+                // never started, so nothing of the package ran there
+                return Err(super::start_over(format!(
+                    "no task of this target ever started on asset '{}' (the server stopped, or lost its database, before creating it): it starts over",
+                    asset.name
+                )));
+            }
             return Err(stop(
                 TargetState::Failed,
                 FailureCode::TaskVanished,
@@ -217,7 +227,7 @@ impl Engine {
     /// Collects the record over SSH and tells whether the task still runs (None: the
     /// asset could not be reached, so nothing is known). Err: the store is unavailable.
     pub(super) async fn check_task(&self, a: &Access, task: &Task, t: &Target) -> Result<Option<bool>, Stop> {
-        Ok(self.on_task(a, task, t, &remote::check(&task.dir)).await?.ok())
+        Ok(self.on_task(a, task, t, &remote::check(&task.dir)).await?.ok().map(|r| r.alive))
     }
 
     /// Kills the task on the target and collects what it recorded.
@@ -229,7 +239,13 @@ impl Engine {
     /// reports it finds, and tells whether the task was alive. The outer error: a report
     /// could not be stored because the store is unavailable (so what the record says is
     /// not known to the server yet).
-    async fn on_task(&self, a: &Access, task: &Task, t: &Target, call: &Call) -> Result<Result<bool, SshError>, Stop> {
+    async fn on_task(
+        &self,
+        a: &Access,
+        task: &Task,
+        t: &Target,
+        call: &Call,
+    ) -> Result<Result<Record, SshError>, Stop> {
         let session = match self.connect(a).await {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
@@ -249,6 +265,14 @@ impl Engine {
                 Err(e) => tracing::warn!(target_id = %t.id, "collected report not applied: {e}"),
             }
         }
-        Ok(Ok(alive))
+        Ok(Ok(Record { alive, reports: reports.len() }))
     }
+}
+
+/// What a look at a task found: whether its deployer runs, and how many reports its
+/// record holds (none: it never started).
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    alive: bool,
+    reports: usize,
 }
