@@ -23,7 +23,9 @@ command = "echo broken-step-output-XYZ; exit 3"
 
 pub(crate) const WAIT: Duration = Duration::from_secs(120);
 
-/// A headless Chromium session; the driver process ends with it.
+/// A headless Chromium session; the driver process ends with it. A test that uses one is
+/// named `…in_a_browser`: `scripts/test` runs those alone, after the others, whose test
+/// hosts change this machine's addresses (Chromium then aborts loads: ERR_NETWORK_CHANGED).
 pub(crate) struct Browser {
     pub c: Client,
     driver: Child,

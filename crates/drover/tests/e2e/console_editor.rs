@@ -56,7 +56,7 @@ impl Browser {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn build_a_package_in_the_editor_deploy_it_and_schedule_it() {
+async fn build_a_package_deploy_it_and_schedule_it_in_a_browser() {
     let (fleet, server, names) = Server::with_root_fleet(Backend::Sqlite, 1).await;
     let base = server.url.clone();
     server.post("/users", json!({"name": "vera", "password": "viewer-password", "role": "viewer"})).await;

@@ -17,7 +17,7 @@ async fn fill(b: &Browser, css: &str, text: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_scan_target_made_in_the_console_finds_a_host() {
+async fn a_scan_target_made_and_edited_finds_a_host_in_a_browser() {
     let fleet = Fleet::up(1);
     let h = &fleet.hosts[0];
     let hostile = "<i>scanned</i>";
