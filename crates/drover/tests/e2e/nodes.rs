@@ -28,6 +28,17 @@ fn messages(entry: &Value) -> Vec<String> {
     entry["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap_or("").to_string()).collect()
 }
 
+/// Nodes `node-a` and `node-b` over the database at `db`, with data directories in `dir`
+/// and the given deployment threads; b gets a's `secret.key` first (nodes of one database
+/// share the key that encrypts credentials).
+async fn two_nodes(dir: &Path, db: &str, threads_a: usize, threads_b: usize) -> ((Running, Api), (Running, Api)) {
+    let (data_a, data_b) = (dir.join("a"), dir.join("b"));
+    let a = node("node-a", &data_a, db, threads_a).await;
+    std::fs::create_dir_all(&data_b).unwrap();
+    std::fs::copy(data_a.join("secret.key"), data_b.join("secret.key")).unwrap();
+    (a, node("node-b", &data_b, db, threads_b).await)
+}
+
 fn count(log: &[Value], f: impl Fn(&Value) -> bool) -> usize {
     log.iter().filter(|e| f(e)).count()
 }
@@ -37,13 +48,8 @@ async fn two_nodes_share_a_deployment_and_one_takes_over_when_the_other_is_kille
     let fleet = Fleet::up(40);
     let db = postgres_database().await;
     let dir = tempfile::tempdir().unwrap();
-    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
     // 8 threads each for 40 targets: a third wave waits on each node when one dies
-    let (node_a, a) = node("node-a", &data_a, &db, 8).await;
-    // nodes of one database share the key that encrypts credentials
-    std::fs::create_dir_all(&data_b).unwrap();
-    std::fs::copy(data_a.join("secret.key"), data_b.join("secret.key")).unwrap();
-    let (_node_b, b) = node("node-b", &data_b, &db, 8).await;
+    let ((node_a, a), (_node_b, b)) = two_nodes(dir.path(), &db, 8, 8).await;
     a.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = a.assets(&fleet, "root").await;
     let pkg = "name = \"stamp\"\nversion = \"1\"\n\
@@ -130,12 +136,8 @@ async fn a_cancel_on_one_node_stops_the_targets_another_node_drives() {
     let fleet = Fleet::up(4);
     let db = postgres_database().await;
     let dir = tempfile::tempdir().unwrap();
-    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
     // one thread on node a: node b starts the other targets of a's deployment
-    let (_node_a, a) = node("node-a", &data_a, &db, 1).await;
-    std::fs::create_dir_all(&data_b).unwrap();
-    std::fs::copy(data_a.join("secret.key"), data_b.join("secret.key")).unwrap();
-    let (_node_b, b) = node("node-b", &data_b, &db, 4).await;
+    let ((_node_a, a), (_node_b, b)) = two_nodes(dir.path(), &db, 1, 4).await;
     a.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = a.assets(&fleet, "root").await;
     let pkg = "name = \"long\"\nversion = \"1\"\n[[steps]]\nname = \"long\"\ntype = \"command\"\ncommand = \"echo started > /tmp/started; sleep 120\"\n";

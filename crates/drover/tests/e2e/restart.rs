@@ -116,11 +116,22 @@ async fn killed_server_picks_up_where_it_was() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_retry_queue_and_thread_limit_outlive_a_restart() {
+/// A one-host fleet, powered off, and a server whose deployment of `once` (it appends
+/// "ran" to /var/tmp/runs) to that host waits in the retry queue.
+struct Queued {
+    fleet: Fleet,
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    server: Running,
+    api: Api,
+    port: u16,
+    deployment: i64,
+    target: i64,
+}
+
+async fn one_target_in_the_retry_queue() -> Queued {
     let fleet = Fleet::up(1);
-    let host = &fleet.hosts[0];
-    fleet.power_off(host, 1);
+    fleet.power_off(&fleet.hosts[0], 1);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (server, api, port) = start(&data, 4).await;
@@ -128,15 +139,22 @@ async fn the_retry_queue_and_thread_limit_outlive_a_restart() {
     let assets = api.assets(&fleet, "root").await;
     let pkg = "name = \"once\"\nversion = \"1\"\n[[steps]]\nname = \"mark\"\ntype = \"command\"\ncommand = \"echo ran >> /var/tmp/runs\"\n";
     assert_eq!(api.import(pkg, &[]).await.0, 200);
-    api.ok(reqwest::Method::PUT, "/threads", Some(json!({"threads": 7}))).await;
     let body = json!({"package": "once", "assets": assets, "retry_offline": true, "retry_interval_secs": 2, "retry_expiry_secs": 600});
     let v = api.post("/deployments", body).await;
-    let id = v["deployment"]["id"].as_i64().unwrap();
+    let (deployment, target) = (v["deployment"]["id"].as_i64().unwrap(), v["targets"][0]["id"].as_i64().unwrap());
     eventually("the target in the retry queue", Duration::from_secs(20), async || {
-        let v = api.get(&format!("/deployments/{id}")).await;
+        let v = api.get(&format!("/deployments/{deployment}")).await;
         done_if(!api.get("/retry-queue").await.as_array().unwrap().is_empty(), v)
     })
     .await;
+    Queued { fleet, _dir: dir, data, server, api, port, deployment, target }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_retry_queue_and_thread_limit_outlive_a_restart() {
+    let Queued { fleet, _dir, data, server, api, port, deployment: id, .. } = one_target_in_the_retry_queue().await;
+    let host = &fleet.hosts[0];
+    api.ok(reqwest::Method::PUT, "/threads", Some(json!({"threads": 7}))).await;
     kill(server);
     fleet.power_on(host);
     let _server = serve(&data, port, 4);
@@ -154,23 +172,9 @@ async fn the_retry_queue_and_thread_limit_outlive_a_restart() {
 async fn a_target_left_running_before_its_task_existed_starts_over() {
     use drover_domain::deployment::TargetState;
     use drover_domain::ids::TargetId;
-    let fleet = Fleet::up(1);
+    let Queued { fleet, _dir, data, server, api, port, deployment: id, target: t } =
+        one_target_in_the_retry_queue().await;
     let host = &fleet.hosts[0];
-    fleet.power_off(host, 1);
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (server, api, port) = start(&data, 4).await;
-    api.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
-    let assets = api.assets(&fleet, "root").await;
-    let pkg = "name = \"once\"\nversion = \"1\"\n[[steps]]\nname = \"mark\"\ntype = \"command\"\ncommand = \"echo ran >> /var/tmp/runs\"\n";
-    assert_eq!(api.import(pkg, &[]).await.0, 200);
-    let body = json!({"package": "once", "assets": assets, "retry_offline": true, "retry_interval_secs": 2, "retry_expiry_secs": 600});
-    let v = api.post("/deployments", body).await;
-    let (id, t) = (v["deployment"]["id"].as_i64().unwrap(), v["targets"][0]["id"].as_i64().unwrap());
-    eventually("the target in the retry queue", Duration::from_secs(20), async || {
-        done_if(!api.get("/retry-queue").await.as_array().unwrap().is_empty(), "not yet")
-    })
-    .await;
     kill(server);
     // what the server had written when it died: `running`, the credential that logged in
     // and the work directory it was about to create (through the state machine's own
