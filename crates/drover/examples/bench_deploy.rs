@@ -22,6 +22,12 @@ mod harness;
 #[path = "../tests/e2e/tls.rs"]
 #[allow(dead_code)]
 mod tls;
+#[path = "common/assets.rs"]
+mod assets;
+#[path = "common/scale.rs"]
+mod scale;
+#[path = "common/simulated.rs"]
+mod simulated;
 
 use harness::{Backend, Server, sha256};
 use serde_json::{Value, json};
@@ -176,6 +182,9 @@ async fn ssh_round(fleet: &fleet::Fleet, threads: usize, command: &str, input: A
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "--simulate") {
+        return scale::main().await;
+    }
     let o = opts();
     let size = if o.file_bytes >= 1024 * 1024 {
         format!("{} MiB", o.file_bytes / (1024 * 1024))

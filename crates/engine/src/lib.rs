@@ -96,6 +96,8 @@ pub struct EngineConfig {
     /// How often this node looks for work other nodes left: targets of nodes whose lease
     /// ended, queued targets no node claimed, cancel requests for its targets.
     pub dispatch_interval: Duration,
+    /// How machines are reached: SSH, or a simulation (benchmarks and scale runs only).
+    pub transport: drover_ssh::Transport,
 }
 
 impl EngineConfig {
@@ -120,6 +122,7 @@ impl EngineConfig {
             lease: Duration::from_secs(15),
             heartbeat_interval: Duration::from_secs(5),
             dispatch_interval: Duration::from_secs(1),
+            transport: drover_ssh::Transport::Ssh,
         }
     }
 }

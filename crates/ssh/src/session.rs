@@ -54,13 +54,21 @@ const OUTPUT_CAP: usize = 1024 * 1024;
 
 /// An authenticated connection.
 pub struct Session {
-    handle: Handle<Client>,
-    host: String,
-    host_key: String,
-    fingerprint: String,
-    verified: Verified,
+    pub(crate) link: Link,
+    /// `host:port`, for messages.
+    pub(crate) host: String,
+    pub(crate) host_key: String,
+    pub(crate) fingerprint: String,
+    pub(crate) verified: Verified,
     /// This end's address (the deployer's way back to the server, unless NATed).
-    local_ip: Option<std::net::IpAddr>,
+    pub(crate) local_ip: Option<std::net::IpAddr>,
+}
+
+/// What a session runs its commands over.
+pub(crate) enum Link {
+    Ssh(Handle<Client>),
+    /// A simulated machine (see [`crate::Transport`]).
+    Simulated(Arc<dyn crate::Simulation>),
 }
 
 /// What the key exchange saw, shared with the handler that russh owns.
@@ -71,7 +79,7 @@ struct Seen {
     refused: Option<SshError>,
 }
 
-struct Client {
+pub(crate) struct Client {
     /// The host as connected to (a certificate must name it).
     host: String,
     /// `host:port`, for messages.
@@ -202,7 +210,7 @@ impl Session {
         let (Some((host_key, fingerprint)), Some(verified)) = (seen.key.clone(), seen.verified.clone()) else {
             return Err(SshError::Protocol("the server presented no host key".into()));
         };
-        Ok(Session { handle, host: format!("{host}:{port}"), host_key, fingerprint, verified, local_ip })
+        Ok(Session { link: Link::Ssh(handle), host: format!("{host}:{port}"), host_key, fingerprint, verified, local_ip })
     }
 
     /// How the host key was trusted: pinned, certificate, or first use (pin it then).
@@ -234,7 +242,11 @@ impl Session {
     }
 
     async fn exec_inner(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, SshError> {
-        let channel = self.handle.channel_open_session().await.map_err(protocol)?;
+        let handle = match &self.link {
+            Link::Ssh(h) => h,
+            Link::Simulated(sim) => return sim.exec(&self.host, command, stdin.unwrap_or_default()).await,
+        };
+        let channel = handle.channel_open_session().await.map_err(protocol)?;
         channel.exec(true, command).await.map_err(protocol)?;
         let (mut read, write) = channel.split();
         let writer = async move {
@@ -280,7 +292,8 @@ impl Session {
     }
 
     pub async fn close(self) {
-        let _ = self.handle.disconnect(Disconnect::ByApplication, "", "en").await;
+        let Link::Ssh(handle) = self.link else { return };
+        let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
     }
 }
 

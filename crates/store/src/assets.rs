@@ -164,7 +164,7 @@ impl Store {
         sqlx::query("UPDATE assets SET last_credential_id = $1 WHERE id = $2")
             .bind(credential.0)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -184,7 +184,7 @@ impl Store {
         .bind(macs)
         .bind(now_ms)
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }

@@ -13,7 +13,7 @@ impl Store {
             .bind(actor.to_string())
             .bind(action.as_str())
             .bind(detail)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }

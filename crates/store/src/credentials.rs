@@ -156,7 +156,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM credential_mappings WHERE id = $1 AND credential_id = $2")
             .bind(id.0)
             .bind(credential.0)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("credential {credential} has no mapping {id}")));

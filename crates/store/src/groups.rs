@@ -84,7 +84,7 @@ impl Store {
         )
         .bind(group.0)
         .bind(asset.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(|e| db_error(e, String::new, || format!("group {group} or asset {asset} does not exist")))?;
         Ok(done.rows_affected() > 0)
@@ -95,7 +95,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM asset_group_members WHERE group_id = $1 AND asset_id = $2")
             .bind(group.0)
             .bind(asset.0)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }

@@ -111,7 +111,7 @@ impl Store {
         .bind(&k.fingerprint)
         .bind(PinSource::FirstUse.as_str())
         .bind(k.pinned_ms)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -146,7 +146,7 @@ impl Store {
     }
 
     pub async fn delete_host_authority(&self, id: AuthorityId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM host_authorities WHERE id = $1").bind(id.0).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM host_authorities WHERE id = $1").bind(id.0).execute(self.writer()).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("certificate authority {id} not found")));
         }

@@ -117,7 +117,7 @@ impl Store {
     }
 
     pub async fn delete_scan_target(&self, id: ScanTargetId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM scan_targets WHERE id = $1").bind(id.0).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM scan_targets WHERE id = $1").bind(id.0).execute(self.writer()).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("scan target {id} not found")));
         }
@@ -142,7 +142,7 @@ impl Store {
         .bind(i64::from(t.enabled))
         .bind(next_scan_ms)
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(unique_as(|| format!("a scan target named '{}' already exists", t.name)))?;
         if done.rows_affected() == 0 {
@@ -162,7 +162,7 @@ impl Store {
             .bind(i64::from(enabled))
             .bind(next_scan_ms)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("scan target {id} not found")));
@@ -197,7 +197,7 @@ impl Store {
         .bind(now_ms)
         .bind(id.0)
         .bind(due_ms)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -207,7 +207,7 @@ impl Store {
         sqlx::query("UPDATE scan_targets SET last_scan_ms = $1 WHERE id = $2")
             .bind(now_ms)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -220,7 +220,7 @@ impl Store {
             .bind(n(c.answered))
             .bind(n(c.failed))
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -329,7 +329,7 @@ impl Store {
             .bind(message)
             .bind(now_ms)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }

@@ -57,6 +57,9 @@ pub struct Store {
     /// The URL it was opened with, for reports' dedicated read-only SQLite connection
     /// (only ever a SQLite URL, which holds no password; empty for PostgreSQL).
     url: String,
+    /// Write transactions begun through this store and its clones (a write statement
+    /// outside a transaction is one): the benchmarks' "store writes".
+    writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +99,7 @@ impl Store {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         let url = if backend == Backend::Sqlite { url.to_string() } else { String::new() };
-        Ok(Store { pool, backend, url })
+        Ok(Store { pool, backend, url, writes: Default::default() })
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -127,10 +130,27 @@ impl Store {
     /// its read, and fails at once with "database is locked" whatever the busy timeout
     /// (seen with 50 scans at once).
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        self.wrote();
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// The pool, for one write statement outside a transaction (counted as a write).
+    pub(crate) fn writer(&self) -> &AnyPool {
+        self.wrote();
+        &self.pool
+    }
+
+    fn wrote(&self) {
+        self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many write transactions this store (and its clones) began so far, a write
+    /// statement outside a transaction counting as one.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Closes every connection of the pool (they also close when the last clone drops).

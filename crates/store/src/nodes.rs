@@ -46,7 +46,7 @@ impl Store {
         .bind(name)
         .bind(now_ms)
         .bind(lease_until_ms)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -91,7 +91,7 @@ impl Store {
         .bind(id.0)
         .bind(seen.as_deref().unwrap_or(""))
         .bind(now_ms)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         if done.rows_affected() == 0 {
             return Ok(Claim::Lost);
@@ -149,7 +149,7 @@ impl Store {
         let done = sqlx::query("UPDATE targets SET cancel_requested = $1 WHERE id = $2 AND finished_ms IS NULL")
             .bind(message)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -170,7 +170,7 @@ impl Store {
                 "UPDATE targets SET cancel_requested = NULL WHERE id = $1 AND cancel_requested IS NOT NULL",
             )
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
             if done.rows_affected() == 1 {
                 taken.push((TargetId(id), message));

@@ -24,7 +24,7 @@ impl Store {
         .bind(claim.fire_ms)
         .bind(claim.next_fire_ms)
         .bind(claim.now_ms)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(moved.rows_affected() == 1)
     }

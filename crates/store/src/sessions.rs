@@ -10,7 +10,7 @@ impl Store {
     /// Stores a session's token hash, valid until `expires_ms` (exclusive); forgets the
     /// sessions that expired before `now_ms`.
     pub async fn create_session(&self, user: UserId, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()> {
-        sqlx::query("DELETE FROM console_sessions WHERE expires_ms <= $1").bind(now_ms).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM console_sessions WHERE expires_ms <= $1").bind(now_ms).execute(self.writer()).await?;
         sqlx::query(
             "INSERT INTO console_sessions (token_hash, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)",
         )
@@ -18,7 +18,7 @@ impl Store {
         .bind(user.0)
         .bind(now_ms)
         .bind(expires_ms)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -37,14 +37,14 @@ impl Store {
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1").bind(token_hash).execute(self.writer()).await?;
         Ok(())
     }
 
     /// Ends every console session of a user (after a password change, or when an admin
     /// revokes their sessions).
     pub async fn delete_sessions_of(&self, user: UserId) -> Result<()> {
-        sqlx::query("DELETE FROM console_sessions WHERE user_id = $1").bind(user.0).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM console_sessions WHERE user_id = $1").bind(user.0).execute(self.writer()).await?;
         Ok(())
     }
 }

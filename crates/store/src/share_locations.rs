@@ -51,7 +51,7 @@ impl Store {
     }
 
     pub async fn delete_share_location(&self, id: ShareLocationId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM share_locations WHERE id = $1").bind(id.0).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM share_locations WHERE id = $1").bind(id.0).execute(self.writer()).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("share location {id} not found")));
         }

@@ -97,13 +97,13 @@ impl Store {
     /// Stores an API token's hash, valid until `expires_ms` (exclusive). Also forgets
     /// tokens that expired before `now_ms`.
     pub async fn create_token(&self, user: UserId, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()> {
-        sqlx::query("DELETE FROM api_tokens WHERE expires_ms <= $1").bind(now_ms).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM api_tokens WHERE expires_ms <= $1").bind(now_ms).execute(self.writer()).await?;
         sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user.0)
             .bind(now_ms)
             .bind(expires_ms)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(|e| db_error(e, || "this API token already exists".into(), || format!("user {user} not found")))?;
         Ok(())
@@ -124,7 +124,7 @@ impl Store {
 
     /// Forgets a token (logging out); unknown tokens are fine.
     pub async fn delete_token(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1").bind(token_hash).execute(self.writer()).await?;
         Ok(())
     }
 
@@ -192,7 +192,7 @@ impl Store {
 
     /// Ends every token of a user; returns how many there were.
     pub async fn delete_tokens_of(&self, user: UserId) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user.0).execute(self.writer()).await?;
         Ok(done.rows_affected())
     }
 
@@ -227,7 +227,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND token_hash LIKE $2")
             .bind(user.0)
             .bind(format!("{id}%"))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }

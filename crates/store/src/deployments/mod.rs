@@ -168,7 +168,7 @@ impl Store {
         )))
         .bind(id.0)
         .bind(now_ms)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         if done.rows_affected() > 0 {
             return Ok(true);

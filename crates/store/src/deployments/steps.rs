@@ -45,7 +45,7 @@ impl Store {
         .bind(&r.output_tail)
         .bind(&r.message)
         .bind(r.at_ms)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(missing_as(|| format!("target {} not found", r.target_id)))?;
         Ok(done.rows_affected() > 0)

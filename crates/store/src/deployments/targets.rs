@@ -69,7 +69,7 @@ impl Store {
         .bind(id.0)
         .bind(now_ms)
         .bind(message)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
@@ -137,7 +137,7 @@ impl Store {
         .bind(now_ms)
         .bind(id.0)
         .bind(u.boot_marker.as_deref())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
@@ -178,7 +178,7 @@ impl Store {
         .bind(report_token_hash)
         .bind(share_token_hash)
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(crate::error::unique_as(|| "this token is already in use by another target".to_string()))?;
         if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
@@ -187,7 +187,7 @@ impl Store {
     /// Makes the target's tokens invalid.
     pub async fn revoke_tokens(&self, id: TargetId) -> Result<()> {
         let done =
-            sqlx::query("UPDATE targets SET tokens_revoked = 1 WHERE id = $1").bind(id.0).execute(&self.pool).await?;
+            sqlx::query("UPDATE targets SET tokens_revoked = 1 WHERE id = $1").bind(id.0).execute(self.writer()).await?;
         if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 

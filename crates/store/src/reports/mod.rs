@@ -71,7 +71,7 @@ impl Store {
     }
 
     pub async fn delete_report(&self, id: ReportId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM reports WHERE id = $1").bind(id.0).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM reports WHERE id = $1").bind(id.0).execute(self.writer()).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("report {id} not found")));
         }

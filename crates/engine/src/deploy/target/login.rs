@@ -167,7 +167,7 @@ impl Engine {
             host_key,
             connect_timeout: self.config().connect_timeout,
         };
-        Session::connect(&opts).await
+        self.config().transport.connect(&opts).await
     }
 }
 

@@ -105,7 +105,7 @@ impl Engine {
         let (addr, port) = (&asset.address, asset.ssh_port);
         let msg = format!("connecting to {addr}:{port}{why}");
         self.store().transition(t.id, TargetState::Connecting, &msg, None, now_ms()).await?;
-        let answered = drover_ssh::probe(addr, port, self.config().probe_timeout).await;
+        let answered = self.config().transport.probe(addr, port, self.config().probe_timeout).await;
         Ok(Some((thread, answered)))
     }
 
@@ -145,7 +145,7 @@ impl Engine {
         let until = now_ms() + (boot_secs as i64) * 1000;
         let probe_every = self.config().probe_timeout.max(Duration::from_secs(1));
         loop {
-            if drover_ssh::probe(&asset.address, asset.ssh_port, self.config().probe_timeout).await {
+            if self.config().transport.probe(&asset.address, asset.ssh_port, self.config().probe_timeout).await {
                 return Ok((true, format!("woken by Wake-on-LAN, sent to {sent}")));
             }
             if now_ms() >= until {

@@ -137,7 +137,7 @@ impl Engine {
     /// them), whether the task that rebooted is gone.
     async fn look_at_reboot(&self, t: &Target, a: &Access, before: Option<&str>) -> Result<Look, Stop> {
         let name = &a.asset.name;
-        if !drover_ssh::probe(&a.asset.address, a.asset.ssh_port, self.config().probe_timeout).await {
+        if !self.config().transport.probe(&a.asset.address, a.asset.ssh_port, self.config().probe_timeout).await {
             return Ok(Look::NotYet(format!("asset '{name}' does not answer on its SSH port")));
         }
         let session = match self.connect(a).await {

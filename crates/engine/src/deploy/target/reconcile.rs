@@ -39,7 +39,7 @@ impl Engine {
             return Ok(Learned::Known(Box::new(t)));
         }
         let asset = self.store().asset(t.asset_id).await?;
-        if !drover_ssh::probe(&asset.address, asset.ssh_port, self.config().probe_timeout).await {
+        if !self.config().transport.probe(&asset.address, asset.ssh_port, self.config().probe_timeout).await {
             return Ok(Learned::Unknown(format!("asset '{}' does not answer on its SSH port", asset.name)));
         }
         let (access, task) = match self.reattach(&t, &asset).await.map_err(engine_error)? {
