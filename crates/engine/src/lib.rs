@@ -43,7 +43,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
 use vault::Vault;
 
 /// How the engine is set up; the server binary fills it from flags and environment.
@@ -146,7 +145,7 @@ struct Inner {
     threads: threads::Threads,
     listen_port: AtomicU16,
     /// Wakes the task that waits for a target when a report for it arrives.
-    waiters: Mutex<HashMap<drover_domain::ids::TargetId, Arc<Notify>>>,
+    waiters: Mutex<HashMap<drover_domain::ids::TargetId, deploy::Driven>>,
     /// Running targets asked to stop, with the message to end them with.
     cancels: Mutex<HashMap<drover_domain::ids::TargetId, String>>,
     /// Password hashing, bounded to the cores.

@@ -89,7 +89,7 @@ impl Store {
         .bind(i64::from(a.ssh_port))
         .bind(macs_json(&a.macs)?)
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await
         .map_err(unique_as(|| format!("an asset named '{}' already exists", a.name)))?;
         self.asset(AssetId(row.try_get("id")?)).await

@@ -118,7 +118,7 @@ impl Store {
         .bind(m.priority)
         .bind(m.scope.kind())
         .bind(value)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await
         .map_err(|e| {
             db_error(

@@ -39,7 +39,7 @@ impl Store {
         .bind(&g.description)
         .bind(rule)
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await
         .map_err(unique_as(|| format!("a group named '{}' already exists", g.name)))?;
         group_from_row(&row)

@@ -132,7 +132,7 @@ impl Store {
         .bind(fingerprint)
         .bind(hosts)
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await
         .map_err(unique_as(|| format!("the certificate authority {fingerprint} is already trusted")))?;
         authority_from_row(&row)

@@ -84,7 +84,7 @@ impl Store {
         .bind(i64::from(t.enabled))
         .bind(next_scan_ms)
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await
         .map_err(unique_as(|| format!("a scan target named '{}' already exists", t.name)))?;
         self.scan_target(ScanTargetId(row.try_get("id")?)).await

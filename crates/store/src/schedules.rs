@@ -145,7 +145,7 @@ impl Store {
         .bind(&schedule.name)
         .bind(encode("schedule", schedule)?)
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await
         .map_err(unique_as(|| format!("a schedule named '{}' already exists", schedule.name)))?;
         schedule_from_row(&row)

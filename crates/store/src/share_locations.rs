@@ -36,7 +36,7 @@ impl Store {
         .bind(url)
         .bind(cert_sha256)
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await
         .map_err(unique_as(|| format!("IP range {range} has a share location already: remove it first")))?;
         location_from_row(&row)

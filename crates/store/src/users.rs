@@ -55,7 +55,7 @@ impl Store {
         .bind(password_hash)
         .bind(role.as_str())
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await
         .map_err(unique_as(|| format!("a user named '{name}' already exists")))?;
         Ok(User { id: UserId(row.try_get("id")?), name: name.to_string(), role })

@@ -28,6 +28,14 @@ use drover_store::NewDeployment;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// A target a task of this node drives: what wakes that task (a report that ended the
+/// target, a cancel) and, once known, its package (so that its reports need not read it).
+#[derive(Default)]
+pub(crate) struct Driven {
+    notify: Arc<Notify>,
+    package: Option<Arc<Package>>,
+}
+
 impl Engine {
     /// The targets waiting in the retry queue, next attempt first.
     pub async fn retry_queue(&self) -> Result<Vec<Retry>> {
@@ -258,9 +266,17 @@ impl Engine {
         self.inner.cancels.lock().unwrap_or_else(|e| e.into_inner()).remove(&id)
     }
 
-    fn waiter(&self, id: TargetId) -> Arc<Notify> {
+    /// What wakes the task that drives target `id` of package `pkg`.
+    fn waiter(&self, id: TargetId, pkg: &Arc<Package>) -> Arc<Notify> {
         let mut map = self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(id).or_default().clone()
+        let driven = map.entry(id).or_default();
+        driven.package = Some(pkg.clone());
+        driven.notify.clone()
+    }
+
+    /// The package of target `id` when a task of this node drives it.
+    fn driven_package(&self, id: TargetId) -> Option<Arc<Package>> {
+        self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner()).get(&id).and_then(|d| d.package.clone())
     }
 
     fn drop_waiter(&self, id: TargetId) {
@@ -279,7 +295,7 @@ impl Engine {
         match map.entry(id) {
             std::collections::hash_map::Entry::Occupied(_) => false,
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(Arc::default());
+                e.insert(Driven::default());
                 true
             }
         }
@@ -287,8 +303,8 @@ impl Engine {
 
     fn wake(&self, id: TargetId) {
         let map = self.inner.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = map.get(&id) {
-            n.notify_one();
+        if let Some(d) = map.get(&id) {
+            d.notify.notify_one();
         }
     }
 }

@@ -104,9 +104,16 @@ impl Engine {
     /// reported for a target whose outcome was unknown (its machine unreachable when it
     /// ended) sets the true outcome, with a log entry saying when and how it was learned.
     pub(crate) async fn apply_report(&self, id: TargetId, r: &Report, via: Via) -> Result<()> {
-        let target = self.store().target(id).await?;
-        let deployment = self.store().deployment(target.deployment_id).await?;
-        let pkg = self.store().package(deployment.package_id).await?;
+        // the package of a target this node drives is in memory: most reports (a start,
+        // a step) then need no read but their token's
+        let pkg = match self.driven_package(id) {
+            Some(p) => p,
+            None => {
+                let target = self.store().target(id).await?;
+                let deployment = self.store().deployment(target.deployment_id).await?;
+                std::sync::Arc::new(self.store().package(deployment.package_id).await?)
+            }
+        };
         let steps = pkg.def.steps.len();
         check_report(r, steps)?;
         let at = r.at_unix_ms;
@@ -121,6 +128,7 @@ impl Engine {
             }
             Event::StepStarted { .. } => {}
             Event::Rebooting { resume_at } => {
+                let target = self.store().target(id).await?;
                 let after = resume_at.checked_sub(1).and_then(|i| pkg.def.steps.get(i).map(|s| (i, s)));
                 let message = match after {
                     Some((i, s)) => format!(
@@ -149,14 +157,8 @@ impl Engine {
                     message: s.message.clone(),
                     at_ms: at,
                 };
-                if self.store().record_step(&rec).await? {
-                    let u = TargetUpdate {
-                        last_step: Some(s.name.clone()),
-                        return_code: s.exit_code,
-                        ..Default::default()
-                    };
-                    self.store().update_target(id, &u, now_ms()).await?;
-                }
+                // with the target's last step and return code, in one transaction
+                self.store().record_step(&rec, now_ms()).await?;
             }
             Event::Finished { status, message, .. } => {
                 let (state, code) = match status {
@@ -166,6 +168,7 @@ impl Engine {
                     FinalStatus::ServerCertMismatch => (TargetState::Failed, Some(FailureCode::ServerCertMismatch)),
                 };
                 let message = if message.is_empty() { "finished".to_string() } else { message.clone() };
+                let target = self.store().target(id).await?;
                 let unknown = target.state.outcome_unknown(target.error_code.as_deref());
                 let learned =
                     self.store().transition(id, state, &message, code.map(FailureCode::as_str), now_ms()).await?;

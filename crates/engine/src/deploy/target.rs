@@ -104,11 +104,11 @@ impl Engine {
     /// watched again and its record collected, so nothing runs twice and no report is
     /// lost).
     async fn run(self, mut t: Target, d: Deployment, pkg: Arc<Package>, mut resume: bool) {
-        let notify = self.waiter(t.id);
+        let notify = self.waiter(t.id, &pkg);
         loop {
             let driven = if resume {
                 let _thread = self.inner.threads.acquire(d.id.0 as u64).await;
-                self.resume(&t, &d, &pkg, &notify).await
+                Box::pin(self.resume(&t, &d, &pkg, &notify)).await
             } else {
                 self.drive(&t, &d, &pkg, &notify).await
             };

@@ -29,7 +29,8 @@ pub(super) async fn insert_event(
 impl Store {
     /// Records an executed step. Idempotent on (target, seq): false when that report was
     /// already recorded (a retried or collected report).
-    pub async fn record_step(&self, r: &StepRecord) -> Result<bool> {
+    pub async fn record_step(&self, r: &StepRecord, now_ms: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "INSERT INTO step_records (target_id, seq, step_index, name, exit_code, success, duration_ms, \
              output_tail, message, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -45,10 +46,24 @@ impl Store {
         .bind(&r.output_tail)
         .bind(&r.message)
         .bind(r.at_ms)
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(missing_as(|| format!("target {} not found", r.target_id)))?;
-        Ok(done.rows_affected() > 0)
+        let taken = done.rows_affected() > 0;
+        if taken {
+            sqlx::query(
+                "UPDATE targets SET last_step = $1, return_code = COALESCE($2, return_code), updated_ms = $3 \
+                 WHERE id = $4",
+            )
+            .bind(&r.name)
+            .bind(r.exit_code.map(i64::from))
+            .bind(now_ms)
+            .bind(r.target_id.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(taken)
     }
 
     /// The target's executed steps, by report sequence.

@@ -45,7 +45,7 @@ impl Store {
         .bind(&r.sql)
         .bind(params)
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await
         .map_err(unique_as(|| format!("a report named '{}' already exists", r.name)))?;
         report_from_row(&row)

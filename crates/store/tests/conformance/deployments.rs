@@ -171,10 +171,14 @@ async fn steps_logs_and_retention(s: Store) {
         message: String::new(),
         at_ms: 100 + seq,
     };
-    assert!(s.record_step(&rec(3, 0, Some(0))).await.unwrap());
-    assert!(!s.record_step(&rec(3, 0, Some(0))).await.unwrap(), "same seq twice is applied once");
-    assert!(s.record_step(&rec(5, 1, None)).await.unwrap());
-    assert!(s.record_step(&rec(4, 0, Some(2))).await.unwrap());
+    assert!(s.record_step(&rec(3, 0, Some(0)), 210).await.unwrap());
+    assert!(!s.record_step(&rec(3, 0, Some(0)), 211).await.unwrap(), "same seq twice is applied once");
+    let t = s.target(id).await.unwrap();
+    assert_eq!((t.last_step.as_deref(), t.return_code, t.updated_ms), (Some("step0"), Some(0), 210), "{t:?}");
+    assert!(s.record_step(&rec(5, 1, None), 212).await.unwrap());
+    let t = s.target(id).await.unwrap();
+    assert_eq!((t.last_step.as_deref(), t.return_code), (Some("step1"), Some(0)), "no exit code keeps the last one");
+    assert!(s.record_step(&rec(4, 0, Some(2)), 213).await.unwrap());
     let steps = s.steps_of(id).await.unwrap();
     assert_eq!(steps.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4, 5], "by sequence");
     assert_eq!(steps[2], rec(5, 1, None));
@@ -357,7 +361,7 @@ async fn missing_targets_and_deployments_are_not_found(s: Store) {
         message: String::new(),
         at_ms: 1,
     };
-    nf(s.record_step(&step).await.map(drop));
+    nf(s.record_step(&step, 1).await.map(drop));
     assert!(s.targets_of(d).await.unwrap().is_empty());
     assert!(s.unfinished_targets().await.unwrap().is_empty());
     assert_eq!(s.delete_logs_before(i64::MAX).await.unwrap(), 0);

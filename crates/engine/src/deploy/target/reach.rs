@@ -16,7 +16,9 @@ use tokio::time::sleep;
 impl Engine {
     /// Reaches the asset (waking it and retrying when the deployment says so), then
     /// deploys to it. A deployment thread is held from the connection attempt to the end;
-    /// not while the machine boots or the target waits in the retry queue.
+    /// not while the machine boots or the target waits in the retry queue. The deploying
+    /// part is boxed: a target that waits for a thread (most of a large deployment's)
+    /// holds only this function's small state, not the whole deployment's.
     pub(super) async fn drive(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
         let opts = d.options;
         loop {
@@ -35,7 +37,7 @@ impl Engine {
             let nth = if current.attempts > 0 { format!(" (attempt {})", current.attempts + 1) } else { String::new() };
             let Some((thread, answered)) = self.attempt(t, d, &asset, &nth).await? else { return Ok(()) };
             if answered {
-                return self.deploy_to(t, d, pkg, asset, notify, thread).await;
+                return Box::pin(self.deploy_to(t, d, pkg, asset, notify, thread)).await;
             }
             let mut woke = None;
             if opts.wake_on_lan {
@@ -47,7 +49,7 @@ impl Engine {
                         return Ok(());
                     };
                     if answered {
-                        return self.deploy_to(t, d, pkg, asset, notify, thread).await;
+                        return Box::pin(self.deploy_to(t, d, pkg, asset, notify, thread)).await;
                     }
                 }
                 if self.store().target(t.id).await?.state.is_final() {
