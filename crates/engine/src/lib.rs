@@ -96,6 +96,9 @@ pub struct EngineConfig {
     /// How often this node looks for work other nodes left: targets of nodes whose lease
     /// ended, queued targets no node claimed, cancel requests for its targets.
     pub dispatch_interval: Duration,
+    /// The IP ranges whose assets this node drives (`--serve-ranges`); every address
+    /// when none. Targets of other addresses stay queued for the nodes that serve them.
+    pub serve_ranges: drover_domain::serve_ranges::ServeRanges,
 }
 
 impl EngineConfig {
@@ -120,6 +123,7 @@ impl EngineConfig {
             lease: Duration::from_secs(15),
             heartbeat_interval: Duration::from_secs(5),
             dispatch_interval: Duration::from_secs(1),
+            serve_ranges: Default::default(),
         }
     }
 }
