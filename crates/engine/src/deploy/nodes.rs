@@ -115,9 +115,9 @@ impl Engine {
         }
         const SHOWN: usize = 5;
         let more = if unserved.len() > SHOWN { format!(" and {} more", unserved.len() - SHOWN) } else { String::new() };
-        let served: Vec<String> = live.iter().map(|(n, r)| format!("node {n}: {r}")).collect();
+        let served: Vec<String> = live.iter().map(|(n, r)| format!("{n} serves {r}")).collect();
         Err(EngineError::Invalid(format!(
-            "{} asset(s) are in no IP range a running node serves: {}{more}. The running nodes serve {}. \
+            "{} asset(s) are in no IP range a running node serves: {}{more}. Running nodes: {}. \
              Start a node whose --serve-ranges covers them (or one without --serve-ranges, which serves every \
              address), or widen a node's --serve-ranges, then deploy again; nothing was created",
             unserved.len(),
