@@ -11,6 +11,10 @@ pub struct NodeInfo {
     pub heartbeat_ms: i64,
     /// Until when it holds its targets (epoch ms); after that, other nodes take them over.
     pub lease_until_ms: i64,
+    /// The IP ranges whose assets it drives (`--serve-ranges`), comma-separated; empty:
+    /// every address.
+    #[serde(default)]
+    pub serve_ranges: String,
     /// Its lease still runs.
     pub alive: bool,
     /// It is the node that answered this request.

@@ -21,6 +21,7 @@ pub mod scan;
 pub mod schedule;
 pub mod scope;
 pub mod selection;
+pub mod serve_ranges;
 pub mod share_location;
 pub mod time;
 pub mod user;

@@ -46,6 +46,12 @@ pub struct ServeArgs {
     /// Seconds between renewals of this node's lease (well under --lease-secs).
     #[arg(long, env = "DROVER_HEARTBEAT_SECS", default_value_t = 5)]
     heartbeat_secs: u64,
+    /// IP ranges whose assets this node drives, comma-separated or repeated (CIDR
+    /// 10.1.0.0/16 or first-last 10.0.0.5-10.0.0.40), e.g. `--serve-ranges
+    /// 10.1.0.0/16,10.2.3.0/24`: targets elsewhere stay queued for the nodes that serve
+    /// them. Default: every address.
+    #[arg(long, env = "DROVER_SERVE_RANGES", value_name = "RANGES")]
+    serve_ranges: Vec<String>,
     /// Seconds between checks that a running task is still alive.
     #[arg(long, env = "DROVER_LIVENESS_SECS", default_value_t = 30)]
     liveness_secs: u64,
@@ -151,6 +157,11 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
     }
     cfg.lease = Duration::from_secs(a.lease_secs);
     cfg.heartbeat_interval = Duration::from_secs(a.heartbeat_secs);
+    cfg.serve_ranges = drover_domain::serve_ranges::ServeRanges::parse(&a.serve_ranges).map_err(|e| {
+        anyhow::anyhow!(
+            "--serve-ranges: {e} (e.g. --serve-ranges 10.1.0.0/16,10.2.3.0/24; leave it out to serve every address)"
+        )
+    })?;
     if let Some(n) = a.node_name {
         cfg.node_name = n;
     }

@@ -97,6 +97,9 @@ pub struct EngineConfig {
     pub dispatch_interval: Duration,
     /// How machines are reached: SSH, or a simulation (benchmarks and scale runs only).
     pub transport: drover_ssh::Transport,
+    /// The IP ranges whose assets this node drives (`--serve-ranges`); every address
+    /// when none. Targets of other addresses stay queued for the nodes that serve them.
+    pub serve_ranges: drover_domain::serve_ranges::ServeRanges,
 }
 
 impl EngineConfig {
@@ -122,6 +125,7 @@ impl EngineConfig {
             heartbeat_interval: Duration::from_secs(5),
             dispatch_interval: Duration::from_secs(1),
             transport: drover_ssh::Transport::Ssh,
+            serve_ranges: Default::default(),
         }
     }
 }

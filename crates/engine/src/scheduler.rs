@@ -180,7 +180,7 @@ impl Engine {
             drover_domain::time::utc(claim.fire_ms),
             targets.len()
         );
-        self.start_targets(&deployment, &targets, pkg);
+        self.start_targets(&deployment, &targets, pkg).await;
         Ok(Outcome::Started(deployment.id))
     }
 

@@ -9,10 +9,13 @@
 //! claim, after the others may have taken its targets over.
 
 use crate::deployments::{TARGET_COLUMNS, final_states_sql, target_from_row};
+use crate::error::corrupt;
 use crate::{Result, Store, StoreError};
 use drover_domain::deployment::{Target, TargetState};
-use drover_domain::ids::TargetId;
+use drover_domain::ids::{AssetId, TargetId};
+use drover_domain::serve_ranges::ServeRanges;
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// A node of the database, as its last heartbeat left it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +23,8 @@ pub struct NodeLease {
     pub name: String,
     pub heartbeat_ms: i64,
     pub lease_until_ms: i64,
+    /// The IP ranges it serves, as its last heartbeat wrote them.
+    pub serve_ranges: ServeRanges,
 }
 
 /// How a claim went.
@@ -34,18 +39,20 @@ pub enum Claim {
 }
 
 impl Store {
-    /// Renews the lease of node `name`: it holds its targets until `lease_until_ms`.
-    pub async fn heartbeat(&self, name: &str, now_ms: i64, lease_until_ms: i64) -> Result<()> {
+    /// Renews the lease of node `name`: it holds its targets until `lease_until_ms`, and
+    /// serves the assets in `ranges`.
+    pub async fn heartbeat(&self, name: &str, now_ms: i64, lease_until_ms: i64, ranges: &ServeRanges) -> Result<()> {
         if name.is_empty() {
             return Err(StoreError::Refused("a node needs a name: give it one with --node-name".into()));
         }
         sqlx::query(
-            "INSERT INTO nodes (name, heartbeat_ms, lease_until_ms) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET heartbeat_ms = $2, lease_until_ms = $3",
+            "INSERT INTO nodes (name, heartbeat_ms, lease_until_ms, serve_ranges) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET heartbeat_ms = $2, lease_until_ms = $3, serve_ranges = $4",
         )
         .bind(name)
         .bind(now_ms)
         .bind(lease_until_ms)
+        .bind(ranges.to_string())
         .execute(self.writer())
         .await?;
         Ok(())
@@ -53,16 +60,55 @@ impl Store {
 
     /// Every node that ever renewed a lease on this database, by name.
     pub async fn nodes(&self) -> Result<Vec<NodeLease>> {
-        let rows = sqlx::query("SELECT name, heartbeat_ms, lease_until_ms FROM nodes ORDER BY name")
+        let rows = sqlx::query("SELECT name, heartbeat_ms, lease_until_ms, serve_ranges FROM nodes ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
             .map(|r| {
+                let ranges: String = r.try_get("serve_ranges")?;
                 Ok(NodeLease {
                     name: r.try_get("name")?,
                     heartbeat_ms: r.try_get("heartbeat_ms")?,
                     lease_until_ms: r.try_get("lease_until_ms")?,
+                    serve_ranges: ServeRanges::parse(&[&ranges]).map_err(|_| corrupt("node serve ranges", &ranges))?,
                 })
+            })
+            .collect()
+    }
+
+    /// The addresses of assets `ids`, by asset (an asset that no longer exists is left
+    /// out). Read 500 at a time.
+    pub async fn asset_addresses(&self, ids: &[AssetId]) -> Result<HashMap<AssetId, String>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT id, address FROM assets WHERE id IN ({})", marks.join(", "));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(AssetId(r.try_get("id")?), r.try_get("address")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every queued target no node has claimed yet, newest first (as
+    /// [`Store::unclaimed_targets`]), with its asset's address (empty when the asset is
+    /// gone): what a node that serves only some IP ranges picks from.
+    pub async fn unclaimed_target_addresses(&self) -> Result<Vec<(TargetId, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, (SELECT a.address FROM assets a WHERE a.id = targets.asset_id) AS address FROM targets \
+             WHERE finished_ms IS NULL AND server IS NULL AND state = $1 ORDER BY id DESC",
+        )
+        .bind(TargetState::Queued.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let address: Option<String> = r.try_get("address")?;
+                Ok((TargetId(r.try_get("id")?), address.unwrap_or_default()))
             })
             .collect()
     }

@@ -1,10 +1,12 @@
 //! Two `drover serve` nodes on one PostgreSQL share a deployment's targets; one is killed
 //! with SIGKILL mid-way and the other takes its targets over when its lease ends: every
-//! target ends once, on the hosts too.
+//! target ends once, on the hosts too. Nodes started with `--serve-ranges` each drive only
+//! the targets in their ranges, and a deployment to an asset no node serves is refused.
 
 use crate::fleet::{Fleet, ROOT_PASSWORD};
 use crate::harness::{Api, done_if, eventually, postgres_database};
 use crate::restart::{Running, serve_with};
+use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,12 +14,13 @@ use std::time::{Duration, Instant};
 /// Lease and heartbeat of the nodes under test (the defaults are 15 s and 5 s).
 const LEASE_SECS: u64 = 6;
 
-/// Starts node `name` over the database at `db` with `threads` deployment threads, and
-/// logs in to it.
-async fn node(name: &str, data: &Path, db: &str, threads: usize) -> (Running, Api) {
+/// Starts node `name` over the database at `db` with `threads` deployment threads and the
+/// `extra` arguments, and logs in to it.
+async fn node(name: &str, data: &Path, db: &str, threads: usize, extra: &[String]) -> (Running, Api) {
     let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
     let lease = LEASE_SECS.to_string();
-    let args = ["--node-name", name, "--lease-secs", &lease, "--heartbeat-secs", "2"];
+    let mut args = vec!["--node-name", name, "--lease-secs", &lease, "--heartbeat-secs", "2"];
+    args.extend(extra.iter().map(String::as_str));
     let node = serve_with(data, port, threads, &args, &[("DROVER_DATABASE_URL", db)]);
     let url = format!("https://127.0.0.1:{port}");
     let sha = crate::restart::up(&url, data).await;
@@ -29,14 +32,19 @@ fn messages(entry: &Value) -> Vec<String> {
 }
 
 /// Nodes `node-a` and `node-b` over the database at `db`, with data directories in `dir`
-/// and the given deployment threads; b gets a's `secret.key` first (nodes of one database
-/// share the key that encrypts credentials).
-async fn two_nodes(dir: &Path, db: &str, threads_a: usize, threads_b: usize) -> ((Running, Api), (Running, Api)) {
+/// and the given deployment threads and extra arguments; b gets a's `secret.key` first
+/// (nodes of one database share the key that encrypts credentials).
+async fn two_nodes(
+    dir: &Path,
+    db: &str,
+    (threads_a, extra_a): (usize, &[String]),
+    (threads_b, extra_b): (usize, &[String]),
+) -> ((Running, Api), (Running, Api)) {
     let (data_a, data_b) = (dir.join("a"), dir.join("b"));
-    let a = node("node-a", &data_a, db, threads_a).await;
+    let a = node("node-a", &data_a, db, threads_a, extra_a).await;
     std::fs::create_dir_all(&data_b).unwrap();
     std::fs::copy(data_a.join("secret.key"), data_b.join("secret.key")).unwrap();
-    (a, node("node-b", &data_b, db, threads_b).await)
+    (a, node("node-b", &data_b, db, threads_b, extra_b).await)
 }
 
 fn count(log: &[Value], f: impl Fn(&Value) -> bool) -> usize {
@@ -49,7 +57,7 @@ async fn two_nodes_share_a_deployment_and_one_takes_over_when_the_other_is_kille
     let db = postgres_database().await;
     let dir = tempfile::tempdir().unwrap();
     // 8 threads each for 40 targets: a third wave waits on each node when one dies
-    let ((node_a, a), (_node_b, b)) = two_nodes(dir.path(), &db, 8, 8).await;
+    let ((node_a, a), (_node_b, b)) = two_nodes(dir.path(), &db, (8, &[]), (8, &[])).await;
     a.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = a.assets(&fleet, "root").await;
     let pkg = "name = \"stamp\"\nversion = \"1\"\n\
@@ -137,7 +145,7 @@ async fn a_cancel_on_one_node_stops_the_targets_another_node_drives() {
     let db = postgres_database().await;
     let dir = tempfile::tempdir().unwrap();
     // one thread on node a: node b starts the other targets of a's deployment
-    let ((_node_a, a), (_node_b, b)) = two_nodes(dir.path(), &db, 1, 4).await;
+    let ((_node_a, a), (_node_b, b)) = two_nodes(dir.path(), &db, (1, &[]), (4, &[])).await;
     a.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = a.assets(&fleet, "root").await;
     let pkg = "name = \"long\"\nversion = \"1\"\n[[steps]]\nname = \"long\"\ntype = \"command\"\ncommand = \"echo started > /tmp/started; sleep 120\"\n";
@@ -164,4 +172,60 @@ async fn a_cancel_on_one_node_stops_the_targets_another_node_drives() {
         let left = fleet.exec(h, "pgrep -a '^drover-'; pgrep -af '^sleep 120'").1;
         assert!(left.trim().is_empty(), "left running on {}: {left}", h.name);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_with_serve_ranges_drive_only_their_assets_and_an_asset_no_node_serves_is_refused() {
+    let fleet = Fleet::up(8);
+    let db = postgres_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = fleet.hosts.split_at(4);
+    // node a: one comma-separated flag; node b: the flag repeated
+    let ranges_a =
+        vec!["--serve-ranges".to_string(), first.iter().map(|h| format!("{}/32", h.ip)).collect::<Vec<_>>().join(",")];
+    let ranges_b: Vec<String> =
+        second.iter().flat_map(|h| ["--serve-ranges".to_string(), format!("{}/32", h.ip)]).collect();
+    // 8 threads each: node a could drive every target itself, were it not for its ranges
+    let ((_node_a, a), (_node_b, b)) = two_nodes(dir.path(), &db, (8, &ranges_a), (8, &ranges_b)).await;
+    let nodes = b.get("/nodes").await;
+    let shown = |n: &str| nodes.as_array().unwrap().iter().find(|x| x["name"] == n).unwrap()["serve_ranges"].clone();
+    assert_eq!(shown("node-a"), ranges_a[1], "{nodes:#}");
+    assert_eq!(shown("node-b"), second.iter().map(|h| format!("{}/32", h.ip)).collect::<Vec<_>>().join(","));
+
+    a.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
+    let assets = a.assets(&fleet, "root").await;
+    let pkg = "name = \"stamp\"\nversion = \"1\"\n[[steps]]\nname = \"stamp\"\ntype = \"command\"\ncommand = \"echo run >> /var/tmp/runs\"\n";
+    assert_eq!(a.import(pkg, &[]).await.0, 200);
+    let v = a.post("/deployments", json!({"package": "stamp", "assets": assets})).await;
+    let id = v["deployment"]["id"].as_i64().unwrap();
+    let done = a.wait(id, Duration::from_secs(120)).await;
+    let targets = done["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 8);
+    for t in targets {
+        assert_eq!(t["state"], "success", "{t:#}");
+        let on_a = first.iter().any(|h| t["asset_name"] == h.name.as_str());
+        let node = if on_a { "node-a" } else { "node-b" };
+        assert_eq!(t["server"], node, "the node serving its address drove it: {t:#}");
+    }
+    for h in &fleet.hosts {
+        assert_eq!(fleet.sh(h, "cat /var/tmp/runs"), "run", "{} ran the package once", h.name);
+    }
+
+    // an asset outside both nodes' ranges: refused (422, as every invalid request), on either
+    // node, naming it and what each node serves; nothing created
+    let (status, v) = a
+        .call(Method::POST, "/assets", Some(json!({"name": "elsewhere", "address": "192.0.2.7", "credential": "root"})))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let before = a.get("/deployments").await.as_array().unwrap().len();
+    for api in [&a, &b] {
+        let (status, v) = api
+            .call(Method::POST, "/deployments", Some(json!({"package": "stamp", "assets": ["elsewhere", assets[0]]})))
+            .await;
+        assert_eq!((status, &v["code"]), (422, &json!("invalid")), "{v}");
+        let text = v.to_string();
+        assert!(text.contains("'elsewhere' (192.0.2.7)") && text.contains("--serve-ranges"), "{text}");
+        assert!(text.contains(&ranges_a[1]) && !text.contains(&format!("'{}'", assets[0])), "{text}");
+    }
+    assert_eq!(a.get("/deployments").await.as_array().unwrap().len(), before, "no deployment was created");
 }

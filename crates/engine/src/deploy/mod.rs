@@ -95,6 +95,7 @@ impl Engine {
             Some(s) if req.assets.is_empty() => s.clone(),
             _ => Selection::Assets { ids: targets.iter().map(|(id, _)| *id).collect() },
         };
+        self.check_served(&targets, now_ms()).await?;
         let chosen = label(&selection, targets.len());
         let new = NewDeployment {
             package_id: pkg.id,
@@ -112,16 +113,25 @@ impl Engine {
             deployment.id, deployment.package_name, deployment.package_version,
         );
         self.audit_done(&deployment.executor, AuditAction::Deploy, &detail).await;
-        self.start_targets(&deployment, &targets, pkg);
+        self.start_targets(&deployment, &targets, pkg).await;
         Ok((deployment, targets))
     }
 
     /// Starts the task that drives each target of a just-created deployment (a manual
-    /// one or one a configuration fired), `deployment_threads` at a time.
-    pub(crate) fn start_targets(&self, deployment: &Deployment, targets: &[Target], pkg: Package) {
+    /// one or one a configuration fired) that this node serves, `deployment_threads` at a
+    /// time. The others stay queued for the nodes that serve them (their node loop starts
+    /// them); so do all of them when the addresses cannot be read now.
+    pub(crate) async fn start_targets(&self, deployment: &Deployment, targets: &[Target], pkg: Package) {
+        let targets = match self.served(targets.to_vec()).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(deployment = %deployment.id, "targets left queued for the node loop: {e}");
+                return;
+            }
+        };
         let pkg = Arc::new(pkg);
         for t in targets {
-            self.spawn_driver(t.clone(), deployment.clone(), pkg.clone(), false);
+            self.spawn_driver(t, deployment.clone(), pkg.clone(), false);
         }
     }
 

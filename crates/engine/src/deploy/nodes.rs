@@ -3,14 +3,18 @@
 //! whose lease ended, starting queued targets no node claimed yet while it has free
 //! deployment threads, and taking the cancel requests other nodes left for its targets.
 //!
+//! A node started with `--serve-ranges` drives only the targets whose asset address is in
+//! one of its ranges ([`Engine::serves`]); the others stay queued for the nodes that serve
+//! them.
+//!
 //! A target is driven by exactly one node: the one whose claim (a compare-and-set in the
 //! store, [`drover_store::Store::claim_target`]) won when it gave the target a thread, or
 //! took it over. Nothing here holds a lock in memory across nodes.
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::{Engine, Inner, now_ms};
 use drover_domain::deployment::{Deployment, Target, TargetState};
-use drover_domain::ids::{DeploymentId, TargetId};
+use drover_domain::ids::{AssetId, DeploymentId, TargetId};
 use drover_domain::package::Package;
 use drover_domain::time::utc;
 use drover_store::Claim;
@@ -36,7 +40,8 @@ impl Engine {
     /// configured lease.
     pub async fn renew_lease(&self, now_ms: i64) -> Result<()> {
         let until = now_ms.saturating_add(i64::try_from(self.config().lease.as_millis()).unwrap_or(i64::MAX));
-        self.store().heartbeat(&self.config().node_name, now_ms, until).await?;
+        let cfg = self.config();
+        self.store().heartbeat(&cfg.node_name, now_ms, until, &cfg.serve_ranges).await?;
         Ok(())
     }
 
@@ -54,8 +59,71 @@ impl Engine {
                 name: n.name,
                 heartbeat_ms: n.heartbeat_ms,
                 lease_until_ms: n.lease_until_ms,
+                serve_ranges: n.serve_ranges.to_string(),
             })
             .collect())
+    }
+
+    /// Whether this node drives the target at `address`: the one rule of `--serve-ranges`
+    /// (always, when the node was started without it).
+    pub fn serves(&self, address: &str) -> bool {
+        self.config().serve_ranges.serves(address)
+    }
+
+    /// Of `targets`, those whose asset address this node serves ([`Engine::serves`]), in
+    /// their order. All of them, without reading anything, on a node that serves every
+    /// address.
+    pub(crate) async fn served(&self, mut targets: Vec<Target>) -> Result<Vec<Target>> {
+        if self.config().serve_ranges.is_all() || targets.is_empty() {
+            return Ok(targets);
+        }
+        let ids: Vec<AssetId> = targets.iter().map(|t| t.asset_id).collect();
+        let addresses = self.store().asset_addresses(&ids).await?;
+        targets.retain(|t| addresses.get(&t.asset_id).is_some_and(|a| self.serves(a)));
+        Ok(targets)
+    }
+
+    /// Refuses, before a deployment is created at `now_ms`, assets that no running node
+    /// serves (their targets would wait for a node that may never come): the nodes whose
+    /// lease runs are compared by the ranges their last heartbeat stored, this node by its
+    /// own. `assets`: each asset's id and name.
+    pub(crate) async fn check_served(&self, assets: &[(AssetId, String)], now_ms: i64) -> Result<()> {
+        let cfg = self.config();
+        if cfg.serve_ranges.is_all() {
+            return Ok(());
+        }
+        let mut live = vec![(cfg.node_name.clone(), cfg.serve_ranges.clone())];
+        for n in self.store().nodes().await? {
+            if n.lease_until_ms > now_ms && n.name != cfg.node_name {
+                if n.serve_ranges.is_all() {
+                    return Ok(());
+                }
+                live.push((n.name, n.serve_ranges));
+            }
+        }
+        let ids: Vec<AssetId> = assets.iter().map(|(id, _)| *id).collect();
+        let addresses = self.store().asset_addresses(&ids).await?;
+        let unserved: Vec<String> = assets
+            .iter()
+            .filter_map(|(id, name)| {
+                let address = addresses.get(id).map_or("", String::as_str);
+                (!live.iter().any(|(_, r)| r.serves(address))).then(|| format!("'{name}' ({address})"))
+            })
+            .collect();
+        if unserved.is_empty() {
+            return Ok(());
+        }
+        const SHOWN: usize = 5;
+        let more = if unserved.len() > SHOWN { format!(" and {} more", unserved.len() - SHOWN) } else { String::new() };
+        let served: Vec<String> = live.iter().map(|(n, r)| format!("{n} serves {r}")).collect();
+        Err(EngineError::Invalid(format!(
+            "{} asset(s) are in no IP range a running node serves: {}{more}. Running nodes: {}. \
+             Start a node whose --serve-ranges covers them (or one without --serve-ranges, which serves every \
+             address), or widen a node's --serve-ranges, then deploy again; nothing was created",
+            unserved.len(),
+            unserved.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", "),
+            served.join("; "),
+        )))
     }
 
     /// Claims target `id` for this node now (see [`drover_store::Store::claim_target`]).
@@ -96,7 +164,7 @@ impl Engine {
         let me = self.config().node_name.clone();
         let mut packages = Packages::new();
         let mut n = 0;
-        for t in self.store().orphaned_targets(&me, now_ms).await? {
+        for t in self.served(self.store().orphaned_targets(&me, now_ms).await?).await? {
             if self.is_driving(t.id) {
                 continue;
             }
@@ -121,8 +189,9 @@ impl Engine {
     }
 
     /// Starts queued targets no node has claimed (of deployments other nodes created, or
-    /// whose creating node died), as many as this node has free deployment threads. Each
-    /// is claimed when it gets its thread; a node that claims it first keeps it.
+    /// whose creating node died, or that the creating node does not serve), as many as
+    /// this node has free deployment threads, of those it serves. Each is claimed when it
+    /// gets its thread; a node that claims it first keeps it.
     async fn start_unclaimed(&self) -> Result<usize> {
         let free = self.inner.threads.free();
         if free == 0 {
@@ -130,7 +199,7 @@ impl Engine {
         }
         let mut packages = Packages::new();
         let mut n = 0;
-        for t in self.store().unclaimed_targets(free).await? {
+        for t in self.unclaimed_served(free).await? {
             if self.is_driving(t.id) {
                 continue;
             }
@@ -139,6 +208,25 @@ impl Engine {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// At most `limit` queued targets no node has claimed, of those this node serves,
+    /// newest first. A node with ranges reads the addresses of all of them (two columns a
+    /// row) and then only the targets it picks.
+    async fn unclaimed_served(&self, limit: usize) -> Result<Vec<Target>> {
+        if self.config().serve_ranges.is_all() {
+            return Ok(self.store().unclaimed_targets(limit).await?);
+        }
+        let mut out = Vec::new();
+        for (id, address) in self.store().unclaimed_target_addresses().await? {
+            if out.len() == limit {
+                break;
+            }
+            if self.serves(&address) {
+                out.push(self.store().target(id).await?);
+            }
+        }
+        Ok(out)
     }
 
     /// Drives again this node's unfinished targets that no task of it drives (one whose

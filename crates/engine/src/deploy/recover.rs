@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 impl Engine {
     /// Picks up the unfinished targets of this node, and the queued ones no node has
-    /// claimed yet. Queued and connecting targets start over (no task exists for them: a
+    /// claimed yet that it serves ([`Engine::serves`]). Queued and connecting targets start over (no task exists for them: a
     /// target is `running` before its task is created); running ones are watched again,
     /// their record collected over SSH, so what the deployer reported while the server
     /// was down is not lost and nothing runs twice; rebooting ones wait for their machine
@@ -17,10 +17,17 @@ impl Engine {
     pub async fn recover(&self) -> Result<usize> {
         let me = self.config().node_name.as_str();
         let mut n = 0;
-        for t in self.store().unfinished_targets().await? {
-            if t.server.as_deref().is_some_and(|s| s != me) {
-                continue;
-            }
+        let (mine, unclaimed): (Vec<_>, Vec<_>) = self
+            .store()
+            .unfinished_targets()
+            .await?
+            .into_iter()
+            .filter(|t| t.server.as_deref().is_none_or(|s| s == me))
+            .partition(|t| t.server.is_some());
+        let mut targets = mine;
+        targets.extend(self.served(unclaimed).await?);
+        targets.sort_by_key(|t| t.id);
+        for t in targets {
             let d = self.store().deployment(t.deployment_id).await?;
             let pkg = Arc::new(self.store().package(d.package_id).await?);
             // a rebooting target's machine is waited for again, then its task created

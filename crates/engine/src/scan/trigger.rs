@@ -81,7 +81,7 @@ impl Engine {
         );
         tracing::info!(config = %name, "{detail}");
         self.audit_done(&executor, AuditAction::Deploy, &detail).await;
-        self.start_targets(&deployment, &targets, pkg);
+        self.start_targets(&deployment, &targets, pkg).await;
         Ok(Some(deployment.id.0))
     }
 }

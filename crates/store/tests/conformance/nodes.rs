@@ -6,6 +6,7 @@ use drover_domain::asset::NewAsset;
 use drover_domain::deployment::{DeployOptions, Executor, RunMode, TargetState};
 use drover_domain::ids::TargetId;
 use drover_domain::package::parse_package;
+use drover_domain::serve_ranges::ServeRanges;
 use drover_store::{Claim, NewDeployment, Store};
 
 conformance!(
@@ -13,7 +14,12 @@ conformance!(
     an_ended_lease_is_taken_over,
     a_node_without_a_lease_claims_nothing,
     queued_unclaimed_targets_and_cancel_requests,
+    a_node_s_serve_ranges_and_the_addresses_of_targets,
 );
+
+fn all() -> ServeRanges {
+    ServeRanges::all()
+}
 
 /// A deployment of `n` queued targets; their ids.
 async fn targets(s: &Store, n: usize) -> Vec<TargetId> {
@@ -25,7 +31,7 @@ async fn targets(s: &Store, n: usize) -> Vec<TargetId> {
     let pkg = s.create_package(&def, &[], 1).await.unwrap();
     let mut assets = Vec::new();
     for i in 0..n {
-        let new = NewAsset { name: format!("h{i}"), address: "h".into(), ssh_port: 22, macs: vec![] };
+        let new = NewAsset { name: format!("h{i}"), address: format!("10.0.0.{i}"), ssh_port: 22, macs: vec![] };
         let a = s.create_asset(&new, 1).await.unwrap();
         assets.push((a.id, a.name));
     }
@@ -46,7 +52,7 @@ async fn two_claimers_one_wins(s: Store) {
     let ids = targets(&s, 3).await;
     let now = 10_000;
     for n in ["a", "b"] {
-        s.heartbeat(n, now, now + 15_000).await.unwrap();
+        s.heartbeat(n, now, now + 15_000, &all()).await.unwrap();
     }
     for &id in &ids {
         let mut racers = Vec::new();
@@ -77,13 +83,13 @@ async fn two_claimers_one_wins(s: Store) {
 
 async fn an_ended_lease_is_taken_over(s: Store) {
     let ids = targets(&s, 2).await;
-    s.heartbeat("a", 0, 15_000).await.unwrap();
-    s.heartbeat("b", 0, 15_000).await.unwrap();
+    s.heartbeat("a", 0, 15_000, &all()).await.unwrap();
+    s.heartbeat("b", 0, 15_000, &all()).await.unwrap();
     assert_eq!(s.claim_target(ids[0], "a", 1_000).await.unwrap(), Claim::Won { from: None });
     s.transition(ids[0], TargetState::Connecting, "connecting", None, 1_000).await.unwrap();
     s.transition(ids[0], TargetState::Running, "running", None, 1_000).await.unwrap();
     // b renews its lease, a does not (it died)
-    s.heartbeat("b", 14_000, 29_000).await.unwrap();
+    s.heartbeat("b", 14_000, 29_000, &all()).await.unwrap();
     assert_eq!(s.claim_target(ids[0], "b", 14_000).await.unwrap(), Claim::Lost, "a's lease still runs");
     assert!(s.orphaned_targets("b", 14_000).await.unwrap().is_empty());
     let orphans = s.orphaned_targets("b", 16_000).await.unwrap();
@@ -91,7 +97,7 @@ async fn an_ended_lease_is_taken_over(s: Store) {
     assert_eq!(orphans[0].state, TargetState::Running);
     assert!(s.orphaned_targets("a", 16_000).await.unwrap().is_empty(), "its own are not orphans to a node");
     // two nodes take over at once: one wins
-    s.heartbeat("c", 16_000, 31_000).await.unwrap();
+    s.heartbeat("c", 16_000, 31_000, &all()).await.unwrap();
     let (x, y) = tokio::join!(s.claim_target(ids[0], "b", 16_000), s.claim_target(ids[0], "c", 16_000));
     let (x, y) = (x.unwrap(), y.unwrap());
     let taken = Claim::Won { from: Some(("a".to_string(), Some(15_000))) };
@@ -102,7 +108,7 @@ async fn an_ended_lease_is_taken_over(s: Store) {
     assert_eq!(of(s.unfinished_targets_of(winner).await.unwrap()), [ids[0]]);
     assert!(s.unfinished_targets_of("a").await.unwrap().is_empty(), "a drives nothing now");
     // a comes back: it cannot take its target back while the winner's lease runs
-    s.heartbeat("a", 17_000, 32_000).await.unwrap();
+    s.heartbeat("a", 17_000, 32_000, &all()).await.unwrap();
     assert_eq!(s.claim_target(ids[0], "a", 17_000).await.unwrap(), Claim::Lost);
     // a final target is claimed by nobody
     s.transition(ids[0], TargetState::Success, "done", None, 18_000).await.unwrap();
@@ -116,15 +122,15 @@ async fn an_ended_lease_is_taken_over(s: Store) {
 async fn a_node_without_a_lease_claims_nothing(s: Store) {
     let ids = targets(&s, 1).await;
     assert_eq!(s.claim_target(ids[0], "ghost", 1_000).await.unwrap(), Claim::Lost, "no lease at all");
-    s.heartbeat("late", 0, 5_000).await.unwrap();
+    s.heartbeat("late", 0, 5_000, &all()).await.unwrap();
     assert_eq!(s.claim_target(ids[0], "late", 6_000).await.unwrap(), Claim::Lost, "its lease ended");
     assert_eq!(s.target(ids[0]).await.unwrap().server, None);
-    assert!(s.heartbeat("", 0, 1).await.is_err(), "a node has a name");
+    assert!(s.heartbeat("", 0, 1, &all()).await.is_err(), "a node has a name");
 }
 
 async fn queued_unclaimed_targets_and_cancel_requests(s: Store) {
     let ids = targets(&s, 4).await;
-    s.heartbeat("a", 0, 15_000).await.unwrap();
+    s.heartbeat("a", 0, 15_000, &all()).await.unwrap();
     let newest: Vec<_> = s.unclaimed_targets(2).await.unwrap().iter().map(|t| t.id).collect();
     assert_eq!(newest, [ids[3], ids[2]], "newest first, at most the limit");
     s.claim_target(ids[3], "a", 1).await.unwrap();
@@ -137,4 +143,33 @@ async fn queued_unclaimed_targets_and_cancel_requests(s: Store) {
     assert_eq!(s.take_cancel_requests("a").await.unwrap(), [(ids[3], "cancelled by user:admin".to_string())]);
     assert!(s.take_cancel_requests("a").await.unwrap().is_empty(), "taken once");
     assert!(!s.request_cancel(ids[2], "too late").await.unwrap(), "an ended target needs none");
+}
+
+async fn a_node_s_serve_ranges_and_the_addresses_of_targets(s: Store) {
+    let ids = targets(&s, 3).await;
+    let ranges = ServeRanges::parse(&["10.0.0.0/31,10.9.0.1-10.9.0.9"]).unwrap();
+    s.heartbeat("a", 0, 15_000, &ranges).await.unwrap();
+    s.heartbeat("b", 0, 15_000, &all()).await.unwrap();
+    let nodes = s.nodes().await.unwrap();
+    assert_eq!(nodes[0].serve_ranges, ranges, "a's ranges read back");
+    assert!(nodes[1].serve_ranges.is_all(), "b serves every address");
+    // the next heartbeat writes the ranges again: a node restarted with others
+    let narrower = ServeRanges::parse(&["10.0.0.2/32"]).unwrap();
+    s.heartbeat("a", 1_000, 16_000, &narrower).await.unwrap();
+    assert_eq!(s.nodes().await.unwrap()[0].serve_ranges, narrower);
+    // the addresses of what a node picks from
+    let assets: Vec<_> = {
+        let mut v = Vec::new();
+        for &id in &ids {
+            v.push(s.target(id).await.unwrap().asset_id);
+        }
+        v
+    };
+    let addresses = s.asset_addresses(&assets).await.unwrap();
+    assert_eq!(addresses.len(), 3);
+    assert_eq!(addresses[&assets[2]], "10.0.0.2");
+    assert!(s.asset_addresses(&[]).await.unwrap().is_empty());
+    s.claim_target(ids[2], "a", 2_000).await.unwrap();
+    let unclaimed = s.unclaimed_target_addresses().await.unwrap();
+    assert_eq!(unclaimed, [(ids[1], "10.0.0.1".to_string()), (ids[0], "10.0.0.0".to_string())], "newest first");
 }
