@@ -80,3 +80,69 @@ impl Transport {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Auth, HostKeyPolicy, Verified};
+
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC4wtHiAe81mRMWVMRuqUtAgQcMhUvyaPDz5kINMyG5V sim";
+    const OTHER: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHmi2woPHCcv/JNhtA7DU3nHA1/MM32Qog0ukoBatGv other";
+
+    /// One simulated machine that echoes the command and its input.
+    struct Echo;
+
+    impl Simulation for Echo {
+        fn probe<'a>(&'a self, host: &'a str, _port: u16) -> BoxFuture<'a, bool> {
+            Box::pin(async move { host != "off" })
+        }
+        fn handshake<'a>(&'a self, _opts: &'a ConnectOptions) -> BoxFuture<'a, Result<String, SshError>> {
+            Box::pin(async { Ok(KEY.to_string()) })
+        }
+        fn exec<'a>(
+            &'a self,
+            host: &'a str,
+            command: &'a str,
+            stdin: &'a [u8],
+        ) -> BoxFuture<'a, Result<ExecOutput, SshError>> {
+            Box::pin(async move {
+                let stdout = format!("{host} {command} {}", String::from_utf8_lossy(stdin)).into_bytes();
+                Ok(ExecOutput { exit_status: Some(0), stdout, stderr: Vec::new() })
+            })
+        }
+    }
+
+    fn opts(host_key: HostKeyPolicy) -> ConnectOptions {
+        ConnectOptions {
+            host: "h1".into(),
+            port: 22,
+            user: "root".into(),
+            auth: Auth::Password("x".into()),
+            host_key,
+            connect_timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_simulated_host_key_goes_through_the_host_key_decision() {
+        let t = Transport::Simulated(Arc::new(Echo));
+        assert!(t.probe("h1", 22, Duration::from_secs(1)).await);
+        assert!(!t.probe("off", 22, Duration::from_secs(1)).await);
+
+        let unknown = t.connect(&opts(HostKeyPolicy::default())).await.err();
+        assert!(matches!(unknown, Some(SshError::HostKeyUnknown { .. })), "{unknown:?}");
+        let pinned_other = HostKeyPolicy { pinned: vec![OTHER.into()], ..Default::default() };
+        let mismatch = t.connect(&opts(pinned_other)).await.err();
+        assert!(matches!(mismatch, Some(SshError::HostKeyMismatch { .. })), "{mismatch:?}");
+
+        let first = t.connect(&opts(HostKeyPolicy { trust_first_use: true, ..Default::default() })).await.unwrap();
+        assert_eq!(first.verified(), &Verified::FirstUse);
+        assert_eq!(first.host_key(), KEY);
+        let out = first.exec("run", Some(b"in"), Duration::from_secs(1)).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "h1:22 run in");
+        first.close().await;
+
+        let pinned = HostKeyPolicy { pinned: vec![KEY.into()], ..Default::default() };
+        assert_eq!(t.connect(&opts(pinned)).await.unwrap().verified(), &Verified::Pinned);
+    }
+}
