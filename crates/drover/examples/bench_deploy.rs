@@ -13,21 +13,21 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/assets.rs"]
+mod assets;
 #[path = "../tests/e2e/fleet.rs"]
 #[allow(dead_code)]
 mod fleet;
 #[path = "../tests/e2e/harness.rs"]
 #[allow(dead_code)]
 mod harness;
-#[path = "../tests/e2e/tls.rs"]
-#[allow(dead_code)]
-mod tls;
-#[path = "common/assets.rs"]
-mod assets;
 #[path = "common/scale.rs"]
 mod scale;
 #[path = "common/simulated.rs"]
 mod simulated;
+#[path = "../tests/e2e/tls.rs"]
+#[allow(dead_code)]
+mod tls;
 
 use harness::{Backend, Server, sha256};
 use serde_json::{Value, json};

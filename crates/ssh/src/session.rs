@@ -210,7 +210,14 @@ impl Session {
         let (Some((host_key, fingerprint)), Some(verified)) = (seen.key.clone(), seen.verified.clone()) else {
             return Err(SshError::Protocol("the server presented no host key".into()));
         };
-        Ok(Session { link: Link::Ssh(handle), host: format!("{host}:{port}"), host_key, fingerprint, verified, local_ip })
+        Ok(Session {
+            link: Link::Ssh(handle),
+            host: format!("{host}:{port}"),
+            host_key,
+            fingerprint,
+            verified,
+            local_ip,
+        })
     }
 
     /// How the host key was trusted: pinned, certificate, or first use (pin it then).

@@ -23,8 +23,12 @@ pub trait Simulation: Send + Sync + 'static {
     /// key line), or why the connection or login failed.
     fn handshake<'a>(&'a self, opts: &'a ConnectOptions) -> BoxFuture<'a, Result<String, SshError>>;
     /// Runs `command` on the machine at `host` (as `host:port`) with `stdin`.
-    fn exec<'a>(&'a self, host: &'a str, command: &'a str, stdin: &'a [u8])
-    -> BoxFuture<'a, Result<ExecOutput, SshError>>;
+    fn exec<'a>(
+        &'a self,
+        host: &'a str,
+        command: &'a str,
+        stdin: &'a [u8],
+    ) -> BoxFuture<'a, Result<ExecOutput, SshError>>;
 }
 
 /// The way to machines: real SSH (the default), or a simulation.

@@ -74,7 +74,13 @@ fn rss_mib() -> f64 {
     kb / 1024.0
 }
 
-async fn open_node(store: Store, data: &std::path::Path, name: &str, threads: usize, machines: &'static Machines) -> Engine {
+async fn open_node(
+    store: Store,
+    data: &std::path::Path,
+    name: &str,
+    threads: usize,
+    machines: &'static Machines,
+) -> Engine {
     let mut cfg = EngineConfig::new(data.to_path_buf(), "/bin/true".into());
     cfg.node_name = name.into();
     cfg.deployment_threads = threads;
@@ -160,7 +166,8 @@ pub async fn main() {
     println!("{} assets stored in {:.2} s; RSS {:.0} MiB", o.targets, t.elapsed().as_secs_f64(), rss_mib());
     let engine = open_node(store.clone(), data.path(), "node-a", o.threads, machines).await;
     let by = Executor::User("bench".into());
-    let key = "-----BEGIN OPENSSH PRIVATE KEY-----\n(simulated machines never read it)\n-----END OPENSSH PRIVATE KEY-----\n";
+    let key =
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n(simulated machines never read it)\n-----END OPENSSH PRIVATE KEY-----\n";
     let cred = engine
         .add_credential(
             &by,
@@ -179,8 +186,17 @@ pub async fn main() {
     let bundle = crate::harness::bundle(toml, &[]);
     let pkg = engine.import_bundle(&by, &bundle).await.expect("package");
     println!();
-    round("one node, first (pins host keys)", std::slice::from_ref(&engine), std::slice::from_ref(&store), machines, pkg.id.0).await;
-    let one = round("one node, repeat", std::slice::from_ref(&engine), std::slice::from_ref(&store), machines, pkg.id.0).await;
+    round(
+        "one node, first (pins host keys)",
+        std::slice::from_ref(&engine),
+        std::slice::from_ref(&store),
+        machines,
+        pkg.id.0,
+    )
+    .await;
+    let one =
+        round("one node, repeat", std::slice::from_ref(&engine), std::slice::from_ref(&store), machines, pkg.id.0)
+            .await;
     if o.nodes == 2 {
         let data_b = tempfile::tempdir().expect("tempdir");
         std::fs::copy(data.path().join("secret.key"), data_b.path().join("secret.key")).expect("copy key");

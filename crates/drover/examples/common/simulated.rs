@@ -10,8 +10,8 @@ use drover_engine::Engine;
 use drover_proto::{Event, FinalStatus, Job, Report, StepResult, workdir};
 use drover_ssh::{BoxFuture, ConnectOptions, ExecOutput, Simulation, SshError};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The host key every simulated host presents (a real ed25519 public key; its private
@@ -117,12 +117,8 @@ impl Machines {
         tokio::time::sleep(self.behaviour.latency).await;
         let node = self.nodes.lock().unwrap_or_else(|e| e.into_inner()).get(&job.server_url).cloned();
         let mut seq = 0;
-        let mut events = vec![Event::Started {
-            pid: 4242,
-            deployer_version: "simulated".into(),
-            hostname,
-            user: "root".into(),
-        }];
+        let mut events =
+            vec![Event::Started { pid: 4242, deployer_version: "simulated".into(), hostname, user: "root".into() }];
         let mut last = None;
         let mut failed_at = None;
         for (i, step) in job.steps.iter().enumerate().skip(job.start_at) {
@@ -147,7 +143,12 @@ impl Machines {
             None => (FinalStatus::Success, "every step succeeded".to_string()),
             Some(i) => (FinalStatus::Failed, format!("step {} failed with exit code 1", i + 1)),
         };
-        events.push(Event::Finished { status, message, last_step: last, return_code: Some(i32::from(failed_at.is_some())) });
+        events.push(Event::Finished {
+            status,
+            message,
+            last_step: last,
+            return_code: Some(i32::from(failed_at.is_some())),
+        });
         for event in events {
             if matches!(event, Event::StepFinished(_)) {
                 tokio::time::sleep(self.behaviour.step).await;

@@ -163,10 +163,11 @@ impl Store {
     pub async fn finish_deployment_if_done(&self, id: DeploymentId, now_ms: i64) -> Result<bool> {
         // a read first (by the index of unfinished targets): while targets go on, nearly
         // every call, no write lock is taken
-        let going = sqlx::query("SELECT 1 AS one FROM targets WHERE deployment_id = $1 AND finished_ms IS NULL LIMIT 1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?;
+        let going =
+            sqlx::query("SELECT 1 AS one FROM targets WHERE deployment_id = $1 AND finished_ms IS NULL LIMIT 1")
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await?;
         if going.is_some() {
             return Ok(false);
         }

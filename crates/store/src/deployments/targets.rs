@@ -186,8 +186,10 @@ impl Store {
 
     /// Makes the target's tokens invalid.
     pub async fn revoke_tokens(&self, id: TargetId) -> Result<()> {
-        let done =
-            sqlx::query("UPDATE targets SET tokens_revoked = 1 WHERE id = $1").bind(id.0).execute(self.writer()).await?;
+        let done = sqlx::query("UPDATE targets SET tokens_revoked = 1 WHERE id = $1")
+            .bind(id.0)
+            .execute(self.writer())
+            .await?;
         if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 
