@@ -2,17 +2,22 @@
 //! a condition) to N test hosts at a given parallelism, and runs plain OpenSSH to the
 //! same hosts at the same parallelism in the same run: `ssh host true` (the floor for
 //! overhead) and `ssh host 'cat >file; sha256sum file; id -un' <file` (the same byte work
-//! as the package, the floor for bytes); prints the ratios to both.
+//! as the package, the floor for bytes); prints the ratios to both. With `--ansible`, also
+//! ansible-core (installed from PyPI into a throwaway venv) doing the same work with a
+//! playbook, as a reference.
 //!
 //! ```sh
 //! RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p drover-deployer --target x86_64-unknown-linux-gnu
 //! cargo run --release -p drover --example bench-deploy -- --hosts 20 --threads 10 --file-mb 1
 //! cargo run --release -p drover --example bench-deploy -- --hosts 200 --threads 50 --file-kb 1
+//! cargo run --release -p drover --example bench-deploy -- --hosts 20 --threads 10 --file-kb 1 --ansible
 //! ```
 //! Needs root (test hosts are network namespaces) and openssh-client.
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/ansible.rs"]
+mod ansible;
 #[path = "common/assets.rs"]
 mod assets;
 #[path = "../tests/e2e/fleet.rs"]
@@ -40,10 +45,12 @@ struct Opts {
     /// The package file's size, in bytes.
     file_bytes: usize,
     backend: Backend,
+    /// Also time ansible-core doing the same work (needs PyPI).
+    ansible: bool,
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { hosts: 20, threads: 10, file_bytes: 1024 * 1024, backend: Backend::Sqlite };
+    let mut o = Opts { hosts: 20, threads: 10, file_bytes: 1024 * 1024, backend: Backend::Sqlite, ansible: false };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -55,9 +62,10 @@ fn opts() -> Opts {
             "--file-mb" => o.file_bytes = val() * 1024 * 1024,
             "--file-kb" => o.file_bytes = val() * 1024,
             "--postgres" => o.backend = Backend::Postgres,
-            other => {
-                panic!("unknown argument {other}: use --hosts N --threads N (--file-mb N | --file-kb N) [--postgres]")
-            }
+            "--ansible" => o.ansible = true,
+            other => panic!(
+                "unknown argument {other}: use --hosts N --threads N (--file-mb N | --file-kb N) [--postgres] [--ansible]"
+            ),
         }
     }
     o
@@ -191,7 +199,32 @@ async fn main() {
     } else {
         format!("{} KiB", o.file_bytes / 1024)
     };
-    println!("bench-deploy: {} hosts, {} threads, {size} file, {:?}", o.hosts, o.threads, o.backend);
+    println!(
+        "bench-deploy: {} hosts, {} threads, {size} file, {:?}, load average {}",
+        o.hosts,
+        o.threads,
+        o.backend,
+        load_average()
+    );
+    let ansible = if o.ansible {
+        let t = Instant::now();
+        match ansible::Ansible::install() {
+            Ok(a) => {
+                println!(
+                    "ansible-core {} installed in a throwaway venv in {:.1} s",
+                    a.version,
+                    t.elapsed().as_secs_f64()
+                );
+                Some(a)
+            }
+            Err(e) => {
+                println!("ansible-core could not be installed, no ansible row in this run: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let t = Instant::now();
     let fleet = fleet::Fleet::up(o.hosts);
     println!("test hosts up in {:.2} s", t.elapsed().as_secs_f64());
@@ -218,6 +251,10 @@ async fn main() {
     let (bw_wall, bw_each, bw_ok) = ssh_round(&fleet, o.threads, byte_work, bytes.clone()).await;
     let (cold_wall, cold_each, cold_ok, cold_ssh, cold_task) = deploy_round(&server, &assets).await;
     let (warm_wall, warm_each, warm_ok, warm_ssh, warm_task) = deploy_round(&server, &assets).await;
+    let ansible_run = match &ansible {
+        Some(a) => ansible_round(a, &fleet, o.threads, &payload).await,
+        None => None,
+    };
     let (ssh2_wall, ssh2_each, _) = ssh_round(&fleet, o.threads, "true", none).await;
     let (bw2_wall, bw2_each, _) = ssh_round(&fleet, o.threads, byte_work, bytes).await;
     let ssh_wall = ssh_wall.min(ssh2_wall);
@@ -226,14 +263,18 @@ async fn main() {
     let bw_med = median(&bw_each).min(median(&bw2_each));
 
     println!();
-    println!("{:<40} {:>9} {:>13} {:>9}", "run", "wall s", "median/target", "ok");
+    println!("{:<44} {:>9} {:>13} {:>9}", "run", "wall s", "median/target", "ok");
     let row = |name: &str, wall: f64, each: f64, ok: usize| {
-        println!("{name:<40} {wall:>9.2} {each:>13.3} {:>9}", format!("{ok}/{}", o.hosts));
+        println!("{name:<44} {wall:>9.2} {each:>13.3} {:>9}", format!("{ok}/{}", o.hosts));
     };
     row("ssh host true (curve25519)", ssh_wall, ssh_med, ssh_ok);
     row("ssh: file over stdin, sha256sum, id", bw_wall, bw_med, bw_ok);
     row("drover, first (uploads deployer)", cold_wall, median(&cold_each), cold_ok);
     row("drover, deployer already there", warm_wall, median(&warm_each), warm_ok);
+    if let (Some(a), Some(run)) = (&ansible, &ansible_run) {
+        let name = format!("ansible-core {}: copy, command, check", a.version);
+        println!("{name:<44} {:>9.2} {:>13} {:>9}", run.wall, "-", format!("{}/{}", run.ok, o.hosts));
+    }
     println!();
     println!(
         "where a target's time goes (medians): connect and log in (to `running`): first {cold_ssh:.3} s, repeat {warm_ssh:.3} s; learn the host, create the task and run it until its end is recorded: first {cold_task:.3} s, repeat {warm_task:.3} s"
@@ -253,4 +294,61 @@ async fn main() {
         median(&cold_each) / ssh_med,
         median(&warm_each) / ssh_med
     );
+    if let Some(run) = &ansible_run {
+        println!(
+            "ratio wall ansible / drover: first {:.2}x, repeat {:.2}x",
+            run.wall / cold_wall,
+            run.wall / warm_wall
+        );
+    }
+    println!("load average at the end: {}", load_average());
+}
+
+/// The 1, 5 and 15 minute load averages, as `uptime` prints them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|e| format!("unknown ({e})"))
+}
+
+/// ansible-playbook doing the package's work on every host, `threads` forks; None (and
+/// why, printed) when it cannot run.
+async fn ansible_round(
+    a: &ansible::Ansible,
+    fleet: &fleet::Fleet,
+    threads: usize,
+    payload: &[u8],
+) -> Option<ansible::Run> {
+    let key = fleet.dir.join("id_ed25519");
+    // the hosts share this machine's /usr (testfleet/fleet: an overlay over /), so one
+    // host's python3 is every host's
+    let python = match ansible::host_python(&fleet.hosts.first()?.ip, &key) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            println!("the test hosts have no python3: ansible's copy and stat modules need it, no ansible row");
+            return None;
+        }
+        Err(e) => {
+            println!("cannot learn the test hosts' python3, no ansible row: {e}");
+            return None;
+        }
+    };
+    let ips: Vec<String> = fleet.hosts.iter().map(|h| h.ip.clone()).collect();
+    let sha = sha256(payload);
+    let spec = ansible::Spec { ips: &ips, key: &key, python: &python, forks: threads, payload, sha256: &sha };
+    match a.run(&spec).await {
+        Ok(run) => {
+            println!(
+                "ansible-playbook (python {python} on the hosts): {:.2} s, {}/{} hosts ok",
+                run.wall,
+                run.ok,
+                ips.len()
+            );
+            Some(run)
+        }
+        Err(e) => {
+            println!("ansible-playbook could not run, no ansible row: {e}");
+            None
+        }
+    }
 }
