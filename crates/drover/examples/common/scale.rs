@@ -25,6 +25,8 @@ struct Opts {
     behaviour: Behaviour,
     postgres: Option<String>,
     nodes: usize,
+    /// 1: only the first deployment (it pins the host keys); 2: and a repeat.
+    rounds: usize,
 }
 
 fn opts() -> Opts {
@@ -39,6 +41,7 @@ fn opts() -> Opts {
         },
         postgres: None,
         nodes: 1,
+        rounds: 2,
     };
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--simulate").collect();
     let mut it = args.iter();
@@ -54,12 +57,14 @@ fn opts() -> Opts {
             "--fail-pct" => o.behaviour.fail_pct = num(val()),
             "--postgres" => o.postgres = Some(val()),
             "--nodes" => o.nodes = num(val()) as usize,
+            "--rounds" => o.rounds = num(val()) as usize,
             other => panic!(
-                "unknown argument {other}: --simulate [--targets N] [--threads N] [--latency-ms N] [--step-ms N] [--offline-pct P] [--fail-pct P] [--postgres URL [--nodes 2]]"
+                "unknown argument {other}: --simulate [--targets N] [--threads N] [--latency-ms N] [--step-ms N] [--offline-pct P] [--fail-pct P] [--rounds 1|2] [--postgres URL [--nodes 2]]"
             ),
         }
     }
     assert!(o.nodes == 1 || (o.nodes == 2 && o.postgres.is_some()), "--nodes 2 needs --postgres URL");
+    assert!((1..=2).contains(&o.rounds) && (o.nodes == 1 || o.rounds == 2), "--rounds is 1 or 2 (2 with --nodes 2)");
     o
 }
 
@@ -194,6 +199,9 @@ pub async fn main() {
         pkg.id.0,
     )
     .await;
+    if o.rounds == 1 {
+        return print_counters(machines);
+    }
     let one =
         round("one node, repeat", std::slice::from_ref(&engine), std::slice::from_ref(&store), machines, pkg.id.0)
             .await;
@@ -205,6 +213,10 @@ pub async fn main() {
         let two = round("two nodes, repeat", &[engine.clone(), b], &[store.clone(), store_b], machines, pkg.id.0).await;
         println!("ratio two nodes / one node (targets per second): {:.2}x", one / two);
     }
+    print_counters(machines);
+}
+
+fn print_counters(machines: &Machines) {
     let c = &machines.counters;
     println!(
         "simulated machines saw {} logins, {} tasks, {} reports ({} refused or not stored)",

@@ -75,15 +75,17 @@ impl Engine {
             ));
         }
         let mut targets: Vec<(AssetId, String)> = Vec::new();
+        // a set beside the list: a selection of 100,000 assets is no quadratic search
+        let mut seen = std::collections::HashSet::new();
         for r in &req.assets {
             let a = self.resolve_asset(r).await?;
-            if !targets.iter().any(|(id, _)| *id == a.id) {
+            if seen.insert(a.id) {
                 targets.push((a.id, a.name));
             }
         }
         if let Some(sel) = &req.selection {
             for (id, name) in self.resolve_selection(sel).await? {
-                if !targets.iter().any(|(i, _)| *i == id) {
+                if seen.insert(id) {
                     targets.push((id, name));
                 }
             }

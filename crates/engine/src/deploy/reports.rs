@@ -187,7 +187,12 @@ impl Engine {
                     );
                     self.store().note(id, &note, now_ms()).await?;
                 }
-                self.store().revoke_tokens(id).await?;
+                if learned.is_none() {
+                    // it was final already (and may have kept its report token, its
+                    // outcome unknown): its tokens end now; a target that just became final
+                    // has none valid any more (the store's rule for final states)
+                    self.store().revoke_tokens(id).await?;
+                }
                 self.wake(id);
             }
         }

@@ -108,7 +108,9 @@ impl Engine {
                         };
                         self.store().pin_host_key_first_use(&pin).await?;
                     }
-                    self.store().set_last_credential(asset.id, id).await?;
+                    if last != Some(id) {
+                        self.store().set_last_credential(asset.id, id).await?;
+                    }
                     return Ok((session, access));
                 }
                 Err(e @ (SshError::AuthFailed { .. } | SshError::BadKey(_))) => {
