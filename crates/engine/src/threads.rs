@@ -5,61 +5,83 @@
 //! started after it, and with one deployment the order is simply first come, first served.
 
 pub use drover_api::threads::ThreadsInfo;
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 #[derive(Debug)]
 pub struct Threads {
     state: Mutex<State>,
-    freed: Notify,
 }
 
 #[derive(Debug)]
 struct State {
     limit: usize,
     running: usize,
-    /// Who waits, per group (deployment id, oldest first), in arrival order.
-    waiting: BTreeMap<u64, VecDeque<u64>>,
+    /// Who waits, per group (deployment id, oldest first), in arrival order, each with
+    /// what wakes it alone: a freed thread wakes the one waiter it goes to, never all of
+    /// them (100,000 waiters woken at every release made a large deployment quadratic).
+    waiting: BTreeMap<u64, VecDeque<(u64, Arc<Notify>)>>,
+    /// Waiters counted in `waiting` (those that left are skipped when their turn comes).
     queued: usize,
+    /// Waiters that gave up (their wait was cancelled) before their turn.
+    left: HashSet<u64>,
+    /// Waiters given a thread that have not taken it yet.
+    granted: HashSet<u64>,
     /// Running targets per group.
     running_by: HashMap<u64, usize>,
     next_id: u64,
 }
 
 impl State {
-    /// The waiter whose turn it is: the front of the group with the fewest running.
-    fn next(&self) -> Option<u64> {
-        self.waiting
-            .iter()
-            .min_by_key(|(g, _)| (self.running_by.get(*g).copied().unwrap_or(0), **g))
-            .and_then(|(_, q)| q.front().copied())
-    }
-
-    fn leave(&mut self, group: u64, id: u64) -> bool {
-        let Some(q) = self.waiting.get_mut(&group) else { return false };
-        let Some(pos) = q.iter().position(|i| *i == id) else { return false };
-        q.remove(pos);
-        if q.is_empty() {
-            self.waiting.remove(&group);
+    /// Gives the free threads to the waiters whose turn it is: the front of the group
+    /// with the fewest running, one at a time.
+    fn hand_out(&mut self) {
+        while self.running < self.limit {
+            let group = self
+                .waiting
+                .iter()
+                .min_by_key(|(g, _)| (self.running_by.get(*g).copied().unwrap_or(0), **g))
+                .map(|(g, _)| *g);
+            let Some(group) = group else { return };
+            let Some(q) = self.waiting.get_mut(&group) else { return };
+            let next = q.pop_front();
+            if q.is_empty() {
+                self.waiting.remove(&group);
+            }
+            let Some((id, wake)) = next else { continue };
+            if self.left.remove(&id) {
+                continue;
+            }
+            self.queued -= 1;
+            self.running += 1;
+            *self.running_by.entry(group).or_default() += 1;
+            self.granted.insert(id);
+            wake.notify_one();
         }
-        self.queued -= 1;
-        true
     }
 }
 
-/// A place in the queue; leaving it (a cancelled wait) removes it.
+/// A place in the queue; leaving it (a cancelled wait) removes it, or gives back the
+/// thread it was granted meanwhile.
 struct Waiting<'a> {
     threads: &'a Threads,
     group: u64,
     id: u64,
+    taken: bool,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        let left = self.threads.lock().leave(self.group, self.id);
-        if left {
-            self.threads.freed.notify_waiters();
+        if self.taken {
+            return;
+        }
+        let mut s = self.threads.lock();
+        if s.granted.remove(&self.id) {
+            s.release(self.group);
+        } else {
+            s.left.insert(self.id);
+            s.queued -= 1;
         }
     }
 }
@@ -70,6 +92,20 @@ pub struct Thread<'a> {
     group: u64,
 }
 
+impl State {
+    /// A thread of `group` ends: the next waiter gets it.
+    fn release(&mut self, group: u64) {
+        self.running -= 1;
+        if let Some(n) = self.running_by.get_mut(&group) {
+            *n -= 1;
+            if *n == 0 {
+                self.running_by.remove(&group);
+            }
+        }
+        self.hand_out();
+    }
+}
+
 impl Threads {
     pub fn new(limit: usize) -> Threads {
         Threads {
@@ -78,10 +114,11 @@ impl Threads {
                 running: 0,
                 waiting: BTreeMap::new(),
                 queued: 0,
+                left: HashSet::new(),
+                granted: HashSet::new(),
                 running_by: HashMap::new(),
                 next_id: 0,
             }),
-            freed: Notify::new(),
         }
     }
 
@@ -91,37 +128,32 @@ impl Threads {
 
     /// Waits for a free thread for a target of `group` (its deployment).
     pub async fn acquire(&self, group: u64) -> Thread<'_> {
-        let waiting = {
+        let wake = Arc::new(Notify::new());
+        let mut waiting = {
             let mut s = self.lock();
             s.next_id += 1;
             let id = s.next_id;
-            s.waiting.entry(group).or_default().push_back(id);
+            s.waiting.entry(group).or_default().push_back((id, wake.clone()));
             s.queued += 1;
-            Waiting { threads: self, group, id }
+            s.hand_out();
+            Waiting { threads: self, group, id, taken: false }
         };
         loop {
-            let notified = self.freed.notified();
-            {
-                let mut s = self.lock();
-                if s.next() == Some(waiting.id) && s.running < s.limit {
-                    s.leave(group, waiting.id);
-                    s.running += 1;
-                    *s.running_by.entry(group).or_default() += 1;
-                    drop(s);
-                    // the next in line may fit too
-                    self.freed.notify_waiters();
-                    return Thread { threads: self, group };
-                }
+            if self.lock().granted.remove(&waiting.id) {
+                waiting.taken = true;
+                return Thread { threads: self, group };
             }
-            notified.await;
+            // a grant made before this wait stored a permit: it is not missed
+            wake.notified().await;
         }
     }
 
     /// Changes the limit now: more threads start waiting targets at once; fewer let
     /// running targets finish and start no new ones until below the limit.
     pub fn set_limit(&self, limit: usize) {
-        self.lock().limit = limit.max(1);
-        self.freed.notify_waiters();
+        let mut s = self.lock();
+        s.limit = limit.max(1);
+        s.hand_out();
     }
 
     /// Threads neither running a target nor promised to one that waits.
@@ -138,17 +170,7 @@ impl Threads {
 
 impl Drop for Thread<'_> {
     fn drop(&mut self) {
-        {
-            let mut s = self.threads.lock();
-            s.running -= 1;
-            if let Some(n) = s.running_by.get_mut(&self.group) {
-                *n -= 1;
-                if *n == 0 {
-                    s.running_by.remove(&self.group);
-                }
-            }
-        }
-        self.threads.freed.notify_waiters();
+        self.threads.lock().release(self.group);
     }
 }
 

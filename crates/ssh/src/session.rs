@@ -243,7 +243,8 @@ impl Session {
     /// Runs `command` without a terminal, writes `stdin` then end-of-file, and collects
     /// the exit status and output (the last MiB of each stream).
     pub async fn exec(&self, command: &str, stdin: Option<&[u8]>, timeout: Duration) -> Result<ExecOutput, SshError> {
-        tokio::time::timeout(timeout, self.exec_inner(command, stdin)).await.map_err(|_| SshError::Timeout {
+        // boxed, as a connection is (see `Transport::connect`)
+        tokio::time::timeout(timeout, Box::pin(self.exec_inner(command, stdin))).await.map_err(|_| SshError::Timeout {
             what: format!("a command on {} (after {} s)", self.host, timeout.as_secs()),
         })?
     }

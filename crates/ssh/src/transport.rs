@@ -60,7 +60,9 @@ impl Transport {
     /// Connects, checks the host key against `opts.host_key` and logs in.
     pub async fn connect(&self, opts: &ConnectOptions) -> Result<Session, SshError> {
         let sim = match self {
-            Transport::Ssh => return Session::connect(opts).await,
+            // boxed: a connection's future is large (the key exchange, the login), and
+            // every task that may connect would otherwise carry its size while it waits
+            Transport::Ssh => return Box::pin(Session::connect(opts)).await,
             Transport::Simulated(sim) => sim.clone(),
         };
         let host = format!("{}:{}", opts.host, opts.port);

@@ -101,7 +101,15 @@ impl Machines {
         self.counters.tasks.fetch_add(1, Ordering::Relaxed);
         let name = host.split(':').next().unwrap_or(host).to_string();
         let fails = percentile(&format!("target {id}")) < self.behaviour.fail_pct;
-        tokio::spawn(self.deployer(job, name.clone(), fails));
+        // what the simulated deployer keeps of its job: its memory is not the server's
+        let task = Task {
+            target: id,
+            token: job.report_token,
+            server_url: job.server_url,
+            steps: job.steps.into_iter().skip(job.start_at).map(|s| s.name).collect(),
+            first: job.start_at,
+        };
+        tokio::spawn(self.deployer(task, name.clone(), fails));
         let out = format!(
             "uid=0\nuser=root\nhome=/root\nhostname={name}\narch=x86_64\nos=Simulated Linux\nsystemd=1\nclient=10.0.0.1\nboot=simulated\nstart=launched systemd-run {}/{}/{id}\npid=4242\n",
             workdir::ROOT_BASE,
@@ -113,26 +121,33 @@ impl Machines {
     /// The simulated deployer: it starts (a round trip to the server), runs each step
     /// for `step`, and reports as the real one does: started, each step's start and end,
     /// the end.
-    async fn deployer(&'static self, job: Job, hostname: String, fails: bool) {
+    async fn deployer(&'static self, task: Task, hostname: String, fails: bool) {
         tokio::time::sleep(self.behaviour.latency).await;
-        let node = self.nodes.lock().unwrap_or_else(|e| e.into_inner()).get(&job.server_url).cloned();
+        let node = self.nodes.lock().unwrap_or_else(|e| e.into_inner()).get(&task.server_url).cloned();
         let mut seq = 0;
-        let mut events =
-            vec![Event::Started { pid: 4242, deployer_version: "simulated".into(), hostname, user: "root".into() }];
-        let mut last = None;
-        let mut failed_at = None;
-        for (i, step) in job.steps.iter().enumerate().skip(job.start_at) {
-            events.push(Event::StepStarted { index: i, name: step.name.clone() });
+        let mut report = |event: Event| {
+            seq += 1;
+            Report { target_id: task.target, seq, at_unix_ms: drover_engine::now_ms(), event }
+        };
+        let started =
+            Event::Started { pid: 4242, deployer_version: "simulated".into(), hostname, user: "root".into() };
+        let mut reports = vec![report(started)];
+        let (mut last, mut failed_at) = (None, None);
+        for (n, name) in task.steps.iter().enumerate() {
+            let i = task.first + n;
+            reports.push(report(Event::StepStarted { index: i, name: name.clone() }));
+            self.send(&node, &task.token, &mut reports).await;
+            tokio::time::sleep(self.behaviour.step).await;
             let ok = !(fails && i == 1);
-            events.push(Event::StepFinished(StepResult {
+            reports.push(report(Event::StepFinished(StepResult {
                 index: i,
-                name: step.name.clone(),
+                name: name.clone(),
                 exit_code: Some(if ok { 0 } else { 1 }),
                 success: ok,
                 duration_ms: self.behaviour.step.as_millis() as u64,
                 output_tail: "ok\n".into(),
                 message: String::new(),
-            }));
+            })));
             last = Some(i);
             if !ok {
                 failed_at = Some(i);
@@ -143,30 +158,37 @@ impl Machines {
             None => (FinalStatus::Success, "every step succeeded".to_string()),
             Some(i) => (FinalStatus::Failed, format!("step {} failed with exit code 1", i + 1)),
         };
-        events.push(Event::Finished {
-            status,
-            message,
-            last_step: last,
-            return_code: Some(i32::from(failed_at.is_some())),
-        });
-        for event in events {
-            if matches!(event, Event::StepFinished(_)) {
-                tokio::time::sleep(self.behaviour.step).await;
-            }
-            seq += 1;
-            let report = Report { target_id: job.target_id, seq, at_unix_ms: drover_engine::now_ms(), event };
+        let code = Some(i32::from(failed_at.is_some()));
+        reports.push(report(Event::Finished { status, message, last_step: last, return_code: code }));
+        self.send(&node, &task.token, &mut reports).await;
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.target);
+        self.leave();
+    }
+
+    /// Sends the reports in order, through the node's report call, and empties the list.
+    async fn send(&self, node: &Option<Engine>, token: &str, reports: &mut Vec<Report>) {
+        for r in reports.drain(..) {
             self.counters.reports.fetch_add(1, Ordering::Relaxed);
-            let stored = match &node {
-                Some(engine) => engine.report_from_deployer(&job.report_token, report).await.is_ok(),
+            let stored = match node {
+                // boxed: a simulated deployer waits mostly, and its memory is not the server's
+                Some(engine) => Box::pin(engine.report_from_deployer(token, r)).await.is_ok(),
                 None => false,
             };
             if !stored {
                 self.counters.report_errors.fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&job.target_id);
-        self.leave();
     }
+}
+
+/// What a simulated deployer keeps of its job.
+struct Task {
+    target: i64,
+    token: String,
+    server_url: String,
+    /// The names of the steps it runs, from `first` on.
+    steps: Vec<String>,
+    first: usize,
 }
 
 fn failed(message: String) -> ExecOutput {

@@ -131,7 +131,8 @@ impl Engine {
                 return;
             }
         };
-        let pkg = Arc::new(pkg);
+        // one deployment and one package shared by every target's driver
+        let (deployment, pkg) = (Arc::new(deployment.clone()), Arc::new(pkg));
         for t in targets {
             self.spawn_driver(t, deployment.clone(), pkg.clone(), false);
         }

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 /// Deployments and their packages read in one pass, by deployment.
-type Packages = HashMap<DeploymentId, (Deployment, Arc<Package>)>;
+pub(super) type Packages = HashMap<DeploymentId, (Arc<Deployment>, Arc<Package>)>;
 
 /// What one pass of the node loop did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -260,11 +260,15 @@ impl Engine {
     }
 
     /// A deployment and its package, read once per pass.
-    async fn with_package(&self, cache: &mut Packages, id: DeploymentId) -> Result<(Deployment, Arc<Package>)> {
+    pub(super) async fn with_package(
+        &self,
+        cache: &mut Packages,
+        id: DeploymentId,
+    ) -> Result<(Arc<Deployment>, Arc<Package>)> {
         if let Some((d, pkg)) = cache.get(&id) {
             return Ok((d.clone(), pkg.clone()));
         }
-        let d = self.store().deployment(id).await?;
+        let d = Arc::new(self.store().deployment(id).await?);
         let pkg = Arc::new(self.store().package(d.package_id).await?);
         cache.insert(id, (d.clone(), pkg.clone()));
         Ok((d, pkg))
@@ -272,7 +276,7 @@ impl Engine {
 
     /// Starts the task that drives target `t` on this node, unless one drives it already:
     /// `resume` watches the task its `running` (or `rebooting`) state says exists.
-    pub(crate) fn spawn_driver(&self, t: Target, d: Deployment, pkg: Arc<Package>, resume: bool) -> bool {
+    pub(crate) fn spawn_driver(&self, t: Target, d: Arc<Deployment>, pkg: Arc<Package>, resume: bool) -> bool {
         if !self.start_driving(t.id) {
             return false;
         }

@@ -3,7 +3,6 @@
 use crate::Engine;
 use crate::error::Result;
 use drover_domain::deployment::TargetState;
-use std::sync::Arc;
 
 impl Engine {
     /// Picks up the unfinished targets of this node, and the queued ones no node has
@@ -27,9 +26,9 @@ impl Engine {
         let mut targets = mine;
         targets.extend(self.served(unclaimed).await?);
         targets.sort_by_key(|t| t.id);
+        let mut packages = super::nodes::Packages::new();
         for t in targets {
-            let d = self.store().deployment(t.deployment_id).await?;
-            let pkg = Arc::new(self.store().package(d.package_id).await?);
+            let (d, pkg) = self.with_package(&mut packages, t.deployment_id).await?;
             // a rebooting target's machine is waited for again, then its task created
             // again at the step after the reboot
             let resume = matches!(t.state, TargetState::Running | TargetState::Rebooting);

@@ -89,12 +89,12 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(10);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Engine {
-    pub(super) async fn run_target(self, t: Target, d: Deployment, pkg: Arc<Package>) {
+    pub(super) async fn run_target(self, t: Target, d: Arc<Deployment>, pkg: Arc<Package>) {
         self.run(t, d, pkg, false).await
     }
 
     /// After a restart: watches a target whose task the previous run created.
-    pub(super) async fn resume_target(self, t: Target, d: Deployment, pkg: Arc<Package>) {
+    pub(super) async fn resume_target(self, t: Target, d: Arc<Deployment>, pkg: Arc<Package>) {
         self.run(t, d, pkg, true).await
     }
 
@@ -103,7 +103,7 @@ impl Engine {
     /// the store is back, it is picked up as after a server restart (a running task is
     /// watched again and its record collected, so nothing runs twice and no report is
     /// lost).
-    async fn run(self, mut t: Target, d: Deployment, pkg: Arc<Package>, mut resume: bool) {
+    async fn run(self, mut t: Target, d: Arc<Deployment>, pkg: Arc<Package>, mut resume: bool) {
         let notify = self.waiter(t.id, &pkg);
         loop {
             let driven = if resume {
@@ -158,7 +158,8 @@ impl Engine {
     {
         let mut attempt = 0;
         loop {
-            match call().await.map_err(Into::into) {
+            // boxed: the callers (a target's driver among them) keep a pointer, not the call
+            match Box::pin(call()).await.map_err(Into::into) {
                 Ok(v) => return Some(v),
                 Err(crate::EngineError::Unavailable(m)) => {
                     attempt += 1;
@@ -185,11 +186,12 @@ impl Engine {
         notify: &Notify,
         _thread: crate::threads::Thread<'_>,
     ) -> Result<(), Stop> {
-        let (session, access) = self.log_in(asset).await?;
+        // each step boxed: a running target's driver holds only the step it is in
+        let (session, access) = Box::pin(self.log_in(asset)).await?;
         // what earlier tasks on this machine did, while it could not be reached, is
         // learned before anything new runs there
         let why = format!("deployment {} reached the machine", d.id);
-        if let Err(e) = self.reconcile_asset(access.asset.id, &why).await {
+        if let Err(e) = Box::pin(self.reconcile_asset(access.asset.id, &why)).await {
             if matches!(e, crate::EngineError::Unavailable(_)) {
                 session.close().await;
                 return Err(e.into());
@@ -205,10 +207,10 @@ impl Engine {
         // the deadline counts from before the task is created: a launch that hangs (a
         // cable cut while it answers) uses up the target's time, not more
         let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
-        let task = self.create_task(&session, &access, t, d, pkg, None).await;
+        let task = Box::pin(self.create_task(&session, &access, t, d, pkg, None)).await;
         session.close().await;
         let task = task?;
-        self.follow(t, d, pkg, &access, task, deadline, notify).await
+        Box::pin(self.follow(t, d, pkg, &access, task, deadline, notify)).await
     }
 }
 

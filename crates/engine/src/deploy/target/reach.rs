@@ -16,9 +16,9 @@ use tokio::time::sleep;
 impl Engine {
     /// Reaches the asset (waking it and retrying when the deployment says so), then
     /// deploys to it. A deployment thread is held from the connection attempt to the end;
-    /// not while the machine boots or the target waits in the retry queue. The deploying
-    /// part is boxed: a target that waits for a thread (most of a large deployment's)
-    /// holds only this function's small state, not the whole deployment's.
+    /// not while the machine boots or the target waits in the retry queue. The parts after
+    /// the wait for a thread are boxed: a target that waits for one (most of a large
+    /// deployment's) holds only this function's small state.
     pub(super) async fn drive(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
         let opts = d.options;
         loop {
@@ -35,17 +35,24 @@ impl Engine {
             let asset = self.store().asset(t.asset_id).await?;
             let (addr, port) = (asset.address.clone(), asset.ssh_port);
             let nth = if current.attempts > 0 { format!(" (attempt {})", current.attempts + 1) } else { String::new() };
-            let Some((thread, answered)) = self.attempt(t, d, &asset, &nth).await? else { return Ok(()) };
+            // the thread is waited for here, before the boxed rest: a target that waits
+            // (most of a large deployment's) holds only this small state
+            let thread = self.inner.threads.acquire(d.id.0 as u64).await;
+            let Some((thread, answered)) = Box::pin(self.attempt(thread, t, d, &asset, &nth)).await? else {
+                return Ok(());
+            };
             if answered {
                 return Box::pin(self.deploy_to(t, d, pkg, asset, notify, thread)).await;
             }
             let mut woke = None;
             if opts.wake_on_lan {
                 drop(thread);
-                let (up, how) = self.wake_up(t, &asset, opts.boot_secs, notify).await?;
+                let (up, how) = Box::pin(self.wake_up(t, &asset, opts.boot_secs, notify)).await?;
                 woke = Some(how);
                 if up {
-                    let Some((thread, answered)) = self.attempt(t, d, &asset, " after waking it").await? else {
+                    let thread = self.inner.threads.acquire(d.id.0 as u64).await;
+                    let attempt = self.attempt(thread, t, d, &asset, " after waking it");
+                    let Some((thread, answered)) = Box::pin(attempt).await? else {
                         return Ok(());
                     };
                     if answered {
@@ -83,17 +90,17 @@ impl Engine {
         }
     }
 
-    /// One connection attempt: a deployment thread, the claim, then `connecting` and the
-    /// SSH port probe. None when the target ended (was cancelled) while it waited for the
-    /// thread, or another node claimed it.
+    /// One connection attempt with a deployment thread: the claim, then `connecting` and
+    /// the SSH port probe. None when the target ended (was cancelled) while it waited for
+    /// the thread, or another node claimed it.
     async fn attempt<'a>(
         &'a self,
+        thread: crate::threads::Thread<'a>,
         t: &Target,
         d: &Deployment,
         asset: &Asset,
         why: &str,
     ) -> Result<Option<(crate::threads::Thread<'a>, bool)>, Stop> {
-        let thread = self.inner.threads.acquire(d.id.0 as u64).await;
         if self.store().target(t.id).await?.state.is_final() {
             return Ok(None);
         }

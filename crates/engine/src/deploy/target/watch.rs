@@ -130,13 +130,13 @@ impl Engine {
         loop {
             match self.wait_for_end(t, a, &task, deadline, notify, pkg.def.max_duration_secs).await? {
                 Watched::Ended => break,
-                Watched::Rebooting => match self.resume_after_reboot(t, d, pkg, a, deadline, notify).await? {
+                Watched::Rebooting => match Box::pin(self.resume_after_reboot(t, d, pkg, a, deadline, notify)).await? {
                     Some(next) => task = next,
                     None => return Ok(()),
                 },
             }
         }
-        self.after_success(t, a, pkg).await;
+        Box::pin(self.after_success(t, a, pkg)).await;
         Ok(())
     }
 
@@ -227,12 +227,13 @@ impl Engine {
     /// Collects the record over SSH and tells whether the task still runs (None: the
     /// asset could not be reached, so nothing is known). Err: the store is unavailable.
     pub(super) async fn check_task(&self, a: &Access, task: &Task, t: &Target) -> Result<Option<bool>, Stop> {
-        Ok(self.on_task(a, task, t, &remote::check(&task.dir)).await?.ok().map(|r| r.alive))
+        // boxed (as is `end_task`'s): a watched task's driver waits mostly, and holds only a pointer
+        Ok(Box::pin(self.on_task(a, task, t, &remote::check(&task.dir))).await?.ok().map(|r| r.alive))
     }
 
     /// Kills the task on the target and collects what it recorded.
     async fn end_task(&self, a: &Access, task: &Task, t: &Target) -> Result<Result<(), SshError>, Stop> {
-        Ok(self.on_task(a, task, t, &remote::kill(&task.dir, &task.unit)).await?.map(|_| ()))
+        Ok(Box::pin(self.on_task(a, task, t, &remote::kill(&task.dir, &task.unit))).await?.map(|_| ()))
     }
 
     /// Runs a script that prints the task's record on its own connection, applies the
