@@ -244,8 +244,8 @@ impl Session {
     /// the exit status and output (the last MiB of each stream).
     pub async fn exec(&self, command: &str, stdin: Option<&[u8]>, timeout: Duration) -> Result<ExecOutput, SshError> {
         // boxed, as a connection is (see `Transport::connect`)
-        tokio::time::timeout(timeout, Box::pin(self.exec_inner(command, stdin))).await.map_err(|_| SshError::Timeout {
-            what: format!("a command on {} (after {} s)", self.host, timeout.as_secs()),
+        tokio::time::timeout(timeout, Box::pin(self.exec_inner(command, stdin))).await.map_err(|_| {
+            SshError::Timeout { what: format!("a command on {} (after {} s)", self.host, timeout.as_secs()) }
         })?
     }
 

@@ -129,8 +129,7 @@ impl Machines {
             seq += 1;
             Report { target_id: task.target, seq, at_unix_ms: drover_engine::now_ms(), event }
         };
-        let started =
-            Event::Started { pid: 4242, deployer_version: "simulated".into(), hostname, user: "root".into() };
+        let started = Event::Started { pid: 4242, deployer_version: "simulated".into(), hostname, user: "root".into() };
         let mut reports = vec![report(started)];
         let (mut last, mut failed_at) = (None, None);
         for (n, name) in task.steps.iter().enumerate() {

@@ -189,17 +189,18 @@ impl Engine {
     }
 
     /// Starts queued targets no node has claimed (of deployments other nodes created, or
-    /// whose creating node died, or that the creating node does not serve), as many as
-    /// this node has free deployment threads, of those it serves. Each is claimed when it
-    /// gets its thread; a node that claims it first keeps it.
+    /// whose creating node died, or that the creating node does not serve), of those it
+    /// serves, as many as this node has room for (`Threads::room`: its free threads and a
+    /// backlog). Each is claimed when it gets its thread; a node that claims it first
+    /// keeps it.
     async fn start_unclaimed(&self) -> Result<usize> {
-        let free = self.inner.threads.free();
-        if free == 0 {
+        let room = self.inner.threads.room();
+        if room == 0 {
             return Ok(0);
         }
         let mut packages = Packages::new();
         let mut n = 0;
-        for t in self.unclaimed_served(free).await? {
+        for t in self.unclaimed_served(room).await? {
             if self.is_driving(t.id) {
                 continue;
             }

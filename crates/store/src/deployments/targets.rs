@@ -4,7 +4,7 @@ use super::{TARGET_COLUMNS, TargetUpdate, final_states_sql, steps, target_from_r
 use crate::{Result, Store, StoreError};
 use drover_domain::FailureCode;
 use drover_domain::deployment::{Target, TargetState};
-use drover_domain::ids::{DeploymentId, PackageId, TargetId};
+use drover_domain::ids::{AssetId, DeploymentId, PackageId, TargetId};
 use sqlx::Row;
 
 fn not_found(id: TargetId) -> StoreError {
@@ -229,11 +229,23 @@ impl Store {
     /// Targets that ended with their outcome unknown (`target.unreachable_outcome_unknown`)
     /// at or after `since_ms`, oldest first: the ones to reconcile.
     pub async fn outcome_unknown_targets(&self, since_ms: i64) -> Result<Vec<Target>> {
+        self.outcome_unknown_where("finished_ms >= $1", since_ms).await
+    }
+
+    /// The targets of asset `id` that ended with their outcome unknown, oldest first: read
+    /// before every deployment to the asset, by the partial index of such targets.
+    pub async fn outcome_unknown_targets_of(&self, id: AssetId) -> Result<Vec<Target>> {
+        self.outcome_unknown_where("asset_id = $1", id.0).await
+    }
+
+    /// Targets with the outcome-unknown code (written as a literal, so that SQLite uses the
+    /// partial index `targets_outcome_unknown`) and the condition `and` on `$1`.
+    async fn outcome_unknown_where(&self, and: &str, value: i64) -> Result<Vec<Target>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TARGET_COLUMNS} FROM targets WHERE error_code = $1 AND finished_ms >= $2 ORDER BY id"
+            "SELECT {TARGET_COLUMNS} FROM targets WHERE error_code = '{}' AND {and} ORDER BY id",
+            FailureCode::UnreachableOutcomeUnknown.as_str()
         )))
-        .bind(FailureCode::UnreachableOutcomeUnknown.as_str())
-        .bind(since_ms)
+        .bind(value)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

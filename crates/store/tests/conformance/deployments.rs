@@ -426,6 +426,10 @@ async fn an_unknown_outcome_is_learned_once(s: Store) {
     let found: Vec<_> = w.s.outcome_unknown_targets(150).await.unwrap().into_iter().map(|t| t.id).collect();
     assert_eq!(found, [id]);
     assert!(w.s.outcome_unknown_targets(201).await.unwrap().is_empty(), "outside the window");
+    let of_a: Vec<_> =
+        w.s.outcome_unknown_targets_of(w.targets[0].asset_id).await.unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(of_a, [id], "by asset");
+    assert!(w.s.outcome_unknown_targets_of(w.targets[1].asset_id).await.unwrap().is_empty(), "b's ended known");
     // a known timed_out never changes; nor does an unknown one become offline
     assert!(w.s.transition(known, TargetState::Success, "late", None, 300).await.unwrap().is_none());
     assert!(w.s.transition(id, TargetState::Offline, "no", None, 300).await.unwrap().is_none());

@@ -76,10 +76,8 @@ impl Engine {
     /// Before a deployment runs on an asset: the targets of earlier deployments to it
     /// whose outcome is unknown are reconciled first (their machine answers now).
     pub(super) async fn reconcile_asset(&self, asset: AssetId, why: &str) -> Result<()> {
-        for t in self.store().outcome_unknown_targets(0).await? {
-            if t.asset_id == asset {
-                self.reconcile(t.id, why).await?;
-            }
+        for t in self.store().outcome_unknown_targets_of(asset).await? {
+            self.reconcile(t.id, why).await?;
         }
         Ok(())
     }
