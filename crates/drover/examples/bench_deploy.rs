@@ -141,6 +141,21 @@ async fn deploy_round(server: &Server, assets: &[String]) -> (f64, Vec<f64>, usi
     (wall, between(&log, "connecting", None), ok, ssh_part, task_part)
 }
 
+/// How the benchmark's OpenSSH runs (the floors, and the ansible reference's look at a
+/// host) reach the test hosts: curve25519, no known-hosts file, no prompt.
+const SSH_OPTIONS: [&str; 10] = [
+    "-o",
+    "KexAlgorithms=curve25519-sha256",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "LogLevel=ERROR",
+];
+
 /// OpenSSH running `command` on every host, `threads` at once, with `input` on its stdin:
 /// (wall, per host, ok).
 async fn ssh_round(fleet: &fleet::Fleet, threads: usize, command: &str, input: Arc<Vec<u8>>) -> (f64, Vec<f64>, usize) {
@@ -155,15 +170,8 @@ async fn ssh_round(fleet: &fleet::Fleet, threads: usize, command: &str, input: A
             let _p = sem.acquire_owned().await.ok()?;
             let t = Instant::now();
             let mut child = tokio::process::Command::new("ssh")
-                .args([
-                    "-o",
-                    "KexAlgorithms=curve25519-sha256",
-                    "-o",
-                    "StrictHostKeyChecking=no",
-                    "-o",
-                    "UserKnownHostsFile=/dev/null",
-                ])
-                .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-i"])
+                .args(SSH_OPTIONS)
+                .arg("-i")
                 .arg(&key)
                 .arg(format!("root@{ip}"))
                 .arg(&command)

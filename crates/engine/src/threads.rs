@@ -60,6 +60,18 @@ impl State {
             wake.notify_one();
         }
     }
+
+    /// A thread of `group` ends: the next waiter gets it.
+    fn release(&mut self, group: u64) {
+        self.running -= 1;
+        if let Some(n) = self.running_by.get_mut(&group) {
+            *n -= 1;
+            if *n == 0 {
+                self.running_by.remove(&group);
+            }
+        }
+        self.hand_out();
+    }
 }
 
 /// A place in the queue; leaving it (a cancelled wait) removes it, or gives back the
@@ -90,20 +102,6 @@ impl Drop for Waiting<'_> {
 pub struct Thread<'a> {
     threads: &'a Threads,
     group: u64,
-}
-
-impl State {
-    /// A thread of `group` ends: the next waiter gets it.
-    fn release(&mut self, group: u64) {
-        self.running -= 1;
-        if let Some(n) = self.running_by.get_mut(&group) {
-            *n -= 1;
-            if *n == 0 {
-                self.running_by.remove(&group);
-            }
-        }
-        self.hand_out();
-    }
 }
 
 impl Threads {

@@ -182,8 +182,8 @@ fn recap_ok(stdout: &str) -> usize {
 /// None when it has none.
 pub fn host_python(ip: &str, key: &Path) -> Result<Option<String>, String> {
     let out = Command::new("ssh")
-        .args(["-o", "KexAlgorithms=curve25519-sha256", "-o", "StrictHostKeyChecking=no"])
-        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-i"])
+        .args(crate::SSH_OPTIONS)
+        .arg("-i")
         .arg(key)
         .arg(format!("root@{ip}"))
         .arg("command -v python3 || true")

@@ -100,9 +100,9 @@ async fn open_node(
     engine
 }
 
-/// One deployment to every asset, created on `engines[0]`, until it finishes; prints its
-/// figures (store writes: those of every node's store) and returns the wall time.
-async fn round(name: &str, engines: &[Engine], stores: &[Store], machines: &Machines, package: i64) -> f64 {
+/// One deployment to every asset, created on `engine`, until it finishes; prints its
+/// figures (store writes: those of every running node's store) and returns the wall time.
+async fn round(name: &str, engine: &Engine, stores: &[Store], machines: &Machines, package: i64) -> f64 {
     let writes = || stores.iter().map(Store::writes).sum::<u64>();
     let store = &stores[0];
     let writes_before = writes();
@@ -115,12 +115,12 @@ async fn round(name: &str, engines: &[Engine], stores: &[Store], machines: &Mach
         options: OptionsRequest::default(),
     };
     let start = Instant::now();
-    let (d, targets) = engines[0].deploy(req, Executor::User("bench".into())).await.expect("deploy");
+    let (d, targets) = engine.deploy(req, Executor::User("bench".into())).await.expect("deploy");
     let created = start.elapsed().as_secs_f64();
     let (mut peak_rss, mut rss_at_peak_flight, mut peak_flight) = (rss_mib(), 0.0, 0);
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let flight = machines.counters.in_flight.load(Ordering::Relaxed);
+        let flight = machines.in_flight();
         let rss = rss_mib();
         peak_rss = f64::max(peak_rss, rss);
         if flight >= peak_flight {
@@ -191,26 +191,19 @@ pub async fn main() {
     let bundle = crate::harness::bundle(toml, &[]);
     let pkg = engine.import_bundle(&by, &bundle).await.expect("package");
     println!();
-    round(
-        "one node, first (pins host keys)",
-        std::slice::from_ref(&engine),
-        std::slice::from_ref(&store),
-        machines,
-        pkg.id.0,
-    )
-    .await;
+    let one_store = std::slice::from_ref(&store);
+    round("one node, first (pins host keys)", &engine, one_store, machines, pkg.id.0).await;
     if o.rounds == 1 {
         return print_counters(machines);
     }
-    let one =
-        round("one node, repeat", std::slice::from_ref(&engine), std::slice::from_ref(&store), machines, pkg.id.0)
-            .await;
+    let one = round("one node, repeat", &engine, one_store, machines, pkg.id.0).await;
     if o.nodes == 2 {
         let data_b = tempfile::tempdir().expect("tempdir");
         std::fs::copy(data.path().join("secret.key"), data_b.path().join("secret.key")).expect("copy key");
         let store_b = Store::connect(&url).await.expect("store");
-        let b = open_node(store_b.clone(), data_b.path(), "node-b", o.threads, machines).await;
-        let two = round("two nodes, repeat", &[engine.clone(), b], &[store.clone(), store_b], machines, pkg.id.0).await;
+        // node b runs while it lives: its node loop takes the targets node a has no thread for
+        let _b = open_node(store_b.clone(), data_b.path(), "node-b", o.threads, machines).await;
+        let two = round("two nodes, repeat", &engine, &[store.clone(), store_b], machines, pkg.id.0).await;
         println!("ratio two nodes / one node (targets per second): {:.2}x", one / two);
     }
     print_counters(machines);

@@ -40,9 +40,6 @@ pub struct Counters {
     pub reports: AtomicU64,
     /// Reports the engine refused or could not store.
     pub report_errors: AtomicU64,
-    /// Targets with a login or a task on their machine now, and the most at once.
-    pub in_flight: AtomicU64,
-    pub peak_in_flight: AtomicU64,
 }
 
 /// The simulated machines: every address is one.
@@ -76,13 +73,9 @@ impl Machines {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner()).insert(url.to_string(), engine);
     }
 
-    fn enter(&self) {
-        let now = self.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        self.counters.peak_in_flight.fetch_max(now, Ordering::Relaxed);
-    }
-
-    fn leave(&self) {
-        self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+    /// Targets whose simulated deployer runs now.
+    pub fn in_flight(&self) -> usize {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     fn is_running(&self, target: i64) -> bool {
@@ -97,7 +90,6 @@ impl Machines {
         };
         let id = job.target_id;
         self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
-        self.enter();
         self.counters.tasks.fetch_add(1, Ordering::Relaxed);
         let name = host.split(':').next().unwrap_or(host).to_string();
         let fails = percentile(&format!("target {id}")) < self.behaviour.fail_pct;
@@ -161,7 +153,6 @@ impl Machines {
         reports.push(report(Event::Finished { status, message, last_step: last, return_code: code }));
         self.send(&node, &task.token, &mut reports).await;
         self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.target);
-        self.leave();
     }
 
     /// Sends the reports in order, through the node's report call, and empties the list.

@@ -6,12 +6,12 @@ use drover_domain::deployment::TargetState;
 
 impl Engine {
     /// Picks up the unfinished targets of this node, and the queued ones no node has
-    /// claimed yet that it serves ([`Engine::serves`]). Queued and connecting targets start over (no task exists for them: a
-    /// target is `running` before its task is created); running ones are watched again,
-    /// their record collected over SSH, so what the deployer reported while the server
-    /// was down is not lost and nothing runs twice; rebooting ones wait for their machine
-    /// again (it restarted when its boot marker changed) and go on at the step after the
-    /// reboot. Other nodes' targets are left to them, or, once their lease has ended,
+    /// claimed yet that it serves ([`Engine::serves`]). Queued and connecting targets
+    /// start over (no task exists for them: a target is `running` before its task is
+    /// created); running ones are watched again, their record collected over SSH, so
+    /// what the deployer reported while the server was down is not lost and nothing runs
+    /// twice; rebooting ones wait for their machine again (it restarted when its boot
+    /// marker changed) and go on at the step after the reboot. Other nodes' targets are left to them, or, once their lease has ended,
     /// taken over by the node loop. Returns how many targets it picked up.
     pub async fn recover(&self) -> Result<usize> {
         let me = self.config().node_name.as_str();

@@ -258,7 +258,11 @@ async fn run_script(
     privilege: Option<&Privilege>,
     input: &[u8],
 ) -> Result<String, ScriptError> {
-    let out = run_script_within(session, call, privilege, input, SCRIPT_TIMEOUT).await?;
+    run_script_within(session, call, privilege, input, SCRIPT_TIMEOUT).await.and_then(succeeded)
+}
+
+/// A script's output when it exited 0, else the failure with its error output.
+fn succeeded(out: drover_ssh::ExecOutput) -> Result<String, ScriptError> {
     if out.exit_status == Some(0) {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -301,18 +305,10 @@ async fn exec_within(
     input: &[u8],
     limit: Duration,
 ) -> Result<String, Stop> {
-    let out = run_script_within(session, call, privilege, input, limit)
+    run_script_within(session, call, privilege, input, limit)
         .await
-        .map_err(|e| e.into_stop(asset, FailureCode::RemoteCommandFailed, COMMAND_FAILED))?;
-    if out.exit_status == Some(0) {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    Err(ScriptError::Failed { status: out.exit_status, stderr }.into_stop(
-        asset,
-        FailureCode::RemoteCommandFailed,
-        COMMAND_FAILED,
-    ))
+        .and_then(succeeded)
+        .map_err(|e| e.into_stop(asset, FailureCode::RemoteCommandFailed, COMMAND_FAILED))
 }
 
 /// The failure code of an SSH error (one place, so a new SSH error needs a code here).

@@ -241,11 +241,7 @@ impl Engine {
             },
             _ => (remote::target_dir(workdir::ROOT_BASE, t.id), a.privilege(a.credential.username == "root")),
         };
-        let m = format!(
-            "the connection broke while the task was being created (asset '{}': {e}); watching for it",
-            a.asset.name
-        );
-        self.store().note(t.id, &m, now_ms()).await?;
+        self.store().note(t.id, &broke_while_creating(&a.asset.name, &e), now_ms()).await?;
         let u = TargetUpdate { work_dir: Some(dir.clone()), ..Default::default() };
         self.store().update_target(t.id, &u, now_ms()).await?;
         Ok(Task { dir, unit: unit.to_string(), privilege })
@@ -336,11 +332,7 @@ impl Engine {
             match run_script_within(session, &remote::launch(&plan), privilege.as_ref(), &prep.job_json, limit).await {
                 Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
                 Err(ScriptError::Ssh(e)) => {
-                    let m = format!(
-                        "the connection broke while the task was being created (asset '{}': {e}); watching for it",
-                        a.asset.name
-                    );
-                    self.store().note(t.id, &m, now_ms()).await?;
+                    self.store().note(t.id, &broke_while_creating(&a.asset.name, &e), now_ms()).await?;
                     String::new()
                 }
                 Err(e) => return Err(e.into_stop(&a.asset, FailureCode::RemoteCommandFailed, COMMAND_FAILED)),
@@ -371,6 +363,12 @@ impl Engine {
             )),
         }
     }
+}
+
+/// What a target's log says when the connection broke while its task was being created
+/// (it may exist: it is watched for).
+fn broke_while_creating(asset: &str, e: &drover_ssh::SshError) -> String {
+    format!("the connection broke while the task was being created (asset '{asset}': {e}); watching for it")
 }
 
 #[cfg(test)]
