@@ -161,10 +161,7 @@ impl Store {
 
     /// Remembers the credential that logged in to the asset, to try it first next time.
     pub async fn set_last_credential(&self, id: AssetId, credential: CredentialId) -> Result<()> {
-        sqlx::query("UPDATE assets SET last_credential_id = $1 WHERE id = $2")
-            .bind(credential.0)
-            .bind(id.0)
-            .execute(self.writer())
+        self.execute("UPDATE assets SET last_credential_id = $1 WHERE id = $2", vec![credential.0.into(), id.0.into()])
             .await?;
         Ok(())
     }
@@ -174,18 +171,21 @@ impl Store {
     /// `last_seen_ms` becomes `now_ms`.
     pub async fn record_facts(&self, id: AssetId, facts: &HostFacts, now_ms: i64) -> Result<()> {
         let macs = if facts.macs.is_empty() { None } else { Some(macs_json(&facts.macs)?) };
-        let done = sqlx::query(
-            "UPDATE assets SET hostname = COALESCE($1, hostname), os = COALESCE($2, os), \
-             arch = COALESCE($3, arch), macs = COALESCE($4, macs), last_seen_ms = $5 WHERE id = $6",
-        )
-        .bind(facts.hostname.as_deref())
-        .bind(facts.os.as_deref())
-        .bind(facts.arch.as_deref())
-        .bind(macs)
-        .bind(now_ms)
-        .bind(id.0)
-        .execute(self.writer())
-        .await?;
-        if done.rows_affected() == 0 { Err(not_found(id)) } else { Ok(()) }
+        let args = vec![
+            facts.hostname.as_deref().into(),
+            facts.os.as_deref().into(),
+            facts.arch.as_deref().into(),
+            macs.into(),
+            now_ms.into(),
+            id.0.into(),
+        ];
+        let done = self
+            .execute(
+                "UPDATE assets SET hostname = COALESCE($1, hostname), os = COALESCE($2, os), \
+                 arch = COALESCE($3, arch), macs = COALESCE($4, macs), last_seen_ms = $5 WHERE id = $6",
+                args,
+            )
+            .await?;
+        if done == 0 { Err(not_found(id)) } else { Ok(()) }
     }
 }

@@ -99,21 +99,24 @@ impl Store {
     /// Pins a key on first use, only if nothing is pinned for the address yet (a
     /// concurrent admin pin wins). Returns whether it was pinned.
     pub async fn pin_host_key_first_use(&self, k: &HostKey) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO host_keys (address, port, key_type, key, fingerprint, source, pinned_by, pinned_ms) \
-             SELECT $1, $2, $3, $4, $5, $6, NULL, $7 \
-             WHERE NOT EXISTS (SELECT 1 FROM host_keys WHERE address = $1 AND port = $2)",
-        )
-        .bind(k.address.to_ascii_lowercase())
-        .bind(i64::from(k.port))
-        .bind(key_type(&k.key))
-        .bind(&k.key)
-        .bind(&k.fingerprint)
-        .bind(PinSource::FirstUse.as_str())
-        .bind(k.pinned_ms)
-        .execute(self.writer())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let args = vec![
+            k.address.to_ascii_lowercase().as_str().into(),
+            i64::from(k.port).into(),
+            key_type(&k.key).into(),
+            k.key.as_str().into(),
+            k.fingerprint.as_str().into(),
+            PinSource::FirstUse.as_str().into(),
+            k.pinned_ms.into(),
+        ];
+        let done = self
+            .execute(
+                "INSERT INTO host_keys (address, port, key_type, key, fingerprint, source, pinned_by, pinned_ms) \
+                 SELECT $1, $2, $3, $4, $5, $6, NULL, $7 \
+                 WHERE NOT EXISTS (SELECT 1 FROM host_keys WHERE address = $1 AND port = $2)",
+                args,
+            )
+            .await?;
+        Ok(done > 0)
     }
 
     /// Adds a trusted host certificate authority.

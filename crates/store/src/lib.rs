@@ -26,6 +26,7 @@ mod schedules_stuck;
 mod sessions;
 mod settings;
 mod share_locations;
+mod sqlite_writer;
 mod users;
 
 pub use asset_search::SearchBounds;
@@ -63,9 +64,14 @@ pub struct Store {
     /// The URL it was opened with, for reports' dedicated read-only SQLite connection
     /// (only ever a SQLite URL, which holds no password; empty for PostgreSQL).
     url: String,
-    /// Write transactions begun through this store and its clones (a write statement
-    /// outside a transaction is one): the benchmarks' "store writes".
+    /// On SQLite, the group-commit writer that runs the hot calls of deployments
+    /// (`sqlite_writer`); None on PostgreSQL.
+    sqlite: Option<sqlite_writer::Writer>,
+    /// Write calls through this store and its clones, and those of them sqlx ran (each in
+    /// a transaction of its own): the benchmarks' "store writes" and, with the SQLite
+    /// writer's, "transactions".
     writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    sqlx_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,8 +117,20 @@ impl Store {
             Backend::Sqlite => open(1).await?,
             Backend::Postgres => pool.clone(),
         };
+        let sqlite = match backend {
+            Backend::Sqlite => Some(sqlite_writer::Writer::start(url, write_pool.clone(), SQLITE_BUSY_TIMEOUT_MS)?),
+            Backend::Postgres => None,
+        };
         let url = if backend == Backend::Sqlite { url.to_string() } else { String::new() };
-        Ok(Store { pool, write_pool, backend, url, writes: Default::default() })
+        Ok(Store {
+            pool,
+            write_pool,
+            backend,
+            url,
+            sqlite,
+            writes: Default::default(),
+            sqlx_writes: Default::default(),
+        })
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -144,6 +162,7 @@ impl Store {
     /// (seen with 50 scans at once).
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         self.wrote();
+        self.sqlx_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(match self.backend {
             Backend::Sqlite => self.write_pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.write_pool.begin().await?,
@@ -153,6 +172,7 @@ impl Store {
     /// The pool, for one write statement outside a transaction (counted as a write).
     pub(crate) fn writer(&self) -> &AnyPool {
         self.wrote();
+        self.sqlx_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         &self.write_pool
     }
 
@@ -160,10 +180,47 @@ impl Store {
         self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// How many write transactions this store (and its clones) began so far, a write
-    /// statement outside a transaction counting as one.
+    /// Runs a hot call: on SQLite `sqlite` in the group-commit writer (counted as a write
+    /// when `writes`), else None and the caller runs its sqlx version.
+    pub(crate) async fn on_sqlite_writer<T: Send + 'static>(
+        &self,
+        writes: bool,
+        sqlite: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    ) -> Option<Result<T>> {
+        let w = self.sqlite.as_ref()?;
+        if writes {
+            self.wrote();
+        }
+        Some(w.run(sqlite).await)
+    }
+
+    /// One write statement (`$1`, `$2`, … bound to `args` in order) on either backend: on
+    /// SQLite in the group-commit writer. The rows it changed; a unique violation is a
+    /// `Conflict`, a foreign-key violation `NotFound` (callers say what of).
+    pub(crate) async fn execute(&self, sql: &'static str, args: Vec<sqlite_writer::Arg>) -> Result<u64> {
+        let unique = || "unique".to_string();
+        let Some(w) = &self.sqlite else {
+            let q = args.into_iter().fold(sqlx::query(sql), |q, a| a.bind(q));
+            let done = q.execute(self.writer()).await.map_err(|e| error::db_error(e, unique, || "missing".into()))?;
+            return Ok(done.rows_affected());
+        };
+        self.wrote();
+        w.run(move |c| {
+            let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+            Ok(sqlite_writer::execute(c, sql, &refs).map_err(sqlite_writer::constraint_as_store_error)? as u64)
+        })
+        .await
+    }
+
+    /// How many write calls this store (and its clones) made so far.
     pub fn writes(&self) -> u64 {
         self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many transactions those writes took: one per write through sqlx, one per batch
+    /// of SQLite's group-commit writer.
+    pub fn transactions(&self) -> u64 {
+        self.sqlx_writes.load(std::sync::atomic::Ordering::Relaxed) + self.sqlite.as_ref().map_or(0, |w| w.commits())
     }
 
     /// Closes every connection of the pool (they also close when the last clone drops).

@@ -14,6 +14,7 @@ use crate::{Result, Store, StoreError};
 use drover_domain::deployment::{Target, TargetState};
 use drover_domain::ids::{AssetId, TargetId};
 use drover_domain::serve_ranges::ServeRanges;
+use crate::sqlite_writer::{Columns, execute, query_row};
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -36,6 +37,30 @@ pub enum Claim {
     /// Another node drives it (its lease runs), the target is final, or the claimer's
     /// own lease has ended.
     Lost,
+}
+
+/// Who drove the target when a claim began, and that node's lease.
+const CLAIM_SEEN: &str =
+    "SELECT t.server, n.lease_until_ms FROM targets t LEFT JOIN nodes n ON n.name = t.server WHERE t.id = $1";
+
+/// The compare-and-set UPDATE of a claim: `$1` the claimer, `$2` the target, `$3` the driver
+/// seen ('' for none), `$4` now.
+fn claim_sql() -> String {
+    format!(
+        "UPDATE targets SET server = $1 WHERE id = $2 AND finished_ms IS NULL AND state NOT IN {} \
+         AND COALESCE(server, '') = $3 \
+         AND (server IS NULL OR server = $1 OR NOT EXISTS \
+              (SELECT 1 FROM nodes o WHERE o.name = targets.server AND o.lease_until_ms > $4)) \
+         AND EXISTS (SELECT 1 FROM nodes m WHERE m.name = $1 AND m.lease_until_ms > $4)",
+        final_states_sql()
+    )
+}
+
+fn claim(won: bool, (seen, lease): (Option<String>, Option<i64>), me: &str) -> Claim {
+    if !won {
+        return Claim::Lost;
+    }
+    Claim::Won { from: seen.filter(|s| s != me).map(|s| (s, lease)) }
 }
 
 impl Store {
@@ -116,33 +141,28 @@ impl Store {
     /// Claims target `id` for node `me` at `now_ms` (see the module's rule). One UPDATE
     /// decides, so of several nodes claiming at once exactly one wins.
     pub async fn claim_target(&self, id: TargetId, me: &str, now_ms: i64) -> Result<Claim> {
-        let row = sqlx::query(
-            "SELECT t.server, n.lease_until_ms FROM targets t LEFT JOIN nodes n ON n.name = t.server WHERE t.id = $1",
-        )
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("target {id} not found")))?;
-        let seen: Option<String> = row.try_get("server")?;
-        let lease: Option<i64> = row.try_get("lease_until_ms")?;
-        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE targets SET server = $1 WHERE id = $2 AND finished_ms IS NULL AND state NOT IN {} \
-             AND COALESCE(server, '') = $3 \
-             AND (server IS NULL OR server = $1 OR NOT EXISTS \
-                  (SELECT 1 FROM nodes o WHERE o.name = targets.server AND o.lease_until_ms > $4)) \
-             AND EXISTS (SELECT 1 FROM nodes m WHERE m.name = $1 AND m.lease_until_ms > $4)",
-            final_states_sql()
-        )))
-        .bind(me)
-        .bind(id.0)
-        .bind(seen.as_deref().unwrap_or(""))
-        .bind(now_ms)
-        .execute(self.writer())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(Claim::Lost);
+        let not_found = move || StoreError::NotFound(format!("target {id} not found"));
+        let name = me.to_string();
+        let on_sqlite = self.on_sqlite_writer(true, move |c| {
+            let seen: (Option<String>, Option<i64>) =
+                query_row(c, CLAIM_SEEN, &[&id.0], |r| Ok((r.col("server")?, r.col("lease_until_ms")?)))?
+                    .ok_or_else(not_found)?;
+            let won = execute(c, &claim_sql(), &[&name, &id.0, &seen.0.as_deref().unwrap_or(""), &now_ms])? > 0;
+            Ok(claim(won, seen, &name))
+        });
+        if let Some(done) = on_sqlite.await {
+            return done;
         }
-        Ok(Claim::Won { from: seen.filter(|s| s != me).map(|s| (s, lease)) })
+        let row = sqlx::query(CLAIM_SEEN).bind(id.0).fetch_optional(&self.pool).await?.ok_or_else(not_found)?;
+        let seen: (Option<String>, Option<i64>) = (row.try_get("server")?, row.try_get("lease_until_ms")?);
+        let done = sqlx::query(sqlx::AssertSqlSafe(claim_sql()))
+            .bind(me)
+            .bind(id.0)
+            .bind(seen.0.as_deref().unwrap_or(""))
+            .bind(now_ms)
+            .execute(self.writer())
+            .await?;
+        Ok(claim(done.rows_affected() > 0, seen, me))
     }
 
     /// Unfinished targets driven by another node than `me` whose lease has ended at

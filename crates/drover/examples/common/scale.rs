@@ -104,6 +104,8 @@ async fn open_node(
 /// figures (store writes: those of every running node's store) and returns the wall time.
 async fn round(name: &str, engine: &Engine, stores: &[Store], machines: &Machines, package: i64) -> f64 {
     let writes = || stores.iter().map(Store::writes).sum::<u64>();
+    let transactions = || stores.iter().map(Store::transactions).sum::<u64>();
+    let transactions_before = transactions();
     let store = &stores[0];
     let writes_before = writes();
     let req = DeployRequest {
@@ -132,16 +134,18 @@ async fn round(name: &str, engine: &Engine, stores: &[Store], machines: &Machine
     }
     let wall = start.elapsed().as_secs_f64();
     let writes = writes() - writes_before;
+    let transactions = transactions() - transactions_before;
     let mut states = std::collections::BTreeMap::<String, usize>::new();
     for t in store.targets_of(d.id).await.expect("targets") {
         *states.entry(t.state.to_string()).or_default() += 1;
     }
     let n = targets.len() as f64;
     println!(
-        "{name:<34} {wall:>8.2} s  {:>8.0} targets/s  created in {created:.2} s  {:>5.1} writes/target  {:>7.0} writes/s  peak RSS {peak_rss:.0} MiB ({rss_at_peak_flight:.0} MiB at {peak_flight} in flight)  {states:?}",
+        "{name:<34} {wall:>8.2} s  {:>8.0} targets/s  created in {created:.2} s  {:>5.1} writes/target  {:>7.0} writes/s  {:>5.2} transactions/target  peak RSS {peak_rss:.0} MiB ({rss_at_peak_flight:.0} MiB at {peak_flight} in flight)  {states:?}",
         n / wall,
         writes as f64 / n,
         writes as f64 / wall,
+        transactions as f64 / n,
     );
     wall
 }

@@ -4,6 +4,7 @@ mod steps;
 mod targets;
 
 use crate::error::corrupt;
+use crate::sqlite_writer::{Columns, execute, query_row};
 use crate::{Result, Store, StoreError};
 use drover_domain::deployment::{DeployOptions, Deployment, Executor, RunMode, Target, TargetState};
 use drover_domain::ids::{AssetId, DeploymentId, PackageId, TargetId};
@@ -68,8 +69,8 @@ pub(crate) const TARGET_COLUMNS: &str = "id, deployment_id, asset_id, asset_name
      attempts, next_attempt_ms, \
      created_ms, updated_ms, finished_ms";
 
-fn run_mode(row: &AnyRow) -> Result<RunMode> {
-    let mode: String = row.try_get("run_mode")?;
+fn run_mode(row: &impl Columns) -> Result<RunMode> {
+    let mode: String = row.col("run_mode")?;
     RunMode::parse(&mode).ok_or_else(|| corrupt("run mode", &mode))
 }
 
@@ -95,34 +96,39 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment> {
     })
 }
 
-pub(crate) fn target_from_row(row: &AnyRow) -> Result<Target> {
-    let state: String = row.try_get("state")?;
-    let return_code: Option<i64> = row.try_get("return_code")?;
+/// A target from a row of either driver (sqlx's, or SQLite's group-commit writer's).
+pub(crate) fn target_from_row(row: &impl Columns) -> Result<Target> {
+    let state: String = row.col("state")?;
+    let return_code: Option<i64> = row.col("return_code")?;
     Ok(Target {
-        id: TargetId(row.try_get("id")?),
-        deployment_id: DeploymentId(row.try_get("deployment_id")?),
-        asset_id: AssetId(row.try_get("asset_id")?),
-        asset_name: row.try_get("asset_name")?,
+        id: TargetId(row.col("id")?),
+        deployment_id: DeploymentId(row.col("deployment_id")?),
+        asset_id: AssetId(row.col("asset_id")?),
+        asset_name: row.col("asset_name")?,
         state: TargetState::parse(&state).ok_or_else(|| corrupt("target state", &state))?,
         run_mode: run_mode(row)?,
-        credential: row.try_get("credential")?,
-        last_step: row.try_get("last_step")?,
+        credential: row.col("credential")?,
+        last_step: row.col("last_step")?,
         return_code: return_code.map(|c| i32::try_from(c).map_err(|_| corrupt("return code", c))).transpose()?,
-        message: row.try_get("message")?,
-        error_code: row.try_get("error_code")?,
-        deployer_version: row.try_get("deployer_version")?,
-        server: row.try_get("server")?,
-        work_dir: row.try_get("work_dir")?,
-        pid: row.try_get("pid")?,
-        boot_marker: row.try_get("boot_marker")?,
-        reboot_seq: row.try_get("reboot_seq")?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_ms: row.try_get("next_attempt_ms")?,
-        created_ms: row.try_get("created_ms")?,
-        updated_ms: row.try_get("updated_ms")?,
-        finished_ms: row.try_get("finished_ms")?,
+        message: row.col("message")?,
+        error_code: row.col("error_code")?,
+        deployer_version: row.col("deployer_version")?,
+        server: row.col("server")?,
+        work_dir: row.col("work_dir")?,
+        pid: row.col("pid")?,
+        boot_marker: row.col("boot_marker")?,
+        reboot_seq: row.col("reboot_seq")?,
+        attempts: row.col("attempts")?,
+        next_attempt_ms: row.col("next_attempt_ms")?,
+        created_ms: row.col("created_ms")?,
+        updated_ms: row.col("updated_ms")?,
+        finished_ms: row.col("finished_ms")?,
     })
 }
+
+const DEPLOYMENT_GOING: &str = "SELECT 1 AS one FROM targets WHERE deployment_id = $1 AND finished_ms IS NULL LIMIT 1";
+const FINISH_DEPLOYMENT: &str = "UPDATE deployments SET finished_ms = $2 WHERE id = $1 AND finished_ms IS NULL \
+     AND NOT EXISTS (SELECT 1 FROM targets WHERE deployment_id = $1 AND finished_ms IS NULL)";
 
 /// The message of a target's first state and event.
 const QUEUED: &str = "queued";
@@ -162,25 +168,29 @@ impl Store {
     /// the call that finished it (false while targets run, and once it is finished).
     pub async fn finish_deployment_if_done(&self, id: DeploymentId, now_ms: i64) -> Result<bool> {
         // a read first (by the index of unfinished targets): while targets go on, nearly
-        // every call, no write lock is taken
-        let going =
-            sqlx::query("SELECT 1 AS one FROM targets WHERE deployment_id = $1 AND finished_ms IS NULL LIMIT 1")
-                .bind(id.0)
-                .fetch_optional(&self.pool)
-                .await?;
-        if going.is_some() {
-            return Ok(false);
-        }
-        let done = sqlx::query(
-            "UPDATE deployments SET finished_ms = $2 WHERE id = $1 AND finished_ms IS NULL AND NOT EXISTS \
-             (SELECT 1 FROM targets WHERE deployment_id = $1 AND finished_ms IS NULL)",
-        )
-        .bind(id.0)
-        .bind(now_ms)
-        .execute(self.writer())
-        .await?;
-        if done.rows_affected() > 0 {
-            return Ok(true);
+        // every call, nothing is written
+        let on_sqlite = self.on_sqlite_writer(false, move |c| {
+            if query_row(c, DEPLOYMENT_GOING, &[&id.0], |_| Ok(()))?.is_some() {
+                return Ok(Some(false));
+            }
+            if execute(c, FINISH_DEPLOYMENT, &[&id.0, &now_ms])? > 0 {
+                return Ok(Some(true));
+            }
+            Ok(None)
+        });
+        let finished = match on_sqlite.await {
+            Some(done) => done?,
+            None => {
+                let going = sqlx::query(DEPLOYMENT_GOING).bind(id.0).fetch_optional(&self.pool).await?;
+                if going.is_some() {
+                    return Ok(false);
+                }
+                let done = sqlx::query(FINISH_DEPLOYMENT).bind(id.0).bind(now_ms).execute(self.writer()).await?;
+                (done.rows_affected() > 0).then_some(true)
+            }
+        };
+        if let Some(finished) = finished {
+            return Ok(finished);
         }
         self.deployment(id).await?;
         Ok(false)

@@ -3,10 +3,21 @@
 
 use super::{LogFilter, TARGET_COLUMNS, target_from_row};
 use crate::error::missing_as;
-use crate::{Result, Store};
+use crate::sqlite_writer::{execute, is_constraint};
+use crate::{Result, Store, StoreError};
+use rusqlite::ToSql;
 use drover_domain::deployment::{StepRecord, Target, TargetEvent, TargetState};
 use drover_domain::ids::TargetId;
 use sqlx::{Any, Row, Transaction};
+
+const INSERT_STEP: &str = "INSERT INTO step_records (target_id, seq, step_index, name, exit_code, success, \
+     duration_ms, output_tail, message, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (target_id, seq) DO NOTHING";
+/// A recorded step is the target's last step.
+const LAST_STEP: &str =
+    "UPDATE targets SET last_step = $1, return_code = COALESCE($2, return_code), updated_ms = $3 WHERE id = $4";
+pub(super) const INSERT_EVENT: &str =
+    "INSERT INTO target_events (target_id, at_ms, state, message) VALUES ($1, $2, $3, $4)";
 
 /// Appends a state event inside the caller's transaction.
 pub(super) async fn insert_event(
@@ -16,7 +27,7 @@ pub(super) async fn insert_event(
     state: TargetState,
     message: &str,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO target_events (target_id, at_ms, state, message) VALUES ($1, $2, $3, $4)")
+    sqlx::query(INSERT_EVENT)
         .bind(target.0)
         .bind(at_ms)
         .bind(state.as_str())
@@ -30,37 +41,57 @@ impl Store {
     /// Records an executed step. Idempotent on (target, seq): false when that report was
     /// already recorded (a retried or collected report).
     pub async fn record_step(&self, r: &StepRecord, now_ms: i64) -> Result<bool> {
+        let missing = |r: &StepRecord| format!("target {} not found", r.target_id);
+        let rec = r.clone();
+        let on_sqlite = self.on_sqlite_writer(true, move |c| {
+            let r = &rec;
+            let args: [&dyn ToSql; 10] = [
+                &r.target_id.0,
+                &r.seq,
+                &r.index,
+                &r.name,
+                &r.exit_code,
+                &r.success,
+                &r.duration_ms,
+                &r.output_tail,
+                &r.message,
+                &r.at_ms,
+            ];
+            let taken = execute(c, INSERT_STEP, &args)
+                .map_err(|e| if is_constraint(&e, true) { StoreError::NotFound(missing(r)) } else { e.into() })?
+                > 0;
+            if taken {
+                execute(c, LAST_STEP, &[&r.name, &r.exit_code, &now_ms, &r.target_id.0])?;
+            }
+            Ok(taken)
+        });
+        if let Some(done) = on_sqlite.await {
+            return done;
+        }
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "INSERT INTO step_records (target_id, seq, step_index, name, exit_code, success, duration_ms, \
-             output_tail, message, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (target_id, seq) DO NOTHING",
-        )
-        .bind(r.target_id.0)
-        .bind(r.seq)
-        .bind(r.index)
-        .bind(&r.name)
-        .bind(r.exit_code.map(i64::from))
-        .bind(i64::from(r.success))
-        .bind(r.duration_ms)
-        .bind(&r.output_tail)
-        .bind(&r.message)
-        .bind(r.at_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(missing_as(|| format!("target {} not found", r.target_id)))?;
-        let taken = done.rows_affected() > 0;
-        if taken {
-            sqlx::query(
-                "UPDATE targets SET last_step = $1, return_code = COALESCE($2, return_code), updated_ms = $3 \
-                 WHERE id = $4",
-            )
+        let done = sqlx::query(INSERT_STEP)
+            .bind(r.target_id.0)
+            .bind(r.seq)
+            .bind(r.index)
             .bind(&r.name)
             .bind(r.exit_code.map(i64::from))
-            .bind(now_ms)
-            .bind(r.target_id.0)
+            .bind(i64::from(r.success))
+            .bind(r.duration_ms)
+            .bind(&r.output_tail)
+            .bind(&r.message)
+            .bind(r.at_ms)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(missing_as(|| missing(r)))?;
+        let taken = done.rows_affected() > 0;
+        if taken {
+            sqlx::query(LAST_STEP)
+                .bind(&r.name)
+                .bind(r.exit_code.map(i64::from))
+                .bind(now_ms)
+                .bind(r.target_id.0)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(taken)
