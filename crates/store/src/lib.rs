@@ -180,8 +180,9 @@ impl Store {
         self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Runs a hot call: on SQLite `sqlite` in the group-commit writer (counted as a write
-    /// when `writes`), else None and the caller runs its sqlx version.
+    /// Runs a hot call: on SQLite `sqlite` in the group-commit writer (counted as a write,
+    /// and run in a savepoint, when `writes`), else None and the caller runs its sqlx
+    /// version.
     pub(crate) async fn on_sqlite_writer<T: Send + 'static>(
         &self,
         writes: bool,
@@ -191,7 +192,7 @@ impl Store {
         if writes {
             self.wrote();
         }
-        Some(w.run(sqlite).await)
+        Some(w.run(writes, sqlite).await)
     }
 
     /// One write statement (`$1`, `$2`, … bound to `args` in order) on either backend: on
@@ -205,7 +206,7 @@ impl Store {
             return Ok(done.rows_affected());
         };
         self.wrote();
-        w.run(move |c| {
+        w.run(false, move |c| {
             let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
             Ok(sqlite_writer::execute(c, sql, &refs).map_err(sqlite_writer::constraint_as_store_error)? as u64)
         })

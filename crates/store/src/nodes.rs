@@ -10,11 +10,11 @@
 
 use crate::deployments::{TARGET_COLUMNS, final_states_sql, target_from_row};
 use crate::error::corrupt;
+use crate::sqlite_writer::{Columns, execute, query_row};
 use crate::{Result, Store, StoreError};
 use drover_domain::deployment::{Target, TargetState};
 use drover_domain::ids::{AssetId, TargetId};
 use drover_domain::serve_ranges::ServeRanges;
-use crate::sqlite_writer::{Columns, execute, query_row};
 use sqlx::Row;
 use std::collections::HashMap;
 

@@ -54,15 +54,17 @@ impl Writer {
     }
 
     /// Runs `f` in the next batch; its answer once the batch committed (or the commit's
-    /// error).
+    /// error). `several`: `f` may write with more than one statement, so it runs in a
+    /// savepoint (one statement is atomic by itself, and a read has nothing to undo).
     pub(crate) async fn run<T: Send + 'static>(
         &self,
+        several: bool,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn: Option<&Connection>| {
             // without a connection the commit's error is the answer
-            let out = conn.map_or(Ok(None), |c| in_savepoint(c, f).map(Some));
+            let out = conn.map_or(Ok(None), |c| guarded(c, several, f).map(Some));
             Box::new(move |commit: &Result<()>| {
                 let _ = tx.send(commit.clone().and(out).and_then(|v| v.ok_or_else(stopped)));
             })
@@ -142,13 +144,20 @@ fn batch_in_transaction(conn: &Connection, batch: Vec<Job>) -> (Vec<Answer>, Res
     (answers, commit)
 }
 
-/// Runs `f` inside a savepoint: kept when it succeeds, undone when it fails or panics.
-fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    conn.execute_batch("SAVEPOINT job")?;
+/// Runs `f`, in a savepoint when `savepoint` (kept when `f` succeeds, undone when it fails
+/// or panics).
+fn guarded<T>(conn: &Connection, savepoint: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    if savepoint {
+        conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+    }
     let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
         .unwrap_or_else(|_| Err(StoreError::Other("a store call failed unexpectedly (a bug: see the log)".into())));
-    let end = if out.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-    conn.execute_batch(end)?;
+    if savepoint {
+        if out.is_err() {
+            conn.execute_batch("ROLLBACK TO job")?;
+        }
+        conn.prepare_cached("RELEASE job")?.execute([])?;
+    }
     out
 }
 

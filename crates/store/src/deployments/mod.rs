@@ -9,8 +9,7 @@ use crate::{Result, Store, StoreError};
 use drover_domain::deployment::{DeployOptions, Deployment, Executor, RunMode, Target, TargetState};
 use drover_domain::ids::{AssetId, DeploymentId, PackageId, TargetId};
 use drover_domain::selection::Selection;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 use std::sync::LazyLock;
 
 /// What starting a deployment stores: the package (its name and version are copied so
@@ -74,10 +73,10 @@ fn run_mode(row: &impl Columns) -> Result<RunMode> {
     RunMode::parse(&mode).ok_or_else(|| corrupt("run mode", &mode))
 }
 
-fn deployment_from_row(row: &AnyRow) -> Result<Deployment> {
-    let options: String = row.try_get("options")?;
-    let executor: String = row.try_get("executor")?;
-    let selection: Option<String> = row.try_get("selection")?;
+fn deployment_from_row(row: &impl Columns) -> Result<Deployment> {
+    let options: String = row.col("options")?;
+    let executor: String = row.col("executor")?;
+    let selection: Option<String> = row.col("selection")?;
     let selection = match selection {
         Some(s) => Some(serde_json::from_str(&s).map_err(|_| corrupt("deployment selection", &s))?),
         None => None,
@@ -85,14 +84,14 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment> {
     Ok(Deployment {
         selection,
         options: serde_json::from_str(&options).map_err(|_| corrupt("deployment options", &options))?,
-        id: DeploymentId(row.try_get("id")?),
-        package_id: PackageId(row.try_get("package_id")?),
-        package_name: row.try_get("package_name")?,
-        package_version: row.try_get("package_version")?,
+        id: DeploymentId(row.col("id")?),
+        package_id: PackageId(row.col("package_id")?),
+        package_name: row.col("package_name")?,
+        package_version: row.col("package_version")?,
         executor: executor.parse().map_err(|_| corrupt("executor", &executor))?,
         run_mode: run_mode(row)?,
-        created_ms: row.try_get("created_ms")?,
-        finished_ms: row.try_get("finished_ms")?,
+        created_ms: row.col("created_ms")?,
+        finished_ms: row.col("finished_ms")?,
     })
 }
 
@@ -137,6 +136,10 @@ impl Store {
     /// Creates a deployment and its targets in one transaction: every target `Queued`,
     /// with a first event "queued". A deployment without targets is finished at once.
     pub async fn create_deployment(&self, d: &NewDeployment, now_ms: i64) -> Result<(Deployment, Vec<Target>)> {
+        let new = d.clone();
+        if let Some(done) = self.on_sqlite_writer(true, move |c| insert_deployment_sqlite(c, &new, now_ms)).await {
+            return done;
+        }
         let mut tx = self.begin().await?;
         let created = insert_deployment(&mut tx, d, now_ms).await?;
         tx.commit().await?;
@@ -229,41 +232,98 @@ pub(crate) async fn insert_deployment(
     d: &NewDeployment,
     now_ms: i64,
 ) -> Result<(Deployment, Vec<Target>)> {
-    let finished = d.targets.is_empty().then_some(now_ms);
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO deployments (package_id, package_name, package_version, executor, run_mode, created_ms, \
-             finished_ms, options, selection) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {DEPLOYMENT_COLUMNS}"
-    )))
-    .bind(d.package_id.0)
-    .bind(&d.package_name)
-    .bind(&d.package_version)
-    .bind(d.executor.to_string())
-    .bind(d.run_mode.as_str())
-    .bind(now_ms)
-    .bind(finished)
-    .bind(serde_json::to_string(&d.options).map_err(|e| StoreError::Other(e.to_string()))?)
-    .bind(d.selection.as_ref().map(serde_json::to_string).transpose().map_err(|e| StoreError::Other(e.to_string()))?)
-    .fetch_one(&mut **tx)
-    .await?;
+    let (options, selection) = json_fields(d)?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(insert_deployment_sql()))
+        .bind(d.package_id.0)
+        .bind(&d.package_name)
+        .bind(&d.package_version)
+        .bind(d.executor.to_string())
+        .bind(d.run_mode.as_str())
+        .bind(now_ms)
+        .bind(d.targets.is_empty().then_some(now_ms))
+        .bind(options)
+        .bind(selection)
+        .fetch_one(&mut **tx)
+        .await?;
     let deployment = deployment_from_row(&row)?;
     let mut targets = Vec::with_capacity(d.targets.len());
     for (asset_id, asset_name) in &d.targets {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO targets (deployment_id, asset_id, asset_name, state, run_mode, message, created_ms, \
-                 updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {TARGET_COLUMNS}"
-        )))
-        .bind(deployment.id.0)
-        .bind(asset_id.0)
-        .bind(asset_name)
-        .bind(TargetState::Queued.as_str())
-        .bind(d.run_mode.as_str())
-        .bind(QUEUED)
-        .bind(now_ms)
-        .fetch_one(&mut **tx)
-        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(insert_target_sql()))
+            .bind(deployment.id.0)
+            .bind(asset_id.0)
+            .bind(asset_name)
+            .bind(TargetState::Queued.as_str())
+            .bind(d.run_mode.as_str())
+            .bind(QUEUED)
+            .bind(now_ms)
+            .fetch_one(&mut **tx)
+            .await?;
         let target = target_from_row(&row)?;
         steps::insert_event(tx, target.id, now_ms, TargetState::Queued, QUEUED).await?;
         targets.push(target);
     }
     Ok((deployment, targets))
+}
+
+/// `insert_deployment` on SQLite's group-commit writer.
+fn insert_deployment_sqlite(
+    c: &rusqlite::Connection,
+    d: &NewDeployment,
+    now_ms: i64,
+) -> Result<(Deployment, Vec<Target>)> {
+    let (options, selection) = json_fields(d)?;
+    let args: [&dyn rusqlite::ToSql; 9] = [
+        &d.package_id.0,
+        &d.package_name,
+        &d.package_version,
+        &d.executor.to_string(),
+        &d.run_mode.as_str(),
+        &now_ms,
+        &d.targets.is_empty().then_some(now_ms),
+        &options,
+        &selection,
+    ];
+    let created = query_row(c, &insert_deployment_sql(), &args, |r| deployment_from_row(r))?;
+    let deployment = created.ok_or_else(|| StoreError::Other("the new deployment was not returned".into()))?;
+    let sql = insert_target_sql();
+    let mut targets = Vec::with_capacity(d.targets.len());
+    for (asset_id, asset_name) in &d.targets {
+        let args: [&dyn rusqlite::ToSql; 7] = [
+            &deployment.id.0,
+            &asset_id.0,
+            asset_name,
+            &TargetState::Queued.as_str(),
+            &d.run_mode.as_str(),
+            &QUEUED,
+            &now_ms,
+        ];
+        let target = query_row(c, &sql, &args, |r| target_from_row(r))?
+            .ok_or_else(|| StoreError::Other("a new target was not returned".into()))?;
+        execute(c, steps::INSERT_EVENT, &[&target.id.0, &now_ms, &TargetState::Queued.as_str(), &QUEUED])?;
+        targets.push(target);
+    }
+    Ok((deployment, targets))
+}
+
+fn insert_deployment_sql() -> String {
+    format!(
+        "INSERT INTO deployments (package_id, package_name, package_version, executor, run_mode, created_ms, \
+         finished_ms, options, selection) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {DEPLOYMENT_COLUMNS}"
+    )
+}
+
+fn insert_target_sql() -> String {
+    format!(
+        "INSERT INTO targets (deployment_id, asset_id, asset_name, state, run_mode, message, created_ms, \
+         updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {TARGET_COLUMNS}"
+    )
+}
+
+/// A deployment's options and selection as stored (JSON).
+fn json_fields(d: &NewDeployment) -> Result<(String, Option<String>)> {
+    let json = |e: serde_json::Error| StoreError::Other(e.to_string());
+    Ok((
+        serde_json::to_string(&d.options).map_err(json)?,
+        d.selection.as_ref().map(serde_json::to_string).transpose().map_err(json)?,
+    ))
 }

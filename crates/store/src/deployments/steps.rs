@@ -5,9 +5,9 @@ use super::{LogFilter, TARGET_COLUMNS, target_from_row};
 use crate::error::missing_as;
 use crate::sqlite_writer::{execute, is_constraint};
 use crate::{Result, Store, StoreError};
-use rusqlite::ToSql;
 use drover_domain::deployment::{StepRecord, Target, TargetEvent, TargetState};
 use drover_domain::ids::TargetId;
+use rusqlite::ToSql;
 use sqlx::{Any, Row, Transaction};
 
 const INSERT_STEP: &str = "INSERT INTO step_records (target_id, seq, step_index, name, exit_code, success, \
@@ -27,13 +27,7 @@ pub(super) async fn insert_event(
     state: TargetState,
     message: &str,
 ) -> Result<()> {
-    sqlx::query(INSERT_EVENT)
-        .bind(target.0)
-        .bind(at_ms)
-        .bind(state.as_str())
-        .bind(message)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(INSERT_EVENT).bind(target.0).bind(at_ms).bind(state.as_str()).bind(message).execute(&mut **tx).await?;
     Ok(())
 }
 

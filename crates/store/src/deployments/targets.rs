@@ -1,11 +1,11 @@
 //! Deployment targets: the state machine applied in SQL, log fields, per-target tokens.
 
 use super::{TARGET_COLUMNS, TargetUpdate, final_states_sql, steps, target_from_row};
+use crate::sqlite_writer::{Columns, execute, query_row};
 use crate::{Result, Store, StoreError};
 use drover_domain::FailureCode;
 use drover_domain::deployment::{Target, TargetState};
 use drover_domain::ids::{AssetId, DeploymentId, PackageId, TargetId};
-use crate::sqlite_writer::{Columns, execute, query_row};
 use rusqlite::{Connection, ToSql};
 use sqlx::Row;
 
@@ -50,8 +50,7 @@ struct StateChange {
 /// it is in, or learns it of a target whose outcome is unknown; it returns the target.
 fn change_state_sql(state: TargetState) -> String {
     let names = |ok: &dyn Fn(TargetState) -> bool| {
-        let v: Vec<String> =
-            TargetState::ALL.iter().filter(|s| ok(**s)).map(|s| format!("'{}'", s.as_str())).collect();
+        let v: Vec<String> = TargetState::ALL.iter().filter(|s| ok(**s)).map(|s| format!("'{}'", s.as_str())).collect();
         if v.is_empty() { "NULL".to_string() } else { v.join(", ") }
     };
     let sources = names(&|s| s.can_become(state));
@@ -268,10 +267,7 @@ impl Store {
         if let Some(done) = on_sqlite.await {
             return done;
         }
-        let row = sqlx::query(sqlx::AssertSqlSafe(by_report_token_sql()))
-        .bind(hash)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(by_report_token_sql())).bind(hash).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| r.try_get("id")).transpose()?.map(TargetId))
     }
 
