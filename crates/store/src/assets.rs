@@ -3,13 +3,13 @@
 
 use crate::deployments::final_states_sql;
 use crate::error::{corrupt, unique_as};
+use crate::sqlite_writer::{Columns, FromRow};
 use crate::{Result, Store, StoreError};
 use drover_domain::asset::{Asset, HostFacts, NewAsset};
 use drover_domain::ids::{AssetId, CredentialId};
 use drover_domain::inventory::AssetFacts;
 use drover_domain::machine::MachineType;
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 pub(crate) const COLUMNS: &str = "id, name, address, ssh_port, macs, \
      (SELECT k.key FROM host_keys k WHERE k.address = LOWER(assets.address) AND k.port = assets.ssh_port \
@@ -24,53 +24,53 @@ pub(crate) fn macs_json(macs: &[String]) -> Result<String> {
     serde_json::to_string(macs).map_err(|e| StoreError::Other(format!("cannot encode MAC addresses: {e}")))
 }
 
-pub(crate) fn asset_from_row(row: &AnyRow) -> Result<Asset> {
-    let port: i64 = row.try_get("ssh_port")?;
-    let macs: String = row.try_get("macs")?;
+pub(crate) fn asset_from_row(row: &impl Columns) -> Result<Asset> {
+    let port: i64 = row.col("ssh_port")?;
+    let macs: String = row.col("macs")?;
     Ok(Asset {
-        id: AssetId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        address: row.try_get("address")?,
+        id: AssetId(row.col("id")?),
+        name: row.col("name")?,
+        address: row.col("address")?,
         ssh_port: u16::try_from(port).map_err(|_| corrupt("SSH port", port))?,
         macs: serde_json::from_str(&macs).map_err(|_| corrupt("MAC address list", &macs))?,
-        host_key: row.try_get("host_key")?,
-        host_key_fingerprint: row.try_get("host_key_fingerprint")?,
-        hostname: row.try_get("hostname")?,
-        os: row.try_get("os")?,
-        arch: row.try_get("arch")?,
-        last_seen_ms: row.try_get("last_seen_ms")?,
-        created_ms: row.try_get("created_ms")?,
+        host_key: row.col("host_key")?,
+        host_key_fingerprint: row.col("host_key_fingerprint")?,
+        hostname: row.col("hostname")?,
+        os: row.col("os")?,
+        arch: row.col("arch")?,
+        last_seen_ms: row.col("last_seen_ms")?,
+        created_ms: row.col("created_ms")?,
         facts: facts_from_row(row)?,
     })
 }
 
-fn facts_from_row(row: &AnyRow) -> Result<AssetFacts> {
-    let disks: String = row.try_get("disks")?;
-    let users: String = row.try_get("logged_on_users")?;
-    let machine_type: Option<String> = row.try_get("machine_type")?;
+fn facts_from_row(row: &impl Columns) -> Result<AssetFacts> {
+    let disks: String = row.col("disks")?;
+    let users: String = row.col("logged_on_users")?;
+    let machine_type: Option<String> = row.col("machine_type")?;
     let machine_type = match machine_type {
         Some(t) => Some(MachineType::parse(&t).ok_or_else(|| corrupt("machine type", &t))?),
         None => None,
     };
-    let pending_reboot: Option<i64> = row.try_get("pending_reboot")?;
+    let pending_reboot: Option<i64> = row.col("pending_reboot")?;
     Ok(AssetFacts {
-        fqdn: row.try_get("fqdn")?,
-        domain: row.try_get("domain")?,
-        os_version: row.try_get("os_version")?,
-        kernel: row.try_get("kernel")?,
-        cpu_model: row.try_get("cpu_model")?,
-        cpu_count: row.try_get("cpu_count")?,
-        memory_bytes: row.try_get("memory_bytes")?,
+        fqdn: row.col("fqdn")?,
+        domain: row.col("domain")?,
+        os_version: row.col("os_version")?,
+        kernel: row.col("kernel")?,
+        cpu_model: row.col("cpu_model")?,
+        cpu_count: row.col("cpu_count")?,
+        memory_bytes: row.col("memory_bytes")?,
         disks: serde_json::from_str(&disks).map_err(|_| corrupt("disk list", &disks))?,
-        last_boot_ms: row.try_get("last_boot_ms")?,
+        last_boot_ms: row.col("last_boot_ms")?,
         logged_on_users: serde_json::from_str(&users).map_err(|_| corrupt("logged-on user list", &users))?,
-        machine_id: row.try_get("machine_id")?,
+        machine_id: row.col("machine_id")?,
         machine_type,
         pending_reboot: pending_reboot.map(|p| p != 0),
-        first_seen_ms: row.try_get("first_seen_ms")?,
-        last_scan_ok_ms: row.try_get("last_scan_ok_ms")?,
-        last_scan_error: row.try_get("last_scan_error")?,
-        last_scan_error_ms: row.try_get("last_scan_error_ms")?,
+        first_seen_ms: row.col("first_seen_ms")?,
+        last_scan_ok_ms: row.col("last_scan_ok_ms")?,
+        last_scan_error: row.col("last_scan_error")?,
+        last_scan_error_ms: row.col("last_scan_error_ms")?,
     })
 }
 
@@ -104,11 +104,8 @@ impl Store {
     }
 
     pub async fn asset(&self, id: AssetId) -> Result<Asset> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM assets WHERE id = $1")))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        asset_from_row(&row.ok_or_else(|| not_found(id))?)
+        let sql = format!("SELECT {COLUMNS} FROM assets WHERE id = $1");
+        self.fetch_optional(sql, vec![id.0.into()]).await?.ok_or_else(|| not_found(id))
     }
 
     pub async fn asset_by_name(&self, name: &str) -> Result<Asset> {
@@ -151,12 +148,9 @@ impl Store {
 
     /// The credential that last logged in to the asset.
     pub async fn last_credential(&self, id: AssetId) -> Result<Option<CredentialId>> {
-        let row = sqlx::query("SELECT last_credential_id FROM assets WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        Ok(row.try_get::<Option<i64>, _>("last_credential_id")?.map(CredentialId))
+        let sql = "SELECT last_credential_id FROM assets WHERE id = $1".to_string();
+        let last: LastCredential = self.fetch_optional(sql, vec![id.0.into()]).await?.ok_or_else(|| not_found(id))?;
+        Ok(last.0.map(CredentialId))
     }
 
     /// Remembers the credential that logged in to the asset, to try it first next time.
@@ -187,5 +181,19 @@ impl Store {
             )
             .await?;
         if done == 0 { Err(not_found(id)) } else { Ok(()) }
+    }
+}
+
+impl FromRow for Asset {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        asset_from_row(row)
+    }
+}
+
+struct LastCredential(Option<i64>);
+
+impl FromRow for LastCredential {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        Ok(LastCredential(row.col("last_credential_id")?))
     }
 }

@@ -1,25 +1,25 @@
 //! Scanning credentials (the secret is an opaque sealed blob) and where they apply.
 
 use crate::error::{corrupt, db_error, unique_as};
+use crate::sqlite_writer::{Columns, FromRow};
 use crate::{Result, Store, StoreError};
 use drover_domain::credential::{Credential, CredentialKind, CredentialMapping, SudoMode};
 use drover_domain::ids::{AssetId, CredentialId, MappingId};
 use drover_domain::scope::{Domain, IpRange, Scope};
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, name, username, kind, sudo, created_ms";
 
-fn credential_from_row(row: &AnyRow) -> Result<Credential> {
-    let kind: String = row.try_get("kind")?;
-    let sudo: String = row.try_get("sudo")?;
+fn credential_from_row(row: &impl Columns) -> Result<Credential> {
+    let kind: String = row.col("kind")?;
+    let sudo: String = row.col("sudo")?;
     Ok(Credential {
-        id: CredentialId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        username: row.try_get("username")?,
+        id: CredentialId(row.col("id")?),
+        name: row.col("name")?,
+        username: row.col("username")?,
         kind: CredentialKind::parse(&kind).ok_or_else(|| corrupt("credential kind", &kind))?,
         sudo: SudoMode::parse(&sudo).ok_or_else(|| corrupt("sudo mode", &sudo))?,
-        created_ms: row.try_get("created_ms")?,
+        created_ms: row.col("created_ms")?,
     })
 }
 
@@ -69,11 +69,10 @@ impl Store {
     }
 
     pub async fn credential(&self, id: CredentialId) -> Result<Credential> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM credentials WHERE id = $1")))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        credential_from_row(&row.ok_or_else(|| StoreError::NotFound(format!("credential {id} not found")))?)
+        let sql = format!("SELECT {COLUMNS} FROM credentials WHERE id = $1");
+        self.fetch_optional(sql, vec![id.0.into()])
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("credential {id} not found")))
     }
 
     pub async fn credential_by_name(&self, name: &str) -> Result<Credential> {
@@ -86,12 +85,12 @@ impl Store {
 
     /// The sealed secret exactly as `seal` returned it.
     pub async fn sealed_secret(&self, id: CredentialId) -> Result<Vec<u8>> {
-        let row = sqlx::query("SELECT secret FROM credentials WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
+        let sql = "SELECT secret FROM credentials WHERE id = $1".to_string();
+        let sealed: Sealed = self
+            .fetch_optional(sql, vec![id.0.into()])
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("credential {id} not found")))?;
-        Ok(row.try_get("secret")?)
+        Ok(sealed.0)
     }
 
     /// Deletes a credential and its mappings.
@@ -132,12 +131,8 @@ impl Store {
 
     /// Every mapping of every credential (the domain decides which apply to an asset).
     pub async fn all_mappings(&self) -> Result<Vec<CredentialMapping>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {MAPPING_COLUMNS} FROM credential_mappings ORDER BY credential_id, id"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(mapping_from_row).collect()
+        self.fetch_all(format!("SELECT {MAPPING_COLUMNS} FROM credential_mappings ORDER BY credential_id, id"), vec![])
+            .await
     }
 
     /// The mappings of one credential, oldest first.
@@ -177,10 +172,10 @@ fn scope_columns(scope: &Scope) -> (Option<i64>, Option<String>) {
     }
 }
 
-fn mapping_from_row(row: &AnyRow) -> Result<CredentialMapping> {
-    let kind: String = row.try_get("scope")?;
-    let asset: Option<i64> = row.try_get("asset_id")?;
-    let value: Option<String> = row.try_get("scope_value")?;
+fn mapping_from_row(row: &impl Columns) -> Result<CredentialMapping> {
+    let kind: String = row.col("scope")?;
+    let asset: Option<i64> = row.col("asset_id")?;
+    let value: Option<String> = row.col("scope_value")?;
     let value = || value.clone().ok_or_else(|| corrupt("mapping scope value", "NULL"));
     let scope = match kind.as_str() {
         "asset" => Scope::Asset(AssetId(asset.ok_or_else(|| corrupt("mapping asset", "NULL"))?)),
@@ -190,9 +185,30 @@ fn mapping_from_row(row: &AnyRow) -> Result<CredentialMapping> {
         other => return Err(corrupt("mapping scope", other)),
     };
     Ok(CredentialMapping {
-        id: Some(MappingId(row.try_get("id")?)),
-        credential_id: CredentialId(row.try_get("credential_id")?),
+        id: Some(MappingId(row.col("id")?)),
+        credential_id: CredentialId(row.col("credential_id")?),
         scope,
-        priority: row.try_get("priority")?,
+        priority: row.col("priority")?,
     })
+}
+
+impl FromRow for Credential {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        credential_from_row(row)
+    }
+}
+
+impl FromRow for CredentialMapping {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        mapping_from_row(row)
+    }
+}
+
+/// A credential's sealed secret.
+struct Sealed(Vec<u8>);
+
+impl FromRow for Sealed {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        Ok(Sealed(row.col("secret")?))
+    }
 }

@@ -2,33 +2,32 @@
 //! adding an asset again keeps them), and the host certificate authorities admins trust.
 
 use crate::error::{corrupt, unique_as};
+use crate::sqlite_writer::{Columns, FromRow};
 use crate::{Result, Store, StoreError};
 use drover_domain::host_key::{HostAuthority, HostKey, PinSource};
 use drover_domain::ids::AuthorityId;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
-fn host_key_from_row(row: &AnyRow) -> Result<HostKey> {
-    let port: i64 = row.try_get("port")?;
-    let source: String = row.try_get("source")?;
+fn host_key_from_row(row: &impl Columns) -> Result<HostKey> {
+    let port: i64 = row.col("port")?;
+    let source: String = row.col("source")?;
     Ok(HostKey {
-        address: row.try_get("address")?,
+        address: row.col("address")?,
         port: u16::try_from(port).map_err(|_| corrupt("SSH port", port))?,
-        key: row.try_get("key")?,
-        fingerprint: row.try_get("fingerprint")?,
+        key: row.col("key")?,
+        fingerprint: row.col("fingerprint")?,
         source: PinSource::parse(&source).ok_or_else(|| corrupt("host key source", &source))?,
-        pinned_by: row.try_get("pinned_by")?,
-        pinned_ms: row.try_get("pinned_ms")?,
+        pinned_by: row.col("pinned_by")?,
+        pinned_ms: row.col("pinned_ms")?,
     })
 }
 
-fn authority_from_row(row: &AnyRow) -> Result<HostAuthority> {
+fn authority_from_row(row: &impl Columns) -> Result<HostAuthority> {
     Ok(HostAuthority {
-        id: AuthorityId(row.try_get("id")?),
-        key: row.try_get("key")?,
-        fingerprint: row.try_get("fingerprint")?,
-        hosts: row.try_get("hosts")?,
-        created_ms: row.try_get("created_ms")?,
+        id: AuthorityId(row.col("id")?),
+        key: row.col("key")?,
+        fingerprint: row.col("fingerprint")?,
+        hosts: row.col("hosts")?,
+        created_ms: row.col("created_ms")?,
     })
 }
 
@@ -42,14 +41,8 @@ const KEY_COLUMNS: &str = "address, port, key, fingerprint, source, pinned_by, p
 impl Store {
     /// The keys pinned for `address:port` (by key type).
     pub async fn host_keys(&self, address: &str, port: u16) -> Result<Vec<HostKey>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {KEY_COLUMNS} FROM host_keys WHERE address = $1 AND port = $2 ORDER BY key_type"
-        )))
-        .bind(address.to_ascii_lowercase())
-        .bind(i64::from(port))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(host_key_from_row).collect()
+        let sql = format!("SELECT {KEY_COLUMNS} FROM host_keys WHERE address = $1 AND port = $2 ORDER BY key_type");
+        self.fetch_all(sql, vec![address.to_ascii_lowercase().as_str().into(), i64::from(port).into()]).await
     }
 
     /// Every pinned key, by address and port.
@@ -142,10 +135,8 @@ impl Store {
     }
 
     pub async fn list_host_authorities(&self) -> Result<Vec<HostAuthority>> {
-        let rows = sqlx::query("SELECT id, key, fingerprint, hosts, created_ms FROM host_authorities ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(authority_from_row).collect()
+        let sql = "SELECT id, key, fingerprint, hosts, created_ms FROM host_authorities ORDER BY id";
+        self.fetch_all(sql.to_string(), vec![]).await
     }
 
     pub async fn delete_host_authority(&self, id: AuthorityId) -> Result<()> {
@@ -154,5 +145,17 @@ impl Store {
             return Err(StoreError::NotFound(format!("certificate authority {id} not found")));
         }
         Ok(())
+    }
+}
+
+impl FromRow for HostKey {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        host_key_from_row(row)
+    }
+}
+
+impl FromRow for HostAuthority {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        authority_from_row(row)
     }
 }

@@ -213,6 +213,34 @@ impl Store {
         .await
     }
 
+    /// The rows of a read (`$1`, `$2`, … bound to `args` in order) on either backend: on
+    /// SQLite in the group-commit writer, whose connection reads without a thread hop (the
+    /// reads a deployment makes per target go here).
+    pub(crate) async fn fetch_all<T: sqlite_writer::FromRow>(
+        &self,
+        sql: String,
+        args: Vec<sqlite_writer::Arg>,
+    ) -> Result<Vec<T>> {
+        let Some(w) = &self.sqlite else {
+            let q = args.into_iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, a| a.bind(q));
+            return q.fetch_all(&self.pool).await?.iter().map(T::from_row).collect();
+        };
+        w.run(false, move |c| {
+            let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+            sqlite_writer::query_all(c, &sql, &refs, |r| T::from_row(r))
+        })
+        .await
+    }
+
+    /// The first row of such a read.
+    pub(crate) async fn fetch_optional<T: sqlite_writer::FromRow>(
+        &self,
+        sql: String,
+        args: Vec<sqlite_writer::Arg>,
+    ) -> Result<Option<T>> {
+        Ok(self.fetch_all(sql, args).await?.into_iter().next())
+    }
+
     /// How many write calls this store (and its clones) made so far.
     pub fn writes(&self) -> u64 {
         self.writes.load(std::sync::atomic::Ordering::Relaxed)

@@ -1,21 +1,20 @@
 //! Share locations: IP ranges whose targets fetch package files from another share.
 
 use crate::error::{corrupt, unique_as};
+use crate::sqlite_writer::{Columns, FromRow};
 use crate::{Result, Store, StoreError};
 use drover_domain::ids::ShareLocationId;
 use drover_domain::scope::IpRange;
 use drover_domain::share_location::ShareLocation;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
-fn location_from_row(row: &AnyRow) -> Result<ShareLocation> {
-    let range: String = row.try_get("ip_range")?;
+fn location_from_row(row: &impl Columns) -> Result<ShareLocation> {
+    let range: String = row.col("ip_range")?;
     Ok(ShareLocation {
-        id: ShareLocationId(row.try_get("id")?),
+        id: ShareLocationId(row.col("id")?),
         range: IpRange::parse(&range).map_err(|_| corrupt("share location range", &range))?,
-        url: row.try_get("url")?,
-        cert_sha256: row.try_get("cert_sha256")?,
-        created_ms: row.try_get("created_ms")?,
+        url: row.col("url")?,
+        cert_sha256: row.col("cert_sha256")?,
+        created_ms: row.col("created_ms")?,
     })
 }
 
@@ -44,10 +43,8 @@ impl Store {
 
     /// Every share location, oldest first.
     pub async fn list_share_locations(&self) -> Result<Vec<ShareLocation>> {
-        let rows = sqlx::query("SELECT id, ip_range, url, cert_sha256, created_ms FROM share_locations ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(location_from_row).collect()
+        let sql = "SELECT id, ip_range, url, cert_sha256, created_ms FROM share_locations ORDER BY id";
+        self.fetch_all(sql.to_string(), vec![]).await
     }
 
     pub async fn delete_share_location(&self, id: ShareLocationId) -> Result<()> {
@@ -56,5 +53,11 @@ impl Store {
             return Err(StoreError::NotFound(format!("share location {id} not found")));
         }
         Ok(())
+    }
+}
+
+impl FromRow for ShareLocation {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        location_from_row(row)
     }
 }

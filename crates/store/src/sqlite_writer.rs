@@ -169,6 +169,23 @@ pub(crate) fn execute(conn: &Connection, sql: &str, args: &[&dyn ToSql]) -> rusq
     stmt.raw_execute()
 }
 
+/// Every row of `sql` with `args`, read by `read`.
+pub(crate) fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    args: &[&dyn ToSql],
+    read: impl Fn(&rusqlite::Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, args)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(read(row)?);
+    }
+    Ok(out)
+}
+
 /// The first row of `sql` with `args`, read by `read`.
 pub(crate) fn query_row<T>(
     conn: &Connection,
@@ -202,6 +219,11 @@ impl<T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + FromSql> V
 /// A row of either driver, read by column name.
 pub(crate) trait Columns {
     fn col<T: Value>(&self, name: &str) -> Result<T>;
+}
+
+/// A value read from a row of either driver ([`crate::Store::fetch_all`]).
+pub(crate) trait FromRow: Sized + Send + 'static {
+    fn from_row(row: &impl Columns) -> Result<Self>;
 }
 
 impl Columns for AnyRow {

@@ -4,7 +4,7 @@ mod steps;
 mod targets;
 
 use crate::error::corrupt;
-use crate::sqlite_writer::{Columns, execute, query_row};
+use crate::sqlite_writer::{Columns, FromRow, execute, query_row};
 use crate::{Result, Store, StoreError};
 use drover_domain::deployment::{DeployOptions, Deployment, Executor, RunMode, Target, TargetState};
 use drover_domain::ids::{AssetId, DeploymentId, PackageId, TargetId};
@@ -128,6 +128,12 @@ pub(crate) fn target_from_row(row: &impl Columns) -> Result<Target> {
 const DEPLOYMENT_GOING: &str = "SELECT 1 AS one FROM targets WHERE deployment_id = $1 AND finished_ms IS NULL LIMIT 1";
 const FINISH_DEPLOYMENT: &str = "UPDATE deployments SET finished_ms = $2 WHERE id = $1 AND finished_ms IS NULL \
      AND NOT EXISTS (SELECT 1 FROM targets WHERE deployment_id = $1 AND finished_ms IS NULL)";
+
+impl FromRow for Target {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        target_from_row(row)
+    }
+}
 
 /// The message of a target's first state and event.
 const QUEUED: &str = "queued";

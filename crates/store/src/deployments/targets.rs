@@ -303,17 +303,13 @@ impl Store {
     /// Targets with the outcome-unknown code (written as a literal, so that SQLite uses the
     /// partial index `targets_outcome_unknown`) and the condition `and` on `$1`.
     async fn outcome_unknown_where(&self, and: &str, value: i64) -> Result<Vec<Target>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT {TARGET_COLUMNS} FROM targets WHERE error_code = '{}' AND {and} ORDER BY id",
             FailureCode::UnreachableOutcomeUnknown.as_str()
-        )))
-        .bind(value)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(target_from_row)
-            .collect::<Result<Vec<_>>>()?
+        );
+        Ok(self
+            .fetch_all::<Target>(sql, vec![value.into()])
+            .await?
             .into_iter()
             .filter(|t| t.state.outcome_unknown(t.error_code.as_deref()))
             .collect())
