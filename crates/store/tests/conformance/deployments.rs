@@ -20,6 +20,7 @@ conformance!(
     settings_outlive_the_connection,
     a_reboot_report_is_taken_once,
     a_scan_trigger_starts_one_deployment_however_many_race,
+    calls_at_once_each_keep_their_own_outcome,
 );
 
 struct World {
@@ -506,4 +507,55 @@ async fn a_scan_trigger_starts_one_deployment_however_many_race(s: Store) {
         w.s.create_deployment_unless_done_or_running(gone, &new, 340).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Many calls at once (on SQLite they share group-commit transactions): each call's
+/// outcome is its own. A failing call (a missing target, a token another target holds)
+/// leaves nothing behind and takes nothing of the others with it.
+async fn calls_at_once_each_keep_their_own_outcome(s: Store) {
+    let names: Vec<String> = (0..40).map(|i| format!("a{i}")).collect();
+    let w = world(s, &names.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let step = |target_id: TargetId, seq: i64| StepRecord {
+        target_id,
+        seq,
+        index: 0,
+        name: format!("s{seq}"),
+        exit_code: Some(0),
+        success: true,
+        duration_ms: 1,
+        output_tail: String::new(),
+        message: String::new(),
+        at_ms: 1,
+    };
+    let mut calls = tokio::task::JoinSet::new();
+    for (i, t) in w.targets.iter().enumerate() {
+        let (s, id) = (w.s.clone(), t.id);
+        calls.spawn(async move {
+            let recorded = s.record_step(&step(id, 1), 5).await.map(|_| ());
+            let missing = s.record_step(&step(TargetId(id.0 + 10_000), 1), 5).await.map(|_| ());
+            // pairs of targets race for one token: one wins, the other is told it is taken
+            let token = s.set_tokens(id, &format!("shared-{}", i / 2), &format!("share-{i}")).await;
+            let moved = s.transition(id, TargetState::Connecting, "go", None, 6).await.map(|t| t.is_some());
+            (id, recorded, missing, token, moved)
+        });
+    }
+    let mut token_winners = 0;
+    while let Some(done) = calls.join_next().await {
+        let (id, recorded, missing, token, moved) = done.unwrap();
+        assert_eq!(recorded, Ok(()), "target {id}");
+        assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+        match token {
+            Ok(()) => token_winners += 1,
+            Err(StoreError::Conflict(m)) => assert!(m.contains("already in use"), "{m}"),
+            other => panic!("target {id}: {other:?}"),
+        }
+        assert_eq!(moved, Ok(true), "target {id}");
+    }
+    assert_eq!(token_winners, 20, "one target of each pair holds the token");
+    for t in &w.targets {
+        let steps = w.s.steps_of(t.id).await.unwrap();
+        assert_eq!(steps.len(), 1, "target {}: {steps:?}", t.id);
+        let now = w.s.target(t.id).await.unwrap();
+        assert_eq!((now.state, now.last_step.as_deref(), now.attempts), (TargetState::Connecting, Some("s1"), 1));
+    }
 }
