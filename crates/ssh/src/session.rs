@@ -301,7 +301,8 @@ impl Session {
 
     pub async fn close(self) {
         let Link::Ssh(handle) = self.link else { return };
-        let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
+        // boxed: russh's disconnect is ~1.8 KB, and callers (a target's driver) would carry it
+        let _ = Box::pin(handle.disconnect(Disconnect::ByApplication, "", "en")).await;
     }
 }
 

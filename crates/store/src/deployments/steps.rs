@@ -62,33 +62,37 @@ impl Store {
         if let Some(done) = on_sqlite.await {
             return done;
         }
-        let mut tx = self.begin().await?;
-        let done = sqlx::query(INSERT_STEP)
-            .bind(r.target_id.0)
-            .bind(r.seq)
-            .bind(r.index)
-            .bind(&r.name)
-            .bind(r.exit_code.map(i64::from))
-            .bind(i64::from(r.success))
-            .bind(r.duration_ms)
-            .bind(&r.output_tail)
-            .bind(&r.message)
-            .bind(r.at_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(missing_as(|| missing(r)))?;
-        let taken = done.rows_affected() > 0;
-        if taken {
-            sqlx::query(LAST_STEP)
+        // boxed: the callers hold a pointer, not the transaction
+        Box::pin(async {
+            let mut tx = self.begin().await?;
+            let done = sqlx::query(INSERT_STEP)
+                .bind(r.target_id.0)
+                .bind(r.seq)
+                .bind(r.index)
                 .bind(&r.name)
                 .bind(r.exit_code.map(i64::from))
-                .bind(now_ms)
-                .bind(r.target_id.0)
+                .bind(i64::from(r.success))
+                .bind(r.duration_ms)
+                .bind(&r.output_tail)
+                .bind(&r.message)
+                .bind(r.at_ms)
                 .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(taken)
+                .await
+                .map_err(missing_as(|| missing(r)))?;
+            let taken = done.rows_affected() > 0;
+            if taken {
+                sqlx::query(LAST_STEP)
+                    .bind(&r.name)
+                    .bind(r.exit_code.map(i64::from))
+                    .bind(now_ms)
+                    .bind(r.target_id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(taken)
+        })
+        .await
     }
 
     /// The target's executed steps, by report sequence.

@@ -169,27 +169,31 @@ impl Store {
         if let Some(done) = self.on_sqlite_writer(true, move |c| sqlite::change_state(c, &change)).await {
             return done;
         }
-        let mut tx = self.begin().await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(change_state_sql(state)))
-            .bind(state.as_str())
-            .bind(message)
-            .bind(error_code)
-            .bind(now_ms)
-            .bind(state.is_final().then_some(now_ms))
-            .bind(id.0)
-            .bind(i64::from(state == TargetState::Connecting))
-            .bind(next_attempt_ms)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            drop(tx);
-            self.target(id).await?;
-            return Ok(None);
-        };
-        let target = target_from_row(&row)?;
-        steps::insert_event(&mut tx, id, now_ms, state, message).await?;
-        tx.commit().await?;
-        Ok(Some(target))
+        // boxed: the callers, a target's driver among them, hold a pointer, not the transaction
+        Box::pin(async {
+            let mut tx = self.begin().await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(change_state_sql(state)))
+                .bind(state.as_str())
+                .bind(message)
+                .bind(error_code)
+                .bind(now_ms)
+                .bind(state.is_final().then_some(now_ms))
+                .bind(id.0)
+                .bind(i64::from(state == TargetState::Connecting))
+                .bind(next_attempt_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else {
+                drop(tx);
+                self.target(id).await?;
+                return Ok(None);
+            };
+            let target = target_from_row(&row)?;
+            steps::insert_event(&mut tx, id, now_ms, state, message).await?;
+            tx.commit().await?;
+            Ok(Some(target))
+        })
+        .await
     }
 
     /// Sets the given fields of a target's log line; `updated_ms` becomes `now_ms`.
@@ -214,26 +218,30 @@ impl Store {
     /// the target when it did; None when the target is not running or took this report
     /// (or a later one) before.
     pub async fn mark_rebooting(&self, id: TargetId, seq: i64, message: &str, now_ms: i64) -> Result<Option<Target>> {
-        let mut tx = self.begin().await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE targets SET state = $1, message = $2, reboot_seq = $3, updated_ms = $4 \
-             WHERE id = $5 AND state = $6 AND (reboot_seq IS NULL OR reboot_seq < $3) RETURNING {TARGET_COLUMNS}"
-        )))
-        .bind(TargetState::Rebooting.as_str())
-        .bind(message)
-        .bind(seq)
-        .bind(now_ms)
-        .bind(id.0)
-        .bind(TargetState::Running.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let target = target_from_row(&row)?;
-        steps::insert_event(&mut tx, id, now_ms, TargetState::Rebooting, message).await?;
-        tx.commit().await?;
-        Ok(Some(target))
+        // boxed: a report's handler holds a pointer, not the transaction
+        Box::pin(async {
+            let mut tx = self.begin().await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE targets SET state = $1, message = $2, reboot_seq = $3, updated_ms = $4 \
+                 WHERE id = $5 AND state = $6 AND (reboot_seq IS NULL OR reboot_seq < $3) RETURNING {TARGET_COLUMNS}"
+            )))
+            .bind(TargetState::Rebooting.as_str())
+            .bind(message)
+            .bind(seq)
+            .bind(now_ms)
+            .bind(id.0)
+            .bind(TargetState::Running.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let target = target_from_row(&row)?;
+            steps::insert_event(&mut tx, id, now_ms, TargetState::Rebooting, message).await?;
+            tx.commit().await?;
+            Ok(Some(target))
+        })
+        .await
     }
 
     /// Stores the hashes of the target's report and share tokens (valid again until

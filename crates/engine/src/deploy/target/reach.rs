@@ -22,19 +22,23 @@ impl Engine {
     pub(super) async fn drive(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
         let opts = d.options;
         loop {
-            let current = self.store().target(t.id).await?;
-            if current.state.is_final() {
-                return Ok(()); // cancelled while it waited
-            }
-            if current.state == TargetState::WaitingRetry {
-                let at = current.next_attempt_ms.unwrap_or_else(now_ms);
-                if self.pause(t.id, notify, at).await? {
-                    return Ok(());
+            // what this loop needs of the target, not the target (its driver's state stays small)
+            let (attempts, retry_at) = {
+                let current = self.store().target(t.id).await?;
+                if current.state.is_final() {
+                    return Ok(()); // cancelled while it waited
                 }
+                let waits = current.state == TargetState::WaitingRetry;
+                (current.attempts, waits.then(|| current.next_attempt_ms.unwrap_or_else(now_ms)))
+            };
+            if let Some(at) = retry_at
+                && self.pause(t.id, notify, at).await?
+            {
+                return Ok(());
             }
             let asset = self.store().asset(t.asset_id).await?;
             let (addr, port) = (asset.address.clone(), asset.ssh_port);
-            let nth = if current.attempts > 0 { format!(" (attempt {})", current.attempts + 1) } else { String::new() };
+            let nth = if attempts > 0 { format!(" (attempt {})", attempts + 1) } else { String::new() };
             // the thread is waited for here, before the boxed rest: a target that waits
             // (most of a large deployment's) holds only this small state
             let thread = self.inner.threads.acquire(d.id.0 as u64).await;
