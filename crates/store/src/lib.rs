@@ -206,11 +206,11 @@ impl Store {
             return Ok(done.rows_affected());
         };
         self.wrote();
-        w.run(false, move |c| {
-            let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
-            Ok(sqlite_writer::execute(c, sql, &refs).map_err(sqlite_writer::constraint_as_store_error)? as u64)
-        })
-        .await
+        let done = w.run(false, move |c| {
+            sqlite_writer::execute(c, sql, &sqlite_writer::refs(&args))
+                .map_err(sqlite_writer::constraint_as_store_error)
+        });
+        Ok(done.await? as u64)
     }
 
     /// The rows of a read (`$1`, `$2`, … bound to `args` in order) on either backend: on
@@ -225,11 +225,7 @@ impl Store {
             let q = args.into_iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, a| a.bind(q));
             return q.fetch_all(&self.pool).await?.iter().map(T::from_row).collect();
         };
-        w.run(false, move |c| {
-            let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
-            sqlite_writer::query_all(c, &sql, &refs, |r| T::from_row(r))
-        })
-        .await
+        w.run(false, move |c| sqlite_writer::query_all(c, &sql, &sqlite_writer::refs(&args), |r| T::from_row(r))).await
     }
 
     /// The first row of such a read.

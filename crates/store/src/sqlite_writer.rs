@@ -1,6 +1,8 @@
-//! SQLite's group-commit writer: the store's hot reads and writes of deployments (a
-//! target's state changes, log fields, step records, tokens, claims, report-token lookups)
-//! run on one direct SQLite connection (rusqlite), many callers' calls in one transaction.
+//! SQLite's group-commit writer: the store's hot calls of deployments (a target's state
+//! changes, log fields, step records, tokens, claims, the creation of targets, and the
+//! reads a target makes: its report token, the target, asset, credentials, host keys) run
+//! on one direct SQLite connection (rusqlite), many callers' calls in one transaction.
+//! Row mappers read rows of either driver (`Columns`, `FromRow`); `Arg` binds to either.
 //!
 //! Why: through sqlx every SQLite statement is a round trip to the connection's worker
 //! thread (two thread wake-ups) and every write a commit of its own; measured on the
@@ -191,15 +193,14 @@ pub(crate) fn query_row<T>(
     conn: &Connection,
     sql: &str,
     args: &[&dyn ToSql],
-    read: impl FnOnce(&rusqlite::Row<'_>) -> Result<T>,
+    read: impl Fn(&rusqlite::Row<'_>) -> Result<T>,
 ) -> Result<Option<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    bind(&mut stmt, args)?;
-    let mut rows = stmt.raw_query();
-    match rows.next()? {
-        Some(row) => Ok(Some(read(row)?)),
-        None => Ok(None),
-    }
+    Ok(query_all(conn, sql, args, read)?.into_iter().next())
+}
+
+/// `args` as the driver takes them.
+pub(crate) fn refs(args: &[Arg]) -> Vec<&dyn ToSql> {
+    args.iter().map(|a| a as &dyn ToSql).collect()
 }
 
 fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[&dyn ToSql]) -> rusqlite::Result<()> {
