@@ -4,7 +4,8 @@
 //! substring), a sort and a page, with the count of matches (exact up to 10,000). Runs on
 //! both backends.
 
-use crate::assets::{COLUMNS, asset_from_row};
+use crate::assets::COLUMNS;
+use crate::sqlite_writer::FromRow;
 use crate::{Result, Store};
 use drover_domain::asset::Asset;
 use drover_domain::asset_search::{AssetColumn, AssetCount, AssetSearch};
@@ -257,7 +258,7 @@ impl Store {
             page = page.bind(b.clone());
         }
         let rows = page.bind(q.limit.max(0)).bind(q.offset.max(0)).fetch_all(&self.pool).await?;
-        Ok((total, rows.iter().map(asset_from_row).collect::<Result<_>>()?))
+        Ok((total, rows.iter().map(Asset::from_row).collect::<Result<_>>()?))
     }
 
     /// The `n` of a `SELECT COUNT(*) AS n …` with `binds` for `$1..`.
@@ -346,7 +347,7 @@ impl Store {
             query = query.bind(b.clone());
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(asset_from_row).collect()
+        rows.iter().map(Asset::from_row).collect()
     }
 
     /// The id and name of every asset the search's filters match (its page is ignored),

@@ -24,24 +24,26 @@ pub(crate) fn macs_json(macs: &[String]) -> Result<String> {
     serde_json::to_string(macs).map_err(|e| StoreError::Other(format!("cannot encode MAC addresses: {e}")))
 }
 
-pub(crate) fn asset_from_row(row: &impl Columns) -> Result<Asset> {
-    let port: i64 = row.col("ssh_port")?;
-    let macs: String = row.col("macs")?;
-    Ok(Asset {
-        id: AssetId(row.col("id")?),
-        name: row.col("name")?,
-        address: row.col("address")?,
-        ssh_port: u16::try_from(port).map_err(|_| corrupt("SSH port", port))?,
-        macs: serde_json::from_str(&macs).map_err(|_| corrupt("MAC address list", &macs))?,
-        host_key: row.col("host_key")?,
-        host_key_fingerprint: row.col("host_key_fingerprint")?,
-        hostname: row.col("hostname")?,
-        os: row.col("os")?,
-        arch: row.col("arch")?,
-        last_seen_ms: row.col("last_seen_ms")?,
-        created_ms: row.col("created_ms")?,
-        facts: facts_from_row(row)?,
-    })
+impl FromRow for Asset {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        let port: i64 = row.col("ssh_port")?;
+        let macs: String = row.col("macs")?;
+        Ok(Asset {
+            id: AssetId(row.col("id")?),
+            name: row.col("name")?,
+            address: row.col("address")?,
+            ssh_port: u16::try_from(port).map_err(|_| corrupt("SSH port", port))?,
+            macs: serde_json::from_str(&macs).map_err(|_| corrupt("MAC address list", &macs))?,
+            host_key: row.col("host_key")?,
+            host_key_fingerprint: row.col("host_key_fingerprint")?,
+            hostname: row.col("hostname")?,
+            os: row.col("os")?,
+            arch: row.col("arch")?,
+            last_seen_ms: row.col("last_seen_ms")?,
+            created_ms: row.col("created_ms")?,
+            facts: facts_from_row(row)?,
+        })
+    }
 }
 
 fn facts_from_row(row: &impl Columns) -> Result<AssetFacts> {
@@ -100,7 +102,7 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM assets ORDER BY name, id")))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(asset_from_row).collect()
+        rows.iter().map(Asset::from_row).collect()
     }
 
     pub async fn asset(&self, id: AssetId) -> Result<Asset> {
@@ -113,7 +115,7 @@ impl Store {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        asset_from_row(&row.ok_or_else(|| StoreError::NotFound(format!("no asset named '{name}'")))?)
+        Asset::from_row(&row.ok_or_else(|| StoreError::NotFound(format!("no asset named '{name}'")))?)
     }
 
     /// Deletes an asset and its credential mappings. Refused while a deployment target
@@ -181,12 +183,6 @@ impl Store {
             )
             .await?;
         if done == 0 { Err(not_found(id)) } else { Ok(()) }
-    }
-}
-
-impl FromRow for Asset {
-    fn from_row(row: &impl Columns) -> Result<Self> {
-        asset_from_row(row)
     }
 }
 

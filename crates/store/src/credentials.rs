@@ -10,17 +10,19 @@ use sqlx::Row;
 
 const COLUMNS: &str = "id, name, username, kind, sudo, created_ms";
 
-fn credential_from_row(row: &impl Columns) -> Result<Credential> {
-    let kind: String = row.col("kind")?;
-    let sudo: String = row.col("sudo")?;
-    Ok(Credential {
-        id: CredentialId(row.col("id")?),
-        name: row.col("name")?,
-        username: row.col("username")?,
-        kind: CredentialKind::parse(&kind).ok_or_else(|| corrupt("credential kind", &kind))?,
-        sudo: SudoMode::parse(&sudo).ok_or_else(|| corrupt("sudo mode", &sudo))?,
-        created_ms: row.col("created_ms")?,
-    })
+impl FromRow for Credential {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        let kind: String = row.col("kind")?;
+        let sudo: String = row.col("sudo")?;
+        Ok(Credential {
+            id: CredentialId(row.col("id")?),
+            name: row.col("name")?,
+            username: row.col("username")?,
+            kind: CredentialKind::parse(&kind).ok_or_else(|| corrupt("credential kind", &kind))?,
+            sudo: SudoMode::parse(&sudo).ok_or_else(|| corrupt("sudo mode", &sudo))?,
+            created_ms: row.col("created_ms")?,
+        })
+    }
 }
 
 impl Store {
@@ -65,7 +67,7 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM credentials ORDER BY name, id")))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(credential_from_row).collect()
+        rows.iter().map(Credential::from_row).collect()
     }
 
     pub async fn credential(&self, id: CredentialId) -> Result<Credential> {
@@ -80,7 +82,7 @@ impl Store {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        credential_from_row(&row.ok_or_else(|| StoreError::NotFound(format!("no credential named '{name}'")))?)
+        Credential::from_row(&row.ok_or_else(|| StoreError::NotFound(format!("no credential named '{name}'")))?)
     }
 
     /// The sealed secret exactly as `seal` returned it.
@@ -143,7 +145,7 @@ impl Store {
         .bind(credential.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(mapping_from_row).collect()
+        rows.iter().map(CredentialMapping::from_row).collect()
     }
 
     /// Removes one mapping of the credential.
@@ -172,35 +174,25 @@ fn scope_columns(scope: &Scope) -> (Option<i64>, Option<String>) {
     }
 }
 
-fn mapping_from_row(row: &impl Columns) -> Result<CredentialMapping> {
-    let kind: String = row.col("scope")?;
-    let asset: Option<i64> = row.col("asset_id")?;
-    let value: Option<String> = row.col("scope_value")?;
-    let value = || value.clone().ok_or_else(|| corrupt("mapping scope value", "NULL"));
-    let scope = match kind.as_str() {
-        "asset" => Scope::Asset(AssetId(asset.ok_or_else(|| corrupt("mapping asset", "NULL"))?)),
-        "ip_range" => Scope::IpRange(IpRange::parse(&value()?).map_err(|e| corrupt("mapping IP range", e))?),
-        "domain" => Scope::Domain(Domain::parse(&value()?).map_err(|e| corrupt("mapping domain", e))?),
-        "global" => Scope::Global,
-        other => return Err(corrupt("mapping scope", other)),
-    };
-    Ok(CredentialMapping {
-        id: Some(MappingId(row.col("id")?)),
-        credential_id: CredentialId(row.col("credential_id")?),
-        scope,
-        priority: row.col("priority")?,
-    })
-}
-
-impl FromRow for Credential {
-    fn from_row(row: &impl Columns) -> Result<Self> {
-        credential_from_row(row)
-    }
-}
-
 impl FromRow for CredentialMapping {
     fn from_row(row: &impl Columns) -> Result<Self> {
-        mapping_from_row(row)
+        let kind: String = row.col("scope")?;
+        let asset: Option<i64> = row.col("asset_id")?;
+        let value: Option<String> = row.col("scope_value")?;
+        let value = || value.clone().ok_or_else(|| corrupt("mapping scope value", "NULL"));
+        let scope = match kind.as_str() {
+            "asset" => Scope::Asset(AssetId(asset.ok_or_else(|| corrupt("mapping asset", "NULL"))?)),
+            "ip_range" => Scope::IpRange(IpRange::parse(&value()?).map_err(|e| corrupt("mapping IP range", e))?),
+            "domain" => Scope::Domain(Domain::parse(&value()?).map_err(|e| corrupt("mapping domain", e))?),
+            "global" => Scope::Global,
+            other => return Err(corrupt("mapping scope", other)),
+        };
+        Ok(CredentialMapping {
+            id: Some(MappingId(row.col("id")?)),
+            credential_id: CredentialId(row.col("credential_id")?),
+            scope,
+            priority: row.col("priority")?,
+        })
     }
 }
 

@@ -7,28 +7,32 @@ use crate::{Result, Store, StoreError};
 use drover_domain::host_key::{HostAuthority, HostKey, PinSource};
 use drover_domain::ids::AuthorityId;
 
-fn host_key_from_row(row: &impl Columns) -> Result<HostKey> {
-    let port: i64 = row.col("port")?;
-    let source: String = row.col("source")?;
-    Ok(HostKey {
-        address: row.col("address")?,
-        port: u16::try_from(port).map_err(|_| corrupt("SSH port", port))?,
-        key: row.col("key")?,
-        fingerprint: row.col("fingerprint")?,
-        source: PinSource::parse(&source).ok_or_else(|| corrupt("host key source", &source))?,
-        pinned_by: row.col("pinned_by")?,
-        pinned_ms: row.col("pinned_ms")?,
-    })
+impl FromRow for HostKey {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        let port: i64 = row.col("port")?;
+        let source: String = row.col("source")?;
+        Ok(HostKey {
+            address: row.col("address")?,
+            port: u16::try_from(port).map_err(|_| corrupt("SSH port", port))?,
+            key: row.col("key")?,
+            fingerprint: row.col("fingerprint")?,
+            source: PinSource::parse(&source).ok_or_else(|| corrupt("host key source", &source))?,
+            pinned_by: row.col("pinned_by")?,
+            pinned_ms: row.col("pinned_ms")?,
+        })
+    }
 }
 
-fn authority_from_row(row: &impl Columns) -> Result<HostAuthority> {
-    Ok(HostAuthority {
-        id: AuthorityId(row.col("id")?),
-        key: row.col("key")?,
-        fingerprint: row.col("fingerprint")?,
-        hosts: row.col("hosts")?,
-        created_ms: row.col("created_ms")?,
-    })
+impl FromRow for HostAuthority {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        Ok(HostAuthority {
+            id: AuthorityId(row.col("id")?),
+            key: row.col("key")?,
+            fingerprint: row.col("fingerprint")?,
+            hosts: row.col("hosts")?,
+            created_ms: row.col("created_ms")?,
+        })
+    }
 }
 
 /// The key type of an OpenSSH key line (`ssh-ed25519`).
@@ -52,7 +56,7 @@ impl Store {
         )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(host_key_from_row).collect()
+        rows.iter().map(HostKey::from_row).collect()
     }
 
     /// Pins a key for its address and port. `replace_all`: the address's other keys go
@@ -131,7 +135,7 @@ impl Store {
         .fetch_one(self.writer())
         .await
         .map_err(unique_as(|| format!("the certificate authority {fingerprint} is already trusted")))?;
-        authority_from_row(&row)
+        HostAuthority::from_row(&row)
     }
 
     pub async fn list_host_authorities(&self) -> Result<Vec<HostAuthority>> {
@@ -145,17 +149,5 @@ impl Store {
             return Err(StoreError::NotFound(format!("certificate authority {id} not found")));
         }
         Ok(())
-    }
-}
-
-impl FromRow for HostKey {
-    fn from_row(row: &impl Columns) -> Result<Self> {
-        host_key_from_row(row)
-    }
-}
-
-impl FromRow for HostAuthority {
-    fn from_row(row: &impl Columns) -> Result<Self> {
-        authority_from_row(row)
     }
 }

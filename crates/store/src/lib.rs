@@ -161,8 +161,7 @@ impl Store {
     /// its read, and fails at once with "database is locked" whatever the busy timeout
     /// (seen with 50 scans at once).
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        self.wrote();
-        self.sqlx_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.wrote_through_sqlx();
         Ok(match self.backend {
             Backend::Sqlite => self.write_pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.write_pool.begin().await?,
@@ -171,13 +170,18 @@ impl Store {
 
     /// The pool, for one write statement outside a transaction (counted as a write).
     pub(crate) fn writer(&self) -> &AnyPool {
-        self.wrote();
-        self.sqlx_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.wrote_through_sqlx();
         &self.write_pool
     }
 
     fn wrote(&self) {
         self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A write in a transaction of its own.
+    fn wrote_through_sqlx(&self) {
+        self.wrote();
+        self.sqlx_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Runs a hot call: on SQLite `sqlite` in the group-commit writer (counted as a write,

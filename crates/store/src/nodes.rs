@@ -8,9 +8,9 @@
 //! that could not renew its lease (cut off from the database) cannot claim, nor confirm a
 //! claim, after the others may have taken its targets over.
 
-use crate::deployments::{TARGET_COLUMNS, final_states_sql, target_from_row};
+use crate::deployments::{TARGET_COLUMNS, final_states_sql};
 use crate::error::corrupt;
-use crate::sqlite_writer::{Columns, execute, query_row};
+use crate::sqlite_writer::{Columns, FromRow, execute, query_row};
 use crate::{Result, Store, StoreError};
 use drover_domain::deployment::{Target, TargetState};
 use drover_domain::ids::{AssetId, TargetId};
@@ -178,7 +178,7 @@ impl Store {
         .bind(now_ms)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(target_from_row).collect()
+        rows.iter().map(Target::from_row).collect()
     }
 
     /// Unfinished targets node `me` drives, oldest first.
@@ -191,7 +191,7 @@ impl Store {
         .bind(me)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(target_from_row).collect()
+        rows.iter().map(Target::from_row).collect()
     }
 
     /// Queued targets no node has claimed yet, at most `limit`, newest first (the node
@@ -206,7 +206,7 @@ impl Store {
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(target_from_row).collect()
+        rows.iter().map(Target::from_row).collect()
     }
 
     /// Asks the node that drives unfinished target `id` to cancel it, with `message`.

@@ -7,15 +7,17 @@ use drover_domain::ids::ShareLocationId;
 use drover_domain::scope::IpRange;
 use drover_domain::share_location::ShareLocation;
 
-fn location_from_row(row: &impl Columns) -> Result<ShareLocation> {
-    let range: String = row.col("ip_range")?;
-    Ok(ShareLocation {
-        id: ShareLocationId(row.col("id")?),
-        range: IpRange::parse(&range).map_err(|_| corrupt("share location range", &range))?,
-        url: row.col("url")?,
-        cert_sha256: row.col("cert_sha256")?,
-        created_ms: row.col("created_ms")?,
-    })
+impl FromRow for ShareLocation {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        let range: String = row.col("ip_range")?;
+        Ok(ShareLocation {
+            id: ShareLocationId(row.col("id")?),
+            range: IpRange::parse(&range).map_err(|_| corrupt("share location range", &range))?,
+            url: row.col("url")?,
+            cert_sha256: row.col("cert_sha256")?,
+            created_ms: row.col("created_ms")?,
+        })
+    }
 }
 
 impl Store {
@@ -38,7 +40,7 @@ impl Store {
         .fetch_one(self.writer())
         .await
         .map_err(unique_as(|| format!("IP range {range} has a share location already: remove it first")))?;
-        location_from_row(&row)
+        ShareLocation::from_row(&row)
     }
 
     /// Every share location, oldest first.
@@ -53,11 +55,5 @@ impl Store {
             return Err(StoreError::NotFound(format!("share location {id} not found")));
         }
         Ok(())
-    }
-}
-
-impl FromRow for ShareLocation {
-    fn from_row(row: &impl Columns) -> Result<Self> {
-        location_from_row(row)
     }
 }

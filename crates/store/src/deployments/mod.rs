@@ -96,44 +96,40 @@ fn deployment_from_row(row: &impl Columns) -> Result<Deployment> {
 }
 
 /// A target from a row of either driver (sqlx's, or SQLite's group-commit writer's).
-pub(crate) fn target_from_row(row: &impl Columns) -> Result<Target> {
-    let state: String = row.col("state")?;
-    let return_code: Option<i64> = row.col("return_code")?;
-    Ok(Target {
-        id: TargetId(row.col("id")?),
-        deployment_id: DeploymentId(row.col("deployment_id")?),
-        asset_id: AssetId(row.col("asset_id")?),
-        asset_name: row.col("asset_name")?,
-        state: TargetState::parse(&state).ok_or_else(|| corrupt("target state", &state))?,
-        run_mode: run_mode(row)?,
-        credential: row.col("credential")?,
-        last_step: row.col("last_step")?,
-        return_code: return_code.map(|c| i32::try_from(c).map_err(|_| corrupt("return code", c))).transpose()?,
-        message: row.col("message")?,
-        error_code: row.col("error_code")?,
-        deployer_version: row.col("deployer_version")?,
-        server: row.col("server")?,
-        work_dir: row.col("work_dir")?,
-        pid: row.col("pid")?,
-        boot_marker: row.col("boot_marker")?,
-        reboot_seq: row.col("reboot_seq")?,
-        attempts: row.col("attempts")?,
-        next_attempt_ms: row.col("next_attempt_ms")?,
-        created_ms: row.col("created_ms")?,
-        updated_ms: row.col("updated_ms")?,
-        finished_ms: row.col("finished_ms")?,
-    })
+impl FromRow for Target {
+    fn from_row(row: &impl Columns) -> Result<Self> {
+        let state: String = row.col("state")?;
+        let return_code: Option<i64> = row.col("return_code")?;
+        Ok(Target {
+            id: TargetId(row.col("id")?),
+            deployment_id: DeploymentId(row.col("deployment_id")?),
+            asset_id: AssetId(row.col("asset_id")?),
+            asset_name: row.col("asset_name")?,
+            state: TargetState::parse(&state).ok_or_else(|| corrupt("target state", &state))?,
+            run_mode: run_mode(row)?,
+            credential: row.col("credential")?,
+            last_step: row.col("last_step")?,
+            return_code: return_code.map(|c| i32::try_from(c).map_err(|_| corrupt("return code", c))).transpose()?,
+            message: row.col("message")?,
+            error_code: row.col("error_code")?,
+            deployer_version: row.col("deployer_version")?,
+            server: row.col("server")?,
+            work_dir: row.col("work_dir")?,
+            pid: row.col("pid")?,
+            boot_marker: row.col("boot_marker")?,
+            reboot_seq: row.col("reboot_seq")?,
+            attempts: row.col("attempts")?,
+            next_attempt_ms: row.col("next_attempt_ms")?,
+            created_ms: row.col("created_ms")?,
+            updated_ms: row.col("updated_ms")?,
+            finished_ms: row.col("finished_ms")?,
+        })
+    }
 }
 
 const DEPLOYMENT_GOING: &str = "SELECT 1 AS one FROM targets WHERE deployment_id = $1 AND finished_ms IS NULL LIMIT 1";
 const FINISH_DEPLOYMENT: &str = "UPDATE deployments SET finished_ms = $2 WHERE id = $1 AND finished_ms IS NULL \
      AND NOT EXISTS (SELECT 1 FROM targets WHERE deployment_id = $1 AND finished_ms IS NULL)";
-
-impl FromRow for Target {
-    fn from_row(row: &impl Columns) -> Result<Self> {
-        target_from_row(row)
-    }
-}
 
 /// The message of a target's first state and event.
 const QUEUED: &str = "queued";
@@ -264,7 +260,7 @@ pub(crate) async fn insert_deployment(
             .bind(now_ms)
             .fetch_one(&mut **tx)
             .await?;
-        let target = target_from_row(&row)?;
+        let target = Target::from_row(&row)?;
         steps::insert_event(tx, target.id, now_ms, TargetState::Queued, QUEUED).await?;
         targets.push(target);
     }
@@ -303,7 +299,7 @@ fn insert_deployment_sqlite(
             &QUEUED,
             &now_ms,
         ];
-        let target = query_row(c, &sql, &args, |r| target_from_row(r))?
+        let target = query_row(c, &sql, &args, |r| Target::from_row(r))?
             .ok_or_else(|| StoreError::Other("a new target was not returned".into()))?;
         execute(c, steps::INSERT_EVENT, &[&target.id.0, &now_ms, &TargetState::Queued.as_str(), &QUEUED])?;
         targets.push(target);

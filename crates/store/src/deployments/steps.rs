@@ -1,8 +1,9 @@
 //! A target's history: executed steps (idempotent per report sequence), state events,
 //! and the filtered log of targets.
 
-use super::{LogFilter, TARGET_COLUMNS, target_from_row};
+use super::{LogFilter, TARGET_COLUMNS};
 use crate::error::missing_as;
+use crate::sqlite_writer::FromRow;
 use crate::sqlite_writer::{execute, is_constraint};
 use crate::{Result, Store, StoreError};
 use drover_domain::deployment::{StepRecord, Target, TargetEvent, TargetState};
@@ -172,6 +173,6 @@ impl Store {
             query = query.bind(a);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(target_from_row).collect()
+        rows.iter().map(Target::from_row).collect()
     }
 }

@@ -1,7 +1,7 @@
 //! Deployment targets: the state machine applied in SQL, log fields, per-target tokens.
 
-use super::{TARGET_COLUMNS, TargetUpdate, final_states_sql, steps, target_from_row};
-use crate::sqlite_writer::{Columns, execute, query_row};
+use super::{TARGET_COLUMNS, TargetUpdate, final_states_sql, steps};
+use crate::sqlite_writer::{Columns, FromRow, execute, query_row};
 use crate::{Result, Store, StoreError};
 use drover_domain::FailureCode;
 use drover_domain::deployment::{Target, TargetState};
@@ -68,7 +68,7 @@ mod sqlite {
     use super::*;
 
     pub(super) fn target(c: &Connection, id: TargetId) -> Result<Target> {
-        query_row(c, &target_sql(), &[&id.0], |r| target_from_row(r))?.ok_or_else(|| not_found(id))
+        query_row(c, &target_sql(), &[&id.0], |r| Target::from_row(r))?.ok_or_else(|| not_found(id))
     }
 
     pub(super) fn change_state(c: &Connection, s: &StateChange) -> Result<Option<Target>> {
@@ -82,7 +82,7 @@ mod sqlite {
             &i64::from(s.state == TargetState::Connecting),
             &s.next_attempt_ms,
         ];
-        let Some(target) = query_row(c, &change_state_sql(s.state), &args, |r| target_from_row(r))? else {
+        let Some(target) = query_row(c, &change_state_sql(s.state), &args, |r| Target::from_row(r))? else {
             target(c, s.id)?;
             return Ok(None);
         };
@@ -100,19 +100,11 @@ impl Store {
         .bind(id.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(target_from_row).collect()
+        rows.iter().map(Target::from_row).collect()
     }
 
     pub async fn target(&self, id: TargetId) -> Result<Target> {
-        if let Some(done) = self.on_sqlite_writer(false, move |c| sqlite::target(c, id)).await {
-            return done;
-        }
-        let row = sqlx::query(sqlx::AssertSqlSafe(target_sql()))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        target_from_row(&row)
+        self.fetch_optional(target_sql(), vec![id.0.into()]).await?.ok_or_else(|| not_found(id))
     }
 
     /// Moves a target to `state` if `TargetState::can_become` allows it from the state it
@@ -188,7 +180,7 @@ impl Store {
                 self.target(id).await?;
                 return Ok(None);
             };
-            let target = target_from_row(&row)?;
+            let target = Target::from_row(&row)?;
             steps::insert_event(&mut tx, id, now_ms, state, message).await?;
             tx.commit().await?;
             Ok(Some(target))
@@ -236,7 +228,7 @@ impl Store {
             let Some(row) = row else {
                 return Ok(None);
             };
-            let target = target_from_row(&row)?;
+            let target = Target::from_row(&row)?;
             steps::insert_event(&mut tx, id, now_ms, TargetState::Rebooting, message).await?;
             tx.commit().await?;
             Ok(Some(target))
@@ -331,6 +323,6 @@ impl Store {
         )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(target_from_row).collect()
+        rows.iter().map(Target::from_row).collect()
     }
 }

@@ -350,19 +350,7 @@ async fn missing_targets_and_deployments_are_not_found(s: Store) {
     nf(s.revoke_tokens(t).await);
     nf(s.deployment(d).await.map(drop));
     nf(s.finish_deployment_if_done(d, 1).await.map(drop));
-    let step = StepRecord {
-        target_id: t,
-        seq: 1,
-        index: 0,
-        name: "a".into(),
-        exit_code: Some(0),
-        success: true,
-        duration_ms: 1,
-        output_tail: String::new(),
-        message: String::new(),
-        at_ms: 1,
-    };
-    nf(s.record_step(&step, 1).await.map(drop));
+    nf(s.record_step(&first_step(t, "a"), 1).await.map(drop));
     assert!(s.targets_of(d).await.unwrap().is_empty());
     assert!(s.unfinished_targets().await.unwrap().is_empty());
     assert_eq!(s.delete_logs_before(i64::MAX).await.unwrap(), 0);
@@ -515,24 +503,12 @@ async fn a_scan_trigger_starts_one_deployment_however_many_race(s: Store) {
 async fn calls_at_once_each_keep_their_own_outcome(s: Store) {
     let names: Vec<String> = (0..40).map(|i| format!("a{i}")).collect();
     let w = world(s, &names.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    let step = |target_id: TargetId, seq: i64| StepRecord {
-        target_id,
-        seq,
-        index: 0,
-        name: format!("s{seq}"),
-        exit_code: Some(0),
-        success: true,
-        duration_ms: 1,
-        output_tail: String::new(),
-        message: String::new(),
-        at_ms: 1,
-    };
     let mut calls = tokio::task::JoinSet::new();
     for (i, t) in w.targets.iter().enumerate() {
         let (s, id) = (w.s.clone(), t.id);
         calls.spawn(async move {
-            let recorded = s.record_step(&step(id, 1), 5).await.map(|_| ());
-            let missing = s.record_step(&step(TargetId(id.0 + 10_000), 1), 5).await.map(|_| ());
+            let recorded = s.record_step(&first_step(id, "s1"), 5).await.map(|_| ());
+            let missing = s.record_step(&first_step(TargetId(id.0 + 10_000), "s1"), 5).await.map(|_| ());
             // pairs of targets race for one token: one wins, the other is told it is taken
             let token = s.set_tokens(id, &format!("shared-{}", i / 2), &format!("share-{i}")).await;
             let moved = s.transition(id, TargetState::Connecting, "go", None, 6).await.map(|t| t.is_some());
@@ -557,5 +533,21 @@ async fn calls_at_once_each_keep_their_own_outcome(s: Store) {
         assert_eq!(steps.len(), 1, "target {}: {steps:?}", t.id);
         let now = w.s.target(t.id).await.unwrap();
         assert_eq!((now.state, now.last_step.as_deref(), now.attempts), (TargetState::Connecting, Some("s1"), 1));
+    }
+}
+
+/// A successful first step `name` (report 1) of `target_id`.
+fn first_step(target_id: TargetId, name: &str) -> StepRecord {
+    StepRecord {
+        target_id,
+        seq: 1,
+        index: 0,
+        name: name.into(),
+        exit_code: Some(0),
+        success: true,
+        duration_ms: 1,
+        output_tail: String::new(),
+        message: String::new(),
+        at_ms: 1,
     }
 }
