@@ -10,6 +10,7 @@
 
 mod error;
 mod host_key;
+mod probed;
 mod session;
 mod transport;
 

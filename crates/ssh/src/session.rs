@@ -137,9 +137,16 @@ fn protocol(e: russh::Error) -> SshError {
     SshError::Protocol(e.to_string())
 }
 
-/// Whether something accepts TCP connections at `host:port` within `timeout`.
+/// Whether something accepts TCP connections at `host:port` within `timeout`. The
+/// connection is kept a few seconds for a [`Session::connect`] to the same address.
 pub async fn probe(host: &str, port: u16, timeout: Duration) -> bool {
-    matches!(tokio::time::timeout(timeout, TcpStream::connect((host, port))).await, Ok(Ok(_)))
+    match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
+        Ok(Ok(stream)) => {
+            crate::probed::keep(host, port, stream, crate::probed::KEPT_FOR);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The host key `host:port` presents now (OpenSSH line, fingerprint), read from the key
@@ -175,16 +182,32 @@ pub fn fingerprint_of(openssh_public_key_line: &str) -> Result<String, SshError>
 }
 
 impl Session {
+    /// Connects (over the connection a probe of the address just opened, when there is
+    /// one), checks the host key against `opts.host_key` and logs in.
     pub async fn connect(opts: &ConnectOptions) -> Result<Session, SshError> {
-        let (host, port) = (opts.host.clone(), opts.port);
-        let unreachable = |reason: String| SshError::Unreachable { host: host.clone(), port, reason };
-        let stream = match tokio::time::timeout(opts.connect_timeout, TcpStream::connect((host.as_str(), port))).await {
+        let (host, port) = (opts.host.as_str(), opts.port);
+        if let Some(stream) = crate::probed::take(host, port) {
+            match Session::connect_over(stream, opts).await {
+                // a kept connection the server closed meanwhile: a new one below
+                Err((_, false)) => {}
+                done => return done.map_err(|(e, _)| e),
+            }
+        }
+        let unreachable = |reason: String| SshError::Unreachable { host: host.to_string(), port, reason };
+        let stream = match tokio::time::timeout(opts.connect_timeout, TcpStream::connect((host, port))).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(unreachable(e.to_string())),
             Err(_) => {
                 return Err(unreachable(format!("no answer within {} s", opts.connect_timeout.as_secs())));
             }
         };
+        Session::connect_over(stream, opts).await.map_err(|(e, _)| e)
+    }
+
+    /// The key exchange and login over `stream`; an error says whether it is final
+    /// (false: the connection ended before the server's host key, no time ran out).
+    async fn connect_over(stream: TcpStream, opts: &ConnectOptions) -> Result<Session, (SshError, bool)> {
+        let (host, port) = (opts.host.clone(), opts.port);
         let local_ip = stream.local_addr().ok().map(|a| a.ip());
         let seen = Arc::new(Mutex::new(Seen::default()));
         let handler = Client {
@@ -205,10 +228,14 @@ impl Session {
         };
         let handle = tokio::time::timeout(opts.connect_timeout, login)
             .await
-            .map_err(|_| SshError::Timeout { what: format!("SSH handshake and login at {host}:{port}") })??;
+            .unwrap_or_else(|_| Err(SshError::Timeout { what: format!("SSH handshake and login at {host}:{port}") }));
         let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        let handle = handle.map_err(|e| {
+            let early = seen.key.is_none() && !matches!(e, SshError::Timeout { .. });
+            (e, !early)
+        })?;
         let (Some((host_key, fingerprint)), Some(verified)) = (seen.key.clone(), seen.verified.clone()) else {
-            return Err(SshError::Protocol("the server presented no host key".into()));
+            return Err((SshError::Protocol("the server presented no host key".into()), true));
         };
         Ok(Session {
             link: Link::Ssh(handle),
