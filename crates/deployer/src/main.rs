@@ -1,5 +1,7 @@
 //! `drover-deployer run <work_dir>` executes `<work_dir>/job.json` step by step and reports
-//! every step; `drover-deployer version` prints its version.
+//! every step; `drover-deployer start <work_dir> <log>` starts that `run` in the
+//! background (its output appended to `<work_dir>/<log>`) and prints `pid=N`;
+//! `drover-deployer version` prints its version.
 //!
 //! Exit codes of `run`: 0 success (or the machine is rebooting for a reboot step),
 //! 1 failed, 2 timed out (the package's max duration), 3 bad job or usage, 4 the server
@@ -30,12 +32,16 @@ mod tls;
 use std::path::Path;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: drover-deployer run <work_dir>\n       drover-deployer version";
+const USAGE: &str = "usage: drover-deployer run <work_dir>\n       drover-deployer start <work_dir> <log>\n       drover-deployer version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["run", dir] => ExitCode::from(runner::run(Path::new(dir))),
+        ["start", dir, log] => {
+            let program = std::env::args_os().next().unwrap_or_default();
+            ExitCode::from(runner::start(&program, Path::new(dir), log))
+        }
         ["version" | "--version" | "-V"] => {
             println!("{}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

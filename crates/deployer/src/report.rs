@@ -66,26 +66,25 @@ pub fn last_seq(record: &str) -> u64 {
 
 impl Reporter {
     /// Opens (or continues, after a restart) the record in `dir`; reports are posted to
-    /// `{server_url}/agent/v1/report` with `token` (over TLS to the server whose
-    /// certificate has the SHA-256 `pin`, when given), and tried until `give_up_ms` (epoch).
+    /// `{server_url}/agent/v1/report` with `token` through `server` (see
+    /// [`ServerAgent::for_reports`]), and tried until `give_up_ms` (epoch).
     pub fn open(
         dir: &Path,
         target_id: i64,
         server_url: &str,
         token: &str,
-        pin: Option<&str>,
+        server: ServerAgent,
         give_up_ms: i64,
     ) -> std::io::Result<Reporter> {
         let (record, seq) = open_record(dir)?;
         let url = format!("{}/agent/v1/report", server_url.trim_end_matches('/'));
         let (queue, rx) = channel();
         let token = token.to_string();
-        let pin = pin.map(str::to_string);
         let handled = Arc::new(AtomicU64::new(0));
         let done = Arc::clone(&handled);
         let poster = std::thread::Builder::new()
             .name("reports".into())
-            .spawn(move || post_all(&rx, &url, &token, pin.as_deref(), &done, give_up_ms))?;
+            .spawn(move || post_all(&rx, &url, &token, &server, &done, give_up_ms))?;
         Ok(Reporter {
             record,
             target_id,
@@ -196,10 +195,7 @@ enum Sent {
 
 /// The poster thread: every report in order, each tried with [`backoff`] until it is
 /// delivered or rejected, or until `give_up_ms`; after that, one try each.
-fn post_all(rx: &Receiver<String>, url: &str, token: &str, pin: Option<&str>, handled: &AtomicU64, give_up_ms: i64) {
-    let config =
-        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).http_status_as_error(false).build();
-    let agent = ServerAgent::new(config, pin);
+fn post_all(rx: &Receiver<String>, url: &str, token: &str, agent: &ServerAgent, handled: &AtomicU64, give_up_ms: i64) {
     let auth = format!("Bearer {token}");
     let mut refused = false;
     // past the give-up time (or once a report was given up), one try each until one is
@@ -208,7 +204,7 @@ fn post_all(rx: &Receiver<String>, url: &str, token: &str, pin: Option<&str>, ha
     while let Ok(line) = rx.recv() {
         let mut attempt = 0;
         while !refused {
-            match post(&agent, url, &auth, &line) {
+            match post(agent, url, &auth, &line) {
                 Sent::Done | Sent::Rejected => {
                     gave_up = false;
                     break;
@@ -240,18 +236,24 @@ fn post(server: &ServerAgent, url: &str, auth: &str, line: &str) -> Sent {
         .header("Authorization", auth)
         .header("Content-Type", "application/json")
         .send(line.as_bytes());
-    match sent {
-        Ok(r) if r.status().is_success() => Sent::Done,
-        Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+    // the answer read to its end: only then its connection goes back to the agent's pool,
+    // for the next report (a new connection is a TCP and TLS handshake on both ends)
+    let status = sent.map(|mut r| {
+        let _ = r.body_mut().with_config().limit(64 * 1024).read_to_vec();
+        r.status()
+    });
+    match status {
+        Ok(s) if s.is_success() => Sent::Done,
+        Ok(s) if matches!(s.as_u16(), 401 | 403) => {
             eprintln!("drover-deployer: the server refused the report token; reports stay in {RECORD}");
             Sent::Refused
         }
-        Ok(r) if r.status().is_client_error() => {
-            eprintln!("drover-deployer: the server rejected a report with HTTP {}", r.status());
+        Ok(s) if s.is_client_error() => {
+            eprintln!("drover-deployer: the server rejected a report with HTTP {s}");
             Sent::Rejected
         }
-        Ok(r) => {
-            eprintln!("drover-deployer: report not taken: HTTP {} from {url}", r.status());
+        Ok(s) => {
+            eprintln!("drover-deployer: report not taken: HTTP {s} from {url}");
             Sent::Retry
         }
         Err(e) => match server.mismatch(url) {
@@ -275,14 +277,16 @@ mod tests {
     #[test]
     fn numbering_continues_after_a_torn_line() {
         let dir = tempfile::tempdir().unwrap();
-        let mut r = Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", None, 0).unwrap();
+        let mut r =
+            Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", ServerAgent::for_reports(None), 0).unwrap();
         assert_eq!(r.send(Event::StepStarted { index: 0, name: "a".into() }), 1);
         assert_eq!(r.send(Event::StepStarted { index: 1, name: "b".into() }), 2);
         r.finish();
         let path = dir.path().join(RECORD);
         let mut f = File::options().append(true).open(&path).unwrap();
         f.write_all(br#"{"target_id":9,"seq":3,"at_un"#).unwrap();
-        let mut r = Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", None, 0).unwrap();
+        let mut r =
+            Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", ServerAgent::for_reports(None), 0).unwrap();
         let done = Event::Finished {
             status: FinalStatus::Success,
             message: String::new(),
@@ -313,11 +317,58 @@ mod tests {
         assert_eq!(next_try_ms(give_up, 0, give_up), Some(give_up));
     }
 
+    /// Reads one HTTP request from `reader`: the `seq` of the report in its body (None:
+    /// the connection ended).
+    fn read_report(reader: &mut impl std::io::BufRead) -> Option<u64> {
+        let mut len = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).ok()?;
+        Some(serde_json::from_slice::<Report>(&body).unwrap().seq)
+    }
+
+    /// A server that takes one connection only: every report comes over it.
+    #[test]
+    fn reports_go_over_one_connection() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut seen = Vec::new();
+            while seen.len() < 3
+                && let Some(seq) = read_report(&mut reader)
+            {
+                seen.push(seq);
+                conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}").unwrap();
+            }
+            seen
+        });
+        let dir = tempfile::tempdir().unwrap();
+        // (a report on a second connection would wait for an answer, time out, and be given up)
+        let mut r = Reporter::open(dir.path(), 9, &url, "t", ServerAgent::for_reports(None), now_ms() + 1_000).unwrap();
+        for i in 0..3 {
+            r.send(Event::StepStarted { index: i, name: "a".into() });
+        }
+        r.finish();
+        assert_eq!(server.join().unwrap(), [1, 2, 3]);
+    }
+
     /// A server that answers 503 twice (its database away), then takes the report: the
     /// report is posted again until it is taken, and the next one waits behind it.
     #[test]
     fn a_report_is_resent_until_taken_in_order() {
-        use std::io::BufRead;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = std::thread::spawn(move || {
@@ -325,20 +376,7 @@ mod tests {
             for (i, conn) in listener.incoming().take(4).enumerate() {
                 let mut conn = conn.unwrap();
                 let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
-                let mut len = 0;
-                loop {
-                    let mut line = String::new();
-                    reader.read_line(&mut line).unwrap();
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap();
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; len];
-                reader.read_exact(&mut body).unwrap();
-                seen.push(serde_json::from_slice::<Report>(&body).unwrap().seq);
+                seen.push(read_report(&mut reader).unwrap());
                 let status = if i < 2 { "503 Service Unavailable" } else { "200 OK" };
                 let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}");
                 conn.write_all(answer.as_bytes()).unwrap();
@@ -346,7 +384,8 @@ mod tests {
             seen
         });
         let dir = tempfile::tempdir().unwrap();
-        let mut r = Reporter::open(dir.path(), 9, &url, "t", None, now_ms() + 30_000).unwrap();
+        let mut r =
+            Reporter::open(dir.path(), 9, &url, "t", ServerAgent::for_reports(None), now_ms() + 30_000).unwrap();
         r.send(Event::StepStarted { index: 0, name: "a".into() });
         r.send(Event::StepStarted { index: 1, name: "b".into() });
         r.finish();

@@ -10,12 +10,12 @@ use crate::report::{RECORD, REPORT_GRACE, Reporter, now_ms};
 use crate::safefs::Dir;
 use crate::share::Share;
 use crate::steps::{self, StepRun};
-use crate::tls;
+use crate::tls::{self, ServerAgent};
 use drover_proto::{Event, FinalStatus, Job, Step, StepResult};
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Exit codes of `drover-deployer run`.
 pub const EXIT_FAILED: u8 = 1;
@@ -27,7 +27,39 @@ pub const EXIT_SERVER_NOT_TRUSTED: u8 = 4;
 /// How long a reboot step waits for queued reports to reach the server.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// `start`: creates the task, this program again as `run <dir>`, in the background, with
+/// no input and its output appended to `<dir>/<log>`; prints `pid=N` and returns at once.
+/// The launch script learns the task's pid this way without a launcher program, a FIFO
+/// or a wait; the task leaves the launch's session as it starts (see [`run`]).
+/// `program` is how the launch named this program (the task's command line must start
+/// with it: that is how `task.sh` knows the task).
+pub fn start(program: &OsStr, dir: &Path, log: &str) -> u8 {
+    let output = Dir::open(dir).and_then(|w| w.append(OsStr::new(log), 0o600));
+    let (out, err) = match output.and_then(|o| Ok((o.try_clone()?, o))) {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!("drover-deployer: cannot open {} for the task's output: {e}", dir.join(log).display());
+            return EXIT_BAD_JOB;
+        }
+    };
+    let task =
+        Command::new(program).arg("run").arg(dir).current_dir(dir).stdin(Stdio::null()).stdout(out).stderr(err).spawn();
+    match task {
+        Ok(child) => {
+            println!("pid={}", child.id());
+            0
+        }
+        Err(e) => {
+            eprintln!("drover-deployer: cannot start the task in {}: {e}", dir.display());
+            EXIT_BAD_JOB
+        }
+    }
+}
+
 pub fn run(dir: &Path) -> u8 {
+    // its own session and process group (the task's steps are in it, and ended with it);
+    // already so under systemd-run or setsid, where this fails and changes nothing
+    let _ = rustix::process::setsid();
     let work = match Dir::open(dir) {
         Ok(w) => w,
         Err(e) => {
@@ -43,8 +75,12 @@ pub fn run(dir: &Path) -> u8 {
         eprintln!("drover-deployer: cannot write {}: {e}", dir.join(pid).display());
         return EXIT_BAD_JOB;
     }
-    // the launch script waits for this line: the task's pid, known as it starts
-    work.tell_fifo(drover_proto::workdir::STARTED, format!("{}\n", std::process::id()).as_bytes());
+    // the launch script waits for this line: the task's pid, known as it starts; the
+    // FIFO is done with then
+    let started = drover_proto::workdir::STARTED;
+    if work.tell_fifo(started, format!("{}\n", std::process::id()).as_bytes()) {
+        let _ = work.remove(OsStr::new(started));
+    }
     // the record is appended to by path (`report`): it must be a file of its own
     if let Ok(Some(e)) = work.entry(OsStr::new(RECORD))
         && e.kind != rustix::fs::FileType::RegularFile
@@ -61,20 +97,41 @@ pub fn run(dir: &Path) -> u8 {
         Err(bad) => bad_job(dir, bad),
     };
     let _ = work.remove(OsStr::new(pid));
+    prune_old_work_dirs(dir, SystemTime::now());
     code
+}
+
+/// How long a work directory stays after its last change: the server collected its
+/// record long before.
+pub const KEEP_WORK_DIRS: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// Removes the directories beside `dir` (other tasks' work directories) unchanged for
+/// [`KEEP_WORK_DIRS`] at `now`. Links are not followed; what this user may not remove
+/// (another user's, under the root base) stays for a task run as root.
+pub fn prune_old_work_dirs(dir: &Path, now: SystemTime) {
+    let Some(Ok(entries)) = dir.parent().map(std::fs::read_dir) else { return };
+    for e in entries.flatten() {
+        // (the entry's own metadata: a link is not a directory here)
+        let Ok(meta) = e.metadata() else { continue };
+        let age = meta.modified().ok().and_then(|m| now.duration_since(m).ok());
+        if meta.is_dir() && age.is_some_and(|a| a > KEEP_WORK_DIRS) && e.path() != dir {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Says why on stderr and, when the job names its server, reports the end there.
 fn bad_job(dir: &Path, bad: BadJob) -> u8 {
     eprintln!("drover-deployer: {}", bad.message);
     if let Some(to) = bad.report_to
-        && tls::check_server(&to.server_url, to.server_cert_sha256.as_deref()).is_ok()
+        && let server = ServerAgent::for_reports(to.server_cert_sha256.as_deref())
+        && tls::check_server(&server, &to.server_url).is_ok()
         && let Ok(mut reporter) = Reporter::open(
             dir,
             to.target_id,
             &to.server_url,
             &to.report_token,
-            to.server_cert_sha256.as_deref(),
+            server,
             now_ms() + i64::try_from(REPORT_GRACE.as_millis()).unwrap_or(i64::MAX),
         )
     {
@@ -109,11 +166,12 @@ fn run_job(dir: &Path, work: &Dir, job: &Job) -> u8 {
     let give_up = job.report_until_unix_ms.unwrap_or_else(|| {
         job.deadline_unix_ms.saturating_add(i64::try_from(REPORT_GRACE.as_millis()).unwrap_or(i64::MAX))
     });
-    if let Err(why) = tls::check_server(&job.server_url, job.server_cert_sha256.as_deref()) {
+    // one agent for the check and the reports: the check's connection carries them
+    let server = ServerAgent::for_reports(job.server_cert_sha256.as_deref());
+    if let Err(why) = tls::check_server(&server, &job.server_url) {
         return server_not_trusted(dir, work, job, why);
     }
-    let pin = job.server_cert_sha256.as_deref();
-    let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token, pin, give_up) {
+    let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token, server, give_up) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("drover-deployer: cannot open the record in {}: {e}", dir.display());
@@ -309,15 +367,62 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
+/// The user this task runs as: from `/etc/passwd`, else (a directory's user, LDAP)
+/// `id -un`, a process more on the target.
 fn current_user() -> String {
-    Command::new("id")
-        .arg("-un")
-        .stdin(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
+    let uid = rustix::process::geteuid().as_raw();
+    passwd_name(&std::fs::read_to_string("/etc/passwd").unwrap_or_default(), uid)
+        .or_else(|| {
+            let out = Command::new("id").arg("-un").stdin(Stdio::null()).output().ok()?;
+            let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            (out.status.success() && !name.is_empty()).then_some(name)
+        })
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_default()
+}
+
+/// The name of `uid` in a passwd file's text.
+fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next().filter(|n| !n.is_empty())?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_is_found_by_uid_in_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\nbroken\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(passwd, 1000).as_deref(), Some("alice"));
+        assert_eq!(passwd_name(passwd, 1001), None);
+    }
+
+    #[test]
+    fn old_work_dirs_beside_this_one_are_removed_and_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let targets = tmp.path().join("targets");
+        let outside = tmp.path().join("outside");
+        for d in [targets.join("1"), targets.join("2/steps"), outside.clone()] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(targets.join("3"), b"a file").unwrap();
+        std::os::unix::fs::symlink(&outside, targets.join("4")).unwrap();
+        let mine = targets.join("1");
+        let names = || {
+            let mut n: Vec<String> =
+                std::fs::read_dir(&targets).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+            n.sort();
+            n
+        };
+        prune_old_work_dirs(&mine, SystemTime::now());
+        assert_eq!(names(), ["1", "2", "3", "4"], "nothing is old yet");
+        prune_old_work_dirs(&mine, SystemTime::now() + KEEP_WORK_DIRS + Duration::from_secs(60));
+        assert_eq!(names(), ["1", "3", "4"], "only the other old directory goes");
+        assert!(outside.is_dir(), "a link's target is not touched");
+    }
 }

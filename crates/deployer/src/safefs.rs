@@ -134,6 +134,13 @@ impl Dir {
         Ok(File::from(fd))
     }
 
+    /// `name` opened to append to (created with `mode` when missing), not through a link.
+    pub fn append(&self, name: &OsStr, mode: u32) -> io::Result<File> {
+        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(mode)).map_err(err)?;
+        Ok(File::from(fd))
+    }
+
     /// Writes `bytes` to `name` atomically: a temporary, synced, renamed over it.
     pub fn write_atomic(&self, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
         let (mut f, tmp) = self.temp(name)?;

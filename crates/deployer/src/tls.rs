@@ -38,6 +38,16 @@ impl ServerAgent {
         }
     }
 
+    /// The agent a task's reports go through, and the check before them: 5 s a request,
+    /// an HTTP error status as an answer.
+    pub fn for_reports(pin: Option<&str>) -> ServerAgent {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build();
+        ServerAgent::new(config, pin)
+    }
+
     /// Why the server is not trusted, when a connection met another certificate than the
     /// pinned one.
     pub fn mismatch(&self, url: &str) -> Option<String> {
@@ -54,9 +64,10 @@ impl ServerAgent {
 /// Whether the job's server may be sent its tokens: with a pin, the server must answer
 /// a TLS handshake (an unauthenticated `GET /healthz`) with the pinned certificate. A
 /// server that cannot be reached now passes (reports are tried again later, each over
-/// the same pinned connection). Err: why nothing may be sent.
-pub fn check_server(server_url: &str, pin: Option<&str>) -> Result<(), String> {
-    if pin.is_none() {
+/// a pinned connection). The connection stays in `server`'s pool for the first report.
+/// Err: why nothing may be sent.
+pub fn check_server(server: &ServerAgent, server_url: &str) -> Result<(), String> {
+    if server.pin.is_none() {
         return Ok(());
     }
     if !server_url.starts_with("https://") {
@@ -65,14 +76,13 @@ pub fn check_server(server_url: &str, pin: Option<&str>) -> Result<(), String> {
              refusing to send its tokens in clear (give the server an https:// --public-url)"
         ));
     }
-    let config = ureq::Agent::config_builder()
-        .timeout_global(Some(std::time::Duration::from_secs(15)))
-        .http_status_as_error(false)
-        .build();
-    let server = ServerAgent::new(config, pin);
     let url = format!("{}/healthz", server_url.trim_end_matches('/'));
     match server.agent.get(&url).call() {
-        Ok(_) => Ok(()),
+        Ok(mut answer) => {
+            // read to its end: only then the connection goes back to the pool
+            let _ = answer.body_mut().with_config().limit(64 * 1024).read_to_vec();
+            Ok(())
+        }
         Err(e) => match server.mismatch(server_url) {
             Some(why) => Err(why),
             None => {

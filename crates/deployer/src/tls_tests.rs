@@ -68,14 +68,14 @@ fn another_certificate_is_refused_before_any_request() {
     assert!(sent.is_err());
     let why = agent.mismatch(&url).expect("a mismatch");
     assert!(why.contains(&sha) && why.contains(&pin), "{why}");
-    let checked = check_server(&url, Some(&pin)).unwrap_err();
+    let checked = check_server(&ServerAgent::for_reports(Some(&pin)), &url).unwrap_err();
     assert!(checked.contains("no token"), "{checked}");
     assert!(server.join().unwrap().is_empty(), "the server with another certificate read no request");
 }
 
 #[test]
 fn a_pin_with_a_plain_http_url_is_refused() {
-    let why = check_server("http://127.0.0.1:9", Some(&"00".repeat(32))).unwrap_err();
+    let why = check_server(&ServerAgent::for_reports(Some(&"00".repeat(32))), "http://127.0.0.1:9").unwrap_err();
     assert!(why.contains("in clear"), "{why}");
-    assert_eq!(check_server("http://127.0.0.1:9", None), Ok(()));
+    assert_eq!(check_server(&ServerAgent::for_reports(None), "http://127.0.0.1:9"), Ok(()));
 }

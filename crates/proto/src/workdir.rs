@@ -9,7 +9,8 @@
 pub const JOB: &str = "job.json";
 /// The deployer's process id, while it runs.
 pub const PID: &str = "pid";
-/// The pid file of `start-stop-daemon`, when it created the task.
+/// The pid file of `start-stop-daemon`, which created tasks before `drover-deployer
+/// start` did; a launch still removes one an older drover left.
 pub const TASK_PID: &str = "task.pid";
 /// Every report, one JSON object a line; kept.
 pub const RECORD: &str = "record.jsonl";

@@ -214,3 +214,43 @@ fn version_prints_the_version() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), env!("CARGO_PKG_VERSION"));
 }
+
+/// `start` runs the job in the background, in a session of its own, with its output in
+/// the log, and prints the task's pid at once.
+#[test]
+fn start_runs_the_task_in_its_own_session_and_prints_its_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = json!([{"name": "hold", "type": "command", "command": "echo held; sleep 2"}]);
+    write_job(dir.path(), &job(&dead_url(), &dead_url(), steps, vec![]));
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(BIN).arg("start").arg(dir.path()).arg("deployer.log").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "start waited for the task");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let pid: i32 =
+        stdout.trim().strip_prefix("pid=").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{stdout}"));
+    let stat = || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // the task's process group and session become its own (fields 5 and 6 of stat)
+    let own = format!("{pid} {pid}");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !stat()
+        .rsplit_once(") ")
+        .is_some_and(|(_, r)| r.split(' ').skip(2).take(2).collect::<Vec<_>>().join(" ") == own)
+    {
+        assert!(std::time::Instant::now() < until, "not in a session of its own: {}", stat());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(stat().is_empty() || stat().rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z'))) {
+        assert!(std::time::Instant::now() < until, "the task did not end");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(finished(&record(dir.path())).0, FinalStatus::Success);
+    let log = std::fs::read_to_string(dir.path().join("deployer.log")).unwrap();
+    assert!(log.contains("cannot post a report"), "the task's output is in its log: {log}");
+
+    // a log it may not write: said, nothing started
+    let out = std::process::Command::new(BIN).arg("start").arg(dir.path().join("nope")).arg("log").output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"), "{out:?}");
+}

@@ -99,6 +99,8 @@ async fn killed_deployer_fails_the_target() {
         done_if(!log[0]["steps"].as_array().unwrap().is_empty(), Value::from(log))
     })
     .await;
+    // the running deployer told the launch its pid and removed the FIFO
+    assert_eq!(fleet.exec(h, "ls /var/lib/drover/targets/*/started").0, 2);
     fleet.sh(h, "kill -KILL $(cat /var/lib/drover/targets/*/pid)");
     let done = server.wait(id, Duration::from_secs(30)).await;
     let t = &done["targets"][0];

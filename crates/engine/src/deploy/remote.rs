@@ -67,7 +67,6 @@ pub(crate) struct Facts {
     /// Sessions (utmp / logind), in the order listed, with where they are.
     pub sessions: Vec<LoginSession>,
     pub systemd: bool,
-    pub start_stop_daemon: bool,
     /// `sudo` is on the login user's PATH.
     pub sudo: bool,
     /// The server's address as the target sees it (from `$SSH_CONNECTION`).
@@ -129,7 +128,6 @@ pub(crate) fn parse_facts(out: &str) -> Facts {
             "who" => f.sessions.extend(sessions::parse_who(v)),
             "logind" => f.sessions.extend(sessions::parse_logind(v)),
             "systemd" => f.systemd = true,
-            "ssd" => f.start_stop_daemon = true,
             "sudo" => f.sudo = true,
             "client" => f.client_ip = some(),
             "boot" => f.boot = some(),
@@ -210,27 +208,21 @@ pub(crate) fn sudo_check() -> Call {
 /// How the detached task is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Launcher {
+    /// A unit of its own (root on a systemd machine: outside the SSH session's cgroup).
     SystemdRun,
-    StartStopDaemon,
-    Setsid,
+    /// The deployer starts itself in the background (`drover-deployer start`).
+    Deployer,
 }
 
 impl Launcher {
     pub fn pick(facts: &Facts, as_root: bool) -> Launcher {
-        if as_root && facts.systemd {
-            Launcher::SystemdRun
-        } else if facts.start_stop_daemon {
-            Launcher::StartStopDaemon
-        } else {
-            Launcher::Setsid
-        }
+        if as_root && facts.systemd { Launcher::SystemdRun } else { Launcher::Deployer }
     }
     /// Its name, as the launch script takes it.
     pub fn name(self) -> &'static str {
         match self {
             Launcher::SystemdRun => "systemd-run",
-            Launcher::StartStopDaemon => "start-stop-daemon",
-            Launcher::Setsid => "setsid",
+            Launcher::Deployer => "deployer",
         }
     }
 }

@@ -7,16 +7,18 @@ fn quotes_single_quotes() {
 
 #[test]
 fn parses_facts() {
-    let out = "uid=1000\nuser=alice\nhome=/home/alice\nhostname=h1\narch=x86_64\nos=Debian GNU/Linux 12 (bookworm)\nmac=00:00:00:00:00:00\nmac=02:D0:01:00:00:01\nwho=bob pts/0 2024-05-01 10:00 (192.0.2.7)\nwho=carol tty1 2024-05-01 09:00\nssd=1\nclient=10.77.1.1\n";
+    let out = "uid=1000\nuser=alice\nhome=/home/alice\nhostname=h1\narch=x86_64\nos=Debian GNU/Linux 12 (bookworm)\nmac=00:00:00:00:00:00\nmac=02:D0:01:00:00:01\nwho=bob pts/0 2024-05-01 10:00 (192.0.2.7)\nwho=carol tty1 2024-05-01 09:00\nclient=10.77.1.1\n";
     let f = parse_facts(out);
     assert_eq!(f.uid, Some(1000));
     assert_eq!(f.home.as_deref(), Some("/home/alice"));
     assert_eq!(f.macs, vec!["02:d0:01:00:00:01"]);
     let users: Vec<(&str, bool)> = f.sessions.iter().map(|s| (s.user.as_str(), s.local)).collect();
     assert_eq!(users, vec![("bob", false), ("carol", true)]);
-    assert!(f.start_stop_daemon && !f.systemd);
+    assert!(!f.systemd);
     assert_eq!(f.client_ip.as_deref(), Some("10.77.1.1"));
-    assert_eq!(Launcher::pick(&f, true), Launcher::StartStopDaemon);
+    assert_eq!(Launcher::pick(&f, true), Launcher::Deployer);
+    assert_eq!(Launcher::pick(&parse_facts("systemd=1\n"), true), Launcher::SystemdRun);
+    assert_eq!(Launcher::pick(&parse_facts("systemd=1\n"), false), Launcher::Deployer);
     assert!(f.deployers_in_root_dir.is_empty() && f.deployers_in_home_dir.is_empty());
     let f = parse_facts("deployer=home:bin/drover-deployer-0123\nhome=\n");
     assert_eq!(f.deployers_in_home_dir, ["bin/drover-deployer-0123"]);
@@ -106,19 +108,19 @@ fn a_login_shell_without_sh_is_told_apart() {
     assert!(!shell_missing(Some(1), ""));
     assert!(!shell_missing(None, ""));
     assert!(parse_facts("sudo=1\n").sudo);
-    assert!(!parse_facts("ssd=1\n").sudo);
+    assert!(!parse_facts("systemd=1\n").sudo);
 }
 
 #[test]
 fn the_start_line_says_what_the_start_script_did() {
-    let out = "uid=0\nstart=launched setsid /var/lib/drover/targets/3\npid=42\n";
-    let want = Start::Launched { launcher: "setsid".into(), dir: "/var/lib/drover/targets/3".into() };
+    let out = "uid=0\nstart=launched deployer /var/lib/drover/targets/3\npid=42\n";
+    let want = Start::Launched { launcher: "deployer".into(), dir: "/var/lib/drover/targets/3".into() };
     assert_eq!(parse_start(out), Some(want));
     assert_eq!(launched_pid(out), Some(42));
     assert_eq!(parse_start("uid=0\nstart=server deployer missing\n"), Some(Start::Server("deployer missing".into())));
     assert_eq!(parse_start("uid=0\n"), None);
     // a home with a space stays whole
-    let out = "start=launched setsid /home/a b/.drover/targets/3\n";
+    let out = "start=launched deployer /home/a b/.drover/targets/3\n";
     assert!(matches!(parse_start(out), Some(Start::Launched { dir, .. }) if dir == "/home/a b/.drover/targets/3"));
 }
 

@@ -160,7 +160,7 @@ fn a_full_disk_is_named_and_leaves_nothing_half_written() {
 
     let dir = format!("{base}/targets/7");
     let plan =
-        LaunchPlan { dir: &dir, deployer: &dest, run_as: None, launcher: Launcher::Setsid, unit: "u", resume: false };
+        LaunchPlan { dir: &dir, deployer: &dest, run_as: None, launcher: Launcher::Deployer, unit: "u", resume: false };
     let out = run(&launch(&plan), b"{\"job\": 1}", &[("PATH", &path)]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
@@ -171,14 +171,15 @@ fn a_full_disk_is_named_and_leaves_nothing_half_written() {
 const RECORD_LINE: &str =
     r#"{"target_id":1,"seq":1,"at_unix_ms":5,"event":{"event":"step_started","index":0,"name":"a"}}"#;
 
-/// A deployer that writes its pid (to its file and, as the real one does, to the launch's
-/// FIFO) and one report, starts a child in its group, and waits.
+/// A deployer that, as the real one, starts its task (`start`: itself as `run`, in the
+/// background in a session of its own) and prints its pid; the task writes its pid and
+/// one report, starts a child in its group, and waits.
 fn fake_deployer(base: &str) -> String {
     let path = deployer_path(base, "fakefakefakefake");
     write_exec(
         Path::new(&path),
         &format!(
-            "#!/bin/sh\n[ \"$1\" = run ] || exit 3\nd=$2\nsleep 300 &\necho $! >\"$d/child\"\necho $$ >\"$d/pid\"\necho $$ >\"$d/started\"\necho '{RECORD_LINE}' >>\"$d/record.jsonl\"\nwait\n"
+            "#!/bin/sh\nif [ \"$1\" = start ]; then setsid \"$0\" run \"$2\" >>\"$2/$3\" 2>&1 </dev/null & echo \"pid=$!\"; exit 0; fi\n[ \"$1\" = run ] || exit 3\nd=$2\nsleep 300 &\necho $! >\"$d/child.tmp\"\nmv \"$d/child.tmp\" \"$d/child\"\necho $$ >\"$d/pid\"\necho '{RECORD_LINE}' >>\"$d/record.jsonl\"\nwait\n"
         ),
     );
     path
@@ -199,7 +200,7 @@ fn launch_fake(deployer: &str, dir: &str, job: &[u8]) -> (i64, i64) {
         dir,
         deployer,
         run_as: None,
-        launcher: Launcher::Setsid,
+        launcher: Launcher::Deployer,
         unit: "drover-target-test",
         resume: false,
     };
@@ -209,8 +210,9 @@ fn launch_fake(deployer: &str, dir: &str, job: &[u8]) -> (i64, i64) {
     let pid = stdout.lines().find_map(|l| l.strip_prefix("pid=")).and_then(|p| p.trim().parse::<i64>().ok());
     let pid = pid.unwrap_or_else(|| panic!("launch printed no pid: {stdout}"));
     assert_eq!(std::fs::read(format!("{dir}/job.json")).ok().as_deref(), Some(job), "job.json is stdin");
-    let child = std::fs::read_to_string(format!("{dir}/child")).ok().and_then(|c| c.trim().parse::<i64>().ok());
-    (pid, child.unwrap_or_else(|| panic!("the fake deployer wrote no child pid")))
+    let child = || std::fs::read_to_string(format!("{dir}/child")).ok().and_then(|c| c.trim().parse::<i64>().ok());
+    wait_until("the task's child pid", || child().is_some());
+    (pid, child().unwrap_or_default())
 }
 
 #[test]
@@ -259,7 +261,7 @@ fn launch_fails_with_the_deployer_log_when_it_does_not_start() {
         dir: &dir,
         deployer: &deployer,
         run_as: None,
-        launcher: Launcher::Setsid,
+        launcher: Launcher::Deployer,
         unit: "u",
         resume: false,
     };
@@ -297,18 +299,26 @@ fn a_resumed_launch_keeps_the_record_and_drops_the_resume_file() {
     let base = tmp.path().join("base").to_string_lossy().into_owned();
     // a deployer that reports one line, as one that ends at once does
     let deployer = deployer_path(&base, "resumeresumeresu");
-    write_exec(Path::new(&deployer), "#!/bin/sh\necho '{\"seq\":3}' >> \"$2/record.jsonl\"\n");
+    write_exec(
+        Path::new(&deployer),
+        "#!/bin/sh\nif [ \"$1\" = start ]; then \"$0\" run \"$2\"; echo pid=$$; exit 0; fi\necho '{\"seq\":3}' >> \"$2/record.jsonl\"\n",
+    );
     let dir = target_dir(&base, TargetId(4));
     let launch_with = |resume: bool| {
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(format!("{dir}/record.jsonl"), "{\"seq\":1}\n{\"seq\":2}\n").unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(format!("{dir}/resume"), "2\n").unwrap_or_else(|e| panic!("{e}"));
-        let plan =
-            LaunchPlan { dir: &dir, deployer: &deployer, run_as: None, launcher: Launcher::Setsid, unit: "u", resume };
+        let plan = LaunchPlan {
+            dir: &dir,
+            deployer: &deployer,
+            run_as: None,
+            launcher: Launcher::Deployer,
+            unit: "u",
+            resume,
+        };
         let out = run(&launch(&plan), b"{}", &[]);
         assert!(out.status.success(), "launch: {}", text(&out.stderr));
-        // the record grew: the deployer ran (and ended), not one that ran before
-        assert_eq!(text(&out.stdout).trim(), "ended=1", "{}", text(&out.stderr));
+        assert!(text(&out.stdout).starts_with("pid="), "{}{}", text(&out.stdout), text(&out.stderr));
         assert!(!Path::new(&format!("{dir}/resume")).exists(), "the server's start_at says where to go on");
         std::fs::read_to_string(format!("{dir}/record.jsonl")).unwrap_or_default()
     };
@@ -346,12 +356,15 @@ fn start_creates_the_task_in_one_run_when_the_deployer_is_there() {
     let pid = launched_pid(&stdout).unwrap_or_else(|| panic!("no pid: {stdout}"));
     let _guard = GroupGuard(pid);
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
-    let launcher = if parse_facts(&stdout).start_stop_daemon { "start-stop-daemon" } else { "setsid" };
-    assert_eq!(parse_start(&stdout), Some(Start::Launched { launcher: launcher.into(), dir: dir.clone() }), "{stdout}");
+    assert_eq!(
+        parse_start(&stdout),
+        Some(Start::Launched { launcher: "deployer".into(), dir: dir.clone() }),
+        "{stdout}"
+    );
     assert_eq!(parse_facts(&stdout).home.as_deref(), Some(home_s.as_str()), "the facts come first: {stdout}");
     assert_eq!(std::fs::read(format!("{dir}/job.json")).ok().as_deref(), Some(&br#"{"job":9}"#[..]));
     assert!(lives(pid), "the pid printed is the running deployer's");
-    assert!(!Path::new(&format!("{dir}/started")).exists(), "the FIFO is removed");
+    assert!(!Path::new(&format!("{dir}/started")).exists(), "no FIFO left behind");
 }
 
 /// What the server must judge is left to it, with the facts: a deployer not there yet,

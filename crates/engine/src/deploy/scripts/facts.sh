@@ -5,16 +5,27 @@
 # Arguments: ROOT_BASE HOME_BASE DEPLOYER_FILE... (relative to a base; one per build)
 root_base=$1 home_base=$2
 shift 2
-id | { read -r ids; u=${ids#uid=}; echo "uid=${u%%(*}"; u=${ids#*(}; echo "user=${u%%)*}"; }
+# who: the real uid from /proc and the name the SSH server put in $USER; `id` where
+# either is missing
+uid=''
+while read -r k v _; do if [ "$k" = Uid: ]; then uid=$v && break; fi; done 2>/dev/null </proc/self/status
+if [ -n "$uid" ] && [ -n "$USER" ]; then
+  echo "uid=$uid"
+  echo "user=$USER"
+else
+  id | { read -r ids; u=${ids#uid=}; echo "uid=${u%%(*}"; u=${ids#*(}; echo "user=${u%%)*}"; }
+fi
 echo "home=$HOME"
-if read -r h </proc/sys/kernel/hostname 2>/dev/null; then echo "hostname=$h"; else echo "hostname=$(hostname)"; fi
-echo "arch=$(uname -m)"
+if read -r h 2>/dev/null </proc/sys/kernel/hostname; then echo "hostname=$h"; else echo "hostname=$(hostname)"; fi
+# (the kernel's architecture, as `uname -m` prints it; /proc has it from Linux 6.1)
+if read -r a 2>/dev/null </proc/sys/kernel/arch; then echo "arch=$a"; else echo "arch=$(uname -m)"; fi
 # shellcheck source=/dev/null
 if [ -r /etc/os-release ]; then ( . /etc/os-release; echo "os=${PRETTY_NAME:-$ID $VERSION_ID}" ); fi
 for f in /sys/class/net/*/address; do [ -r "$f" ] && read -r m <"$f" && echo "mac=$m"; done
 # Sessions, with where they are (the engine picks the console user from them): utmp's
 # lines as `who=USER LINE DATE TIME [(HOST)]`, logind's as `logind=ID<TAB>Key=Value...`.
-if command -v who >/dev/null 2>&1; then LC_ALL=C who | while IFS= read -r l; do echo "who=$l"; done; fi
+# (`who` only where it can find any: utmp, or logind on a systemd machine)
+if { [ -s /run/utmp ] || [ -s /var/run/utmp ] || [ -d /run/systemd/system ]; } && command -v who >/dev/null 2>&1; then LC_ALL=C who | while IFS= read -r l; do echo "who=$l"; done; fi
 if [ -d /run/systemd/system ]; then
   if command -v loginctl >/dev/null 2>&1; then
     loginctl list-sessions --no-legend 2>/dev/null | while read -r s _; do
@@ -26,7 +37,6 @@ if [ -d /run/systemd/system ]; then
   fi
   if command -v systemd-run >/dev/null 2>&1; then echo systemd=1; fi
 fi
-if command -v start-stop-daemon >/dev/null 2>&1; then echo ssd=1; fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=1; fi
 echo "client=${SSH_CONNECTION%% *}"
 # What identifies this boot, to see that a reboot step's restart happened: the kernel's

@@ -1,15 +1,19 @@
 # Writes the job from standard input and creates the detached task; prints `pid=N`
-# (or `ended=1` when the deployer already finished). It learns the pid without polling:
-# the task's shell opens the FIFO STARTED for writing (which waits for this script to
-# open it for reading, so that the end of file below comes only after both) and execs
-# the deployer, which writes its pid there as it starts; the launch reads that one
-# line, and the deployer's first report is its start. End of file instead
-# (the exec failed, or the deployer stopped before it could say so) means it did not
-# start: that is reported at once, with the error its log holds. A deployer that never
-# opens the FIFO (a loaded machine that starts it late, a launcher that lost it) is waited
-# for 30 s (under the 60 s a script may take).
+# (or `ended=1` when the deployer already finished). It learns the pid without polling.
+# LAUNCHER `deployer`: the deployer starts its task itself (`drover-deployer start`: the
+# same program in the background, in a session of its own, its output in its log) and
+# prints the pid; an exit status other than 0 means no task was started.
+# LAUNCHER `systemd-run` (root on a systemd machine: the task is a unit of its own,
+# outside the SSH session's cgroup): the unit's shell opens the FIFO STARTED for writing
+# (which waits for this script to open it for reading, so that the end of file below
+# comes only after both) and execs the deployer, which writes its pid there as it starts;
+# the launch reads that one line, and the deployer's first report is its start. End of
+# file instead (the exec failed, or the deployer stopped before it could say so) means it
+# did not start: that is reported at once, with the error its log holds. A deployer that
+# never opens the FIFO (a loaded machine that starts it late) is waited for 30 s (under
+# the 60 s a script may take).
 # Arguments: DIR JOB PID TASK_PID RECORD DEPLOYER_LOG FILES (the work directory and its
-# file names), then DEPLOYER LAUNCHER (systemd-run | start-stop-daemon | setsid) UNIT
+# file names), then DEPLOYER LAUNCHER (deployer | systemd-run) UNIT
 # RUN_AS (a user to switch to, or empty), RESUME (1: the task resumes after a reboot
 # step, so its record is kept: the deployer numbers its reports on from it) and STARTED
 # (the FIFO's name in the work directory).
@@ -35,7 +39,10 @@ fail() {
   exit 1
 }
 # (errors in English: LC_ALL only for these commands, the task keeps the locale)
-err=$( { LC_ALL=C mkdir -p "${D%/*}" && LC_ALL=C chmod 755 "${D%/*}"; } 2>&1) || fail "create ${D%/*}" "$err"
+# (programs only where they have work: every process costs the target a fork and an exec)
+if [ ! -d "${D%/*}" ]; then
+  err=$( { LC_ALL=C mkdir -p "${D%/*}" && LC_ALL=C chmod 755 "${D%/*}"; } 2>&1) || fail "create ${D%/*}" "$err"
+fi
 kept=
 if [ "$resume" = 1 ]; then
   # read as its owner: a link planted there cannot make root read another file
@@ -45,54 +52,57 @@ fi
 if [ -n "$user" ] || { [ -e "$D" ] && [ ! -O "$D" ]; }; then rm -rf "$D"; fi
 # `resume` (a reboot step's) goes too: the job's start_at, from the server's record, says
 # where the package goes on
-err=$( { LC_ALL=C mkdir -p "$D" && LC_ALL=C rm -f "$D/$pid" "$D/$task_pid" "$D/$record" "$D/resume" "$D/$started" && LC_ALL=C mkfifo -m 600 "$D/$started"; } 2>&1) || fail "create $D" "$err"
+old=
+if [ -d "$D" ]; then
+  for f in "$pid" "$task_pid" "$record" resume "$started"; do
+    if [ -e "$D/$f" ] || [ -L "$D/$f" ]; then old=1; fi
+  done
+fi
+err=$( {
+  { [ -d "$D" ] || LC_ALL=C mkdir -p "$D"; } &&
+    { [ -z "$old" ] || LC_ALL=C rm -f "$D/$pid" "$D/$task_pid" "$D/$record" "$D/resume" "$D/$started"; } &&
+    { [ "$launcher" != systemd-run ] || LC_ALL=C mkfifo -m 600 "$D/$started"; }
+} 2>&1) || fail "create $D" "$err"
 if [ -n "$kept" ]; then
   err=$(LC_ALL=C printf '%s\n' "$kept" 2>&1 >"$D/$record") || fail "write the record to $D" "$err"
 fi
 # A resumed task's record and log are not empty: what counts below is that they grow.
 size() { stat -c %s -- "$1" 2>/dev/null || echo 0; }
 grown() { if [ "$2" = 0 ]; then [ -s "$1" ]; else [ "$(size "$1")" -gt "$2" ]; fi; }
-r0=$(size "$D/$record")
+r0=0
+if [ -n "$kept" ]; then r0=$(size "$D/$record"); fi
 err=$(LC_ALL=C cat 2>&1 >"$D/$job") || fail "write the job to $D" "$err"
 if [ -n "$user" ]; then chown -R "$user" "$D"; fi
 as_user() {
   if [ -n "$user" ]; then runuser -u "$user" -- "$@"; else "$@"; fi
 }
 cd "$D"
+if [ "$launcher" = deployer ]; then
+  st=0
+  as_user "$deployer" start "$D" "$log" || st=$?
+  if [ "$st" = 0 ]; then exit 0; fi
+  # an executable deployer the shell could not run: its folder is noexec
+  if [ "$st" = 126 ] && [ -x "$deployer" ]; then echo "drover-fail=noexec ${deployer%/*}" >&2; fi
+  echo "the deployer did not start (exit status $st)" >&2
+  exit 1
+fi
+if [ "$launcher" != systemd-run ]; then
+  echo "unknown launcher '$launcher'" >&2
+  exit 1
+fi
 # shellcheck disable=SC2016 # expanded by the inner shell
 inner='exec 3>"$1/$3"; exec "$0" run "$1" >>"$1/$2" 2>&1'
-case $launcher in
-  systemd-run)
-    if [ -n "$user" ]; then
-      systemd-run --quiet --collect --unit="$unit" --uid="$user" -p WorkingDirectory="$D" /bin/sh -c "$inner" "$deployer" "$D" "$log" "$started"
-    else
-      systemd-run --quiet --collect --unit="$unit" -p WorkingDirectory="$D" /bin/sh -c "$inner" "$deployer" "$D" "$log" "$started"
-    fi
-    ;;
-  start-stop-daemon)
-    if [ -n "$user" ]; then
-      start-stop-daemon --start --background --pidfile "$D/$task_pid" --chuid "$user" --chdir "$D" --startas /bin/sh -- -c "$inner" "$deployer" "$D" "$log" "$started"
-    else
-      start-stop-daemon --start --background --pidfile "$D/$task_pid" --chdir "$D" --startas /bin/sh -- -c "$inner" "$deployer" "$D" "$log" "$started"
-    fi
-    ;;
-  setsid)
-    if [ -n "$user" ]; then
-      runuser -u "$user" -- setsid -f /bin/sh -c "$inner" "$deployer" "$D" "$log" "$started" </dev/null >/dev/null 2>&1
-    else
-      setsid -f /bin/sh -c "$inner" "$deployer" "$D" "$log" "$started" </dev/null >/dev/null 2>&1
-    fi
-    ;;
-  *)
-    echo "unknown launcher '$launcher'" >&2
-    exit 1
-    ;;
-esac
-# One line: the pid, written by the deployer as it starts; nothing: it did not start
+if [ -n "$user" ]; then
+  systemd-run --quiet --collect --unit="$unit" --uid="$user" -p WorkingDirectory="$D" /bin/sh -c "$inner" "$deployer" "$D" "$log" "$started"
+else
+  systemd-run --quiet --collect --unit="$unit" -p WorkingDirectory="$D" /bin/sh -c "$inner" "$deployer" "$D" "$log" "$started"
+fi
+# One line: the pid, written by the deployer as it starts (it removes the FIFO then);
+# nothing: it did not start
 p=$(as_user timeout 30 head -n 1 "$D/$started" 2>/dev/null) || p=
-as_user rm -f "$D/$started" || true
 case $p in
   '' | *[!0-9]*)
+    as_user rm -f "$D/$started" || true
     if grown "$D/$record" "$r0"; then
       echo "ended=1"
     else
@@ -107,4 +117,3 @@ case $p in
     ;;
   *) echo "pid=$p" ;;
 esac
-find "${D%/*}" -mindepth 1 -maxdepth 1 -type d -mtime +14 -exec rm -rf {} + 2>/dev/null || true

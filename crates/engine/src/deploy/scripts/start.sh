@@ -22,18 +22,19 @@ builds="$*"
 n=$#
 for b in "$@"; do set -- "$@" "${b#*=}"; done
 shift "$n"
-out=$(sh -c "$facts" drover-facts "$root_base" "$home_base" "$@" </dev/null)
+# (the facts and the launch run in this shell, not a new `sh` each: a process costs the
+# target a fork and an exec)
+out=$(set -- "$root_base" "$home_base" "$@" && eval "$facts" </dev/null)
 st=$?
 printf '%s\n' "$out"
 [ "$st" = 0 ] || exit "$st"
-uid='' home='' arch='' systemd='' ssd='' has_sudo=''
+uid='' home='' arch='' systemd='' has_sudo=''
 while IFS= read -r l; do
   case $l in
     uid=*) uid=${l#uid=} ;;
     home=*) home=${l#home=} ;;
     arch=*) arch=${l#arch=} ;;
     systemd=*) systemd=1 ;;
-    ssd=*) ssd=1 ;;
     sudo=*) has_sudo=1 ;;
   esac
 done <<EOF
@@ -74,10 +75,8 @@ esac
 [ -x "$base/$file" ] || server "deployer missing"
 if [ "$as_root" = 1 ] && [ -n "$systemd" ]; then
   launcher='systemd-run'
-elif [ -n "$ssd" ]; then
-  launcher=start-stop-daemon
 else
-  launcher=setsid
+  launcher=deployer
 fi
 D=$base/$target
 echo "start=launched $launcher $D"
@@ -85,5 +84,6 @@ if [ -n "$via" ]; then
   exec sudo -n -- sh -c "$launch" drover-launch "$D" "$job" "$pid" "$task_pid" "$record" "$log" "$files" \
     "$base/$file" "$launcher" "$unit" "" "$resume" "$started"
 fi
-exec sh -c "$launch" drover-launch "$D" "$job" "$pid" "$task_pid" "$record" "$log" "$files" \
+set -- "$D" "$job" "$pid" "$task_pid" "$record" "$log" "$files" \
   "$base/$file" "$launcher" "$unit" "" "$resume" "$started"
+eval "$launch"

@@ -1,9 +1,8 @@
 # Checks or ends the task in a work directory, and prints its record.
 #   check: prints the record and, while the deployer runs, the ALIVE marker; when it does
 #          not run, removes what secrets and package files it may have left.
-#   kill:  ends the task (its whole process group: the deployer's group, which launchers
-#          such as start-stop-daemon may give another number than its pid), then prints
-#          the record.
+#   kill:  ends the task (its whole process group: the deployer's group, as its stat
+#          says), then prints the record.
 # Arguments: DIR JOB PID TASK_PID RECORD DEPLOYER_LOG FILES, then check ALIVE (the
 # marker) or kill UNIT (systemd-run's).
 # A work directory of another user (logged-on-user mode: the task runs as them, under
