@@ -1,6 +1,9 @@
-//! Reports: each is appended to `record.jsonl` (flushed and synced) and then posted to
-//! the server by a background thread, in order, so a slow or unreachable server never
-//! holds up the steps. A report that cannot be delivered (no network, the server down
+//! Reports: each is appended to `record.jsonl` and then posted to the server by a
+//! background thread, in order, so a slow or unreachable server never holds up the
+//! steps. The record is synced to disk when a report is not delivered at the first try
+//! (then it is the only copy), before a reboot, and after each report when nothing is
+//! posted; a delivered report is the server's to keep, and a machine that crashes
+//! mid-task loses its task anyway. A report that cannot be delivered (no network, the server down
 //! or answering 503 because its database is) is tried again with backoff until the
 //! job's deadline plus [`REPORT_GRACE`], the next ones waiting behind it; the server
 //! takes each once by its sequence number. Past that, the record stays: the server
@@ -80,11 +83,12 @@ impl Reporter {
         let url = format!("{}/agent/v1/report", server_url.trim_end_matches('/'));
         let (queue, rx) = channel();
         let token = token.to_string();
+        let on_disk = record.try_clone()?;
         let handled = Arc::new(AtomicU64::new(0));
         let done = Arc::clone(&handled);
         let poster = std::thread::Builder::new()
             .name("reports".into())
-            .spawn(move || post_all(&rx, &url, &token, &server, &done, give_up_ms))?;
+            .spawn(move || post_all(&rx, &url, &token, &server, &on_disk, &done, give_up_ms))?;
         Ok(Reporter {
             record,
             target_id,
@@ -116,8 +120,11 @@ impl Reporter {
                 return self.seq;
             }
         };
-        let written = self.record.write_all(format!("{line}\n").as_bytes());
-        if let Err(e) = written.and_then(|()| self.record.flush()).and_then(|()| self.record.sync_data()) {
+        let mut written = self.record.write_all(format!("{line}\n").as_bytes()).and_then(|()| self.record.flush());
+        if self.queue.is_none() {
+            written = written.and_then(|()| self.record.sync_data());
+        }
+        if let Err(e) = written {
             eprintln!("drover-deployer: cannot write {RECORD}: {e}");
         }
         if let Some(q) = &self.queue
@@ -126,6 +133,12 @@ impl Reporter {
             self.queued += 1;
         }
         self.seq
+    }
+
+    /// Puts the record, and what else this machine has written, on disk (before a reboot).
+    pub fn sync(&self) {
+        let _ = self.record.sync_data();
+        rustix::fs::sync();
     }
 
     /// Waits (at most `wait`) until the poster is done with every queued report.
@@ -194,8 +207,17 @@ enum Sent {
 }
 
 /// The poster thread: every report in order, each tried with [`backoff`] until it is
-/// delivered or rejected, or until `give_up_ms`; after that, one try each.
-fn post_all(rx: &Receiver<String>, url: &str, token: &str, agent: &ServerAgent, handled: &AtomicU64, give_up_ms: i64) {
+/// delivered or rejected, or until `give_up_ms`; after that, one try each. A report not
+/// delivered at once is synced to disk in `record` first.
+fn post_all(
+    rx: &Receiver<String>,
+    url: &str,
+    token: &str,
+    agent: &ServerAgent,
+    record: &File,
+    handled: &AtomicU64,
+    give_up_ms: i64,
+) {
     let auth = format!("Bearer {token}");
     let mut refused = false;
     // past the give-up time (or once a report was given up), one try each until one is
@@ -203,8 +225,15 @@ fn post_all(rx: &Receiver<String>, url: &str, token: &str, agent: &ServerAgent, 
     let mut gave_up = false;
     while let Ok(line) = rx.recv() {
         let mut attempt = 0;
+        if refused {
+            let _ = record.sync_data();
+        }
         while !refused {
-            match post(agent, url, &auth, &line) {
+            let sent = post(agent, url, &auth, &line);
+            if !matches!(sent, Sent::Done) {
+                let _ = record.sync_data();
+            }
+            match sent {
                 Sent::Done | Sent::Rejected => {
                     gave_up = false;
                     break;

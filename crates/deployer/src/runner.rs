@@ -247,6 +247,7 @@ fn reboot(work: &Dir, reporter: &mut Reporter, resume_at: usize, delay_secs: u64
     }
     reporter.send(Event::Rebooting { resume_at });
     reporter.flush(DRAIN);
+    reporter.sync();
     std::thread::sleep(Duration::from_secs(delay_secs));
     let mut why = Vec::new();
     for (cmd, args) in [("shutdown", &["-r", "now"][..]), ("reboot", &[][..])] {

@@ -233,10 +233,9 @@ fn start_runs_the_task_in_its_own_session_and_prints_its_pid() {
     // the task's process group and session become its own (fields 5 and 6 of stat)
     let own = format!("{pid} {pid}");
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !stat()
-        .rsplit_once(") ")
-        .is_some_and(|(_, r)| r.split(' ').skip(2).take(2).collect::<Vec<_>>().join(" ") == own)
-    {
+    let group_and_session =
+        || stat().rsplit_once(") ").map(|(_, r)| r.split(' ').skip(2).take(2).collect::<Vec<_>>().join(" "));
+    while group_and_session().as_deref() != Some(own.as_str()) {
         assert!(std::time::Instant::now() < until, "not in a session of its own: {}", stat());
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
