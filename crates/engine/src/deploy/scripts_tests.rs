@@ -239,6 +239,26 @@ fn launch_check_and_kill_drive_a_task() {
     assert_eq!((reports.len(), alive), (1, false), "{}", text(&out.stdout));
     assert!(!Path::new(&format!("{dir}/job.json")).exists(), "job.json removed once it ended");
 
+    // launched again while it runs (another node took the target over): the running
+    // task is the launch's, nothing is written or started
+    let dir = target_dir(&base, TargetId(3));
+    let (pid, _) = launch_fake(&deployer, &dir, br#"{"job":"first"}"#);
+    let _guard3 = GroupGuard(pid);
+    let plan = LaunchPlan {
+        dir: &dir,
+        deployer: &deployer,
+        run_as: None,
+        launcher: Launcher::Deployer,
+        unit: "u",
+        resume: false,
+    };
+    let out = run(&launch(&plan), br#"{"job":"second"}"#, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), format!("pid={pid}"));
+    assert_eq!(std::fs::read_to_string(format!("{dir}/job.json")).unwrap_or_default(), r#"{"job":"first"}"#);
+    let tasks = Command::new("pgrep").args(["-f", &format!("run {dir}$")]).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(text(&tasks.stdout).lines().count(), 1, "one task: {}", text(&tasks.stdout));
+
     // kill ends the whole process group and prints the record
     let dir = target_dir(&base, TargetId(2));
     let (pid, child) = launch_fake(&deployer, &dir, b"{}");

@@ -43,6 +43,26 @@ fail() {
 if [ ! -d "${D%/*}" ]; then
   err=$( { LC_ALL=C mkdir -p "${D%/*}" && LC_ALL=C chmod 755 "${D%/*}"; } 2>&1) || fail "create ${D%/*}" "$err"
 fi
+# A task that already runs in this directory (the same target launched again: another
+# node took it over between its claim and this launch) is this launch's too: its pid, and
+# nothing written or started, so the package never runs twice at once. (Only in a
+# directory of this user's: another user's is made afresh below.)
+if [ -z "$user" ] && [ -O "$D" ] && [ ! -L "$D" ] && [ -O "$D/$pid" ] && read -r p 2>/dev/null <"$D/$pid"; then
+  case $p in
+    '' | *[!0-9]*) ;;
+    *)
+      c=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || c=
+      case $c in
+        "${deployer%/*}/drover-deployer-"*" run $D " | *" ${deployer%/*}/drover-deployer-"*" run $D ")
+          if [ -O "/proc/$p" ]; then
+            echo "pid=$p"
+            exit 0
+          fi
+          ;;
+      esac
+      ;;
+  esac
+fi
 kept=
 if [ "$resume" = 1 ]; then
   # read as its owner: a link planted there cannot make root read another file
