@@ -282,9 +282,7 @@ impl Engine {
             return false;
         }
         let engine = self.clone();
-        tokio::spawn(async move {
-            if resume { engine.resume_target(t, d, pkg).await } else { engine.run_target(t, d, pkg).await }
-        });
+        tokio::spawn(engine.run(Box::new(t), d, pkg, resume));
         true
     }
 }

@@ -23,7 +23,6 @@ use drover_ssh::{Session, SshError};
 use drover_store::TargetUpdate;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Why a target ended before its task reported: the final state, a message that says
@@ -77,6 +76,16 @@ impl From<drover_store::StoreError> for Stop {
     }
 }
 
+/// A target whose task runs: what following it needs, with its deployment thread. The
+/// driver that created the task returns it and is dropped, so a running target holds
+/// only this and the follower's state (a node may have thousands running).
+pub(super) struct Following<'a> {
+    _thread: crate::threads::Thread<'a>,
+    access: login::Access,
+    task: Task,
+    deadline: Instant,
+}
+
 /// The task on the target, once created.
 struct Task {
     dir: String,
@@ -89,28 +98,32 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(10);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Engine {
-    pub(super) async fn run_target(self, t: Target, d: Arc<Deployment>, pkg: Arc<Package>) {
-        self.run(t, d, pkg, false).await
-    }
-
-    /// After a restart: watches a target whose task the previous run created.
-    pub(super) async fn resume_target(self, t: Target, d: Arc<Deployment>, pkg: Arc<Package>) {
-        self.run(t, d, pkg, true).await
-    }
-
-    /// Drives (or resumes) a target and records how it ended. When the store cannot be
+    /// Drives (with `resume`: after a restart, watches again the task the previous run
+    /// created) a target and records how it ended. When the store cannot be
     /// used (PostgreSQL restarting, SQLite busy or full), the target does not fail: once
     /// the store is back, it is picked up as after a server restart (a running task is
     /// watched again and its record collected, so nothing runs twice and no report is
     /// lost).
-    async fn run(self, mut t: Target, d: Arc<Deployment>, pkg: Arc<Package>, mut resume: bool) {
+    /// A target's driver task holds this future for as long as the target runs, often
+    /// thousands at once: each phase and store call is boxed and the target too, so the
+    /// task itself stays a few hundred bytes.
+    pub(super) async fn run(self, mut t: Box<Target>, d: Arc<Deployment>, pkg: Arc<Package>, mut resume: bool) {
         let notify = self.waiter(t.id, &pkg);
         loop {
             let driven = if resume {
                 let _thread = self.inner.threads.acquire(d.id.0 as u64).await;
                 Box::pin(self.resume(&t, &d, &pkg, &notify)).await
             } else {
-                self.drive(&t, &d, &pkg, &notify).await
+                // each phase boxed and dropped when it ends: a running target holds only
+                // the follower's state, not the driver's
+                match Box::pin(self.drive(&t, &d, &pkg, &notify)).await {
+                    Ok(Some(mut running)) => {
+                        let Following { access, task, deadline, .. } = &mut *running;
+                        Box::pin(self.follow(&t, &d, &pkg, access, task, *deadline, &notify)).await
+                    }
+                    Ok(None) => Ok(()),
+                    Err(s) => Err(s),
+                }
             };
             match driven {
                 Ok(()) => break,
@@ -119,33 +132,33 @@ impl Engine {
                     break;
                 }
                 Err(s) if s.again => {
-                    if self.store_retry(|| self.store().note(t.id, &s.message, now_ms())).await.is_none() {
+                    if Box::pin(self.store_retry(|| self.store().note(t.id, &s.message, now_ms()))).await.is_none() {
                         break;
                     }
-                    let Some(current) = self.store_retry(|| self.store().target(t.id)).await else { break };
+                    let Some(current) = Box::pin(self.store_retry(|| self.store().target(t.id))).await else { break };
                     if current.state.is_final() {
                         break;
                     }
                     resume = false;
-                    t = current;
+                    *t = current;
                 }
                 Err(s) if s.store_down => {
                     tracing::warn!(target_id = %t.id, "the store is unavailable ({}); the target waits for it", s.message);
-                    let Some(current) = self.store_retry(|| self.store().target(t.id)).await else { break };
+                    let Some(current) = Box::pin(self.store_retry(|| self.store().target(t.id))).await else { break };
                     if current.state.is_final() {
                         break;
                     }
                     resume = matches!(current.state, TargetState::Running | TargetState::Rebooting);
-                    t = current;
+                    *t = current;
                 }
                 Err(s) => {
-                    self.store_retry(|| self.end_target(t.id, s.state, &s.message, Some(s.code))).await;
+                    Box::pin(self.store_retry(|| self.end_target(t.id, s.state, &s.message, Some(s.code)))).await;
                     break;
                 }
             }
         }
         self.drop_waiter(t.id);
-        self.store_retry(|| self.store().finish_deployment_if_done(d.id, now_ms())).await;
+        Box::pin(self.store_retry(|| self.store().finish_deployment_if_done(d.id, now_ms()))).await;
     }
 
     /// Runs a store call until the store answers: again with [`store_backoff`] while it
@@ -176,16 +189,15 @@ impl Engine {
         }
     }
 
-    /// Logs in, creates the task and waits for its end, holding a deployment thread.
-    async fn deploy_to(
+    /// Logs in and creates the task, holding a deployment thread: what following it needs.
+    async fn deploy_to<'a>(
         &self,
         t: &Target,
         d: &Deployment,
         pkg: &Package,
         asset: Asset,
-        notify: &Notify,
-        _thread: crate::threads::Thread<'_>,
-    ) -> Result<(), Stop> {
+        thread: crate::threads::Thread<'a>,
+    ) -> Result<Box<Following<'a>>, Stop> {
         // each step boxed: a running target's driver holds only the step it is in
         let (session, access) = Box::pin(self.log_in(asset)).await?;
         // what earlier tasks on this machine did, while it could not be reached, is
@@ -193,7 +205,7 @@ impl Engine {
         let why = format!("deployment {} reached the machine", d.id);
         if let Err(e) = Box::pin(self.reconcile_asset(access.asset.id, &why)).await {
             if matches!(e, crate::EngineError::Unavailable(_)) {
-                session.close().await;
+                Box::pin(session.close()).await;
                 return Err(e.into());
             }
             tracing::warn!(target_id = %t.id, "cannot reconcile earlier targets of asset '{}': {e}", access.asset.name);
@@ -203,14 +215,14 @@ impl Engine {
             server: Some(self.config().node_name.clone()),
             ..Default::default()
         };
-        self.store().update_target(t.id, &update, now_ms()).await?;
+        Box::pin(self.store().update_target(t.id, &update, now_ms())).await?;
+        drop(update);
         // the deadline counts from before the task is created: a launch that hangs (a
         // cable cut while it answers) uses up the target's time, not more
         let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;
         let task = Box::pin(self.create_task(&session, &access, t, d, pkg, None)).await;
-        session.close().await;
-        let task = task?;
-        Box::pin(self.follow(t, d, pkg, &access, task, deadline, notify)).await
+        Box::pin(session.close()).await;
+        Ok(Box::new(Following { _thread: thread, access, task: task?, deadline }))
     }
 }
 

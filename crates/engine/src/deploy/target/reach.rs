@@ -1,7 +1,7 @@
 //! Reaching the machine: the SSH port probe, Wake-on-LAN, the retry queue and the waits
 //! between attempts, and the rule that a package never runs twice at once on one asset.
 
-use super::{Stop, stop};
+use super::{Following, Stop, stop};
 use crate::{Engine, now_ms};
 use drover_domain::FailureCode;
 use drover_domain::asset::Asset;
@@ -15,18 +15,26 @@ use tokio::time::sleep;
 
 impl Engine {
     /// Reaches the asset (waking it and retrying when the deployment says so), then
-    /// deploys to it. A deployment thread is held from the connection attempt to the end;
-    /// not while the machine boots or the target waits in the retry queue. The parts after
+    /// logs in and creates the task: what following it needs (None: the target ended, or
+    /// another node drives it). A deployment thread is held from the connection attempt to
+    /// the end (the follower keeps it); not while the machine boots or the target waits in
+    /// the retry queue. The parts after
     /// the wait for a thread are boxed: a target that waits for one (most of a large
     /// deployment's) holds only this function's small state.
-    pub(super) async fn drive(&self, t: &Target, d: &Deployment, pkg: &Package, notify: &Notify) -> Result<(), Stop> {
+    pub(super) async fn drive(
+        &self,
+        t: &Target,
+        d: &Deployment,
+        pkg: &Package,
+        notify: &Notify,
+    ) -> Result<Option<Box<Following<'_>>>, Stop> {
         let opts = d.options;
         loop {
             // what this loop needs of the target, not the target (its driver's state stays small)
             let (attempts, retry_at) = {
                 let current = self.store().target(t.id).await?;
                 if current.state.is_final() {
-                    return Ok(()); // cancelled while it waited
+                    return Ok(None); // cancelled while it waited
                 }
                 let waits = current.state == TargetState::WaitingRetry;
                 (current.attempts, waits.then(|| current.next_attempt_ms.unwrap_or_else(now_ms)))
@@ -34,7 +42,7 @@ impl Engine {
             if let Some(at) = retry_at
                 && self.pause(t.id, notify, at).await?
             {
-                return Ok(());
+                return Ok(None);
             }
             let asset = self.store().asset(t.asset_id).await?;
             let (addr, port) = (asset.address.clone(), asset.ssh_port);
@@ -43,10 +51,10 @@ impl Engine {
             // (most of a large deployment's) holds only this small state
             let thread = self.inner.threads.acquire(d.id.0 as u64).await;
             let Some((thread, answered)) = Box::pin(self.attempt(thread, t, d, &asset, &nth)).await? else {
-                return Ok(());
+                return Ok(None);
             };
             if answered {
-                return Box::pin(self.deploy_to(t, d, pkg, asset, notify, thread)).await;
+                return Box::pin(self.deploy_to(t, d, pkg, asset, thread)).await.map(Some);
             }
             let mut woke = None;
             if opts.wake_on_lan {
@@ -57,14 +65,14 @@ impl Engine {
                     let thread = self.inner.threads.acquire(d.id.0 as u64).await;
                     let attempt = self.attempt(thread, t, d, &asset, " after waking it");
                     let Some((thread, answered)) = Box::pin(attempt).await? else {
-                        return Ok(());
+                        return Ok(None);
                     };
                     if answered {
-                        return Box::pin(self.deploy_to(t, d, pkg, asset, notify, thread)).await;
+                        return Box::pin(self.deploy_to(t, d, pkg, asset, thread)).await.map(Some);
                     }
                 }
                 if self.store().target(t.id).await?.state.is_final() {
-                    return Ok(());
+                    return Ok(None);
                 }
             }
             let off = format!(

@@ -76,7 +76,7 @@ impl Engine {
                 ),
             )
         };
-        let (access, task) = self.reattach(t, &asset).await?.map_err(|why| lost(&why))?;
+        let (access, mut task) = self.reattach(t, &asset).await?.map_err(|why| lost(&why))?;
         let started = self.first_running_ms(t).await?;
         let left_ms = started + (pkg.def.max_duration_secs as i64) * 1000 - now_ms();
         let deadline = Instant::now() + Duration::from_millis(left_ms.max(0) as u64) + DEADLINE_GRACE;
@@ -85,7 +85,7 @@ impl Engine {
             let m = format!("the server restarted while asset '{}' rebooted; waiting for it again", asset.name);
             self.store().note(t.id, &m, now_ms()).await?;
             return match self.resume_after_reboot(t, d, pkg, &access, deadline, notify).await? {
-                Some(task) => self.follow(t, d, pkg, &access, task, deadline, notify).await,
+                Some(mut task) => self.follow(t, d, pkg, &access, &mut task, deadline, notify).await,
                 None => Ok(()),
             };
         }
@@ -111,7 +111,7 @@ impl Engine {
                 ),
             ));
         }
-        self.follow(t, d, pkg, &access, task, deadline, notify).await
+        self.follow(t, d, pkg, &access, &mut task, deadline, notify).await
     }
 
     /// Watches the task to the target's end, through the reboots its reboot steps make
@@ -123,15 +123,15 @@ impl Engine {
         d: &Deployment,
         pkg: &Package,
         a: &Access,
-        mut task: Task,
+        task: &mut Task,
         deadline: Instant,
         notify: &Notify,
     ) -> Result<(), Stop> {
         loop {
-            match self.wait_for_end(t, a, &task, deadline, notify, pkg.def.max_duration_secs).await? {
+            match self.wait_for_end(t, a, task, deadline, notify, pkg.def.max_duration_secs).await? {
                 Watched::Ended => break,
                 Watched::Rebooting => match Box::pin(self.resume_after_reboot(t, d, pkg, a, deadline, notify)).await? {
-                    Some(next) => task = next,
+                    Some(next) => *task = next,
                     None => return Ok(()),
                 },
             }
