@@ -159,13 +159,18 @@ fn a_full_disk_is_named_and_leaves_nothing_half_written() {
     assert_eq!(parse_failure(&stderr).map(|f| f.code), Some(drover_domain::FailureCode::DiskFull));
 
     let dir = format!("{base}/targets/7");
-    let plan =
-        LaunchPlan { dir: &dir, deployer: &dest, run_as: None, launcher: Launcher::Deployer, unit: "u", resume: false };
+    let plan = launch_plan(&dir, &dest);
     let out = run(&launch(&plan), b"{\"job\": 1}", &[("PATH", &path)]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains(&format!("drover-fail=disk_full {base}/targets\n")), "{stderr}");
     assert!(!Path::new(&dir).exists(), "the work directory with its half job stays");
+}
+
+/// A launch of `deployer` in `dir` by the deployer itself, as root's tasks are started
+/// without systemd.
+fn launch_plan<'a>(dir: &'a str, deployer: &'a str) -> LaunchPlan<'a> {
+    LaunchPlan { dir, deployer, run_as: None, launcher: Launcher::Deployer, unit: "u", resume: false }
 }
 
 const RECORD_LINE: &str =
@@ -196,14 +201,7 @@ impl Drop for GroupGuard {
 
 /// Launches the fake deployer with setsid in `dir`; returns its pid and its child's.
 fn launch_fake(deployer: &str, dir: &str, job: &[u8]) -> (i64, i64) {
-    let plan = LaunchPlan {
-        dir,
-        deployer,
-        run_as: None,
-        launcher: Launcher::Deployer,
-        unit: "drover-target-test",
-        resume: false,
-    };
+    let plan = LaunchPlan { unit: "drover-target-test", ..launch_plan(dir, deployer) };
     let out = run(&launch(&plan), job, &[]);
     assert!(out.status.success(), "launch: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -244,14 +242,7 @@ fn launch_check_and_kill_drive_a_task() {
     let dir = target_dir(&base, TargetId(3));
     let (pid, _) = launch_fake(&deployer, &dir, br#"{"job":"first"}"#);
     let _guard3 = GroupGuard(pid);
-    let plan = LaunchPlan {
-        dir: &dir,
-        deployer: &deployer,
-        run_as: None,
-        launcher: Launcher::Deployer,
-        unit: "u",
-        resume: false,
-    };
+    let plan = launch_plan(&dir, &deployer);
     let out = run(&launch(&plan), br#"{"job":"second"}"#, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), format!("pid={pid}"));
@@ -271,22 +262,15 @@ fn launch_check_and_kill_drive_a_task() {
 }
 
 #[test]
-fn launch_fails_with_the_deployer_log_when_it_does_not_start() {
+fn launch_fails_with_the_deployer_error_when_it_does_not_start() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let base = tmp.path().join("base").to_string_lossy().into_owned();
     let deployer = deployer_path(&base, "brokenbrokenbrok");
     write_exec(Path::new(&deployer), "#!/bin/sh\necho 'cannot start: broken' >&2\nexit 3\n");
     let dir = target_dir(&base, TargetId(3));
-    let plan = LaunchPlan {
-        dir: &dir,
-        deployer: &deployer,
-        run_as: None,
-        launcher: Launcher::Deployer,
-        unit: "u",
-        resume: false,
-    };
+    let plan = launch_plan(&dir, &deployer);
     let started = Instant::now();
-    // the error in the deployer's log ends the wait at once, not after 30 s
+    // the deployer's own error, at once
     let out = run(&launch(&plan), b"{}", &[]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
@@ -328,14 +312,7 @@ fn a_resumed_launch_keeps_the_record_and_drops_the_resume_file() {
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(format!("{dir}/record.jsonl"), "{\"seq\":1}\n{\"seq\":2}\n").unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(format!("{dir}/resume"), "2\n").unwrap_or_else(|e| panic!("{e}"));
-        let plan = LaunchPlan {
-            dir: &dir,
-            deployer: &deployer,
-            run_as: None,
-            launcher: Launcher::Deployer,
-            unit: "u",
-            resume,
-        };
+        let plan = LaunchPlan { resume, ..launch_plan(&dir, &deployer) };
         let out = run(&launch(&plan), b"{}", &[]);
         assert!(out.status.success(), "launch: {}", text(&out.stderr));
         assert!(text(&out.stdout).starts_with("pid="), "{}{}", text(&out.stdout), text(&out.stderr));
