@@ -76,4 +76,29 @@ mod tests {
         assert!(take("127.0.0.1", port).is_none(), "closed after its time");
         assert!(with(|m| !m.contains_key(&("127.0.0.1".to_string(), port))), "nothing left behind");
     }
+
+    /// A probe's connection the server closed before its host key: the login tries a new
+    /// connection (here refused: the server is gone), not the dead one.
+    #[tokio::test]
+    async fn a_login_over_a_closed_kept_connection_connects_again() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(crate::probe("127.0.0.1", port, Duration::from_secs(2)).await);
+        let (conn, _) = listener.accept().await.unwrap();
+        drop((conn, listener));
+        let opts = crate::ConnectOptions {
+            host: "127.0.0.1".into(),
+            port,
+            user: "root".into(),
+            auth: crate::Auth::Password("x".into()),
+            host_key: crate::HostKeyPolicy::default(),
+            connect_timeout: Duration::from_secs(5),
+        };
+        match crate::Session::connect(&opts).await {
+            Err(crate::SshError::Unreachable { .. }) => {}
+            Err(e) => panic!("the dead kept connection's error, not a new connection's: {e}"),
+            Ok(_) => panic!("logged in to nothing"),
+        }
+        assert!(take("127.0.0.1", port).is_none(), "taken by the login");
+    }
 }
