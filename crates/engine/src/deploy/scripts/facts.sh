@@ -17,8 +17,13 @@ else
 fi
 echo "home=$HOME"
 if read -r h 2>/dev/null </proc/sys/kernel/hostname; then echo "hostname=$h"; else echo "hostname=$(hostname)"; fi
-# (the kernel's architecture, as `uname -m` prints it; /proc has it from Linux 6.1)
-if read -r a 2>/dev/null </proc/sys/kernel/arch; then echo "arch=$a"; else echo "arch=$(uname -m)"; fi
+# (the kernel's architecture: /proc has it from Linux 6.1, the same as `uname -m` prints
+# for these two; elsewhere, 32-bit ARM say, `uname -m` names the processor more closely)
+if read -r a 2>/dev/null </proc/sys/kernel/arch && { [ "$a" = x86_64 ] || [ "$a" = aarch64 ]; }; then
+  echo "arch=$a"
+else
+  echo "arch=$(uname -m)"
+fi
 # shellcheck source=/dev/null
 if [ -r /etc/os-release ]; then ( . /etc/os-release; echo "os=${PRETTY_NAME:-$ID $VERSION_ID}" ); fi
 for f in /sys/class/net/*/address; do [ -r "$f" ] && read -r m <"$f" && echo "mac=$m"; done
