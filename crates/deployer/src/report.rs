@@ -3,8 +3,8 @@
 //! steps. The record is synced to disk when a report is not delivered at the first try
 //! (then it is the only copy), before a reboot, and after each report when nothing is
 //! posted; a delivered report is the server's to keep, and a machine that crashes
-//! mid-task loses its task anyway. A report that cannot be delivered (no network, the server down
-//! or answering 503 because its database is) is tried again with backoff until the
+//! mid-task loses its task anyway. A report that cannot be delivered (no network, the
+//! server down or answering 503 because its database is) is tried again with backoff until the
 //! job's deadline plus [`REPORT_GRACE`], the next ones waiting behind it; the server
 //! takes each once by its sequence number. Past that, the record stays: the server
 //! collects it over SSH when it reaches the machine.
@@ -265,10 +265,9 @@ fn post(server: &ServerAgent, url: &str, auth: &str, line: &str) -> Sent {
         .header("Authorization", auth)
         .header("Content-Type", "application/json")
         .send(line.as_bytes());
-    // the answer read to its end: only then its connection goes back to the agent's pool,
-    // for the next report (a new connection is a TCP and TLS handshake on both ends)
+    // (its connection carries the next report)
     let status = sent.map(|mut r| {
-        let _ = r.body_mut().with_config().limit(64 * 1024).read_to_vec();
+        crate::tls::finish_answer(&mut r);
         r.status()
     });
     match status {

@@ -61,6 +61,13 @@ impl ServerAgent {
     }
 }
 
+/// Reads an answer to its end (at most 64 KiB): only then ureq puts its connection back in
+/// the agent's pool for the next request; otherwise the next one is a new TCP and TLS
+/// handshake on both ends.
+pub fn finish_answer(answer: &mut ureq::http::Response<ureq::Body>) {
+    let _ = answer.body_mut().with_config().limit(64 * 1024).read_to_vec();
+}
+
 /// Whether the job's server may be sent its tokens: with a pin, the server must answer
 /// a TLS handshake (an unauthenticated `GET /healthz`) with the pinned certificate. A
 /// server that cannot be reached now passes (reports are tried again later, each over
@@ -79,8 +86,7 @@ pub fn check_server(server: &ServerAgent, server_url: &str) -> Result<(), String
     let url = format!("{}/healthz", server_url.trim_end_matches('/'));
     match server.agent.get(&url).call() {
         Ok(mut answer) => {
-            // read to its end: only then the connection goes back to the pool
-            let _ = answer.body_mut().with_config().limit(64 * 1024).read_to_vec();
+            finish_answer(&mut answer);
             Ok(())
         }
         Err(e) => match server.mismatch(server_url) {

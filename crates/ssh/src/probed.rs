@@ -30,8 +30,8 @@ fn with<T>(f: impl FnOnce(&mut ByAddress) -> T) -> T {
 pub(crate) fn keep(host: &str, port: u16, stream: TcpStream, ttl: Duration) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let until = Instant::now() + ttl;
-    with(|m| m.entry((host.to_string(), port)).or_default().push(Kept { id, until, stream }));
     let key = (host.to_string(), port);
+    with(|m| m.entry(key.clone()).or_default().push(Kept { id, until, stream }));
     tokio::spawn(async move {
         tokio::time::sleep(ttl).await;
         with(|m| {

@@ -104,6 +104,7 @@ impl Engine {
     /// the store is back, it is picked up as after a server restart (a running task is
     /// watched again and its record collected, so nothing runs twice and no report is
     /// lost).
+    ///
     /// A target's driver task holds this future for as long as the target runs, often
     /// thousands at once: each phase and store call is boxed and the target too, so the
     /// task itself stays a few hundred bytes.
@@ -216,7 +217,6 @@ impl Engine {
             ..Default::default()
         };
         Box::pin(self.store().update_target(t.id, &update, now_ms())).await?;
-        drop(update);
         // the deadline counts from before the task is created: a launch that hangs (a
         // cable cut while it answers) uses up the target's time, not more
         let deadline = Instant::now() + Duration::from_secs(pkg.def.max_duration_secs) + DEADLINE_GRACE;

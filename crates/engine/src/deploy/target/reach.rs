@@ -18,9 +18,8 @@ impl Engine {
     /// logs in and creates the task: what following it needs (None: the target ended, or
     /// another node drives it). A deployment thread is held from the connection attempt to
     /// the end (the follower keeps it); not while the machine boots or the target waits in
-    /// the retry queue. The parts after
-    /// the wait for a thread are boxed: a target that waits for one (most of a large
-    /// deployment's) holds only this function's small state.
+    /// the retry queue. The parts after the wait for a thread are boxed: a target that
+    /// waits for one (most of a large deployment's) holds only this function's small state.
     pub(super) async fn drive(
         &self,
         t: &Target,
