@@ -5,6 +5,7 @@
 
 use crate::inproc::say;
 use crate::safefs::{self, Dir, Entry};
+use crate::share::CopySource;
 use crate::steps::StepRun;
 use rustix::fs::FileType;
 use std::ffi::OsStr;
@@ -12,9 +13,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Copies `source` (a local path, downloaded already) to `dest` atomically. Without
-/// `mode` a replaced file keeps its mode (and owner), a new one gets 0644.
-pub fn file_copy(source: &str, dest: &str, mode: Option<&str>, owner: Option<&str>, log: &File) -> StepRun {
+/// Copies `source` (a local file, or a package file straight from the share) to `dest`
+/// atomically. Without `mode` a replaced file keeps its mode (and owner), a new one gets
+/// 0644.
+pub fn file_copy(source: &CopySource<'_>, dest: &str, mode: Option<&str>, owner: Option<&str>, log: &File) -> StepRun {
     match copy(source, dest, mode, owner) {
         Ok(to) => {
             say(log, &format!("copied to {}", to.display()));
@@ -59,23 +61,22 @@ fn destination(source: &str, dest: &str) -> Result<(Dir, PathBuf), String> {
     }
 }
 
-fn copy(source: &str, dest: &str, mode: Option<&str>, owner: Option<&str>) -> Result<PathBuf, String> {
+fn copy(source: &CopySource<'_>, dest: &str, mode: Option<&str>, owner: Option<&str>) -> Result<PathBuf, String> {
     let bits = parse_mode(mode)?;
     let owner = match owner.map(str::trim).filter(|o| !o.is_empty()) {
         Some(o) => Some(resolve_owner(o)?),
         None => None,
     };
-    let (dir, name) = destination(source, dest)?;
+    let (dir, name) = destination(source.name(), dest)?;
     let to = dir.path().join(&name);
     let name = name.as_os_str();
     // a replaced regular file keeps its mode and owner; a link or anything else does not
     let old = dir.entry(name).map_err(|e| format!("cannot look at {}: {e}", to.display()))?;
     let old = old.filter(|e| e.kind == FileType::RegularFile);
-    let mut from = File::open(source).map_err(|e| format!("cannot read {source}: {e}"))?;
     let stem = safefs::name_str(name);
     let (mut out, tmp) =
         dir.temp(&stem).map_err(|e| format!("cannot create a file in {}: {e}", dir.path().display()))?;
-    let result = write_temp(&mut from, &mut out, &to, bits, owner, old.as_ref())
+    let result = write_temp(source, &mut out, &to, bits, owner, old.as_ref())
         .and_then(|()| dir.rename(&tmp, name).map_err(|e| format!("cannot move the copy into {}: {e}", to.display())));
     if result.is_err() {
         let _ = dir.remove(OsStr::new(&tmp));
@@ -84,16 +85,14 @@ fn copy(source: &str, dest: &str, mode: Option<&str>, owner: Option<&str>) -> Re
 }
 
 fn write_temp(
-    from: &mut File,
+    from: &CopySource<'_>,
     out: &mut File,
     to: &Path,
     bits: Option<u32>,
     owner: Option<(Option<u32>, Option<u32>)>,
     old: Option<&Entry>,
 ) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("cannot write the copy of {}: {e}", to.display());
-    std::io::copy(from, out).map_err(fail)?;
-    out.sync_all().map_err(fail)?;
+    from.write_into(out)?;
     let bits = bits.unwrap_or_else(|| old.map_or(0o644, |m| m.mode));
     // keep a replaced file's owner (only root may, and only root needs to)
     let am_root = rustix::process::geteuid().is_root();
@@ -105,7 +104,8 @@ fn write_temp(
         }
         None => format!("cannot set mode {bits:o} on {}: {e}", to.display()),
     })?;
-    out.sync_all().map_err(fail)
+    // one sync for the bytes, the owner and the mode, before the rename makes them the file
+    out.sync_all().map_err(|e| format!("cannot write the copy of {}: {e}", to.display()))
 }
 
 /// `user`, `user:group`, `user:` (the user's login group), `:group` or numeric ids, as

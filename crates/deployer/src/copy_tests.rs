@@ -5,6 +5,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt, lchown, symlink};
 
 const NOBODY: u32 = 65534;
 
+fn local(path: &Path) -> CopySource<'static> {
+    CopySource::Local(path.to_str().unwrap().to_string())
+}
+
 fn as_root() -> bool {
     rustix::process::geteuid().is_root()
 }
@@ -42,7 +46,7 @@ impl Attack {
     }
 
     fn copy(&self, dest: &Path, mode: Option<&str>, owner: Option<&str>) -> StepRun {
-        file_copy(self.src.to_str().unwrap(), dest.to_str().unwrap(), mode, owner, &self.log)
+        file_copy(&local(&self.src), dest.to_str().unwrap(), mode, owner, &self.log)
     }
 
     fn victim_untouched(&self) {
@@ -59,27 +63,27 @@ fn copies_atomically_with_mode() {
     std::fs::write(&src, "hello").unwrap();
     let log = File::create(dir.path().join("log")).unwrap();
     let dest = dir.path().join("etc/app/app.conf");
-    let run = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), Some("0640"), None, &log);
+    let run = file_copy(&local(&src), dest.to_str().unwrap(), Some("0640"), None, &log);
     assert_eq!(run.exit_code, Some(0), "{}", run.message);
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hello");
     assert_eq!(std::fs::metadata(&dest).unwrap().mode() & 0o7777, 0o640);
     // replacing keeps the mode; a directory destination takes the source's name
     std::fs::write(&src, "again").unwrap();
-    let run = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), None, None, &log);
+    let run = file_copy(&local(&src), dest.to_str().unwrap(), None, None, &log);
     assert_eq!(run.exit_code, Some(0));
     assert_eq!(std::fs::metadata(&dest).unwrap().mode() & 0o7777, 0o640);
     let into = format!("{}/", dir.path().join("etc/app").display());
-    assert_eq!(file_copy(src.to_str().unwrap(), &into, None, None, &log).exit_code, Some(0));
+    assert_eq!(file_copy(&local(&src), &into, None, None, &log).exit_code, Some(0));
     assert_eq!(std::fs::read_to_string(dir.path().join("etc/app/src.conf")).unwrap(), "again");
     let existing_dir = dir.path().join("etc/app");
-    assert_eq!(file_copy(src.to_str().unwrap(), existing_dir.to_str().unwrap(), None, None, &log).exit_code, Some(0));
+    assert_eq!(file_copy(&local(&src), existing_dir.to_str().unwrap(), None, None, &log).exit_code, Some(0));
     let entries = std::fs::read_dir(dir.path().join("etc/app")).unwrap().count();
     assert_eq!(entries, 2, "no temporary file is left");
-    let bad = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), Some("rw-r"), None, &log);
+    let bad = file_copy(&local(&src), dest.to_str().unwrap(), Some("rw-r"), None, &log);
     assert!(bad.exit_code == Some(1) && bad.message.contains("octal"), "{}", bad.message);
-    let nobody = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), None, Some("no-such-user-x"), &log);
+    let nobody = file_copy(&local(&src), dest.to_str().unwrap(), None, Some("no-such-user-x"), &log);
     assert!(nobody.exit_code == Some(1) && nobody.message.contains("no user 'no-such-user-x'"), "{}", nobody.message);
-    let group = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), None, Some("root:no-such-group-x"), &log);
+    let group = file_copy(&local(&src), dest.to_str().unwrap(), None, Some("root:no-such-group-x"), &log);
     assert!(group.exit_code == Some(1) && group.message.contains("no group"), "{}", group.message);
     assert_eq!(std::fs::read_dir(dir.path().join("etc/app")).unwrap().count(), 2);
 }
@@ -94,17 +98,17 @@ fn copies_with_an_owner_when_root() {
     std::fs::write(&src, "x").unwrap();
     let log = File::create(dir.path().join("log")).unwrap();
     let dest = dir.path().join("owned");
-    let run = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), Some("4750"), Some("nobody:nogroup"), &log);
+    let run = file_copy(&local(&src), dest.to_str().unwrap(), Some("4750"), Some("nobody:nogroup"), &log);
     assert_eq!(run.exit_code, Some(0), "{}", run.message);
     let meta = std::fs::metadata(&dest).unwrap();
     assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (NOBODY, NOBODY, 0o4750), "setuid survives the chown");
     // a user alone leaves the new file's group (root's), as chown does; numbers are ids;
     // a replaced file keeps its owner
-    let run = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), None, Some("1234"), &log);
+    let run = file_copy(&local(&src), dest.to_str().unwrap(), None, Some("1234"), &log);
     assert_eq!(run.exit_code, Some(0), "{}", run.message);
     let meta = std::fs::metadata(&dest).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (1234, 0));
-    let run = file_copy(src.to_str().unwrap(), dest.to_str().unwrap(), Some("0644"), None, &log);
+    let run = file_copy(&local(&src), dest.to_str().unwrap(), Some("0644"), None, &log);
     assert_eq!(run.exit_code, Some(0), "{}", run.message);
     let meta = std::fs::metadata(&dest).unwrap();
     assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (1234, 0, 0o644));

@@ -6,10 +6,11 @@
 use crate::process::Limits;
 use crate::safefs::{Dir, name_str};
 use crate::tls::ServerAgent;
-use drover_proto::{Job, JobFile, PACKAGE_SHARE};
+use drover_proto::{Job, JobFile, PACKAGE_SHARE, StepKind};
 use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -33,17 +34,10 @@ impl<'a> Share<'a> {
     /// `path` with `{PackageShare}/x` replaced by the local copy of `x` (downloaded now
     /// unless this job already did); any other path is returned unchanged.
     pub fn resolve(&self, path: &str, limits: &Limits) -> Result<String, String> {
-        let Some(rel) = path.strip_prefix(PACKAGE_SHARE).map(|r| r.trim_start_matches('/')) else {
+        let Some(file) = self.file(path)? else {
             return Ok(path.to_string());
         };
-        let file = self.job.files.iter().find(|f| f.path == rel).ok_or_else(|| {
-            format!("'{path}' names '{rel}', which is not one of the package's files (the job lists {})", self.listed())
-        })?;
-        let safe = Path::new(rel).components().all(|c| matches!(c, Component::Normal(_)));
-        if rel.is_empty() || !safe {
-            return Err(format!("the package file path '{rel}' is not a plain relative path"));
-        }
-        let rel = Path::new(rel);
+        let rel = Path::new(&file.path);
         let (Some(name), parent) = (rel.file_name(), rel.parent().unwrap_or(Path::new(""))) else {
             return Err(format!("the package file path '{}' names no file", rel.display()));
         };
@@ -55,11 +49,43 @@ impl<'a> Share<'a> {
                 format!("cannot make the folder of '{}' under {files}/ in the work directory: {e}", rel.display())
             })?;
         let local = dir.path().join(name);
-        let present = dir.entry(name).ok().flatten().is_some_and(|e| e.kind == FileType::RegularFile);
-        if !present {
+        if !self.present(&dir, name) {
             self.download(file, &dir, name, limits)?;
         }
         Ok(local.to_string_lossy().into_owned())
+    }
+
+    /// The package file `path` names (`{PackageShare}/x`), or None for any other path.
+    fn file(&self, path: &str) -> Result<Option<&'a JobFile>, String> {
+        let Some(rel) = path.strip_prefix(PACKAGE_SHARE).map(|r| r.trim_start_matches('/')) else {
+            return Ok(None);
+        };
+        let file = self.job.files.iter().find(|f| f.path == rel).ok_or_else(|| {
+            format!("'{path}' names '{rel}', which is not one of the package's files (the job lists {})", self.listed())
+        })?;
+        let safe = Path::new(rel).components().all(|c| matches!(c, Component::Normal(_)));
+        if rel.is_empty() || !safe {
+            return Err(format!("the package file path '{rel}' is not a plain relative path"));
+        }
+        Ok(Some(file))
+    }
+
+    fn present(&self, dir: &Dir, name: &OsStr) -> bool {
+        dir.entry(name).ok().flatten().is_some_and(|e| e.kind == FileType::RegularFile)
+    }
+
+    /// Where a file-copy step gets its bytes: a package file that no other step of the
+    /// job names comes from the share straight into the copy, so that its bytes are
+    /// written once (a step that runs again downloads again); any other source is a local
+    /// file (a package file downloaded into the work directory once for all its steps).
+    pub fn copy_source<'s>(&'s self, source: &str, limits: &'s Limits) -> Result<CopySource<'s>, String> {
+        let Some(file) = self.file(source)? else {
+            return Ok(CopySource::Local(source.to_string()));
+        };
+        if self.job.steps.iter().filter(|s| share_path(&s.kind) == Some(source)).count() > 1 {
+            return self.resolve(source, limits).map(CopySource::Local);
+        }
+        Ok(CopySource::Fetch { share: self, file, limits })
     }
 
     fn listed(&self) -> String {
@@ -70,6 +96,20 @@ impl<'a> Share<'a> {
     }
 
     fn download(&self, f: &JobFile, dir: &Dir, name: &OsStr, limits: &Limits) -> Result<(), String> {
+        let (mut out, part) = dir.temp(&name_str(name)).map_err(|e| {
+            format!("downloading package file '{}' failed: cannot create a file in {}: {e}", f.path, dir.path().display())
+        })?;
+        let done = self.fetch(f, &mut out, limits).and_then(|()| {
+            dir.rename(&part, name).map_err(|e| format!("downloading package file '{}' failed: {e}", f.path))
+        });
+        if done.is_err() {
+            let _ = dir.remove(OsStr::new(&part));
+        }
+        done
+    }
+
+    /// Downloads `f` into `out` (an empty file), checking its size and SHA-256.
+    fn fetch(&self, f: &JobFile, out: &mut File, limits: &Limits) -> Result<(), String> {
         let url = format!("{}/files/{}", self.job.share_url.trim_end_matches('/'), f.sha256);
         let fail = |m: String| format!("downloading package file '{}' from the share failed: {m}", f.path);
         let left = limits.remaining();
@@ -94,35 +134,60 @@ impl<'a> Share<'a> {
             let detail = if detail.trim().is_empty() { String::new() } else { format!(": {}", detail.trim()) };
             return Err(fail(format!("HTTP {} from {url}{detail}", resp.status())));
         }
-        let (mut out, part) = dir
-            .temp(&name_str(name))
-            .map_err(|e| fail(format!("cannot create a file in {}: {e}", dir.path().display())))?;
-        let result = stream(resp.body_mut().as_reader(), &mut out, f.size);
-        let checked = result.map_err(fail).and_then(|(size, sha)| {
-            if size == f.size && sha.eq_ignore_ascii_case(&f.sha256) {
-                Ok(())
-            } else {
-                Err(fail(format!(
-                    "expected {} bytes with SHA-256 {}, got {}{size} bytes with SHA-256 {sha}",
-                    f.size,
-                    f.sha256,
-                    if size > f.size { "more than " } else { "" },
-                )))
-            }
-        });
-        match checked.and_then(|()| dir.rename(&part, name).map_err(|e| fail(e.to_string()))) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let _ = dir.remove(OsStr::new(&part));
-                Err(e)
-            }
+        let (size, sha) = stream(resp.body_mut().as_reader(), out, f.size).map_err(fail)?;
+        if size == f.size && sha.eq_ignore_ascii_case(&f.sha256) {
+            return Ok(());
         }
+        Err(fail(format!(
+            "expected {} bytes with SHA-256 {}, got {}{size} bytes with SHA-256 {sha}",
+            f.size,
+            f.sha256,
+            if size > f.size { "more than " } else { "" },
+        )))
+    }
+}
+
+/// The bytes of a file-copy step (`Share::copy_source`).
+pub enum CopySource<'a> {
+    /// A file on this machine (a package file already downloaded, or any other path).
+    Local(String),
+    /// A package file, downloaded into the copy itself.
+    Fetch { share: &'a Share<'a>, file: &'a JobFile, limits: &'a Limits },
+}
+
+impl CopySource<'_> {
+    /// The file name a copy into a directory takes.
+    pub fn name(&self) -> &str {
+        match self {
+            CopySource::Local(path) => path,
+            CopySource::Fetch { file, .. } => &file.path,
+        }
+    }
+
+    /// Writes the bytes into `out`, an empty file.
+    pub fn write_into(&self, out: &mut File) -> Result<(), String> {
+        match self {
+            CopySource::Local(path) => {
+                let mut from = File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+                std::io::copy(&mut from, out).map(drop).map_err(|e| format!("cannot copy {path}: {e}"))
+            }
+            CopySource::Fetch { share, file, limits } => share.fetch(file, out, limits),
+        }
+    }
+}
+
+/// The `{PackageShare}/...` path (or any path) a step reads a file from, if it reads one.
+fn share_path(kind: &StepKind) -> Option<&str> {
+    match kind {
+        StepKind::Installer { path, .. } | StepKind::Script { path, .. } => Some(path),
+        StepKind::FileCopy { source, .. } => Some(source),
+        _ => None,
     }
 }
 
 /// Copies `body` into `out`, hashing as it goes; stops a byte past `want`. (Not synced:
 /// the copy is this task's; a reboot step syncs before the machine goes down.)
-fn stream(mut body: impl Read, out: &mut std::fs::File, want: u64) -> Result<(u64, String), String> {
+fn stream(mut body: impl Read, out: &mut File, want: u64) -> Result<(u64, String), String> {
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 256 * 1024];

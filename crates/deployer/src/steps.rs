@@ -146,8 +146,8 @@ pub fn execute(kind: &StepKind, share: &Share<'_>, log: &File, limits: &Limits) 
             return inproc::kill_process(name, *force, *children, log, limits);
         }
         StepKind::FileCopy { source, destination, mode, owner } => {
-            return match local(source) {
-                Ok(l) => copy::file_copy(&l, destination, mode.as_deref(), owner.as_deref(), log),
+            return match share.copy_source(source, limits) {
+                Ok(from) => copy::file_copy(&from, destination, mode.as_deref(), owner.as_deref(), log),
                 Err(m) => StepRun::failed(m),
             };
         }

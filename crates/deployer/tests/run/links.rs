@@ -44,6 +44,13 @@ fn planted_links_are_never_written_through() {
         {"name": "echo", "type": "command", "command": "echo hello"},
     ]);
     let job = job(&srv.url, &srv.share_url(), steps, vec![file("app.conf", &conf)]);
+    // a package file two steps name is downloaded into the work directory's files/ once
+    let twice = json!([
+        {"name": "copy", "type": "file-copy", "source": "{PackageShare}/app.conf",
+         "destination": user_dir.join("app.conf"), "mode": "0644", "owner": "nobody"},
+        {"name": "again", "type": "file-copy", "source": "{PackageShare}/app.conf", "destination": user_dir.join("b.conf")},
+    ]);
+    let twice = crate::support::job(&srv.url, &srv.share_url(), twice, vec![file("app.conf", &conf)]);
     let untouched = || {
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root-only secret");
         let meta = std::fs::metadata(&victim).unwrap();
@@ -61,13 +68,25 @@ fn planted_links_are_never_written_through() {
     std::fs::remove_file(work.join("record.jsonl")).unwrap();
     assert!(std::fs::symlink_metadata(work.join("files")).is_err(), "the end removes the link, not its target");
     plant(&work.join("files"), &elsewhere);
-    let ran = run(&work, &job);
+    let ran = run(&work, &twice);
     let res = results(&record(&work));
     assert!(res[0].message.contains("under files/"), "{}", res[0].message);
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     untouched();
+    std::fs::remove_file(work.join("record.jsonl")).unwrap();
+    let fetched = srv.share_requests().len();
+    let ran = run(&work, &twice);
+    let res = results(&record(&work));
+    assert!(res[0].success && res[1].success, "{res:#?} {}", ran.stderr);
+    assert_eq!(std::fs::read(user_dir.join("b.conf")).unwrap(), conf);
+    assert_eq!(srv.share_requests().len(), fetched + 1, "downloaded once for both copies");
+    std::fs::remove_file(user_dir.join("app.conf")).unwrap();
+    plant(&user_dir.join("app.conf"), &victim);
+    // a file only one copy names goes from the share straight into the copy: files/ stays
+    // as it is (here, a link again), the download is not written through it
+    plant(&work.join("files"), &elsewhere);
 
-    // with the work directory clean, the copy replaces the destination link itself
+    // the copy replaces the destination link itself
     std::fs::remove_file(work.join("record.jsonl")).unwrap();
     let ran = run(&work, &job);
     let res = results(&record(&work));
