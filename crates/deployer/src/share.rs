@@ -97,7 +97,11 @@ impl<'a> Share<'a> {
 
     fn download(&self, f: &JobFile, dir: &Dir, name: &OsStr, limits: &Limits) -> Result<(), String> {
         let (mut out, part) = dir.temp(&name_str(name)).map_err(|e| {
-            format!("downloading package file '{}' failed: cannot create a file in {}: {e}", f.path, dir.path().display())
+            format!(
+                "downloading package file '{}' failed: cannot create a file in {}: {e}",
+                f.path,
+                dir.path().display()
+            )
         })?;
         let done = self.fetch(f, &mut out, limits).and_then(|()| {
             dir.rename(&part, name).map_err(|e| format!("downloading package file '{}' failed: {e}", f.path))

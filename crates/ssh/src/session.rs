@@ -268,29 +268,29 @@ impl Session {
     }
 
     /// Runs `command` without a terminal, writes `stdin` then end-of-file, and collects
-    /// the exit status and output (the last MiB of each stream).
-    pub async fn exec(&self, command: &str, stdin: Option<&[u8]>, timeout: Duration) -> Result<ExecOutput, SshError> {
+    /// the exit status and output (the last MiB of each stream). Both are taken, and let
+    /// go once sent: a start's command line is about 11 KB, and a target waiting for its
+    /// script's end need not hold it.
+    pub async fn exec(&self, command: String, stdin: Vec<u8>, timeout: Duration) -> Result<ExecOutput, SshError> {
         // boxed, as a connection is (see `Transport::connect`)
         tokio::time::timeout(timeout, Box::pin(self.exec_inner(command, stdin))).await.map_err(|_| {
             SshError::Timeout { what: format!("a command on {} (after {} s)", self.host, timeout.as_secs()) }
         })?
     }
 
-    async fn exec_inner(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, SshError> {
+    async fn exec_inner(&self, command: String, stdin: Vec<u8>) -> Result<ExecOutput, SshError> {
         let handle = match &self.link {
             Link::Ssh(h) => h,
-            Link::Simulated(sim) => return sim.exec(&self.host, command, stdin.unwrap_or_default()).await,
+            Link::Simulated(sim) => return sim.exec(&self.host, command, stdin).await,
         };
         let channel = handle.channel_open_session().await.map_err(protocol)?;
         channel.exec(true, command).await.map_err(protocol)?;
         let (mut read, write) = channel.split();
         let writer = async move {
-            if let Some(data) = stdin
-                && !data.is_empty()
-            {
-                // in packets as large as the server takes (32 KiB from OpenSSH): `data`
-                // (an AsyncRead) would send 8 KiB ones, four times the server's work
-                write.data_bytes(data.to_vec()).await?;
+            if !stdin.is_empty() {
+                // in packets as large as the server takes (32 KiB from OpenSSH): an
+                // AsyncRead would send 8 KiB ones, four times the server's work
+                write.data_bytes(stdin).await?;
             }
             write.eof().await?;
             Ok::<_, russh::Error>(write)

@@ -26,8 +26,8 @@ pub trait Simulation: Send + Sync + 'static {
     fn exec<'a>(
         &'a self,
         host: &'a str,
-        command: &'a str,
-        stdin: &'a [u8],
+        command: String,
+        stdin: Vec<u8>,
     ) -> BoxFuture<'a, Result<ExecOutput, SshError>>;
 }
 
@@ -108,11 +108,11 @@ mod tests {
         fn exec<'a>(
             &'a self,
             host: &'a str,
-            command: &'a str,
-            stdin: &'a [u8],
+            command: String,
+            stdin: Vec<u8>,
         ) -> BoxFuture<'a, Result<ExecOutput, SshError>> {
             Box::pin(async move {
-                let stdout = format!("{host} {command} {}", String::from_utf8_lossy(stdin)).into_bytes();
+                let stdout = format!("{host} {command} {}", String::from_utf8_lossy(&stdin)).into_bytes();
                 Ok(ExecOutput { exit_status: Some(0), stdout, stderr: Vec::new() })
             })
         }
@@ -144,7 +144,7 @@ mod tests {
         let first = t.connect(&opts(HostKeyPolicy { trust_first_use: true, ..Default::default() })).await.unwrap();
         assert_eq!(first.verified(), &Verified::FirstUse);
         assert_eq!(first.host_key(), KEY);
-        let out = first.exec("run", Some(b"in"), Duration::from_secs(1)).await.unwrap();
+        let out = first.exec("run".into(), b"in".to_vec(), Duration::from_secs(1)).await.unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "h1:22 run in");
         first.close().await;
 

@@ -108,7 +108,15 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::Other(format!("cannot open the database {}: {e}", redact(url))))
         };
-        let pool = open(if backend == Backend::Sqlite { 8 } else { 16 }).await?;
+        let pool = open(match backend {
+            // each SQLite connection is a thread of sqlx's, and each thread that allocates
+            // gets a malloc arena of its own: memory freed in one is not reused by the
+            // others. Two readers per core keep the cores busy (8 on 2 cores held 25 to
+            // 45 MiB more at 10,000 simulated targets in flight than 4).
+            Backend::Sqlite => std::thread::available_parallelism().map_or(4, |n| (2 * n.get()).clamp(2, 8)) as u32,
+            Backend::Postgres => 16,
+        })
+        .await?;
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,

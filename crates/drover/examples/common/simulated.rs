@@ -214,26 +214,43 @@ impl Simulation for Simulated {
     fn exec<'a>(
         &'a self,
         host: &'a str,
-        command: &'a str,
-        stdin: &'a [u8],
+        command: String,
+        stdin: Vec<u8>,
     ) -> BoxFuture<'a, Result<ExecOutput, SshError>> {
         let m = self.0;
+        // what the machine needs of the command: which script (its name is its `$0`,
+        // right after its quoted text) and, for a liveness check, the target; the rest
+        // was on the wire
+        let kind = if command.contains("' drover-start ") {
+            Exec::Start
+        } else if command.contains("' drover-task ") {
+            let id = command.rsplit("/targets/").next().and_then(|r| r.split('\'').next());
+            Exec::Task(id.and_then(|i| i.parse().ok()))
+        } else {
+            Exec::Other(command.chars().take(80).collect())
+        };
+        drop(command);
         Box::pin(async move {
             tokio::time::sleep(m.behaviour.latency).await;
-            // the script's name is its `$0`, right after its quoted text
-            let out = if command.contains("' drover-start ") {
-                m.start(host, stdin)
-            } else if command.contains("' drover-task ") {
-                // a liveness check: alive while its simulated deployer runs (its reports
-                // were all called back, so the record adds nothing)
-                let id = command.rsplit("/targets/").next().and_then(|r| r.split('\'').next());
-                let alive = id.and_then(|i| i.parse().ok()).is_some_and(|i| m.is_running(i));
-                let stdout = if alive { format!("{}\n", "__DROVER_TASK_ALIVE__") } else { String::new() };
-                ExecOutput { exit_status: Some(0), stdout: stdout.into_bytes(), stderr: Vec::new() }
-            } else {
-                failed(format!("the simulation does not run this command: {:.80}", command))
+            let out = match kind {
+                Exec::Start => m.start(host, &stdin),
+                Exec::Task(id) => {
+                    // a liveness check: alive while its simulated deployer runs (its
+                    // reports were all called back, so the record adds nothing)
+                    let alive = id.is_some_and(|i| m.is_running(i));
+                    let stdout = if alive { format!("{}\n", "__DROVER_TASK_ALIVE__") } else { String::new() };
+                    ExecOutput { exit_status: Some(0), stdout: stdout.into_bytes(), stderr: Vec::new() }
+                }
+                Exec::Other(start) => failed(format!("the simulation does not run this command: {start}")),
             };
             Ok(out)
         })
     }
+}
+
+/// The commands a simulated machine runs.
+enum Exec {
+    Start,
+    Task(Option<i64>),
+    Other(String),
 }

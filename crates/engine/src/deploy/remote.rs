@@ -14,16 +14,25 @@ use drover_proto::{Report, workdir};
 pub(crate) struct Script {
     pub name: &'static str,
     pub text: &'static str,
+    /// Scripts whose texts are its first arguments, before the call's own (the start
+    /// script runs the facts and the launch in its shell).
+    pub leading: &'static [&'static Script],
 }
 
-pub(crate) const FACTS: Script = Script { name: "drover-facts", text: include_str!("scripts/facts.sh") };
-pub(crate) const UPLOAD: Script = Script { name: "drover-upload", text: include_str!("scripts/upload.sh") };
-pub(crate) const LAUNCH: Script = Script { name: "drover-launch", text: include_str!("scripts/launch.sh") };
-pub(crate) const TASK: Script = Script { name: "drover-task", text: include_str!("scripts/task.sh") };
-pub(crate) const FINAL_ACTION: Script =
-    Script { name: "drover-final-action", text: include_str!("scripts/final_action.sh") };
-pub(crate) const START: Script = Script { name: "drover-start", text: include_str!("scripts/start.sh") };
-pub(crate) const SUDO_CHECK: Script = Script { name: "drover-sudo-check", text: include_str!("scripts/sudo_check.sh") };
+impl Script {
+    pub(crate) const fn new(name: &'static str, text: &'static str) -> Script {
+        Script { name, text, leading: &[] }
+    }
+}
+
+pub(crate) const FACTS: Script = Script::new("drover-facts", include_str!("scripts/facts.sh"));
+pub(crate) const UPLOAD: Script = Script::new("drover-upload", include_str!("scripts/upload.sh"));
+pub(crate) const LAUNCH: Script = Script::new("drover-launch", include_str!("scripts/launch.sh"));
+pub(crate) const TASK: Script = Script::new("drover-task", include_str!("scripts/task.sh"));
+pub(crate) const FINAL_ACTION: Script = Script::new("drover-final-action", include_str!("scripts/final_action.sh"));
+pub(crate) const START: Script =
+    Script { name: "drover-start", text: include_str!("scripts/start.sh"), leading: &[&FACTS, &LAUNCH] };
+pub(crate) const SUDO_CHECK: Script = Script::new("drover-sudo-check", include_str!("scripts/sudo_check.sh"));
 
 /// A script with its positional arguments.
 #[derive(Debug)]
@@ -32,25 +41,53 @@ pub(crate) struct Call {
     pub args: Vec<String>,
 }
 
-/// Quotes a string for POSIX sh.
+/// Quotes a string for POSIX sh (as `command` does each argument).
+#[cfg(test)]
 pub(crate) fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+    let mut q = String::with_capacity(quoted_len(s));
+    push_quoted(&mut q, s);
+    q
+}
+
+fn quoted_len(s: &str) -> usize {
+    s.len() + 2 + 3 * s.bytes().filter(|b| *b == b'\'').count()
+}
+
+fn push_quoted(line: &mut String, s: &str) {
+    line.push('\'');
+    for (i, part) in s.split('\'').enumerate() {
+        if i > 0 {
+            line.push_str(r"'\''");
+        }
+        line.push_str(part);
+    }
+    line.push('\'');
 }
 
 /// The command line that runs a call (as root when `privilege` is given) and what to put
 /// on its standard input before the script's own input (the sudo password):
-/// `[sudo …] sh -c '<script>' <name> '<arg1>' '<arg2>' …`.
+/// `[sudo …] sh -c '<script>' <name> '<arg1>' '<arg2>' …`. (Built at its exact length:
+/// a target holds it until it is sent, and a start's is about 11 KB.)
 pub(crate) fn command(call: &Call, privilege: Option<&Privilege>) -> (String, Vec<u8>) {
-    let mut line = format!("sh -c {} {}", sh_quote(call.script.text), call.script.name);
-    for a in &call.args {
+    let (sudo, input) = match privilege {
+        None | Some(Privilege::Root) => ("", Vec::new()),
+        Some(Privilege::SudoNoPassword) => ("sudo -n -- ", Vec::new()),
+        Some(Privilege::SudoPassword(pw)) => ("sudo -S -p '' -- ", format!("{pw}\n").into_bytes()),
+    };
+    let script = call.script;
+    let args = || script.leading.iter().map(|s| s.text).chain(call.args.iter().map(String::as_str));
+    let len = sudo.len() + "sh -c ".len() + quoted_len(script.text) + 1 + script.name.len();
+    let mut line = String::with_capacity(len + args().map(|a| 1 + quoted_len(a)).sum::<usize>());
+    line.push_str(sudo);
+    line.push_str("sh -c ");
+    push_quoted(&mut line, script.text);
+    line.push(' ');
+    line.push_str(script.name);
+    for a in args() {
         line.push(' ');
-        line.push_str(&sh_quote(a));
+        push_quoted(&mut line, a);
     }
-    match privilege {
-        None | Some(Privilege::Root) => (line, Vec::new()),
-        Some(Privilege::SudoNoPassword) => (format!("sudo -n -- {line}"), Vec::new()),
-        Some(Privilege::SudoPassword(pw)) => (format!("sudo -S -p '' -- {line}"), format!("{pw}\n").into_bytes()),
-    }
+    (line, input)
 }
 
 /// What the first script learns about the target, as the login user.
@@ -315,8 +352,6 @@ pub(crate) fn start(p: &StartPlan<'_>) -> Call {
         Need::Server => ("server", false),
     };
     let mut args: Vec<String> = vec![
-        FACTS.text.into(),
-        LAUNCH.text.into(),
         p.root_base.into(),
         workdir::HOME_BASE.into(),
         need.into(),

@@ -135,8 +135,17 @@ fn start_passes_the_scripts_and_the_builds_as_arguments() {
         builds: vec![("x86_64", "0123456789abcdef99")],
     };
     let call = start(&plan);
-    assert_eq!(call.args[0], FACTS.text);
-    assert_eq!(call.args[1], LAUNCH.text);
-    assert_eq!(&call.args[2..9], ["/var/lib/drover", ".drover", "root", "1", "targets/5", "drover-target-5", "1"]);
+    assert_eq!(call.script.leading.iter().map(|s| s.text).collect::<Vec<_>>(), [FACTS.text, LAUNCH.text]);
+    assert_eq!(&call.args[..7], ["/var/lib/drover", ".drover", "root", "1", "targets/5", "drover-target-5", "1"]);
     assert_eq!(call.args.last().map(String::as_str), Some("x86_64=bin/drover-deployer-0123456789abcdef"));
+    // the scripts' texts come first on the command line, each quoted, at its exact length
+    let (line, _) = command(&call, Some(&Privilege::SudoNoPassword));
+    let head = format!(
+        "sudo -n -- sh -c {} drover-start {} {} '/var/lib/drover' ",
+        sh_quote(START.text),
+        sh_quote(FACTS.text),
+        sh_quote(LAUNCH.text)
+    );
+    assert!(line.starts_with(&head), "{line:.300}");
+    assert_eq!(line.len(), line.capacity());
 }

@@ -6,7 +6,7 @@ use drover_domain::asset::normalize_mac;
 use drover_domain::inventory::{Disk, Interface, ScanFacts, Software};
 use drover_domain::machine::machine_type;
 
-pub(crate) const SCAN: Script = Script { name: "drover-scan", text: include_str!("scripts/scan.sh") };
+pub(crate) const SCAN: Script = Script::new("drover-scan", include_str!("scripts/scan.sh"));
 
 /// The scan script takes no arguments.
 pub(crate) fn scan() -> Call {
@@ -19,7 +19,7 @@ const SCAN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// Runs the scan script as the login user over an open session; the error says why.
 pub(crate) async fn run(session: &drover_ssh::Session) -> Result<ScanFacts, String> {
     let (cmd, stdin) = super::remote::command(&scan(), None);
-    let out = session.exec(&cmd, Some(&stdin), SCAN_TIMEOUT).await.map_err(|e| format!("the scan script: {e}"))?;
+    let out = session.exec(cmd, stdin, SCAN_TIMEOUT).await.map_err(|e| format!("the scan script: {e}"))?;
     if out.exit_status != Some(0) {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(format!(

@@ -293,7 +293,7 @@ async fn run_script_within(
 ) -> Result<drover_ssh::ExecOutput, ScriptError> {
     let (cmd, mut stdin) = remote::command(call, privilege);
     stdin.extend_from_slice(input);
-    session.exec(&cmd, Some(&stdin), limit).await.map_err(ScriptError::Ssh)
+    session.exec(cmd, stdin, limit).await.map_err(ScriptError::Ssh)
 }
 
 /// Runs one of drover's scripts; a failure stops the target with the script's own

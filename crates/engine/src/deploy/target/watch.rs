@@ -252,7 +252,7 @@ impl Engine {
             Err(e) => return Ok(Err(e)),
         };
         let (cmd, stdin) = remote::command(call, task.privilege.as_ref());
-        let out = session.exec(&cmd, Some(&stdin), SCRIPT_TIMEOUT).await;
+        let out = session.exec(cmd, stdin, SCRIPT_TIMEOUT).await;
         session.close().await;
         let out = match out {
             Ok(o) => o,
