@@ -106,6 +106,8 @@ pub(crate) struct Facts {
     pub systemd: bool,
     /// `sudo` is on the login user's PATH.
     pub sudo: bool,
+    /// `gzip` is on the login user's PATH: the deployer is uploaded compressed.
+    pub gzip: bool,
     /// The server's address as the target sees it (from `$SSH_CONNECTION`).
     pub client_ip: Option<String>,
     /// The deployer files (`bin/drover-deployer-<hash>`) already under /var/lib/drover,
@@ -166,6 +168,7 @@ pub(crate) fn parse_facts(out: &str) -> Facts {
             "logind" => f.sessions.extend(sessions::parse_logind(v)),
             "systemd" => f.systemd = true,
             "sudo" => f.sudo = true,
+            "gzip" => f.gzip = true,
             "client" => f.client_ip = some(),
             "boot" => f.boot = some(),
             "deployer" => match v.split_once(':') {
@@ -289,8 +292,9 @@ pub(crate) fn target_dir(base: &str, id: TargetId) -> String {
 }
 
 /// Reads the deployer from stdin, checks its hash, installs it at `deployer`.
-pub(crate) fn upload(base: &str, deployer: &str, sha256: &str) -> Call {
-    Call { script: &UPLOAD, args: vec![base.into(), deployer.into(), sha256.into()] }
+pub(crate) fn upload(base: &str, deployer: &str, sha256: &str, gzipped: bool) -> Call {
+    let packed = if gzipped { "gzip" } else { "plain" };
+    Call { script: &UPLOAD, args: vec![base.into(), deployer.into(), sha256.into(), packed.into()] }
 }
 
 /// The work directory and its file names: the first arguments of launch and task.

@@ -109,6 +109,7 @@ fn a_login_shell_without_sh_is_told_apart() {
     assert!(!shell_missing(None, ""));
     assert!(parse_facts("sudo=1\n").sudo);
     assert!(!parse_facts("systemd=1\n").sudo);
+    assert!(parse_facts("gzip=1\n").gzip && !parse_facts("sudo=1\n").gzip);
 }
 
 #[test]

@@ -106,6 +106,7 @@ fn facts_prints_the_host_and_finds_the_deployer_in_home() {
     assert!(f.uid.is_some() && !f.user.is_empty(), "{}", text(&out.stdout));
     assert_eq!(f.home.as_deref(), Some(home_s.as_str()));
     assert!(f.arch.is_some() && f.hostname.is_some(), "{}", text(&out.stdout));
+    assert!(f.gzip, "this machine has gzip: {}", text(&out.stdout));
     assert_eq!(f.deployers_in_home_dir, [drover_proto::workdir::deployer_file(sha)], "{}", text(&out.stdout));
     assert!(f.deployers_in_root_dir.is_empty(), "{}", text(&out.stdout));
     // another build is not taken for this one
@@ -120,17 +121,31 @@ fn upload_refuses_a_wrong_hash_and_installs_a_right_one() {
     let bytes = b"#!/bin/sh\necho deployer\n";
     let sha = hex::encode(Sha256::digest(bytes));
     let dest = deployer_path(&base, &sha);
-    let out = run(&upload(&base, &dest, &"0".repeat(64)), bytes, &[]);
+    let out = run(&upload(&base, &dest, &"0".repeat(64), false), bytes, &[]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("corrupted"), "{}", text(&out.stderr));
     assert!(!Path::new(&dest).exists());
     let left = std::fs::read_dir(format!("{base}/bin")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "the corrupted upload was removed");
-    let out = run(&upload(&base, &dest, &sha), bytes, &[]);
+    let out = run(&upload(&base, &dest, &sha, false), bytes, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(std::fs::read(&dest).ok().as_deref(), Some(&bytes[..]));
     let mode = std::fs::metadata(&dest).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
     assert_eq!(mode, 0o755);
+
+    // where the facts found gzip, the upload is compressed and installed as it was built
+    let build = crate::deployers::tests::build(bytes.to_vec());
+    std::fs::remove_file(&dest).unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(build.gzipped(), &bytes[..]);
+    let out = run(&upload(&base, &dest, &sha, true), build.gzipped(), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&dest).ok().as_deref(), Some(&bytes[..]));
+    // plain bytes said to be compressed are refused, and nothing stays
+    std::fs::remove_file(&dest).unwrap_or_else(|e| panic!("{e}"));
+    let out = run(&upload(&base, &dest, &sha, true), bytes, &[]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("not in gzip format"), "{}", text(&out.stderr));
+    assert!(!Path::new(&dest).exists());
 }
 
 /// A write that fails half-way (a full disk, here a `cat` that says so) names the
@@ -147,7 +162,7 @@ fn a_full_disk_is_named_and_leaves_nothing_half_written() {
     let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap_or_default());
     let base = tmp.path().join("base").to_string_lossy().into_owned();
     let dest = deployer_path(&base, &"a".repeat(64));
-    let out = run(&upload(&base, &dest, &"a".repeat(64)), b"the deployer", &[("PATH", &path)]);
+    let out = run(&upload(&base, &dest, &"a".repeat(64), false), b"the deployer", &[("PATH", &path)]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains(&format!("drover-fail=disk_full {base}/bin\n")), "{stderr}");

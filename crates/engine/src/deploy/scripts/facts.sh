@@ -43,6 +43,7 @@ if [ -d /run/systemd/system ]; then
   if command -v systemd-run >/dev/null 2>&1; then echo systemd=1; fi
 fi
 if command -v sudo >/dev/null 2>&1; then echo sudo=1; fi
+if command -v gzip >/dev/null 2>&1; then echo gzip=1; fi
 echo "client=${SSH_CONNECTION%% *}"
 # What identifies this boot, to see that a reboot step's restart happened: the kernel's
 # boot id and the pid and start (clock ticks after boot) of this session's oldest ancestor

@@ -1,12 +1,13 @@
 # Reads the deployer from standard input, checks its SHA-256, installs it.
-# Arguments: BASE DEPLOYER (absolute path, under BASE) SHA256
+# Arguments: BASE DEPLOYER (absolute path, under BASE) SHA256 PACKED (gzip: the input is
+# gzip-compressed, where the facts found gzip; plain: it is not)
 # A folder it cannot write (read-only, full) or run programs from (noexec) stops it with
 # a `drover-fail=CODE` line on stderr, which the server turns into that failure code;
 # nothing half-written stays behind (the partial upload and the probe are removed).
 set -e
 umask 022
 export LC_ALL=C
-base=$1 dest=$2 sum=$3
+base=$1 dest=$2 sum=$3 packed=${4:-plain}
 bin=${dest%/*}
 t="$bin/.upload.$$" probe="$bin/.exec-probe.$$"
 trap 'rm -f "$t" "$probe"' EXIT
@@ -28,7 +29,11 @@ if ! "$probe" 2>/dev/null; then
   echo "cannot run programs from $bin (a file system mounted noexec)" >&2
   exit 1
 fi
-err=$(cat 2>&1 >"$t") || fail "write the deployer to $bin" "$err"
+if [ "$packed" = gzip ]; then
+  err=$(gzip -dc 2>&1 >"$t") || fail "write the deployer to $bin" "$err"
+else
+  err=$(cat 2>&1 >"$t") || fail "write the deployer to $bin" "$err"
+fi
 if [ "$(sha256sum "$t" | cut -d' ' -f1)" != "$sum" ]; then
   echo "deployer upload corrupted (its SHA-256 is not $sum)" >&2
   exit 1

@@ -303,9 +303,10 @@ impl Engine {
         let deployer = remote::deployer_path(&base, sha256);
         let installed = if in_root_dir { &facts.deployers_in_root_dir } else { &facts.deployers_in_home_dir };
         if !installed.contains(&workdir::deployer_file(sha256)) {
-            let upload = remote::upload(&base, &deployer, sha256);
+            let upload = remote::upload(&base, &deployer, sha256, facts.gzip);
+            let bytes = if facts.gzip { build.gzipped() } else { &build.bytes };
             let limit = launch_limit(prep.deadline_ms, now_ms());
-            exec_within(session, &a.asset, &upload, privilege.as_ref(), &build.bytes, limit).await?;
+            exec_within(session, &a.asset, &upload, privilege.as_ref(), bytes, limit).await?;
         }
 
         let dir = remote::target_dir(&base, t.id);
