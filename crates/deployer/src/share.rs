@@ -34,9 +34,14 @@ impl<'a> Share<'a> {
     /// `path` with `{PackageShare}/x` replaced by the local copy of `x` (downloaded now
     /// unless this job already did); any other path is returned unchanged.
     pub fn resolve(&self, path: &str, limits: &Limits) -> Result<String, String> {
-        let Some(file) = self.file(path)? else {
-            return Ok(path.to_string());
-        };
+        match self.file(path)? {
+            Some(file) => self.local(file, limits),
+            None => Ok(path.to_string()),
+        }
+    }
+
+    /// The local copy of a package file, downloaded now unless this job already did.
+    fn local(&self, file: &JobFile, limits: &Limits) -> Result<String, String> {
         let rel = Path::new(&file.path);
         let (Some(name), parent) = (rel.file_name(), rel.parent().unwrap_or(Path::new(""))) else {
             return Err(format!("the package file path '{}' names no file", rel.display()));
@@ -49,7 +54,7 @@ impl<'a> Share<'a> {
                 format!("cannot make the folder of '{}' under {files}/ in the work directory: {e}", rel.display())
             })?;
         let local = dir.path().join(name);
-        if !self.present(&dir, name) {
+        if !is_regular_file(&dir, name) {
             self.download(file, &dir, name, limits)?;
         }
         Ok(local.to_string_lossy().into_owned())
@@ -70,10 +75,6 @@ impl<'a> Share<'a> {
         Ok(Some(file))
     }
 
-    fn present(&self, dir: &Dir, name: &OsStr) -> bool {
-        dir.entry(name).ok().flatten().is_some_and(|e| e.kind == FileType::RegularFile)
-    }
-
     /// Where a file-copy step gets its bytes: a package file that no other step of the
     /// job names comes from the share straight into the copy, so that its bytes are
     /// written once (a step that runs again downloads again); any other source is a local
@@ -83,7 +84,7 @@ impl<'a> Share<'a> {
             return Ok(CopySource::Local(source.to_string()));
         };
         if self.job.steps.iter().filter(|s| share_path(&s.kind) == Some(source)).count() > 1 {
-            return self.resolve(source, limits).map(CopySource::Local);
+            return self.local(file, limits).map(CopySource::Local);
         }
         Ok(CopySource::Fetch { share: self, file, limits })
     }
@@ -178,6 +179,10 @@ impl CopySource<'_> {
             CopySource::Fetch { share, file, limits } => share.fetch(file, out, limits),
         }
     }
+}
+
+fn is_regular_file(dir: &Dir, name: &OsStr) -> bool {
+    dir.entry(name).ok().flatten().is_some_and(|e| e.kind == FileType::RegularFile)
 }
 
 /// The `{PackageShare}/...` path (or any path) a step reads a file from, if it reads one.
