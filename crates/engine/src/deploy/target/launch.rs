@@ -304,6 +304,9 @@ impl Engine {
         let installed = if in_root_dir { &facts.deployers_in_root_dir } else { &facts.deployers_in_home_dir };
         if !installed.contains(&workdir::deployer_file(sha256)) {
             let upload = remote::upload(&base, &deployer, sha256, facts.gzip);
+            if facts.gzip {
+                build.compress_once().await;
+            }
             let bytes = if facts.gzip { build.gzipped() } else { &build.bytes };
             let limit = launch_limit(prep.deadline_ms, now_ms());
             exec_within(session, &a.asset, &upload, privilege.as_ref(), bytes, limit).await?;
