@@ -4,6 +4,7 @@
 //! replaced (never followed); a destination directory that is a symlink is refused.
 
 use crate::inproc::say;
+use crate::known;
 use crate::safefs::{self, Dir, Entry};
 use crate::share::CopySource;
 use crate::steps::StepRun;
@@ -80,6 +81,8 @@ fn copy(source: &CopySource<'_>, dest: &str, mode: Option<&str>, owner: Option<&
         .and_then(|()| dir.rename(&tmp, name).map_err(|e| format!("cannot move the copy into {}: {e}", to.display())));
     if result.is_err() {
         let _ = dir.remove(OsStr::new(&tmp));
+    } else if let Some(sha256) = source.known_sha256() {
+        known::record(&to, sha256);
     }
     result.map(|()| to)
 }

@@ -1,5 +1,6 @@
 //! Condition criteria: each holds or fails, with a line saying why.
 
+use crate::known;
 use crate::process::{self, Killed, Limits};
 use crate::share::sha256_file;
 use drover_proto::version::compare;
@@ -145,6 +146,11 @@ pub fn check(c: &Criterion, log: &File, limits: &Limits) -> Verdict {
         Criterion::FileAbsent { path } => {
             let ok = !Path::new(path).exists();
             verdict(ok, format!("file {path} {}", if ok { "is absent" } else { "exists" }))
+        }
+        Criterion::FileHash { path, sha256 } if let Some(h) = known::sha256(Path::new(path)) => {
+            let holds = h.eq_ignore_ascii_case(sha256.trim());
+            let not = if holds { String::new() } else { format!(", not {sha256}") };
+            verdict(holds, format!("file {path} has SHA-256 {h}{not} (unchanged since this task's copy wrote it)"))
         }
         Criterion::FileHash { path, sha256 } => match sha256_file(Path::new(path)) {
             Ok(h) if h.eq_ignore_ascii_case(sha256.trim()) => verdict(true, format!("file {path} has SHA-256 {h}")),

@@ -20,6 +20,7 @@ mod criteria;
 mod flow;
 mod inproc;
 mod job;
+mod known;
 mod process;
 mod proctab;
 mod report;

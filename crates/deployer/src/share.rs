@@ -6,7 +6,7 @@
 use crate::process::Limits;
 use crate::safefs::{Dir, name_str};
 use crate::tls::ServerAgent;
-use drover_proto::{Job, JobFile, PACKAGE_SHARE, StepKind};
+use drover_proto::{Criterion, Job, JobFile, PACKAGE_SHARE, StepKind};
 use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
@@ -89,6 +89,14 @@ impl<'a> Share<'a> {
         Ok(CopySource::Fetch { share: self, file, limits })
     }
 
+    /// Whether a condition of the job checks a file's SHA-256.
+    fn checks_hashes(&self) -> bool {
+        self.job.steps.iter().any(|s| match &s.kind {
+            StepKind::Condition { criteria } => criteria.iter().any(|c| matches!(c, Criterion::FileHash { .. })),
+            _ => false,
+        })
+    }
+
     fn listed(&self) -> String {
         if self.job.files.is_empty() {
             return "no files".into();
@@ -166,6 +174,16 @@ impl CopySource<'_> {
         match self {
             CopySource::Local(path) => path,
             CopySource::Fetch { file, .. } => &file.path,
+        }
+    }
+
+    /// The SHA-256 the copy's bytes are known to have, where a later file-hash criterion
+    /// may ask for it (`known`): a package file fetched into the copy was hashed as it
+    /// was written.
+    pub fn known_sha256(&self) -> Option<&str> {
+        match self {
+            CopySource::Fetch { share, file, .. } if share.checks_hashes() => Some(&file.sha256),
+            _ => None,
         }
     }
 

@@ -67,6 +67,32 @@ fn three_step_package_succeeds_and_reports_in_order() {
 }
 
 #[test]
+fn a_hash_check_after_the_copy_reads_the_file_only_once_it_changed() {
+    let srv = TestServer::start();
+    let conf = b"listen = 8080\n".repeat(1000);
+    srv.add_file(&sha256(&conf), &conf);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("app.conf");
+    let mut changed = conf.clone();
+    changed.push(b'x');
+    let steps = json!([
+        {"name": "copy", "type": "file-copy", "source": "{PackageShare}/app.conf", "destination": dest},
+        {"name": "check", "type": "condition", "criteria": [{"check": "file-hash", "path": dest, "sha256": sha256(&conf)}]},
+        {"name": "change", "type": "command", "command": format!("printf x >> '{}'", dest.display())},
+        {"name": "check again", "type": "condition", "criteria": [{"check": "file-hash", "path": dest, "sha256": sha256(&changed)}]},
+    ]);
+    let ran = run(dir.path(), &job(&srv.url, &srv.share_url(), steps, vec![file("app.conf", &conf)]));
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let res = results(&record(dir.path()));
+    assert!(res.iter().all(|s| s.success), "{res:#?}");
+    // the copy hashed the bytes it wrote: the check takes that hash
+    assert!(res[1].output_tail.contains("unchanged since this task's copy wrote it"), "{}", res[1].output_tail);
+    // once the file changed, the check reads it
+    assert!(res[3].output_tail.contains(&sha256(&changed)), "{}", res[3].output_tail);
+    assert!(!res[3].output_tail.contains("unchanged since"), "{}", res[3].output_tail);
+}
+
+#[test]
 fn failures_follow_on_failure_goto_and_stop_success() {
     let srv = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
