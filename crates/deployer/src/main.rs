@@ -39,10 +39,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["run", dir] => ExitCode::from(runner::run(Path::new(dir))),
-        ["start", dir, log] => {
-            let program = std::env::args_os().next().unwrap_or_default();
-            ExitCode::from(runner::start(&program, Path::new(dir), log))
-        }
+        ["start", dir, log] => match runner::start(Path::new(dir), log) {
+            runner::Started::Launcher(code) => ExitCode::from(code),
+            runner::Started::Task => ExitCode::from(runner::run(Path::new(dir))),
+        },
         ["version" | "--version" | "-V"] => {
             println!("{}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -27,31 +27,54 @@ pub const EXIT_SERVER_NOT_TRUSTED: u8 = 4;
 /// How long a reboot step waits for queued reports to reach the server.
 const DRAIN: Duration = Duration::from_secs(10);
 
-/// `start`: creates the task, this program again as `run <dir>`, in the background, with
-/// no input and its output appended to `<dir>/<log>`; prints `pid=N` and returns at once.
-/// The launch script learns the task's pid this way without a launcher program, a FIFO
-/// or a wait; the task leaves the launch's session as it starts (see [`run`]).
-/// `program` is how the launch named this program (the task's command line must start
-/// with it: that is how `task.sh` knows the task).
-pub fn start(program: &OsStr, dir: &Path, log: &str) -> u8 {
+/// What `start` leaves this process to do.
+pub enum Started {
+    /// The launcher: exit with this code (the task's pid is printed).
+    Launcher(u8),
+    /// The task: run the job (`run`), in the work directory, with no input and the log
+    /// as its output.
+    Task,
+}
+
+/// `start`: creates the task, a fork of this process that goes on as `run <dir>` in the
+/// background, with no input and its output appended to `<dir>/<log>`; the launcher
+/// prints `pid=N` and returns at once. The launch script learns the task's pid this way
+/// without a launcher program, a FIFO or a wait, and the task costs no second start of
+/// this program; it leaves the launch's session as it starts (see [`run`]). Its command
+/// line stays `... start <dir> <log>` (`task.sh` knows the task by it).
+#[allow(unsafe_code)]
+pub fn start(dir: &Path, log: &str) -> Started {
     let output = Dir::open(dir).and_then(|w| w.append(OsStr::new(log), 0o600));
-    let (out, err) = match output.and_then(|o| Ok((o.try_clone()?, o))) {
-        Ok(pair) => pair,
+    let files = output.and_then(|o| Ok((std::fs::File::open("/dev/null")?, o.try_clone()?, o)));
+    let (null, out, err) = match files {
+        Ok(files) => files,
         Err(e) => {
             eprintln!("drover-deployer: cannot open {} for the task's output: {e}", dir.join(log).display());
-            return EXIT_BAD_JOB;
+            return Started::Launcher(EXIT_BAD_JOB);
         }
     };
-    let task =
-        Command::new(program).arg("run").arg(dir).current_dir(dir).stdin(Stdio::null()).stdout(out).stderr(err).spawn();
-    match task {
-        Ok(child) => {
-            println!("pid={}", child.id());
-            0
-        }
-        Err(e) => {
+    // SAFETY: this process has one thread here (nothing has started another), so the
+    // child may go on running Rust code; both go on with their own copy of the memory
+    match unsafe { libc::fork() } {
+        -1 => {
+            let e = std::io::Error::last_os_error();
             eprintln!("drover-deployer: cannot start the task in {}: {e}", dir.display());
-            EXIT_BAD_JOB
+            Started::Launcher(EXIT_BAD_JOB)
+        }
+        0 => {
+            let moved = rustix::stdio::dup2_stdin(&null)
+                .and_then(|()| rustix::stdio::dup2_stdout(&out))
+                .and_then(|()| rustix::stdio::dup2_stderr(&err))
+                .and_then(|()| rustix::process::chdir(dir));
+            if let Err(e) = moved {
+                eprintln!("drover-deployer: cannot give the task its input, output and folder: {e}");
+                std::process::exit(EXIT_BAD_JOB.into());
+            }
+            Started::Task
+        }
+        pid => {
+            println!("pid={pid}");
+            Started::Launcher(0)
         }
     }
 }

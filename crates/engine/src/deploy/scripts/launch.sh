@@ -53,7 +53,8 @@ if [ -z "$user" ] && [ -O "$D" ] && [ ! -L "$D" ] && [ -O "$D/$pid" ] && read -r
     *)
       c=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || c=
       case $c in
-        "${deployer%/*}/drover-deployer-"*" run $D " | *" ${deployer%/*}/drover-deployer-"*" run $D ")
+        "${deployer%/*}/drover-deployer-"*" run $D " | *" ${deployer%/*}/drover-deployer-"*" run $D " | \
+          "${deployer%/*}/drover-deployer-"*" start $D "* | *" ${deployer%/*}/drover-deployer-"*" start $D "*)
           if [ -O "/proc/$p" ]; then
             echo "pid=$p"
             exit 0

@@ -24,7 +24,12 @@ task() {
     case $p in '' | *[!0-9]*) continue ;; esac
     [ "$(stat -c %u "/proc/$p" 2>/dev/null)" = "$owner" ] || continue
     c=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
-    case $c in "$bin/drover-deployer-"*" run $D " | *" $bin/drover-deployer-"*" run $D ") ;; *) continue ;; esac
+    # (`run` under systemd-run; `start` where the deployer forked the task itself)
+    case $c in
+      "$bin/drover-deployer-"*" run $D " | *" $bin/drover-deployer-"*" run $D ") ;;
+      "$bin/drover-deployer-"*" start $D "* | *" $bin/drover-deployer-"*" start $D "*) ;;
+      *) continue ;;
+    esac
     echo "$p"
     return 0
   done
