@@ -1,6 +1,7 @@
 //! `drover-deployer run <work_dir>` executes `<work_dir>/job.json` step by step and reports
-//! every step; `drover-deployer start <work_dir> <log>` starts that `run` in the
-//! background (its output appended to `<work_dir>/<log>`) and prints `pid=N`;
+//! every step; `drover-deployer start <work_dir> <log> [<job>]` starts that `run` in the
+//! background (a fork, its output appended to `<work_dir>/<log>`; with `<job>`, after
+//! writing its standard input to `<work_dir>/<job>`) and prints `pid=N`;
 //! `drover-deployer version` prints its version.
 //!
 //! Exit codes of `run`: 0 success (or the machine is rebooting for a reboot step),
@@ -33,13 +34,17 @@ mod tls;
 use std::path::Path;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: drover-deployer run <work_dir>\n       drover-deployer start <work_dir> <log>\n       drover-deployer version";
+const USAGE: &str = "usage: drover-deployer run <work_dir>\n       drover-deployer start <work_dir> <log> [<job file, written from stdin>]\n       drover-deployer version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["run", dir] => ExitCode::from(runner::run(Path::new(dir))),
-        ["start", dir, log] => match runner::start(Path::new(dir), log) {
+        ["start", dir, log, job] if let Err(e) = runner::write_job(Path::new(dir), job) => {
+            eprintln!("{e}");
+            ExitCode::from(runner::EXIT_FAILED)
+        }
+        ["start", dir, log] | ["start", dir, log, _] => match runner::start(Path::new(dir), log) {
             runner::Started::Launcher(code) => ExitCode::from(code),
             runner::Started::Task => ExitCode::from(runner::run(Path::new(dir))),
         },

@@ -27,6 +27,51 @@ pub const EXIT_SERVER_NOT_TRUSTED: u8 = 4;
 /// How long a reboot step waits for queued reports to reach the server.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// `start <dir> <log> <job>`: the job, read from standard input, written to
+/// `<dir>/<job>` (the work directory made, 0700, where it is missing), so that the
+/// launch needs no `mkdir` or `cat` for it. A failed write is said with the
+/// `drover-fail=CODE FOLDER` line the server turns into its failure code (a read-only or
+/// full file system), and leaves no work directory it made and no partial job.
+pub fn write_job(dir: &Path, name: &str) -> Result<(), String> {
+    use std::io::{ErrorKind, Read, Write};
+    let said = |what: &str, e: std::io::Error| {
+        let parent = dir.parent().unwrap_or(dir).display();
+        let line = failure_code(&e).map(|c| format!("drover-fail={c} {parent}\n")).unwrap_or_default();
+        format!("{line}cannot {what} {}: {e}", dir.display())
+    };
+    let mut job = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut job).map_err(|e| said("read the job for", e))?;
+    let made = match std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(dir) {
+        Ok(()) => true,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => false,
+        Err(e) => return Err(said("create", e)),
+    };
+    let written = Dir::open(dir).and_then(|d| {
+        let (mut f, tmp) = d.temp(name)?;
+        let done = f.write_all(&job).and_then(|()| d.rename(&tmp, OsStr::new(name)));
+        if done.is_err() {
+            let _ = d.remove(OsStr::new(&tmp));
+        }
+        done
+    });
+    written.map_err(|e| {
+        if made {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        said("write the job to", e)
+    })
+}
+
+/// The failure code the server gives a write that failed so (as the launch script's
+/// `fail` names them).
+fn failure_code(e: &std::io::Error) -> Option<&'static str> {
+    match e.kind() {
+        std::io::ErrorKind::ReadOnlyFilesystem => Some("read_only"),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => Some("disk_full"),
+        _ => None,
+    }
+}
+
 /// What `start` leaves this process to do.
 pub enum Started {
     /// The launcher: exit with this code (the task's pid is printed).
@@ -417,6 +462,15 @@ fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_only_or_full_file_system_is_named() {
+        let code = |raw| failure_code(&std::io::Error::from_raw_os_error(raw));
+        assert_eq!(code(30), Some("read_only")); // EROFS
+        assert_eq!(code(28), Some("disk_full")); // ENOSPC
+        assert_eq!(code(122), Some("disk_full")); // EDQUOT
+        assert_eq!(code(13), None); // EACCES
+    }
 
     #[test]
     fn the_user_is_found_by_uid_in_passwd() {

@@ -274,6 +274,37 @@ fn start_runs_the_task_in_its_own_session_and_prints_its_pid() {
     let log = std::fs::read_to_string(dir.path().join("deployer.log")).unwrap();
     assert!(log.contains("cannot post a report"), "the task's output is in its log: {log}");
 
+    // with a job file name: the work directory made (0700) and the job written from the
+    // input, then the task started
+    let fresh = dir.path().join("fresh");
+    let job_json = serde_json::to_vec(&job(&dead_url(), &dead_url(), json!([]), vec![])).unwrap();
+    let mut start = std::process::Command::new(BIN)
+        .args(["start".as_ref(), fresh.as_os_str(), "log".as_ref(), "job.json".as_ref()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut start.stdin.take().unwrap(), &job_json).unwrap();
+    let out = start.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("pid="), "{out:?}");
+    assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while record(&fresh).is_empty() || finished(&record(&fresh)).0 != FinalStatus::Success {
+        assert!(std::time::Instant::now() < until, "the task with the written job did not end");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // a work directory that cannot be made: said, nothing started, nothing made
+    let nowhere = dir.path().join("missing/parent");
+    let out = std::process::Command::new(BIN)
+        .args(["start".as_ref(), nowhere.as_os_str(), "log".as_ref(), "job.json".as_ref()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create"), "{out:?}");
+    assert!(!dir.path().join("missing").exists());
+
     // a log it may not write: said, nothing started
     let out = std::process::Command::new(BIN).arg("start").arg(dir.path().join("nope")).arg("log").output().unwrap();
     assert_eq!(out.status.code(), Some(3));

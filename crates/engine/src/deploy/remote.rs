@@ -250,7 +250,8 @@ pub(crate) fn sudo_check() -> Call {
 pub(crate) enum Launcher {
     /// A unit of its own (root on a systemd machine: outside the SSH session's cgroup).
     SystemdRun,
-    /// The deployer starts itself in the background (`drover-deployer start`).
+    /// The deployer forks its task into the background (`drover-deployer start`), and
+    /// writes the job unless the task runs as another user.
     Deployer,
 }
 

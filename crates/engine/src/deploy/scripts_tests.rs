@@ -173,8 +173,10 @@ fn a_full_disk_is_named_and_leaves_nothing_half_written() {
     assert!(left.is_empty(), "left behind: {left:?}");
     assert_eq!(parse_failure(&stderr).map(|f| f.code), Some(drover_domain::FailureCode::DiskFull));
 
+    // (the job written by the script: where the deployer starts the task as the login
+    // user, it writes the job itself, see the deployer's `start`)
     let dir = format!("{base}/targets/7");
-    let plan = launch_plan(&dir, &dest);
+    let plan = LaunchPlan { launcher: Launcher::SystemdRun, ..launch_plan(&dir, &dest) };
     let out = run(&launch(&plan), b"{\"job\": 1}", &[("PATH", &path)]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
@@ -191,15 +193,15 @@ fn launch_plan<'a>(dir: &'a str, deployer: &'a str) -> LaunchPlan<'a> {
 const RECORD_LINE: &str =
     r#"{"target_id":1,"seq":1,"at_unix_ms":5,"event":{"event":"step_started","index":0,"name":"a"}}"#;
 
-/// A deployer that, as the real one, starts its task (`start`: itself as `run`, in the
-/// background in a session of its own) and prints its pid; the task writes its pid and
+/// A deployer that, as the real one, starts its task (`start`: writes the job when named,
+/// then itself as `run`, in the background in a session of its own) and prints its pid; the task writes its pid and
 /// one report, starts a child in its group, and waits.
 fn fake_deployer(base: &str) -> String {
     let path = deployer_path(base, "fakefakefakefake");
     write_exec(
         Path::new(&path),
         &format!(
-            "#!/bin/sh\nif [ \"$1\" = start ]; then setsid \"$0\" run \"$2\" >>\"$2/$3\" 2>&1 </dev/null & echo \"pid=$!\"; exit 0; fi\n[ \"$1\" = run ] || exit 3\nd=$2\nsleep 300 &\necho $! >\"$d/child.tmp\"\nmv \"$d/child.tmp\" \"$d/child\"\necho $$ >\"$d/pid\"\necho '{RECORD_LINE}' >>\"$d/record.jsonl\"\nwait\n"
+            "#!/bin/sh\nif [ \"$1\" = start ]; then [ -z \"$4\" ] || {{ mkdir -p \"$2\" && cat >\"$2/$4\"; }}; setsid \"$0\" run \"$2\" >>\"$2/$3\" 2>&1 </dev/null & echo \"pid=$!\"; exit 0; fi\n[ \"$1\" = run ] || exit 3\nd=$2\nsleep 300 &\necho $! >\"$d/child.tmp\"\nmv \"$d/child.tmp\" \"$d/child\"\necho $$ >\"$d/pid\"\necho '{RECORD_LINE}' >>\"$d/record.jsonl\"\nwait\n"
         ),
     );
     path
@@ -320,7 +322,7 @@ fn a_resumed_launch_keeps_the_record_and_drops_the_resume_file() {
     let deployer = deployer_path(&base, "resumeresumeresu");
     write_exec(
         Path::new(&deployer),
-        "#!/bin/sh\nif [ \"$1\" = start ]; then \"$0\" run \"$2\"; echo pid=$$; exit 0; fi\necho '{\"seq\":3}' >> \"$2/record.jsonl\"\n",
+        "#!/bin/sh\nif [ \"$1\" = start ]; then [ -z \"$4\" ] || cat >\"$2/$4\"; \"$0\" run \"$2\"; echo pid=$$; exit 0; fi\necho '{\"seq\":3}' >> \"$2/record.jsonl\"\n",
     );
     let dir = target_dir(&base, TargetId(4));
     let launch_with = |resume: bool| {

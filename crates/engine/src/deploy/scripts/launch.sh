@@ -1,8 +1,9 @@
 # Writes the job from standard input and creates the detached task; prints `pid=N`
 # (or `ended=1` when the deployer already finished). It learns the pid without polling.
-# LAUNCHER `deployer`: the deployer starts its task itself (`drover-deployer start`: the
-# same program in the background, in a session of its own, its output in its log) and
-# prints the pid; an exit status other than 0 means no task was started.
+# LAUNCHER `deployer`: the deployer starts its task itself (`drover-deployer start`: a
+# fork of itself in the background, in a session of its own, its output in its log) and
+# prints the pid; an exit status other than 0 means no task was started. Without RUN_AS
+# it also makes the directory and writes the job.
 # LAUNCHER `systemd-run` (root on a systemd machine: the task is a unit of its own,
 # outside the SSH session's cgroup): the unit's shell opens the FIFO STARTED for writing
 # (which waits for this script to open it for reading, so that the end of file below
@@ -79,11 +80,17 @@ if [ -d "$D" ]; then
     if [ -e "$D/$f" ] || [ -L "$D/$f" ]; then old=1; fi
   done
 fi
-err=$( {
-  { [ -d "$D" ] || LC_ALL=C mkdir -p "$D"; } &&
-    { [ -z "$old" ] || LC_ALL=C rm -f "$D/$pid" "$D/$task_pid" "$D/$record" "$D/resume" "$D/$started"; } &&
-    { [ "$launcher" != systemd-run ] || LC_ALL=C mkfifo -m 600 "$D/$started"; }
-} 2>&1) || fail "create $D" "$err"
+# where the deployer starts the task as this user, it makes the directory and writes the
+# job itself (`start DIR LOG JOB`, the job on this script's input): no `mkdir`, no `cat`
+writes=
+if [ "$launcher" = deployer ] && [ -z "$user" ]; then writes=1; fi
+if [ -z "$writes" ] || [ -d "$D" ]; then
+  err=$( {
+    { [ -d "$D" ] || LC_ALL=C mkdir -p "$D"; } &&
+      { [ -z "$old" ] || LC_ALL=C rm -f "$D/$pid" "$D/$task_pid" "$D/$record" "$D/resume" "$D/$started"; } &&
+      { [ "$launcher" != systemd-run ] || LC_ALL=C mkfifo -m 600 "$D/$started"; }
+  } 2>&1) || fail "create $D" "$err"
+fi
 if [ -n "$kept" ]; then
   err=$(LC_ALL=C printf '%s\n' "$kept" 2>&1 >"$D/$record") || fail "write the record to $D" "$err"
 fi
@@ -92,15 +99,17 @@ size() { stat -c %s -- "$1" 2>/dev/null || echo 0; }
 grown() { if [ "$2" = 0 ]; then [ -s "$1" ]; else [ "$(size "$1")" -gt "$2" ]; fi; }
 r0=0
 if [ -n "$kept" ]; then r0=$(size "$D/$record"); fi
-err=$(LC_ALL=C cat 2>&1 >"$D/$job") || fail "write the job to $D" "$err"
+if [ -z "$writes" ]; then
+  err=$(LC_ALL=C cat 2>&1 >"$D/$job") || fail "write the job to $D" "$err"
+fi
 if [ -n "$user" ]; then chown -R "$user" "$D"; fi
 as_user() {
   if [ -n "$user" ]; then runuser -u "$user" -- "$@"; else "$@"; fi
 }
-cd "$D"
+if [ -d "$D" ]; then cd "$D"; fi
 if [ "$launcher" = deployer ]; then
   st=0
-  as_user "$deployer" start "$D" "$log" || st=$?
+  as_user "$deployer" start "$D" "$log" ${writes:+"$job"} || st=$?
   if [ "$st" = 0 ]; then exit 0; fi
   # an executable deployer the shell could not run: its folder is noexec
   if [ "$st" = 126 ] && [ -x "$deployer" ]; then echo "drover-fail=noexec ${deployer%/*}" >&2; fi
