@@ -194,8 +194,8 @@ const RECORD_LINE: &str =
     r#"{"target_id":1,"seq":1,"at_unix_ms":5,"event":{"event":"step_started","index":0,"name":"a"}}"#;
 
 /// A deployer that, as the real one, starts its task (`start`: writes the job when named,
-/// then itself as `run`, in the background in a session of its own) and prints its pid; the task writes its pid and
-/// one report, starts a child in its group, and waits.
+/// then itself as `run`, in the background in a session of its own) and prints its pid;
+/// the task writes its pid and one report, starts a child in its group, and waits.
 fn fake_deployer(base: &str) -> String {
     let path = deployer_path(base, "fakefakefakefake");
     write_exec(
