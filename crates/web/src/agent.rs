@@ -50,11 +50,8 @@ async fn share_file(State(engine): State<Engine>, Path(sha256): Path<String>, re
         EngineError::NotFound(format!("share file {sha256} is missing on the server"))
     })?;
     let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
-    let body = match engine.share().hot(&sha256, len).await? {
-        Some(bytes) => Body::from(bytes),
-        // large reads: each one is a trip to tokio's blocking pool
-        None => Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 1024 * 1024)),
-    };
+    // large reads: each one is a trip to tokio's blocking pool
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 1024 * 1024));
     Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::CONTENT_LENGTH, len)
