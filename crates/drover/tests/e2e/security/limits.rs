@@ -169,6 +169,10 @@ async fn step_reports_outside_their_bounds_are_refused_and_store_nothing() {
     refused(send(report(2, 0, 20_000)).await, "output tail");
     refused(send(report(100_000, 0, 10)).await, "sequence number");
     refused(send(report(3, 0, 900 * 1024)).await, "a report body has at most 64 KiB");
+    // a refusal ends its connection and says so: the client's next request takes another
+    let closed = s.http.post(format!("{}/agent/v1/report", s.url)).bearer_auth(token).json(&report(3, 0, 900 * 1024));
+    let closed = closed.send().await.unwrap();
+    assert_eq!(closed.headers().get("connection").and_then(|v| v.to_str().ok()), Some("close"));
     let log = s.log(d["deployment"]["id"].as_i64().unwrap()).await;
     assert_eq!(log[0]["steps"], json!([]), "nothing stored: {log:?}");
     let ok = send(report(4, 0, 100)).await;
