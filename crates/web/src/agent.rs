@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use drover_api::Done;
 use drover_engine::{Engine, EngineError};
@@ -27,21 +27,8 @@ fn target_token(parts: &axum::http::request::Parts) -> Result<String, ApiError> 
 const MAX_REPORT_BODY: usize = 64 * 1024;
 
 /// The token is checked before the body is read: without a valid one, nothing of the
-/// body is taken in. A refusal closes the connection (`Connection: close`): a body left
-/// unread (a bad token, a body too large) ends it, and a client told so does not send
-/// its next request on it.
-async fn report(State(engine): State<Engine>, req: Request) -> Response {
-    match take_report(engine, req).await {
-        Ok(done) => done.into_response(),
-        Err(e) => {
-            let mut refused = e.into_response();
-            refused.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
-            refused
-        }
-    }
-}
-
-async fn take_report(engine: Engine, req: Request) -> ApiResult<Json<Done>> {
+/// body is taken in.
+async fn report(State(engine): State<Engine>, req: Request) -> ApiResult<Json<Done>> {
     let (parts, body) = req.into_parts();
     let token = target_token(&parts)?;
     engine.report_target(&token).await?;

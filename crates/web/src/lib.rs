@@ -44,10 +44,25 @@ fn router_with(engine: Engine, limits: ServeLimits) -> Router {
                 message: "this route does not take that method".into(),
             }
         })
+        .layer(axum::middleware::from_fn(close_after_refusal))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_idle_timeout))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(engine)
+}
+
+/// A refused request may leave its body unread, and then hyper ends its connection after
+/// the answer, without saying so: the client, not told, sends its next request on that
+/// connection as it closes and gets no answer. A refusal of a request that may carry a
+/// body (any method but GET and HEAD) says `Connection: close`, so the client opens
+/// another.
+async fn close_after_refusal(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let may_have_body = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let mut res = next.run(req).await;
+    if may_have_body && (res.status().is_client_error() || res.status().is_server_error()) {
+        res.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    res
 }
 
 /// Serves until `shutdown` completes, with the default [`ServeLimits`]. The listener may

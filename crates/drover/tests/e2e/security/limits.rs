@@ -16,6 +16,11 @@ async fn json_bodies_are_bounded_and_rejections_are_json() {
         raw(&s, s.http.post(format!("{}/api/v1/session", s.url)).header("content-type", "application/json").body(big))
             .await;
     assert_error(&got, 413, "too_large");
+    // the refusal ends its connection and says so: the client's next request takes another
+    let big = format!("{{\"name\": \"admin\", \"password\": \"{}\"}}", "x".repeat(1024 * 1024));
+    let closed = s.http.post(format!("{}/api/v1/session", s.url)).header("content-type", "application/json").body(big);
+    let closed = closed.send().await.unwrap();
+    assert_eq!(closed.headers().get("connection").and_then(|v| v.to_str().ok()), Some("close"));
     // axum's own rejections: bad JSON, no content type, a bad path parameter, no route
     let bad = raw(
         &s,
