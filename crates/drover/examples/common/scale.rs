@@ -170,6 +170,13 @@ pub async fn main() {
     let t = Instant::now();
     {
         let pool = sqlx::AnyPool::connect(&url).await.expect("pool");
+        let (held,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM assets").fetch_one(&pool).await.expect("assets");
+        if held > 0 {
+            eprintln!(
+                "the database at --postgres already holds {held} assets (an earlier run's?): give an empty database, e.g. `psql -c 'DROP DATABASE x' -c 'CREATE DATABASE x'`"
+            );
+            std::process::exit(2);
+        }
         insert_assets(&pool, o.targets).await.expect("assets");
     }
     println!("{} assets stored in {:.2} s; RSS {:.0} MiB", o.targets, t.elapsed().as_secs_f64(), rss_mib());
