@@ -46,14 +46,8 @@ pub fn write_job(dir: &Path, name: &str) -> Result<(), String> {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => false,
         Err(e) => return Err(said("create", e)),
     };
-    let written = Dir::open(dir).and_then(|d| {
-        let (mut f, tmp) = d.temp(name)?;
-        let done = f.write_all(&job).and_then(|()| d.rename(&tmp, OsStr::new(name)));
-        if done.is_err() {
-            let _ = d.remove(OsStr::new(&tmp));
-        }
-        done
-    });
+    // (not synced: the job is this task's, and a reboot step syncs before the machine goes down)
+    let written = Dir::open(dir).and_then(|d| d.replace(name, |f| f.write_all(&job)));
     written.map_err(|e| {
         if made {
             let _ = std::fs::remove_dir_all(dir);

@@ -143,12 +143,18 @@ impl Dir {
 
     /// Writes `bytes` to `name` atomically: a temporary, synced, renamed over it.
     pub fn write_atomic(&self, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+        self.replace(name, |f| {
+            f.write_all(bytes)?;
+            rustix::fs::fchmod(&*f, Mode::from_raw_mode(mode)).map_err(err)?;
+            f.sync_all()
+        })
+    }
+
+    /// Replaces `name` with a temporary (mode 0600) that `fill` writes, renamed over it;
+    /// a temporary `fill` or the rename failed on is removed.
+    pub fn replace(&self, name: &str, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
         let (mut f, tmp) = self.temp(name)?;
-        let written = f
-            .write_all(bytes)
-            .and_then(|()| rustix::fs::fchmod(&f, Mode::from_raw_mode(mode)).map_err(err))
-            .and_then(|()| f.sync_all())
-            .and_then(|()| self.rename(&tmp, OsStr::new(name)));
+        let written = fill(&mut f).and_then(|()| self.rename(&tmp, OsStr::new(name)));
         if written.is_err() {
             let _ = self.remove(OsStr::new(&tmp));
         }
