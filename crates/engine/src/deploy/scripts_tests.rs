@@ -140,8 +140,19 @@ fn upload_refuses_a_wrong_hash_and_installs_a_right_one() {
     let out = run(&upload(&base, &dest, &sha, true), build.gzipped(), &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(std::fs::read(&dest).ok().as_deref(), Some(&bytes[..]));
-    // plain bytes said to be compressed are refused, and nothing stays
+    // a cut or damaged compressed upload fails gzip's own check, and nothing stays
     std::fs::remove_file(&dest).unwrap_or_else(|e| panic!("{e}"));
+    let gz = build.gzipped();
+    let mut damaged = gz.to_vec();
+    damaged[gz.len() / 2] ^= 0xff;
+    for bad in [&gz[..gz.len() - 4], &damaged[..]] {
+        let out = run(&upload(&base, &dest, &sha, true), bad, &[]);
+        assert!(!out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("cannot write the deployer"), "{}", text(&out.stderr));
+        assert!(!Path::new(&dest).exists());
+        assert_eq!(std::fs::read_dir(format!("{base}/bin")).map(|d| d.count()).unwrap_or(0), 0);
+    }
+    // plain bytes said to be compressed are refused, and nothing stays
     let out = run(&upload(&base, &dest, &sha, true), bytes, &[]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("not in gzip format"), "{}", text(&out.stderr));

@@ -1,4 +1,4 @@
-# Reads the deployer from standard input, checks its SHA-256, installs it.
+# Reads the deployer from standard input, checks it arrived whole, installs it.
 # Arguments: BASE DEPLOYER (absolute path, under BASE) SHA256 PACKED (gzip: the input is
 # gzip-compressed, where the facts found gzip; plain: it is not)
 # A folder it cannot write (read-only, full) or run programs from (noexec) stops it with
@@ -29,13 +29,15 @@ if ! "$probe" 2>/dev/null; then
   echo "cannot run programs from $bin (a file system mounted noexec)" >&2
   exit 1
 fi
+# (gzip checks the CRC-32 and length its stream ends with: a cut or damaged upload fails
+# there, and the 4 MB are not read again for their SHA-256)
 if [ "$packed" = gzip ]; then
   err=$(gzip -dc 2>&1 >"$t") || fail "write the deployer to $bin" "$err"
 else
   err=$(cat 2>&1 >"$t") || fail "write the deployer to $bin" "$err"
-fi
-if [ "$(sha256sum "$t" | cut -d' ' -f1)" != "$sum" ]; then
-  echo "deployer upload corrupted (its SHA-256 is not $sum)" >&2
-  exit 1
+  if [ "$(sha256sum "$t" | cut -d' ' -f1)" != "$sum" ]; then
+    echo "deployer upload corrupted (its SHA-256 is not $sum)" >&2
+    exit 1
+  fi
 fi
 err=$( { chmod 755 "$t" && mv -f "$t" "$dest"; } 2>&1) || fail "install the deployer in $bin" "$err"
