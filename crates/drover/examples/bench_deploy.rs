@@ -7,7 +7,7 @@
 //! playbook, as a reference.
 //!
 //! ```sh
-//! RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p drover-deployer --target x86_64-unknown-linux-gnu
+//! RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile deployer -p drover-deployer --target x86_64-unknown-linux-gnu
 //! cargo run --release -p drover --example bench-deploy -- --hosts 20 --threads 10 --file-mb 1
 //! cargo run --release -p drover --example bench-deploy -- --hosts 200 --threads 50 --file-kb 1
 //! cargo run --release -p drover --example bench-deploy -- --hosts 20 --threads 10 --file-kb 1 --ansible

@@ -61,7 +61,7 @@ impl Deployers {
     pub fn load(path: &Path) -> Result<Deployers> {
         let unreadable = |e: std::io::Error| {
             EngineError::Internal(format!(
-                "cannot read the deployer {} ({e}): build it with `RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release -p drover-deployer --target x86_64-unknown-linux-gnu`, or pass --deployer FILE|FOLDER",
+                "cannot read the deployer {} ({e}): build it with `RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --profile deployer -p drover-deployer --target x86_64-unknown-linux-gnu`, or pass --deployer FILE|FOLDER",
                 path.display()
             ))
         };

@@ -71,17 +71,19 @@ impl std::ops::Deref for Server {
 pub const DEPLOYER_TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// The static deployer the tests put on the hosts:
-/// `target/x86_64-unknown-linux-gnu/<profile>/drover-deployer` (or `DROVER_DEPLOYER`).
+/// `target/x86_64-unknown-linux-gnu/<profile>/drover-deployer`, where a release build
+/// (the benchmarks) takes the deployer's own release profile, `deployer` (or
+/// `DROVER_DEPLOYER`).
 pub fn deployer_path() -> PathBuf {
     if let Ok(p) = std::env::var("DROVER_DEPLOYER") {
         return PathBuf::from(p);
     }
     let (target, profile) = target_dir_and_profile();
-    let p = target.join(DEPLOYER_TARGET).join(&profile).join("drover-deployer");
-    let release = if profile == "release" { " --release" } else { "" };
+    let (dir, flag) = if profile == "release" { ("deployer", " --profile deployer") } else { (profile.as_str(), "") };
+    let p = target.join(DEPLOYER_TARGET).join(dir).join("drover-deployer");
     assert!(
         p.exists(),
-        "{} is missing: build the static deployer first (RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build{release} -p drover-deployer --target {DEPLOYER_TARGET}), or run the README's test command",
+        "{} is missing: build the static deployer first (RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build{flag} -p drover-deployer --target {DEPLOYER_TARGET}), or run the README's test command",
         p.display()
     );
     p

@@ -266,7 +266,7 @@ impl Engine {
                 TargetState::Failed,
                 FailureCode::UnsupportedArch,
                 format!(
-                    "asset '{}' is a {arch} machine and this server has no deployer for {arch} (it has {}): build drover-deployer for {arch} (static, e.g. `cargo build --release -p drover-deployer --target {arch}-unknown-linux-musl` on a machine that has that target), put it in the folder given to --deployer, restart the server and deploy again; nothing was put on the machine",
+                    "asset '{}' is a {arch} machine and this server has no deployer for {arch} (it has {}): build drover-deployer for {arch} (static, e.g. `cargo build --profile deployer -p drover-deployer --target {arch}-unknown-linux-musl` on a machine that has that target), put it in the folder given to --deployer, restart the server and deploy again; nothing was put on the machine",
                     a.asset.name,
                     self.inner.deployers.arches().join(", ")
                 ),
