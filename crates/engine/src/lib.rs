@@ -25,6 +25,7 @@ mod selections;
 pub mod sessions;
 pub mod share;
 mod share_locations;
+mod share_replica;
 pub mod threads;
 pub mod throttle;
 pub mod vault;

@@ -80,12 +80,16 @@ impl Engine {
                 def.name, def.version
             )));
         }
+        // (a file another node's share has is fetched here first)
+        let mut paths = Vec::with_capacity(files.len());
+        for f in files {
+            paths.push(self.share_file_path(&f.sha256).await.ok());
+        }
         let _share = self.share_lock().lock().await;
         let mut stored = Vec::with_capacity(files.len());
-        for f in files {
+        for (f, path) in files.iter().zip(paths) {
             // the size is the share's, whatever the form said
-            let size =
-                self.share().path_of(&f.sha256).ok().and_then(|p| std::fs::metadata(p).ok()).filter(|m| m.is_file());
+            let size = path.and_then(|p| std::fs::metadata(p).ok()).filter(|m| m.is_file());
             let Some(meta) = size else {
                 return Err(EngineError::Invalid(format!(
                     "the file '{}' is no longer on the share (the server was restarted since it was uploaded): upload it again",
@@ -94,7 +98,9 @@ impl Engine {
             };
             stored.push(JobFile { path: f.path.clone(), sha256: f.sha256.clone(), size: meta.len() });
         }
+        self.replicate_package_files(&stored).await?;
         let pkg = self.store().create_package(def, &stored, now_ms()).await?;
+        self.replicate_created_package_files(&stored).await;
         let detail = format!("package {} '{}' version {}", pkg.id, pkg.def.name, pkg.def.version);
         self.audit_done(by, AuditAction::PackageSave, &detail).await;
         Ok(pkg)

@@ -73,18 +73,24 @@ impl Engine {
             return Ok(false);
         }
         self.share().remove(sha256)?;
+        self.remove_stored_share_file_if_unused(sha256).await?;
         Ok(true)
     }
 
-    /// Removes every share file no package lists; returns how many went.
+    /// Removes every share file no package lists; returns how many went. With
+    /// PostgreSQL, also brings the database's copy of the share in step (see
+    /// `share_replica`).
     pub async fn gc_share(&self) -> Result<usize> {
         let _share = self.share_lock().lock().await;
-        let mut removed = 0;
+        let (mut removed, mut in_use) = (0, Vec::new());
         for sha256 in self.share().list()? {
             if self.remove_if_unused(&sha256).await? {
                 removed += 1;
+            } else {
+                in_use.push(sha256);
             }
         }
+        self.sync_share_with_store(&in_use).await?;
         Ok(removed)
     }
 
@@ -170,13 +176,20 @@ impl Engine {
             .iter()
             .map(|f| JobFile { path: f.path.clone(), sha256: f.sha256.clone(), size: f.size })
             .collect();
-        match self.store().create_package(def, &files, now_ms()).await {
-            Ok(pkg) => Ok(pkg),
+        let created = async {
+            self.replicate_package_files(&files).await?;
+            Ok(self.store().create_package(def, &files, now_ms()).await?)
+        };
+        match created.await {
+            Ok(pkg) => {
+                self.replicate_created_package_files(&files).await;
+                Ok(pkg)
+            }
             Err(e) => {
                 for sha256 in &added {
                     self.remove_if_unused(sha256).await?;
                 }
-                Err(e.into())
+                Err(e)
             }
         }
     }
@@ -185,6 +198,7 @@ impl Engine {
         let pkg = self.store().package(id).await?;
         let mut files = Vec::new();
         for f in &pkg.files {
+            self.share_file_path(&f.sha256).await?;
             files.push((f.path.clone(), self.share().read(&f.sha256)?));
         }
         let bytes = write_bundle(&pkg.def, &files)?;

@@ -25,6 +25,7 @@ mod schedules;
 mod schedules_stuck;
 mod sessions;
 mod settings;
+mod share_files;
 mod share_locations;
 mod sqlite_writer;
 mod users;
@@ -35,6 +36,7 @@ pub use error::{Result, StoreError};
 pub use nodes::{Claim, NodeLease};
 pub use reports::{ALLOWED_FUNCTIONS, REFUSED_EXAMPLES, ReportLimits, STORE_TABLES, check_report_sql};
 pub use schedules::RunClaim;
+pub use share_files::StoredShareFile;
 pub use users::{LoginRecord, TOKEN_ID_LEN, TokenRow, UserRow};
 
 use sqlx::any::AnyPoolOptions;

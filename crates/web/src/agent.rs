@@ -44,7 +44,7 @@ async fn report(State(engine): State<Engine>, req: Request) -> ApiResult<Json<Do
 async fn share_file(State(engine): State<Engine>, Path(sha256): Path<String>, req: Request) -> ApiResult<Response> {
     let (parts, _) = req.into_parts();
     engine.authorize_share_read(&target_token(&parts)?, &sha256).await?;
-    let path = engine.share().path_of(&sha256)?;
+    let path = engine.share_file_path(&sha256).await?;
     let file = tokio::fs::File::open(&path).await.map_err(|e| {
         tracing::error!("share file {} is missing: {e}", path.display());
         EngineError::NotFound(format!("share file {sha256} is missing on the server"))

@@ -1,7 +1,8 @@
 //! Two `drover serve` nodes on one PostgreSQL share a deployment's targets; one is killed
 //! with SIGKILL mid-way and the other takes its targets over when its lease ends: every
 //! target ends once, on the hosts too. Nodes started with `--serve-ranges` each drive only
-//! the targets in their ranges, and a deployment to an asset no node serves is refused.
+//! the targets in their ranges, and a deployment to an asset no node serves is refused;
+//! a package imported on one node has its files served by the other.
 
 use crate::fleet::{Fleet, ROOT_PASSWORD};
 use crate::harness::{Api, done_if, eventually, postgres_database};
@@ -196,8 +197,14 @@ async fn nodes_with_serve_ranges_drive_only_their_assets_and_an_asset_no_node_se
 
     a.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = a.assets(&fleet, "root").await;
-    let pkg = "name = \"stamp\"\nversion = \"1\"\n[[steps]]\nname = \"stamp\"\ntype = \"command\"\ncommand = \"echo run >> /var/tmp/runs\"\n";
-    assert_eq!(a.import(pkg, &[]).await.0, 200);
+    // imported on node a: node b serves its file to its targets from the database
+    let pkg = "name = \"stamp\"\nversion = \"1\"\n[[steps]]\nname = \"stamp\"\ntype = \"command\"\ncommand = \"echo run >> /var/tmp/runs\"\n\
+               [[steps]]\nname = \"copy\"\ntype = \"file-copy\"\nsource = \"{PackageShare}/stamp.txt\"\ndestination = \"/var/tmp/stamp.txt\"\n";
+    let stamp = b"imported on one node, served by both\n";
+    assert_eq!(a.import(pkg, &[("stamp.txt", stamp)]).await.0, 200);
+    let sha = crate::harness::sha256(stamp);
+    let on_share = |node: &str| dir.path().join(node).join("share").join(&sha[..2]).join(&sha).exists();
+    assert!(on_share("a") && !on_share("b"), "the file is on node a's share only");
     let v = a.post("/deployments", json!({"package": "stamp", "assets": assets})).await;
     let id = v["deployment"]["id"].as_i64().unwrap();
     let done = a.wait(id, Duration::from_secs(120)).await;
@@ -211,7 +218,9 @@ async fn nodes_with_serve_ranges_drive_only_their_assets_and_an_asset_no_node_se
     }
     for h in &fleet.hosts {
         assert_eq!(fleet.sh(h, "cat /var/tmp/runs"), "run", "{} ran the package once", h.name);
+        assert_eq!(fleet.sh(h, "cat /var/tmp/stamp.txt"), String::from_utf8_lossy(stamp).trim_end(), "{}", h.name);
     }
+    assert!(on_share("b"), "node b keeps the file it fetched");
 
     // an asset outside both nodes' ranges: refused (422, as every invalid request), on either
     // node, naming it and what each node serves; nothing created

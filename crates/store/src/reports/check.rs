@@ -122,6 +122,8 @@ pub const STORE_TABLES: &[&str] = &[
     "asset_logins",
     "scan_targets",
     "share_locations",
+    "share_files",
+    "share_chunks",
     "nodes",
     "_sqlx_migrations",
 ];
