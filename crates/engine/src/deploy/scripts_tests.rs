@@ -107,6 +107,12 @@ fn facts_prints_the_host_and_finds_the_deployer_in_home() {
     assert_eq!(f.home.as_deref(), Some(home_s.as_str()));
     assert!(f.arch.is_some() && f.hostname.is_some(), "{}", text(&out.stdout));
     assert!(f.gzip, "this machine has gzip: {}", text(&out.stdout));
+    // the os-release names as a shell that sources the file reads them
+    let sourced = Command::new("sh")
+        .args(["-c", ". /etc/os-release; echo \"${PRETTY_NAME:-$ID $VERSION_ID}\""])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(f.os.as_deref(), Some(text(&sourced.stdout).trim()), "{}", text(&out.stdout));
     assert_eq!(f.deployers_in_home_dir, [drover_proto::workdir::deployer_file(sha)], "{}", text(&out.stdout));
     assert!(f.deployers_in_root_dir.is_empty(), "{}", text(&out.stdout));
     // another build is not taken for this one

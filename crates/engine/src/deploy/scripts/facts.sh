@@ -24,8 +24,16 @@ if read -r a 2>/dev/null </proc/sys/kernel/arch && { [ "$a" = x86_64 ] || [ "$a"
 else
   echo "arch=$(uname -m)"
 fi
-# shellcheck source=/dev/null
-if [ -r /etc/os-release ]; then ( . /etc/os-release; echo "os=${PRETTY_NAME:-$ID $VERSION_ID}" ); fi
+# (os-release read with `read`, not sourced in a subshell: its values are quoted with
+# " or ' at most)
+if [ -r /etc/os-release ]; then
+  pretty='' id='' vid=''
+  while IFS='=' read -r k v || [ -n "$k" ]; do
+    v=${v#[\"\']} v=${v%[\"\']}
+    case $k in PRETTY_NAME) pretty=$v ;; ID) id=$v ;; VERSION_ID) vid=$v ;; esac
+  done </etc/os-release
+  echo "os=${pretty:-$id $vid}"
+fi
 for f in /sys/class/net/*/address; do [ -r "$f" ] && read -r m <"$f" && echo "mac=$m"; done
 # Sessions, with where they are (the engine picks the console user from them): utmp's
 # lines as `who=USER LINE DATE TIME [(HOST)]`, logind's as `logind=ID<TAB>Key=Value...`.
