@@ -15,6 +15,10 @@ pub struct NodeInfo {
     /// every address.
     #[serde(default)]
     pub serve_ranges: String,
+    /// Where deployers reach it (its `--public-url`), if it has one: the jobs of the other
+    /// nodes name it, for their deployers to report to when their own node is gone.
+    #[serde(default)]
+    pub url: Option<String>,
     /// Its lease still runs.
     pub alive: bool,
     /// It is the node that answered this request.

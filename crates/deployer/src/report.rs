@@ -70,17 +70,23 @@ pub fn last_seq(record: &str) -> u64 {
 impl Reporter {
     /// Opens (or continues, after a restart) the record in `dir`; reports are posted to
     /// `{server_url}/agent/v1/report` with `token` through `server` (see
-    /// [`ServerAgent::for_reports`]), and tried until `give_up_ms` (epoch).
+    /// [`ServerAgent::for_reports`]), and tried until `give_up_ms` (epoch). When the
+    /// server cannot be reached, the next try goes to the next of `others` (the other
+    /// nodes of its database: base URL and agent), and so on round.
     pub fn open(
         dir: &Path,
         target_id: i64,
         server_url: &str,
         token: &str,
         server: ServerAgent,
+        others: Vec<(String, ServerAgent)>,
         give_up_ms: i64,
     ) -> std::io::Result<Reporter> {
         let (record, seq) = open_record(dir)?;
-        let url = format!("{}/agent/v1/report", server_url.trim_end_matches('/'));
+        let servers: Vec<(String, ServerAgent)> = std::iter::once((server_url.to_string(), server))
+            .chain(others)
+            .map(|(url, agent)| (format!("{}/agent/v1/report", url.trim_end_matches('/')), agent))
+            .collect();
         let (queue, rx) = channel();
         let token = token.to_string();
         let on_disk = record.try_clone()?;
@@ -88,7 +94,7 @@ impl Reporter {
         let done = Arc::clone(&handled);
         let poster = std::thread::Builder::new()
             .name("reports".into())
-            .spawn(move || post_all(&rx, &url, &token, &server, &on_disk, &done, give_up_ms))?;
+            .spawn(move || post_all(&rx, &servers, &token, &on_disk, &done, give_up_ms))?;
         Ok(Reporter {
             record,
             target_id,
@@ -203,33 +209,41 @@ enum Sent {
     /// The token is refused (the server has ended the target), or the server is not the
     /// pinned one: post nothing more.
     Refused,
+    /// The server answered, but did not take it (503: its database is away).
     Retry,
+    /// No answer (or, from another node, not the pinned certificate): try the next node.
+    Unreachable,
 }
 
 /// The poster thread: every report in order, each tried with [`backoff`] until it is
 /// delivered or rejected, or until `give_up_ms`; after that, one try each. A report not
-/// delivered at once is synced to disk in `record` first.
+/// delivered at once is synced to disk in `record` first. `servers`: the report URL and
+/// agent of the job's server first, then of the other nodes, tried in turn while the
+/// current one cannot be reached.
 fn post_all(
     rx: &Receiver<String>,
-    url: &str,
+    servers: &[(String, ServerAgent)],
     token: &str,
-    agent: &ServerAgent,
     record: &File,
     handled: &AtomicU64,
     give_up_ms: i64,
 ) {
     let auth = format!("Bearer {token}");
+    let mut at = 0;
     let mut refused = false;
     // past the give-up time (or once a report was given up), one try each until one is
     // delivered; before it, a report is tried until it is taken
     let mut gave_up = false;
     while let Ok(line) = rx.recv() {
-        let mut attempt = 0;
+        // (`unanswered`: servers in a row that did not answer this report since the last
+        // wait; the next one is tried at once, each once a round)
+        let (mut attempt, mut unanswered) = (0, 0);
         if refused {
             let _ = record.sync_data();
         }
         while !refused {
-            let sent = post(agent, url, &auth, &line);
+            let (url, agent) = &servers[at];
+            let sent = post(agent, url, &auth, &line, at > 0);
             if !matches!(sent, Sent::Done) {
                 let _ = record.sync_data();
             }
@@ -239,18 +253,26 @@ fn post_all(
                     break;
                 }
                 Sent::Refused => refused = true,
-                Sent::Retry => {
+                Sent::Retry | Sent::Unreachable => {
+                    if matches!(sent, Sent::Unreachable) {
+                        at = (at + 1) % servers.len();
+                        unanswered += 1;
+                        if unanswered < servers.len() {
+                            continue;
+                        }
+                    }
+                    unanswered = 0;
                     attempt += 1;
                     let now = now_ms();
                     let next = if gave_up { None } else { next_try_ms(now, attempt, give_up_ms) };
-                    let Some(at) = next else {
+                    let Some(next_at) = next else {
                         if !gave_up {
                             eprintln!("drover-deployer: gave up posting reports; they stay in {RECORD}");
                         }
                         gave_up = true;
                         break;
                     };
-                    std::thread::sleep(Duration::from_millis(u64::try_from(at - now).unwrap_or(0)));
+                    std::thread::sleep(Duration::from_millis(u64::try_from(next_at - now).unwrap_or(0)));
                 }
             }
         }
@@ -258,7 +280,8 @@ fn post_all(
     }
 }
 
-fn post(server: &ServerAgent, url: &str, auth: &str, line: &str) -> Sent {
+/// One try; `other`: the server is another node than the job's.
+fn post(server: &ServerAgent, url: &str, auth: &str, line: &str, other: bool) -> Sent {
     let sent = server
         .agent
         .post(url)
@@ -285,13 +308,17 @@ fn post(server: &ServerAgent, url: &str, auth: &str, line: &str) -> Sent {
             Sent::Retry
         }
         Err(e) => match server.mismatch(url) {
-            Some(why) => {
+            Some(why) if !other => {
                 eprintln!("drover-deployer: {why}; reports stay in {RECORD}");
                 Sent::Refused
             }
+            Some(why) => {
+                eprintln!("drover-deployer: {why}");
+                Sent::Unreachable
+            }
             None => {
                 eprintln!("drover-deployer: cannot post a report to {url}: {e}");
-                Sent::Retry
+                Sent::Unreachable
             }
         },
     }
@@ -306,7 +333,8 @@ mod tests {
     fn numbering_continues_after_a_torn_line() {
         let dir = tempfile::tempdir().unwrap();
         let mut r =
-            Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", ServerAgent::for_reports(None), 0).unwrap();
+            Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", ServerAgent::for_reports(None), Vec::new(), 0)
+                .unwrap();
         assert_eq!(r.send(Event::StepStarted { index: 0, name: "a".into() }), 1);
         assert_eq!(r.send(Event::StepStarted { index: 1, name: "b".into() }), 2);
         r.finish();
@@ -314,7 +342,8 @@ mod tests {
         let mut f = File::options().append(true).open(&path).unwrap();
         f.write_all(br#"{"target_id":9,"seq":3,"at_un"#).unwrap();
         let mut r =
-            Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", ServerAgent::for_reports(None), 0).unwrap();
+            Reporter::open(dir.path(), 9, "http://127.0.0.1:9", "t", ServerAgent::for_reports(None), Vec::new(), 0)
+                .unwrap();
         let done = Event::Finished {
             status: FinalStatus::Success,
             message: String::new(),
@@ -385,7 +414,9 @@ mod tests {
         });
         let dir = tempfile::tempdir().unwrap();
         // (a report on a second connection would wait for an answer, time out, and be given up)
-        let mut r = Reporter::open(dir.path(), 9, &url, "t", ServerAgent::for_reports(None), now_ms() + 1_000).unwrap();
+        let mut r =
+            Reporter::open(dir.path(), 9, &url, "t", ServerAgent::for_reports(None), Vec::new(), now_ms() + 1_000)
+                .unwrap();
         for i in 0..3 {
             r.send(Event::StepStarted { index: i, name: "a".into() });
         }
@@ -413,10 +444,42 @@ mod tests {
         });
         let dir = tempfile::tempdir().unwrap();
         let mut r =
-            Reporter::open(dir.path(), 9, &url, "t", ServerAgent::for_reports(None), now_ms() + 30_000).unwrap();
+            Reporter::open(dir.path(), 9, &url, "t", ServerAgent::for_reports(None), Vec::new(), now_ms() + 30_000)
+                .unwrap();
         r.send(Event::StepStarted { index: 0, name: "a".into() });
         r.send(Event::StepStarted { index: 1, name: "b".into() });
         r.finish();
         assert_eq!(server.join().unwrap(), [1, 1, 1, 2]);
+    }
+
+    /// The job's server is gone (nothing listens): the reports go to the other node, in
+    /// order, each once.
+    #[test]
+    fn reports_go_to_another_node_when_the_server_is_gone() {
+        let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let gone_url = format!("http://{}", gone.local_addr().unwrap());
+        drop(gone);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let other = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut seen = Vec::new();
+            while seen.len() < 2
+                && let Some(seq) = read_report(&mut reader)
+            {
+                seen.push(seq);
+                conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}").unwrap();
+            }
+            seen
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let others = vec![(other, ServerAgent::for_reports(None))];
+        let agent = ServerAgent::for_reports(None);
+        let mut r = Reporter::open(dir.path(), 9, &gone_url, "t", agent, others, now_ms() + 30_000).unwrap();
+        r.send(Event::StepStarted { index: 0, name: "a".into() });
+        r.send(Event::StepStarted { index: 1, name: "b".into() });
+        r.finish();
+        assert_eq!(server.join().unwrap(), [1, 2]);
     }
 }

@@ -194,6 +194,7 @@ fn bad_job(dir: &Path, bad: BadJob) -> u8 {
             &to.server_url,
             &to.report_token,
             server,
+            Vec::new(),
             now_ms() + i64::try_from(REPORT_GRACE.as_millis()).unwrap_or(i64::MAX),
         )
     {
@@ -233,13 +234,16 @@ fn run_job(dir: &Path, work: &Dir, job: &Job) -> u8 {
     if let Err(why) = tls::check_server(&server, &job.server_url) {
         return server_not_trusted(dir, work, job, why);
     }
-    let mut reporter = match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token, server, give_up) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("drover-deployer: cannot open the record in {}: {e}", dir.display());
-            return EXIT_BAD_JOB;
-        }
-    };
+    let others = job.other_servers.iter().map(|o| (o.url.clone(), ServerAgent::for_reports(o.cert_sha256.as_deref())));
+    let others = others.collect();
+    let mut reporter =
+        match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token, server, others, give_up) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("drover-deployer: cannot open the record in {}: {e}", dir.display());
+                return EXIT_BAD_JOB;
+            }
+        };
     reporter.send(Event::Started {
         pid: std::process::id(),
         deployer_version: env!("CARGO_PKG_VERSION").to_string(),

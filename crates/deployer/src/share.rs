@@ -9,6 +9,7 @@ use crate::tls::ServerAgent;
 use drover_proto::{Criterion, Job, JobFile, PACKAGE_SHARE, StepKind};
 use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
+use std::cell::Cell;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -18,7 +19,11 @@ use std::time::Duration;
 pub struct Share<'a> {
     job: &'a Job,
     work_dir: PathBuf,
-    server: ServerAgent,
+    /// The share's base URL and agent; when the share is the server's own, then those of
+    /// the other nodes of its database, tried in turn when one cannot be reached.
+    servers: Vec<(String, ServerAgent)>,
+    /// The one that answered last.
+    at: Cell<usize>,
 }
 
 impl<'a> Share<'a> {
@@ -27,8 +32,16 @@ impl<'a> Share<'a> {
             .timeout_connect(Some(Duration::from_secs(10)))
             .http_status_as_error(false)
             .build();
-        let server = ServerAgent::new(config, job.share_cert_sha256.as_deref());
-        Share { job, work_dir: work_dir.to_path_buf(), server }
+        let base = |url: &str| url.trim_end_matches('/').to_string();
+        let own = base(&job.share_url) == format!("{}/share/v1", base(&job.server_url));
+        let others = job.other_servers.iter().filter(|_| own).map(|o| {
+            (format!("{}/share/v1", base(&o.url)), ServerAgent::new(config.clone(), o.cert_sha256.as_deref()))
+        });
+        let servers =
+            std::iter::once((base(&job.share_url), ServerAgent::new(config.clone(), job.share_cert_sha256.as_deref())))
+                .chain(others)
+                .collect();
+        Share { job, work_dir: work_dir.to_path_buf(), servers, at: Cell::new(0) }
     }
 
     /// `path` with `{PackageShare}/x` replaced by the local copy of `x` (downloaded now
@@ -121,43 +134,63 @@ impl<'a> Share<'a> {
         done
     }
 
-    /// Downloads `f` into `out` (an empty file), checking its size and SHA-256.
+    /// Downloads `f` into `out` (an empty file), checking its size and SHA-256: from the
+    /// share that answered last, else from the next one that answers.
     fn fetch(&self, f: &JobFile, out: &mut File, limits: &Limits) -> Result<(), String> {
-        let url = format!("{}/files/{}", self.job.share_url.trim_end_matches('/'), f.sha256);
-        let fail = |m: String| format!("downloading package file '{}' from the share failed: {m}", f.path);
-        let left = limits.remaining();
-        if left.is_zero() {
-            return Err(fail("no time left before the step's timeout or the package's max duration".into()));
+        let fail = |m: String| failed(f, &m);
+        let mut unreachable = Vec::new();
+        for i in 0..self.servers.len() {
+            let k = (self.at.get() + i) % self.servers.len();
+            let (base, agent) = &self.servers[k];
+            let url = format!("{base}/files/{}", f.sha256);
+            let left = limits.remaining();
+            if left.is_zero() {
+                return Err(fail("no time left before the step's timeout or the package's max duration".into()));
+            }
+            // the share token never crosses the network in clear, unless the server itself
+            // is plain HTTP (asked for): a plain web server holding the files needs none
+            let mut get = agent.agent.get(&url);
+            if url.starts_with("https://") || self.job.server_cert_sha256.is_none() {
+                get = get.header("Authorization", &format!("Bearer {}", self.job.share_token));
+            }
+            match get.config().timeout_global(Some(left)).build().call() {
+                Ok(resp) => {
+                    self.at.set(k);
+                    return take(f, resp, &url, out);
+                }
+                Err(e) => unreachable.push(agent.mismatch(&url).unwrap_or_else(|| format!("{url}: {e}"))),
+            }
         }
-        // the share token never crosses the network in clear, unless the server itself is
-        // plain HTTP (asked for): a plain web server holding the files needs none
-        let mut get = self.server.agent.get(&url);
-        if url.starts_with("https://") || self.job.server_cert_sha256.is_none() {
-            get = get.header("Authorization", &format!("Bearer {}", self.job.share_token));
-        }
-        let mut resp = get
-            .config()
-            .timeout_global(Some(left))
-            .build()
-            .call()
-            .map_err(|e| fail(self.server.mismatch(&url).unwrap_or_else(|| format!("{url}: {e}"))))?;
-        if !resp.status().is_success() {
-            let mut detail = String::new();
-            let _ = resp.body_mut().as_reader().take(300).read_to_string(&mut detail);
-            let detail = if detail.trim().is_empty() { String::new() } else { format!(": {}", detail.trim()) };
-            return Err(fail(format!("HTTP {} from {url}{detail}", resp.status())));
-        }
-        let (size, sha) = stream(resp.body_mut().as_reader(), out, f.size).map_err(fail)?;
-        if size == f.size && sha.eq_ignore_ascii_case(&f.sha256) {
-            return Ok(());
-        }
-        Err(fail(format!(
+        Err(fail(unreachable.join("; ")))
+    }
+}
+
+fn failed(f: &JobFile, why: &str) -> String {
+    format!("downloading package file '{}' from the share failed: {why}", f.path)
+}
+
+/// Writes the answer to a download of `f` from `url` into `out`, checking its size and
+/// SHA-256.
+fn take(f: &JobFile, mut resp: ureq::http::Response<ureq::Body>, url: &str, out: &mut File) -> Result<(), String> {
+    if !resp.status().is_success() {
+        let mut detail = String::new();
+        let _ = resp.body_mut().as_reader().take(300).read_to_string(&mut detail);
+        let detail = if detail.trim().is_empty() { String::new() } else { format!(": {}", detail.trim()) };
+        return Err(failed(f, &format!("HTTP {} from {url}{detail}", resp.status())));
+    }
+    let (size, sha) = stream(resp.body_mut().as_reader(), out, f.size).map_err(|m| failed(f, &m))?;
+    if size == f.size && sha.eq_ignore_ascii_case(&f.sha256) {
+        return Ok(());
+    }
+    Err(failed(
+        f,
+        &format!(
             "expected {} bytes with SHA-256 {}, got {}{size} bytes with SHA-256 {sha}",
             f.size,
             f.sha256,
             if size > f.size { "more than " } else { "" },
-        )))
-    }
+        ),
+    ))
 }
 
 /// The bytes of a file-copy step (`Share::copy_source`).

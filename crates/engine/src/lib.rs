@@ -160,6 +160,8 @@ struct Inner {
     /// Held while share files are added for a package or removed as unused, so an
     /// import and a clean-up never race over one file.
     share_lock: tokio::sync::Mutex<()>,
+    /// The other live nodes deployers can reach (see `Engine::other_servers`).
+    other_servers: Mutex<Vec<drover_proto::OtherServer>>,
 }
 
 impl Engine {
@@ -187,10 +189,14 @@ impl Engine {
                 passwords: passwords::Passwords::default(),
                 throttle: Mutex::new(throttle::Throttle::default()),
                 share_lock: tokio::sync::Mutex::new(()),
+                other_servers: Mutex::new(Vec::new()),
             }),
         };
         // this node holds a lease from its start: it claims targets only while it runs
         engine.renew_lease(now_ms()).await?;
+        let cfg = engine.config();
+        let url = cfg.public_url.as_deref().map(|u| u.trim_end_matches('/'));
+        engine.store().set_node_address(&cfg.node_name, url, cfg.tls_sha256.as_deref()).await?;
         deploy::spawn_node_loop(Arc::downgrade(&engine.inner));
         engine.clean_uploads();
         let removed = engine.gc_share().await?;

@@ -46,6 +46,20 @@ pub struct Job {
     /// server itself is plain HTTP: no pin at all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share_cert_sha256: Option<String>,
+    /// The other nodes of the server's database, when several serve it: where reports
+    /// (and files, when `share_url` is the server's own share) go when `server_url` does
+    /// not answer, e.g. after its node died and another took the target over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_servers: Vec<OtherServer>,
+}
+
+/// Another node of the server: its base URL and the SHA-256 of its TLS certificate
+/// (pinned as `server_cert_sha256` is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtherServer {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_sha256: Option<String>,
 }
 
 /// One package file: where steps name it and what its content hashes to.

@@ -18,7 +18,7 @@ pub mod version;
 pub mod workdir;
 
 pub use action::Action;
-pub use job::{Job, JobFile, PROTOCOL_VERSION};
+pub use job::{Job, JobFile, OtherServer, PROTOCOL_VERSION};
 pub use report::{Event, FinalStatus, Report, StepResult};
 pub use step::{Criterion, Step, StepKind, VersionOp};
 

@@ -29,6 +29,7 @@ fn job_round_trips_through_json() {
         report_until_unix_ms: Some(0),
         server_cert_sha256: None,
         share_cert_sha256: Some("ab".repeat(32)),
+        other_servers: vec![drover_proto::OtherServer { url: "https://y".into(), cert_sha256: Some("cd".repeat(32)) }],
     };
     let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
     assert_eq!(back, job);

@@ -26,6 +26,9 @@ pub struct NodeLease {
     pub lease_until_ms: i64,
     /// The IP ranges it serves, as its last heartbeat wrote them.
     pub serve_ranges: ServeRanges,
+    /// Where deployers reach it and its certificate's SHA-256, as it said at its start.
+    pub url: Option<String>,
+    pub cert_sha256: Option<String>,
 }
 
 /// How a claim went.
@@ -83,11 +86,25 @@ impl Store {
         Ok(())
     }
 
+    /// Records where deployers reach node `name` (None: it does not know) and its TLS
+    /// certificate's SHA-256; after its first heartbeat.
+    pub async fn set_node_address(&self, name: &str, url: Option<&str>, cert_sha256: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE nodes SET url = $2, cert_sha256 = $3 WHERE name = $1")
+            .bind(name)
+            .bind(url)
+            .bind(cert_sha256)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
     /// Every node that ever renewed a lease on this database, by name.
     pub async fn nodes(&self) -> Result<Vec<NodeLease>> {
-        let rows = sqlx::query("SELECT name, heartbeat_ms, lease_until_ms, serve_ranges FROM nodes ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT name, heartbeat_ms, lease_until_ms, serve_ranges, url, cert_sha256 FROM nodes ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 let ranges: String = r.try_get("serve_ranges")?;
@@ -96,6 +113,8 @@ impl Store {
                     heartbeat_ms: r.try_get("heartbeat_ms")?,
                     lease_until_ms: r.try_get("lease_until_ms")?,
                     serve_ranges: ServeRanges::parse(&[&ranges]).map_err(|_| corrupt("node serve ranges", &ranges))?,
+                    url: r.try_get("url")?,
+                    cert_sha256: r.try_get("cert_sha256")?,
                 })
             })
             .collect()

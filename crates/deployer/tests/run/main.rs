@@ -92,6 +92,30 @@ fn a_hash_check_after_the_copy_reads_the_file_only_once_it_changed() {
     assert!(!res[3].output_tail.contains("unchanged since"), "{}", res[3].output_tail);
 }
 
+/// The job's server is gone (its node died): the deployer reports to, and fetches the
+/// package file from, the other node the job names.
+#[test]
+fn a_job_whose_server_is_gone_reports_to_and_fetches_from_another_node() {
+    let other = TestServer::start();
+    let conf = b"from the other node\n";
+    other.add_file(&sha256(conf), conf);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("app.conf");
+    let steps = json!([
+        {"name": "copy", "type": "file-copy", "source": "{PackageShare}/app.conf", "destination": dest},
+    ]);
+    let gone = dead_url();
+    let mut job = job(&gone, &format!("{gone}/share/v1"), steps, vec![file("app.conf", conf)]);
+    job.other_servers = vec![drover_proto::OtherServer { url: other.url.clone(), cert_sha256: None }];
+    let ran = run(dir.path(), &job);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(std::fs::read(&dest).unwrap(), conf);
+    let reports = other.reports();
+    assert_eq!(finished(&reports).0, FinalStatus::Success, "{reports:#?}");
+    let seqs: Vec<u64> = reports.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "each report once, in order");
+}
+
 #[test]
 fn failures_follow_on_failure_goto_and_stop_success() {
     let srv = TestServer::start();

@@ -37,6 +37,7 @@ pub fn job(server_url: &str, share_url: &str, steps: Value, files: Vec<JobFile>)
         report_until_unix_ms: Some(0),
         server_cert_sha256: None,
         share_cert_sha256: None,
+        other_servers: Vec::new(),
     }
 }
 

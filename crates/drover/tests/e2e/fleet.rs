@@ -190,6 +190,13 @@ impl Fleet {
     }
 
     /// The bridge address: where the server is reached from the hosts.
+    pub fn server_ip(&self) -> String {
+        let ip = &self.hosts[0].ip;
+        let prefix = ip.rsplit_once('.').map(|(p, _)| p).expect("ipv4");
+        format!("{prefix}.1")
+    }
+
+    /// An address of the fleet's network that no host has.
     pub fn unused_ip(&self) -> String {
         let ip = &self.hosts[0].ip;
         let prefix = ip.rsplit_once('.').map(|(p, _)| p).expect("ipv4");

@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 const LEASE_SECS: u64 = 6;
 
 /// Starts node `name` over the database at `db` with `threads` deployment threads and the
-/// `extra` arguments, and logs in to it.
-async fn node(name: &str, data: &Path, db: &str, threads: usize, extra: &[String]) -> (Running, Api) {
+/// `extra` arguments, and logs in to it. Its deployers reach it at `server_ip` (its
+/// `--public-url`: the jobs of the other node name it).
+async fn node(name: &str, data: &Path, db: &str, server_ip: &str, threads: usize, extra: &[String]) -> (Running, Api) {
     let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
     let lease = LEASE_SECS.to_string();
-    let mut args = vec!["--node-name", name, "--lease-secs", &lease, "--heartbeat-secs", "2"];
+    let public = format!("https://{server_ip}:{port}");
+    let mut args = vec!["--node-name", name, "--lease-secs", &lease, "--heartbeat-secs", "2", "--public-url", &public];
     args.extend(extra.iter().map(String::as_str));
     let node = serve_with(data, port, threads, &args, &[("DROVER_DATABASE_URL", db)]);
     let url = format!("https://127.0.0.1:{port}");
@@ -32,20 +34,21 @@ fn messages(entry: &Value) -> Vec<String> {
     entry["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap_or("").to_string()).collect()
 }
 
-/// Nodes `node-a` and `node-b` over the database at `db`, with data directories in `dir`
-/// and the given deployment threads and extra arguments; b gets a's `secret.key` first
-/// (nodes of one database share the key that encrypts credentials).
+/// Nodes `node-a` and `node-b` of `fleet` over the database at `db`, with data
+/// directories in `dir` and the given deployment threads and extra arguments; b gets a's
+/// `secret.key` first (nodes of one database share the key that encrypts credentials).
 async fn two_nodes(
+    fleet: &Fleet,
     dir: &Path,
     db: &str,
     (threads_a, extra_a): (usize, &[String]),
     (threads_b, extra_b): (usize, &[String]),
 ) -> ((Running, Api), (Running, Api)) {
-    let (data_a, data_b) = (dir.join("a"), dir.join("b"));
-    let a = node("node-a", &data_a, db, threads_a, extra_a).await;
+    let (data_a, data_b, ip) = (dir.join("a"), dir.join("b"), fleet.server_ip());
+    let a = node("node-a", &data_a, db, &ip, threads_a, extra_a).await;
     std::fs::create_dir_all(&data_b).unwrap();
     std::fs::copy(data_a.join("secret.key"), data_b.join("secret.key")).unwrap();
-    (a, node("node-b", &data_b, db, threads_b, extra_b).await)
+    (a, node("node-b", &data_b, db, &ip, threads_b, extra_b).await)
 }
 
 fn count(log: &[Value], f: impl Fn(&Value) -> bool) -> usize {
@@ -58,14 +61,18 @@ async fn two_nodes_share_a_deployment_and_one_takes_over_when_the_other_is_kille
     let db = postgres_database().await;
     let dir = tempfile::tempdir().unwrap();
     // 8 threads each for 40 targets: a third wave waits on each node when one dies
-    let ((node_a, a), (_node_b, b)) = two_nodes(dir.path(), &db, (8, &[]), (8, &[])).await;
+    let ((node_a, a), (_node_b, b)) = two_nodes(&fleet, dir.path(), &db, (8, &[]), (8, &[])).await;
     a.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = a.assets(&fleet, "root").await;
     let pkg = "name = \"stamp\"\nversion = \"1\"\n\
         [[steps]]\nname = \"start\"\ntype = \"command\"\ncommand = \"echo start >> /var/tmp/runs\"\n\
         [[steps]]\nname = \"wait\"\ntype = \"sleep\"\nseconds = 5\n\
+        [[steps]]\nname = \"copy\"\ntype = \"file-copy\"\nsource = \"{PackageShare}/stamp.txt\"\ndestination = \"/var/tmp/stamp.txt\"\n\
         [[steps]]\nname = \"end\"\ntype = \"command\"\ncommand = \"echo end >> /var/tmp/runs\"\n";
-    let (status, v) = a.import(pkg, &[]).await;
+    // the file is fetched after the wait: by the tasks node-a started but does not see
+    // end, from node-b (the other node their jobs name), which has it from the database
+    let stamp = b"stamped\n";
+    let (status, v) = a.import(pkg, &[("stamp.txt", stamp)]).await;
     assert_eq!(status, 200, "{v}");
     let started = Instant::now();
     let v = a.post("/deployments", json!({"package": "stamp", "assets": assets})).await;
@@ -118,11 +125,12 @@ async fn two_nodes_share_a_deployment_and_one_takes_over_when_the_other_is_kille
     assert!(deployment["deployment"]["finished_ms"].is_i64());
     for h in &fleet.hosts {
         assert_eq!(fleet.sh(h, "cat /var/tmp/runs"), "start\nend", "{} ran the package exactly once", h.name);
+        assert_eq!(fleet.sh(h, "cat /var/tmp/stamp.txt"), "stamped", "{}", h.name);
     }
     let log = b.log(id).await;
     for e in &log {
         let names: Vec<&str> = e["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["start", "wait", "end"], "each step reported once: {e:#}");
+        assert_eq!(names, ["start", "wait", "copy", "end"], "each step reported once: {e:#}");
     }
     let taken: Vec<&Value> = log
         .iter()
@@ -135,8 +143,22 @@ async fn two_nodes_share_a_deployment_and_one_takes_over_when_the_other_is_kille
         by(&log, "node-a"),
         by(&log, "node-b")
     );
-    assert!(watched >= 2, "node-b took over node-a's running targets and watched them: {taken:#?}");
     assert!(taken.iter().all(|e| e["server"] == "node-b"), "taken over by the survivor");
+    // node-a's tasks running at its death ended all the same: their deployers fetched the
+    // file after the wait from node-b and reported there (their jobs name it), or, where
+    // node-a's lease ended first, node-b took them over and watched them
+    let running_at_kill: Vec<&Value> =
+        before.iter().filter(|e| e["server"] == "node-a" && e["state"] == "running").collect();
+    assert!(running_at_kill.len() >= 2, "{running_at_kill:#?}");
+    let mut reported_to_b = 0;
+    for was in running_at_kill {
+        let e = log.iter().find(|e| e["id"] == was["id"]).unwrap();
+        assert_eq!(e["state"], "success", "{e:#}");
+        let taken_over = messages(e).iter().any(|m| m.contains("from node node-a whose lease ended at"));
+        assert_eq!(taken_over, e["server"] == "node-b", "{e:#}");
+        reported_to_b += usize::from(!taken_over);
+    }
+    eprintln!("{reported_to_b} of node-a's running tasks ended by reports to node-b, the others were taken over");
     assert!(by(&log, "node-a") >= 1, "node-a ran targets to their end before it died");
     let own_b = count(&log, |e| e["server"] == "node-b" && !messages(e).iter().any(|m| m.contains("taken over")));
     assert!(own_b >= 1, "node-b started targets of node-a's deployment of its own");
@@ -148,7 +170,7 @@ async fn a_cancel_on_one_node_stops_the_targets_another_node_drives() {
     let db = postgres_database().await;
     let dir = tempfile::tempdir().unwrap();
     // one thread on node a: node b starts the other targets of a's deployment
-    let ((_node_a, a), (_node_b, b)) = two_nodes(dir.path(), &db, (1, &[]), (4, &[])).await;
+    let ((_node_a, a), (_node_b, b)) = two_nodes(&fleet, dir.path(), &db, (1, &[]), (4, &[])).await;
     a.credential("root", json!({"username": "root", "password": ROOT_PASSWORD})).await;
     let assets = a.assets(&fleet, "root").await;
     let pkg = "name = \"long\"\nversion = \"1\"\n[[steps]]\nname = \"long\"\ntype = \"command\"\ncommand = \"echo started > /tmp/started; sleep 120\"\n";
@@ -189,7 +211,7 @@ async fn nodes_with_serve_ranges_drive_only_their_assets_and_an_asset_no_node_se
     let ranges_b: Vec<String> =
         second.iter().flat_map(|h| ["--serve-ranges".to_string(), format!("{}/32", h.ip)]).collect();
     // 8 threads each: node a could drive every target itself, were it not for its ranges
-    let ((_node_a, a), (_node_b, b)) = two_nodes(dir.path(), &db, (8, &ranges_a), (8, &ranges_b)).await;
+    let ((_node_a, a), (_node_b, b)) = two_nodes(&fleet, dir.path(), &db, (8, &ranges_a), (8, &ranges_b)).await;
     let nodes = b.get("/nodes").await;
     let shown = |n: &str| nodes.as_array().unwrap().iter().find(|x| x["name"] == n).unwrap()["serve_ranges"].clone();
     assert_eq!(shown("node-a"), ranges_a[1], "{nodes:#}");

@@ -17,6 +17,7 @@ use drover_domain::deployment::{Deployment, Target, TargetState};
 use drover_domain::ids::{AssetId, DeploymentId, TargetId};
 use drover_domain::package::Package;
 use drover_domain::time::utc;
+use drover_proto::OtherServer;
 use drover_store::Claim;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -42,7 +43,21 @@ impl Engine {
         let until = now_ms.saturating_add(i64::try_from(self.config().lease.as_millis()).unwrap_or(i64::MAX));
         let cfg = self.config();
         self.store().heartbeat(&cfg.node_name, now_ms, until, &cfg.serve_ranges).await?;
+        let others = self
+            .store()
+            .nodes()
+            .await?
+            .into_iter()
+            .filter(|n| n.name != cfg.node_name && n.lease_until_ms > now_ms)
+            .filter_map(|n| Some(OtherServer { url: n.url?, cert_sha256: n.cert_sha256 }))
+            .collect();
+        *self.inner.other_servers.lock().unwrap_or_else(|e| e.into_inner()) = others;
         Ok(())
+    }
+
+    /// The other live nodes that said where deployers reach them, as of the last renewal.
+    pub(crate) fn other_servers(&self) -> Vec<OtherServer> {
+        self.inner.other_servers.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The nodes of the database at `now_ms`, by name: each one's lease and whether it runs.
@@ -60,6 +75,7 @@ impl Engine {
                 heartbeat_ms: n.heartbeat_ms,
                 lease_until_ms: n.lease_until_ms,
                 serve_ranges: n.serve_ranges.to_string(),
+                url: n.url,
             })
             .collect())
     }

@@ -15,6 +15,7 @@ conformance!(
     a_node_without_a_lease_claims_nothing,
     queued_unclaimed_targets_and_cancel_requests,
     a_node_s_serve_ranges_and_the_addresses_of_targets,
+    a_node_says_where_deployers_reach_it,
 );
 
 fn all() -> ServeRanges {
@@ -172,4 +173,18 @@ async fn a_node_s_serve_ranges_and_the_addresses_of_targets(s: Store) {
     s.claim_target(ids[2], "a", 2_000).await.unwrap();
     let unclaimed = s.unclaimed_target_addresses().await.unwrap();
     assert_eq!(unclaimed, [(ids[1], "10.0.0.1".to_string()), (ids[0], "10.0.0.0".to_string())], "newest first");
+}
+
+async fn a_node_says_where_deployers_reach_it(s: Store) {
+    s.heartbeat("a", 0, 15_000, &all()).await.unwrap();
+    s.heartbeat("b", 0, 15_000, &all()).await.unwrap();
+    s.set_node_address("a", Some("https://10.0.0.1:8080"), Some(&"ab".repeat(32))).await.unwrap();
+    // a later heartbeat keeps it
+    s.heartbeat("a", 1_000, 16_000, &all()).await.unwrap();
+    let nodes = s.nodes().await.unwrap();
+    assert_eq!(nodes[0].url.as_deref(), Some("https://10.0.0.1:8080"));
+    assert_eq!(nodes[0].cert_sha256, Some("ab".repeat(32)));
+    assert_eq!((nodes[1].url.as_deref(), nodes[1].cert_sha256.as_deref()), (None, None), "b said nothing");
+    s.set_node_address("a", None, None).await.unwrap();
+    assert_eq!(s.nodes().await.unwrap()[0].url, None);
 }

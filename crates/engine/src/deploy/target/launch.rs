@@ -185,6 +185,7 @@ impl Engine {
             // the deployer talks to no server but the one with this certificate
             server_cert_sha256: self.config().tls_sha256.clone(),
             share_cert_sha256,
+            other_servers: self.other_servers(),
         };
         let job_json = serde_json::to_vec(&job)
             .map_err(|e| stop(TargetState::Failed, FailureCode::ServerInternal, e.to_string()))?;
