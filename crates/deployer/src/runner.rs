@@ -234,7 +234,7 @@ fn run_job(dir: &Path, work: &Dir, job: &Job) -> u8 {
     if let Err(why) = tls::check_server(&server, &job.server_url) {
         return server_not_trusted(dir, work, job, why);
     }
-    let others = job.other_servers.iter().map(|o| (o.url.clone(), ServerAgent::for_reports(o.cert_sha256.as_deref())));
+    let others = tls::other_servers(job).map(|o| (o.url.clone(), ServerAgent::for_reports(o.cert_sha256.as_deref())));
     let others = others.collect();
     let mut reporter =
         match Reporter::open(dir, job.target_id, &job.server_url, &job.report_token, server, others, give_up) {

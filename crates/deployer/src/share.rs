@@ -34,7 +34,7 @@ impl<'a> Share<'a> {
             .build();
         let base = |url: &str| url.trim_end_matches('/').to_string();
         let own = base(&job.share_url) == format!("{}/share/v1", base(&job.server_url));
-        let others = job.other_servers.iter().filter(|_| own).map(|o| {
+        let others = crate::tls::other_servers(job).filter(|_| own).map(|o| {
             (format!("{}/share/v1", base(&o.url)), ServerAgent::new(config.clone(), o.cert_sha256.as_deref()))
         });
         let servers =

@@ -4,6 +4,7 @@
 //! and told by [`ServerAgent::mismatch`]. Without a pin, `https://` is verified through
 //! the bundled public roots and `http://` is plain (a server run with `--insecure-http`).
 
+use drover_proto::{Job, OtherServer};
 use drover_tls_pin::{Seen, pinned_config};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
@@ -59,6 +60,13 @@ impl ServerAgent {
             self.pin.as_deref().unwrap_or("")
         ))
     }
+}
+
+/// The other nodes a job names that may be sent its tokens: where the job pins its
+/// server, only `https://` ones with a pin of their own.
+pub fn other_servers(job: &Job) -> impl Iterator<Item = &OtherServer> {
+    let pinned = job.server_cert_sha256.is_some();
+    job.other_servers.iter().filter(move |o| !pinned || (o.url.starts_with("https://") && o.cert_sha256.is_some()))
 }
 
 /// Reads an answer to its end (at most 64 KiB): only then ureq puts its connection back in

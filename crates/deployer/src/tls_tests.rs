@@ -79,3 +79,26 @@ fn a_pin_with_a_plain_http_url_is_refused() {
     assert!(why.contains("in clear"), "{why}");
     assert_eq!(check_server(&ServerAgent::for_reports(None), "http://127.0.0.1:9"), Ok(()));
 }
+
+/// Tokens go to another node only as they go to the job's own: over HTTPS to a pinned
+/// certificate, where the job pins its server.
+#[test]
+fn only_pinned_https_nodes_are_turned_to_when_the_server_is_pinned() {
+    let job = |pin: Option<&str>| -> drover_proto::Job {
+        serde_json::from_value(serde_json::json!({
+            "protocol": 1, "target_id": 1, "deployment_id": 1, "package_name": "p", "package_version": "1",
+            "steps": [], "files": [], "server_url": "https://a:1", "report_token": "r",
+            "share_url": "https://a:1/share/v1", "share_token": "s", "deadline_unix_ms": 0,
+            "server_cert_sha256": pin,
+            "other_servers": [
+                {"url": "http://b:1"},
+                {"url": "https://c:1", "cert_sha256": "cc"},
+                {"url": "https://d:1"},
+            ],
+        }))
+        .unwrap()
+    };
+    let urls = |j: &drover_proto::Job| other_servers(j).map(|o| o.url.clone()).collect::<Vec<_>>();
+    assert_eq!(urls(&job(Some("aa"))), ["https://c:1"]);
+    assert_eq!(urls(&job(None)), ["http://b:1", "https://c:1", "https://d:1"], "a plain-HTTP server (asked for)");
+}
