@@ -395,16 +395,16 @@ mod tests {
         Some(serde_json::from_slice::<Report>(&body).unwrap().seq)
     }
 
-    /// A server that takes one connection only: every report comes over it.
-    #[test]
-    fn reports_go_over_one_connection() {
+    /// A server on loopback that takes one connection only and up to `n` reports over it:
+    /// its URL, and the `seq` of each report it took.
+    fn one_connection_server(n: usize) -> (String, std::thread::JoinHandle<Vec<u64>>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
             let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
             let mut seen = Vec::new();
-            while seen.len() < 3
+            while seen.len() < n
                 && let Some(seq) = read_report(&mut reader)
             {
                 seen.push(seq);
@@ -412,6 +412,13 @@ mod tests {
             }
             seen
         });
+        (url, server)
+    }
+
+    /// A server that takes one connection only: every report comes over it.
+    #[test]
+    fn reports_go_over_one_connection() {
+        let (url, server) = one_connection_server(3);
         let dir = tempfile::tempdir().unwrap();
         // (a report on a second connection would wait for an answer, time out, and be given up)
         let mut r =
@@ -459,20 +466,7 @@ mod tests {
         let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let gone_url = format!("http://{}", gone.local_addr().unwrap());
         drop(gone);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let other = format!("http://{}", listener.local_addr().unwrap());
-        let server = std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
-            let mut seen = Vec::new();
-            while seen.len() < 2
-                && let Some(seq) = read_report(&mut reader)
-            {
-                seen.push(seq);
-                conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}").unwrap();
-            }
-            seen
-        });
+        let (other, server) = one_connection_server(2);
         let dir = tempfile::tempdir().unwrap();
         let others = vec![(other, ServerAgent::for_reports(None))];
         let agent = ServerAgent::for_reports(None);
