@@ -1,9 +1,9 @@
 //! Packages written in the console's step editor: single files uploaded to the share for
 //! a package being edited, and saving an edited definition as a new package version.
 
+use crate::Engine;
 use crate::error::{EngineError, Result};
 use crate::packages::Upload;
-use crate::{Engine, now_ms};
 use drover_domain::audit::AuditAction;
 use drover_domain::executor::Executor;
 use drover_domain::package::{Package, PackageDef, validate};
@@ -80,10 +80,15 @@ impl Engine {
                 def.name, def.version
             )));
         }
-        // (a file another node's share has is fetched here first)
+        // (a file another node's share has is fetched here first; a hash that is none is
+        // no file on the share)
         let mut paths = Vec::with_capacity(files.len());
         for f in files {
-            paths.push(self.share_file_path(&f.sha256).await.ok());
+            paths.push(match self.share_file_path(&f.sha256).await {
+                Ok(path) => Some(path),
+                Err(EngineError::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            });
         }
         let _share = self.share_lock().lock().await;
         let mut stored = Vec::with_capacity(files.len());
@@ -98,9 +103,7 @@ impl Engine {
             };
             stored.push(JobFile { path: f.path.clone(), sha256: f.sha256.clone(), size: meta.len() });
         }
-        self.replicate_package_files(&stored).await?;
-        let pkg = self.store().create_package(def, &stored, now_ms()).await?;
-        self.replicate_created_package_files(&stored).await;
+        let pkg = self.create_package_with_files(def, &stored).await?;
         let detail = format!("package {} '{}' version {}", pkg.id, pkg.def.name, pkg.def.version);
         self.audit_done(by, AuditAction::PackageSave, &detail).await;
         Ok(pkg)

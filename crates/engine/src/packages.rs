@@ -1,9 +1,9 @@
 //! Importing and exporting packages with their files on the share, and removing share
 //! files no package uses any more.
 
+use crate::Engine;
 use crate::bundle::{Staged, unpack, write_bundle};
 use crate::error::{EngineError, Result};
-use crate::{Engine, now_ms};
 use drover_api::packages::PackageRef;
 use drover_domain::audit::AuditAction;
 use drover_domain::executor::Executor;
@@ -176,15 +176,8 @@ impl Engine {
             .iter()
             .map(|f| JobFile { path: f.path.clone(), sha256: f.sha256.clone(), size: f.size })
             .collect();
-        let created = async {
-            self.replicate_package_files(&files).await?;
-            Ok(self.store().create_package(def, &files, now_ms()).await?)
-        };
-        match created.await {
-            Ok(pkg) => {
-                self.replicate_created_package_files(&files).await;
-                Ok(pkg)
-            }
+        match self.create_package_with_files(def, &files).await {
+            Ok(pkg) => Ok(pkg),
             Err(e) => {
                 for sha256 in &added {
                     self.remove_if_unused(sha256).await?;

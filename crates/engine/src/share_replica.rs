@@ -6,6 +6,7 @@
 
 use crate::error::{EngineError, Result};
 use crate::{Engine, now_ms};
+use drover_domain::package::{Package, PackageDef};
 use drover_proto::JobFile;
 use drover_store::StoredShareFile;
 use sha2::{Digest, Sha256};
@@ -52,20 +53,24 @@ impl Engine {
     }
 
     /// Stores each of a package's files in the database (see above).
-    pub(crate) async fn replicate_package_files(&self, files: &[JobFile]) -> Result<()> {
+    async fn replicate_package_files(&self, files: &[JobFile]) -> Result<()> {
         for f in files {
             self.replicate_share_file(&f.sha256).await?;
         }
         Ok(())
     }
 
-    /// The same once the package exists: a node's clean-up may have removed a file
-    /// between the first call and the package's creation. (An error is logged: the
-    /// package stands, and this node stores the file at its next start.)
-    pub(crate) async fn replicate_created_package_files(&self, files: &[JobFile]) {
+    /// Creates a package whose files are on this node's share, with its files stored in
+    /// the database first; and again once it exists, since a node's clean-up may have
+    /// removed one in between (an error then is logged: the package stands, and this
+    /// node stores the file at its next start).
+    pub(crate) async fn create_package_with_files(&self, def: &PackageDef, files: &[JobFile]) -> Result<Package> {
+        self.replicate_package_files(files).await?;
+        let pkg = self.store().create_package(def, files, now_ms()).await?;
         if let Err(e) = self.replicate_package_files(files).await {
             tracing::warn!("cannot store a new package's files in the database: {e}");
         }
+        Ok(pkg)
     }
 
     /// Where the share file with this hash is on this node: one the database holds but
